@@ -1,0 +1,45 @@
+# motcua — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+
+help: ## show this help
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the project with its dev tools
+
+run: $(STAMP) ## start the whole product on http://localhost:8000 (embedded PostgreSQL and Redis)
+	$(VENV)/bin/motcua run
+
+test: $(STAMP) ## run the test suite (real PostgreSQL, Redis, worker)
+	$(PY) -m pytest
+
+check: $(STAMP) ## ruff, mypy and the tests
+	$(VENV)/bin/ruff check src tests bench migrations
+	$(VENV)/bin/ruff format --check src tests bench migrations
+	$(VENV)/bin/mypy
+	$(PY) -m pytest
+
+fmt: $(STAMP) ## format the code
+	$(VENV)/bin/ruff format src tests bench migrations
+	$(VENV)/bin/ruff check --fix src tests bench migrations
+
+bench: $(STAMP) ## load benchmark: N tenants (N=100), home page and framework floor with wrk
+	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; else echo "install wrk (apt-get install wrk)"; exit 1; fi; }
+	$(PY) bench/run.py --tenants $${N:-100}
+
+clean: ## remove the virtualenv and local data (.motcua/)
+	rm -rf $(VENV) .motcua
+
+.PHONY: help install run test check fmt bench clean

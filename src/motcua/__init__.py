@@ -1,0 +1,1 @@
+"""motcua — multi-tenant online public-service portals."""

@@ -1,0 +1,16 @@
+"""The central console on ``admin.<platform domain>`` (placeholder until identity lands)."""
+
+from __future__ import annotations
+
+from litestar import Router, get
+from litestar.response import Response
+
+from motcua.web.theming import Themes
+
+
+@get("/", name="console_home", include_in_schema=False)
+async def console_home(themes: Themes) -> Response[str]:
+    return Response(themes.render("admin/console.html"), media_type="text/html")
+
+
+router = Router(path="/console", route_handlers=[console_home])

@@ -1,0 +1,72 @@
+"""The application factory: one Litestar app serves every tenant, the console and the platform."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from litestar import Litestar
+from litestar.config.compression import CompressionConfig
+from litestar.openapi import OpenAPIConfig
+
+from motcua.admin.routes import router as admin_router
+from motcua.catalog.routes import router as catalog_router
+from motcua.catalog.services import CatalogCache
+from motcua.core.db import Database
+from motcua.core.dependencies import DEPENDENCIES
+from motcua.core.logging import configure_logging
+from motcua.core.settings import Settings, load_settings
+from motcua.tenancy import events
+from motcua.tenancy.resolution import TenantResolver, tenant_middleware
+from motcua.web.errors import EXCEPTION_HANDLERS
+from motcua.web.routes import router as web_router
+from motcua.web.theming import Themes
+
+ROUTERS = [web_router, catalog_router, admin_router]
+
+
+def create_app(settings: Settings) -> Litestar:
+    if settings.database_url is None or settings.redis_url is None:
+        raise RuntimeError("create_app needs database and Redis URLs (the CLI starts embedded ones)")
+    configure_logging(settings)
+    db = Database(settings.database_url, pool_size=settings.db_pool_size)
+    themes = Themes(settings.themes_dir, auto_reload=not settings.is_production)
+    resolver = TenantResolver(db, settings.platform_domain, settings.domain_cache_ttl)
+    catalog_cache = CatalogCache(settings.catalog_cache_ttl)
+    events.subscribe(catalog_cache)
+    redis_client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await redis_client.aclose()
+            await db.dispose()
+
+    app = Litestar(
+        route_handlers=ROUTERS,
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=[lifespan],
+        openapi_config=OpenAPIConfig(title="motcua", version="1", path="/schema"),
+        compression_config=CompressionConfig(backend="gzip", minimum_size=2048, gzip_compress_level=5),
+        debug=False,
+    )
+    # Host → tenant must run before routing (the console and platform hosts are routed by a
+    # path prefix), and Litestar middleware runs after it, per route: so the resolver wraps the
+    # app's whole ASGI handler instead.
+    app.asgi_handler = tenant_middleware(resolver, themes)(app.asgi_handler)
+    app.state.settings = settings
+    app.state.db = db
+    app.state.themes = themes
+    app.state.resolver = resolver
+    app.state.catalog_cache = catalog_cache
+    app.state.redis = redis_client
+    return app
+
+
+def create_app_from_env() -> Litestar:
+    """Entry point for ASGI servers (``uvicorn --factory motcua.app:create_app_from_env``)."""
+    return create_app(load_settings())

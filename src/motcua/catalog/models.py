@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from motcua.core.models import TenantBase
+
+
+class ProcedureLevel(enum.StrEnum):
+    """Decree 42/2022 levels of an online service."""
+
+    INFORMATION = "information"
+    PARTIAL = "partial"
+    FULL = "full"
+
+    @property
+    def label(self) -> str:
+        return {
+            ProcedureLevel.INFORMATION: "Cung cấp thông tin",
+            ProcedureLevel.PARTIAL: "Một phần",
+            ProcedureLevel.FULL: "Toàn trình",
+        }[self]
+
+
+class Procedure(TenantBase):
+    __tablename__ = "procedures"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    field: Mapped[str] = mapped_column(String(120))
+    agency: Mapped[str] = mapped_column(String(200), default="")
+    level: Mapped[str] = mapped_column(String(16), default=ProcedureLevel.PARTIAL)
+    processing_days: Mapped[int] = mapped_column(Integer, default=0)
+    fee_vnd: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Diacritic-free, lower-case copy of the name and field for search ("dang ky khai sinh").
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    form_fields: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

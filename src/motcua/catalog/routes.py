@@ -1,0 +1,39 @@
+"""A tenant's public catalog pages."""
+
+from __future__ import annotations
+
+from litestar import Request, Router, get
+from litestar.response import Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from motcua.catalog.models import ProcedureLevel
+from motcua.catalog.services import CatalogCache, get_procedure, list_procedures
+from motcua.core.db import Database
+from motcua.tenancy.schemas import Tenant
+from motcua.web.errors import not_found_page
+from motcua.web.theming import Themes
+
+
+@get("/", name="home", include_in_schema=False)
+async def home(request: Request, tenant: Tenant, db: Database, themes: Themes) -> Response[str]:  # type: ignore[type-arg]
+    cache: CatalogCache = request.app.state.catalog_cache
+    procedures = cache.get(tenant.schema)
+    if procedures is None:
+        async with db.tenant_session(tenant) as session:
+            procedures = await list_procedures(session)
+        cache.put(tenant.schema, procedures)
+    return Response(themes.render("home.html", tenant=tenant, procedures=procedures), media_type="text/html")
+
+
+@get("/procedures/{code:str}", name="procedure", include_in_schema=False)
+async def procedure_page(tenant: Tenant, db_session: AsyncSession, themes: Themes, code: str) -> Response[str]:
+    procedure = await get_procedure(db_session, code)
+    if procedure is None:
+        return not_found_page(themes, tenant, f"Không có thủ tục mã {code} trên cổng này.")
+    html = themes.render(
+        "procedure.html", tenant=tenant, procedure=procedure, level_label=ProcedureLevel(procedure.level).label
+    )
+    return Response(html, media_type="text/html")
+
+
+router = Router(path="/", route_handlers=[home, procedure_page])

@@ -1,0 +1,354 @@
+"""The ``motcua`` command.
+
+Errors print one line (``motcua: error: …``) and exit non-zero; nothing half-made is left
+(onboarding marks a tenant ``failed`` with its reason and can be re-run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from motcua.core.settings import Settings, SettingsError, load_settings
+
+
+class CommandError(Exception):
+    pass
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"motcua: error: {message}", file=sys.stderr)
+    return code
+
+
+@contextmanager
+def services(settings: Settings) -> Iterator[Settings]:
+    """Settings with database and Redis URLs: the configured ones, or embedded servers."""
+    if settings.database_url and settings.redis_url:
+        yield settings
+        return
+    if settings.is_production:  # settings already refuse this; keep the guard explicit
+        raise CommandError("production needs MOTCUA_DATABASE_URL and MOTCUA_REDIS_URL")
+    from motcua.core.embedded import EmbeddedServices
+
+    from motcua.core.db import sync_engine
+    from motcua.tenancy.migrate import migrate_platform
+
+    embedded = EmbeddedServices(settings.data_dir)
+    try:
+        embedded.start()
+        live = settings.with_urls(
+            settings.database_url or embedded.database_url, settings.redis_url or embedded.redis_url
+        )
+        # An embedded database is ours: bring its platform schema up to date before any command.
+        assert live.database_url
+        engine = sync_engine(live.database_url, pool_size=0)
+        try:
+            migrate_platform(engine, live.root)
+        finally:
+            engine.dispose()
+        yield live
+    finally:
+        embedded.stop()
+
+
+def _child_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    assert settings.database_url and settings.redis_url
+    env["MOTCUA_DATABASE_URL"] = settings.database_url
+    env["MOTCUA_REDIS_URL"] = settings.redis_url
+    env["MOTCUA_DATA_DIR"] = str(settings.data_dir)
+    env["MOTCUA_ROOT"] = str(settings.root)
+    env["MOTCUA_SECRET_KEY"] = settings.secret_key
+    return env
+
+
+# Commands ------------------------------------------------------------------------------------
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from motcua.tenancy.migrate import migrate_all
+
+    with services(settings) as live:
+        report = migrate_all(live)
+    print(
+        f"platform at {report.platform_revision}; tenants: {len(report.at_head)} already at head, "
+        f"{len(report.migrated)} migrated, {len(report.failed)} failed ({report.seconds:.2f}s)"
+    )
+    for schema, reason in sorted(report.failed.items()):
+        print(f"  FAILED {schema}: {reason}", file=sys.stderr)
+    return 0 if report.ok else 1
+
+
+def _spec_for_create(settings: Settings, args: argparse.Namespace) -> Any:
+    from motcua.tenancy.services import build_spec, spec_from_file, validate_slug
+
+    validate_slug(args.slug)
+    overrides: dict[str, Any] = {"slug": args.slug, "name": args.name, "kind": args.kind, "domains": args.domain}
+    source: Path | None = Path(args.from_file) if args.from_file else None
+    if source is None and (settings.tenants_dir / f"{args.slug}.toml").is_file():
+        source = settings.tenants_dir / f"{args.slug}.toml"
+    if source is not None:
+        return spec_from_file(source, **overrides)
+    return build_spec(
+        slug=args.slug, name=args.name or "", kind=args.kind or "province", domains=args.domain or []
+    )
+
+
+def cmd_tenants_create(settings: Settings, args: argparse.Namespace) -> int:
+    from motcua.core.broker import setup_broker
+    from motcua.core.db import sync_engine
+    from motcua.tenancy.migrate import migrate_platform
+    from motcua.tenancy.services import onboard_tenant
+
+    spec = _spec_for_create(settings, args)  # validate everything before touching anything
+    with services(settings) as live:
+        setup_broker(live)
+        assert live.database_url
+        engine = sync_engine(live.database_url, pool_size=2)
+        try:
+            migrate_platform(engine, live.root)
+            started = time.perf_counter()
+            tenant = onboard_tenant(
+                engine, live, spec, actor="cli", on_step=lambda step: print(f"  … {step}", flush=True)
+            )
+        finally:
+            engine.dispose()
+    print(f"tenant {tenant.slug} is {tenant.status} ({time.perf_counter() - started:.2f}s): "
+          f"http://{tenant.slug}.{live.platform_domain}:{live.port}/")
+    return 0
+
+
+def cmd_tenants_list(settings: Settings, args: argparse.Namespace) -> int:
+    from motcua.core.db import sync_engine
+    from motcua.tenancy.services import list_tenants
+
+    with services(settings) as live:
+        assert live.database_url
+        engine = sync_engine(live.database_url, pool_size=1)
+        try:
+            rows = list_tenants(engine, live.platform_domain)
+        finally:
+            engine.dispose()
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        print("no tenants")
+        return 0
+    width = max(len(r.slug) for r in rows)
+    for r in rows:
+        extra = f"  [{r.onboarding_step or ''}{': ' + r.failure_reason if r.failure_reason else ''}]" if r.status in (
+            "failed", "provisioning") else ""
+        print(f"{r.slug:<{width}}  {r.status:<12}  {r.kind:<8}  {r.name}  ({', '.join(r.domains)}){extra}")
+    return 0
+
+
+def _status_change(settings: Settings, slug: str, suspend: bool) -> int:
+    from motcua.core.db import sync_engine
+    from motcua.tenancy.services import resume_tenant, suspend_tenant
+
+    with services(settings) as live:
+        assert live.database_url
+        engine = sync_engine(live.database_url, pool_size=1)
+        try:
+            tenant = (suspend_tenant if suspend else resume_tenant)(engine, slug, actor="cli")
+        finally:
+            engine.dispose()
+    print(f"tenant {tenant.slug} is {tenant.status}")
+    return 0
+
+
+def cmd_tenants_suspend(settings: Settings, args: argparse.Namespace) -> int:
+    return _status_change(settings, args.slug, suspend=True)
+
+
+def cmd_tenants_resume(settings: Settings, args: argparse.Namespace) -> int:
+    return _status_change(settings, args.slug, suspend=False)
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    with services(settings) as live:
+        proc = subprocess.run(_worker_argv(args.processes, args.threads), env=_child_env(live), check=False)
+    return proc.returncode
+
+
+def _worker_argv(processes: int, threads: int) -> list[str]:
+    return [sys.executable, "-m", "dramatiq", "motcua.worker", "--processes", str(processes),
+            "--threads", str(threads)]
+
+
+def seed_demo_tenants(live: Settings) -> list[str]:
+    """Onboard every ``tenants/*.toml`` that is not live yet (re-runs finish half-done ones)."""
+    from motcua.core.db import sync_engine
+    from motcua.tenancy.services import get_tenant, onboard_tenant, spec_from_file
+
+    seeded = []
+    assert live.database_url
+    engine = sync_engine(live.database_url, pool_size=2)
+    try:
+        for path in sorted(live.tenants_dir.glob("*.toml")):
+            spec = spec_from_file(path)
+            current = get_tenant(engine, spec.slug)
+            if current is not None and current.status in ("active", "suspended", "archived"):
+                continue
+            onboard_tenant(engine, live, spec, actor="seed")
+            seeded.append(spec.slug)
+    finally:
+        engine.dispose()
+    return seeded
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from motcua.core.broker import setup_broker
+    from motcua.tenancy.migrate import migrate_all
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    with services(settings) as live:
+        report = migrate_all(live)
+        for schema, reason in report.failed.items():
+            print(f"motcua: warning: migration of {schema} failed: {reason}", file=sys.stderr)
+        setup_broker(live)
+        if not args.no_seed:
+            seeded = seed_demo_tenants(live)
+            if seeded:
+                print(f"demo tenants ready: {', '.join(seeded)}")
+        env = _child_env(live)
+        children = [
+            subprocess.Popen(_worker_argv(1, 2), env=env),
+            subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "motcua.app:create_app_from_env", "--factory",
+                 "--host", host, "--port", str(port), "--workers", str(args.workers or live.web_workers),
+                 "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5"],
+                env=env,
+            ),
+        ]
+        print(f"motcua is up: http://hanoi.{live.platform_domain}:{port}/ "
+              f"(also danang, botuphap; console on http://admin.{live.platform_domain}:{port}/). Ctrl-C stops.",
+              flush=True)
+        return _supervise(children)
+
+
+def _supervise(children: Sequence[subprocess.Popen[bytes]]) -> int:
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    code = 0
+    while not stopping:
+        for child in children:
+            if child.poll() is not None:
+                print(f"motcua: error: {child.args[2] if len(child.args) > 2 else child.args} exited "
+                      f"with {child.returncode}", file=sys.stderr)
+                stopping, code = True, 1
+        time.sleep(0.2)
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return code
+
+
+# Parser --------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="motcua", description="Multi-tenant online public-service portals")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="start everything: embedded services, migrations, demo tenants, web, worker")
+    run.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    run.add_argument("--port", type=_port, help="port to listen on (default 8000)")
+    run.add_argument("--workers", type=_positive, help="web worker processes")
+    run.add_argument("--no-seed", action="store_true", help="do not onboard the demo tenants")
+    run.set_defaults(handler=cmd_run)
+
+    sub.add_parser("migrate", help="upgrade the platform schema and every tenant schema").set_defaults(
+        handler=cmd_migrate
+    )
+
+    worker = sub.add_parser("worker", help="run the job worker")
+    worker.add_argument("--processes", type=_positive, default=1)
+    worker.add_argument("--threads", type=_positive, default=4)
+    worker.set_defaults(handler=cmd_worker)
+
+    tenants = sub.add_parser("tenants", help="manage tenants").add_subparsers(
+        dest="tenants_command", required=True, metavar="ACTION"
+    )
+    create = tenants.add_parser("create", help="onboard a tenant (re-run to finish a half-done one)")
+    create.add_argument("slug")
+    create.add_argument("--name")
+    create.add_argument("--kind", choices=["province", "ministry"])
+    create.add_argument("--domain", action="append", default=[], metavar="HOST")
+    create.add_argument("--from", dest="from_file", metavar="TOML")
+    create.set_defaults(handler=cmd_tenants_create)
+    lst = tenants.add_parser("list", help="list tenants")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=cmd_tenants_list)
+    for name, handler in (("suspend", cmd_tenants_suspend), ("resume", cmd_tenants_resume)):
+        p = tenants.add_parser(name, help=f"{name} a tenant's portal")
+        p.add_argument("slug")
+        p.set_defaults(handler=handler)
+    return parser
+
+
+def _positive(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _port(raw: str) -> int:
+    value = _positive(raw)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"not a port number: {value}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        return int(args.handler(settings, args))
+    except SettingsError as exc:
+        return _fail(str(exc), 2)
+    except CommandError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from motcua.tenancy.services import TenancyError
+
+        if isinstance(exc, TenancyError):
+            return _fail(str(exc))
+        from sqlalchemy.exc import OperationalError, ProgrammingError
+
+        if isinstance(exc, ProgrammingError) and "platform." in str(exc) and "does not exist" in str(exc):
+            return _fail("the platform schema is not set up in this database: run `motcua migrate` first")
+        if isinstance(exc, OperationalError):
+            return _fail(f"cannot reach the database: {str(exc.orig).strip().splitlines()[0]}")
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Dramatiq on Redis, with the tenant travelling as an explicit ``tenant`` argument.
+
+The broker must be set before any actor module is imported (actors bind to the broker that is
+current when they are declared), so every entry point calls ``setup_broker`` first.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import AsyncIO, Middleware, SkipMessage
+from sqlalchemy import Engine, insert, text
+
+from motcua.core.db import sync_engine
+from motcua.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_SLUG = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
+
+
+class TenantJobs(Middleware):
+    """For actors called with ``tenant=<slug>``: refuse to run for a tenant that does not exist
+    or is archived (the message is dropped with a log line, not retried forever), and record in
+    the platform audit log a job whose retries are exhausted so operators see it."""
+
+    CACHE_TTL = 10.0
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self._engine: Engine | None = None
+        self._status: dict[str, tuple[float, str | None]] = {}
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = sync_engine(self.database_url, pool_size=2)
+        return self._engine
+
+    def _tenant_status(self, slug: str) -> str | None:
+        hit = self._status.get(slug)
+        now = time.monotonic()
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        with self.engine.connect() as conn:
+            status = conn.execute(
+                text("SELECT status FROM platform.tenants WHERE slug = :s"), {"s": slug}
+            ).scalar_one_or_none()
+        self._status[slug] = (now + self.CACHE_TTL, status)
+        return status
+
+    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message[Any]) -> None:
+        slug = message.kwargs.get("tenant")
+        if slug is None:
+            return
+        if not isinstance(slug, str) or not _SLUG.match(slug):
+            log.error("job %s dropped: invalid tenant argument %r", message.actor_name, slug)
+            raise SkipMessage()
+        status = self._tenant_status(slug)
+        if status is None or status == "archived":
+            log.error("job %s dropped: tenant %s is %s", message.actor_name, slug, status or "unknown")
+            raise SkipMessage()
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: dramatiq.Message[Any],
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        if exception is None or not message.failed:
+            return
+        from motcua.tenancy.models import PlatformAudit
+
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(PlatformAudit).values(
+                        actor="worker",
+                        action="job.failed",
+                        tenant_slug=message.kwargs.get("tenant"),
+                        detail={
+                            "actor": message.actor_name,
+                            "message_id": message.message_id,
+                            "error": f"{type(exception).__name__}: {exception}"[:500],
+                        },
+                    )
+                )
+        except Exception:
+            log.exception("could not record the failure of job %s", message.message_id)
+
+
+def setup_broker(settings: Settings) -> RedisBroker:
+    assert settings.redis_url is not None and settings.database_url is not None
+    broker = RedisBroker(url=settings.redis_url, namespace="motcua")
+    broker.add_middleware(AsyncIO())
+    broker.add_middleware(TenantJobs(settings.database_url))
+    dramatiq.set_broker(broker)
+    return broker

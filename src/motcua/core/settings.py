@@ -1,0 +1,187 @@
+"""Typed settings read from ``MOTCUA_*`` environment variables.
+
+A wrong value stops start-up with one line naming the variable (``SettingsError``); the CLI
+prints it and exits non-zero instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+
+Environment = Literal["development", "test", "production"]
+
+# The repository root: migrations/, themes/ and tenants/ live beside src/.
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+class SettingsError(Exception):
+    """A configuration value is missing or wrong; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: Environment = "development"
+    database_url: str | None = None
+    redis_url: str | None = None
+    platform_domain: str = "localhost"
+    secret_key: str = ""
+    data_dir: Path = PROJECT_ROOT / ".motcua"
+    root: Path = PROJECT_ROOT
+    host: str = "127.0.0.1"
+    port: int = 8000
+    web_workers: int = 1
+    db_pool_size: int = 10
+    migrate_parallelism: int = 4
+    domain_cache_ttl: float = 30.0
+    catalog_cache_ttl: float = 30.0
+    log_level: str = "INFO"
+    dev_services: bool = True
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def console_host(self) -> str:
+        return f"admin.{self.platform_domain}"
+
+    @property
+    def themes_dir(self) -> Path:
+        return self.root / "themes"
+
+    @property
+    def tenants_dir(self) -> Path:
+        return self.root / "tenants"
+
+    @property
+    def migrations_dir(self) -> Path:
+        return self.root / "migrations"
+
+    def with_urls(self, database_url: str, redis_url: str) -> Settings:
+        return replace(self, database_url=database_url, redis_url=redis_url)
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected a whole number, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{name}: must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: expected a number of seconds, got {raw!r}") from None
+    if value < 0:
+        raise SettingsError(f"{name}: must not be negative, got {raw!r}")
+    return value
+
+
+def _database_url(env: Mapping[str, str]) -> str | None:
+    raw = env.get("MOTCUA_DATABASE_URL") or None
+    if raw is None:
+        return None
+    if not re.match(r"^postgres(ql)?(\+\w+)?://", raw):
+        raise SettingsError("MOTCUA_DATABASE_URL: must be a postgresql:// URL")
+    return raw
+
+
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    raw = env.get("MOTCUA_REDIS_URL") or None
+    if raw is None:
+        return None
+    if not re.match(r"^(redis|rediss|unix)://", raw):
+        raise SettingsError("MOTCUA_REDIS_URL: must be a redis://, rediss:// or unix:// URL")
+    return raw
+
+
+def _platform_domain(env: Mapping[str, str]) -> str:
+    raw = (env.get("MOTCUA_PLATFORM_DOMAIN") or "localhost").strip().lower().rstrip(".")
+    if not all(_HOST_LABEL.match(label) for label in raw.split(".")):
+        raise SettingsError(f"MOTCUA_PLATFORM_DOMAIN: not a valid domain name: {raw!r}")
+    return raw
+
+
+def _dev_secret(data_dir: Path) -> str:
+    """A stable development secret kept in the data folder, so sessions survive restarts."""
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    mode = env.get("MOTCUA_ENV", "development")
+    if mode not in ("development", "test", "production"):
+        raise SettingsError(f"MOTCUA_ENV: must be development, test or production, got {mode!r}")
+    root = Path(env["MOTCUA_ROOT"]).resolve() if env.get("MOTCUA_ROOT") else PROJECT_ROOT
+    data_dir = Path(env.get("MOTCUA_DATA_DIR") or root / ".motcua").resolve()
+    database_url = _database_url(env)
+    redis_url = _redis_url(env)
+    production = mode == "production"
+    secret = env.get("MOTCUA_SECRET_KEY", "")
+    if production:
+        # Production never starts embedded services nor invents a secret.
+        if database_url is None:
+            raise SettingsError("MOTCUA_DATABASE_URL: required in production")
+        if redis_url is None:
+            raise SettingsError("MOTCUA_REDIS_URL: required in production")
+        if "MOTCUA_PLATFORM_DOMAIN" not in env:
+            raise SettingsError("MOTCUA_PLATFORM_DOMAIN: required in production")
+        if len(secret) < 32:
+            raise SettingsError("MOTCUA_SECRET_KEY: required in production, at least 32 characters")
+    elif secret and len(secret) < 32:
+        raise SettingsError("MOTCUA_SECRET_KEY: must be at least 32 characters")
+    elif not secret:
+        secret = _dev_secret(data_dir)
+    log_level = env.get("MOTCUA_LOG_LEVEL", "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError(f"MOTCUA_LOG_LEVEL: must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+    dev_services = env.get("MOTCUA_DEV_SERVICES", "0" if production else "1")
+    if dev_services not in ("0", "1"):
+        raise SettingsError("MOTCUA_DEV_SERVICES: must be 0 or 1")
+    if production and dev_services == "1":
+        raise SettingsError("MOTCUA_DEV_SERVICES: development stand-ins cannot run in production")
+    return Settings(
+        env=mode,  # type: ignore[arg-type]
+        database_url=database_url,
+        redis_url=redis_url,
+        platform_domain=_platform_domain(env),
+        secret_key=secret,
+        data_dir=data_dir,
+        root=root,
+        host=env.get("MOTCUA_HOST", "127.0.0.1"),
+        port=_int(env, "MOTCUA_PORT", 8000, minimum=1, maximum=65535),
+        web_workers=_int(env, "MOTCUA_WEB_WORKERS", 1, minimum=1, maximum=64),
+        db_pool_size=_int(env, "MOTCUA_DB_POOL_SIZE", 10, minimum=1, maximum=200),
+        migrate_parallelism=_int(env, "MOTCUA_MIGRATE_PARALLELISM", 4, minimum=1, maximum=32),
+        domain_cache_ttl=_float(env, "MOTCUA_DOMAIN_CACHE_TTL", 30.0),
+        catalog_cache_ttl=_float(env, "MOTCUA_CATALOG_CACHE_TTL", 30.0),
+        log_level=log_level,
+        dev_services=dev_services == "1",
+    )

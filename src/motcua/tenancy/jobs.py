@@ -1,0 +1,25 @@
+"""Provisioning jobs."""
+
+from __future__ import annotations
+
+import dramatiq
+from sqlalchemy import insert, select
+
+from motcua.core.jobs import tenant_job_session
+from motcua.tenancy.models import TenantAudit
+
+
+@dramatiq.actor(queue_name="provisioning", max_retries=5, min_backoff=1000)
+async def announce_tenant_ready(tenant: str) -> None:
+    """Post-onboarding step run by the worker: opens the tenant's own audit trail with the
+    'portal opened' entry. Idempotent, because delivery is at-least-once."""
+    async with tenant_job_session(tenant) as (record, session):
+        already = await session.scalar(
+            select(TenantAudit.id).where(TenantAudit.action == "portal.opened").limit(1)
+        )
+        if already is None:
+            await session.execute(
+                insert(TenantAudit).values(
+                    actor="system", action="portal.opened", detail={"name": record.name, "kind": record.kind}
+                )
+            )

@@ -1,0 +1,169 @@
+"""Schema migrations for ``platform`` and every tenant schema (``motcua migrate``).
+
+Each schema is upgraded in one transaction holding an advisory lock on that schema, so two
+``migrate`` runs never race and a crash leaves the schema at its previous revision. Tenants
+already at head are found with one query and skipped without loading Alembic per schema.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, text
+
+from motcua.core.db import sync_engine
+from motcua.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "platform"
+TENANT = "tenant"
+
+
+@dataclass
+class MigrateReport:
+    platform_revision: str | None = None
+    at_head: list[str] = field(default_factory=list)
+    migrated: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+@cache
+def _alembic_config(root: Path) -> Config:
+    cfg = Config(str(root / "alembic.ini"))
+    cfg.set_main_option("script_location", str(root / "migrations"))
+    return cfg
+
+
+@cache
+def head_revision(root: Path, branch: str) -> str:
+    script = ScriptDirectory.from_config(_alembic_config(root))
+    rev = script.as_revision_number(f"{branch}@head")
+    assert isinstance(rev, str)
+    return rev
+
+
+def _upgrade(connection: Connection, root: Path, schema: str, branch: str) -> None:
+    # Serialise migrations of one schema across processes; released at commit.
+    connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": f"migrate:{schema}"})
+    cfg = _alembic_config(root)
+    cfg.attributes["connection"] = connection
+    cfg.attributes["schema"] = schema
+    try:
+        command.upgrade(cfg, f"{branch}@head")
+    finally:
+        cfg.attributes.clear()
+
+
+def migrate_platform(engine: Engine, root: Path) -> str:
+    with engine.connect() as conn, conn.begin():
+        _upgrade(conn, root, PLATFORM, PLATFORM)
+    return head_revision(root, PLATFORM)
+
+
+def migrate_tenant_schema(engine: Engine, root: Path, schema: str) -> None:
+    with engine.connect() as conn, conn.begin():
+        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        _upgrade(conn, root, schema, TENANT)
+
+
+def tenant_versions(conn: Connection) -> dict[str, str | None]:
+    """Current tenant revision of every tenant schema that exists (one round trip)."""
+    rows = conn.execute(
+        text(
+            """
+            SELECT t.schema_name, to_regclass(quote_ident(t.schema_name) || '.alembic_version') IS NOT NULL
+            FROM platform.tenants t
+            JOIN pg_namespace n ON n.nspname = t.schema_name
+            WHERE t.status <> 'archived'
+            ORDER BY t.schema_name
+            """
+        )
+    ).all()
+    with_table = [r[0] for r in rows if r[1]]
+    versions: dict[str, str | None] = {r[0]: None for r in rows}
+    if with_table:
+        union = " UNION ALL ".join(
+            f"SELECT '{s}' AS s, version_num FROM {s}.alembic_version" for s in with_table
+        )
+        for schema, version in conn.execute(text(union)).all():
+            versions[schema] = version
+    return versions
+
+
+def _migrate_one_in_subprocess(database_url: str, root: str, schema: str) -> None:
+    engine = sync_engine(database_url, pool_size=0)
+    try:
+        migrate_tenant_schema(engine, Path(root), schema)
+    finally:
+        engine.dispose()
+
+
+def migrate_all(settings: Settings, *, only: list[str] | None = None) -> MigrateReport:
+    assert settings.database_url is not None
+    started = time.perf_counter()
+    report = MigrateReport()
+    engine = sync_engine(settings.database_url, pool_size=1)
+    try:
+        report.platform_revision = migrate_platform(engine, settings.root)
+        head = head_revision(settings.root, TENANT)
+        with engine.connect() as conn:
+            versions = tenant_versions(conn)
+        pending = []
+        for schema, version in versions.items():
+            if only is not None and schema not in only:
+                continue
+            if version == head:
+                report.at_head.append(schema)
+            else:
+                pending.append(schema)
+        if len(pending) == 1:
+            schema = pending[0]
+            try:
+                migrate_tenant_schema(engine, settings.root, schema)
+                report.migrated.append(schema)
+            except Exception as exc:
+                log.warning("migration of %s failed: %s", schema, exc)
+                report.failed[schema] = _one_line(exc)
+        elif pending:
+            # Processes, not threads: Alembic's `op` and `context` are module-level proxies.
+            # "spawn" so no child inherits (and later closes) the parent's pooled sockets.
+            workers = min(settings.migrate_parallelism, len(pending))
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+                futures = {
+                    pool.submit(_migrate_one_in_subprocess, settings.database_url, str(settings.root), s): s
+                    for s in pending
+                }
+                for future in as_completed(futures):
+                    schema = futures[future]
+                    try:
+                        future.result()
+                        report.migrated.append(schema)
+                    except Exception as exc:
+                        log.warning("migration of %s failed: %s", schema, exc)
+                        report.failed[schema] = _one_line(exc)
+    finally:
+        engine.dispose()
+    report.migrated.sort()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _one_line(exc: BaseException) -> str:
+    text_ = str(exc).strip().splitlines()
+    return (text_[0] if text_ else type(exc).__name__)[:500]

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from motcua.core.models import PlatformBase, TenantBase
+
+
+class TenantKind(enum.StrEnum):
+    PROVINCE = "province"
+    MINISTRY = "ministry"
+
+
+class TenantStatus(enum.StrEnum):
+    PROVISIONING = "provisioning"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    FAILED = "failed"
+    ARCHIVED = "archived"
+
+
+class TenantRecord(PlatformBase):
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(31), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=TenantStatus.PROVISIONING)
+    schema_name: Mapped[str] = mapped_column(String(63), unique=True)
+    theme: Mapped[str] = mapped_column(String(63), default="default")
+    branding: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    onboarding_step: Mapped[str | None] = mapped_column(String(32))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class Domain(PlatformBase):
+    __tablename__ = "domains"
+
+    host: Mapped[str] = mapped_column(String(253), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("platform.tenants.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PlatformAudit(PlatformBase):
+    """Append-only record of what operators did to tenants (onboard, suspend, resume…)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    tenant_slug: Mapped[str | None] = mapped_column(String(31), index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class TenantAudit(TenantBase):
+    """Append-only record of events inside one tenant (lives in the tenant's own schema)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

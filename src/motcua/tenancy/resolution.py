@@ -1,0 +1,178 @@
+"""Host header → tenant, before any handler runs.
+
+Fails closed: a host that maps to no active tenant gets a "no such portal" page and never
+another tenant's content. ``admin.<platform domain>`` is the central console and the bare
+platform domain a small landing page; their paths are moved under ``/console`` and ``/platform``
+so those routes are unreachable from tenant hosts (and tenant routes from theirs).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Literal
+
+from litestar.types import ASGIApp, Receive, Scope, Send
+from sqlalchemy import text
+
+from motcua.core.db import Database
+from motcua.tenancy import events
+from motcua.tenancy.models import TenantStatus
+from motcua.tenancy.schemas import Tenant
+from motcua.web.theming import Themes
+
+log = logging.getLogger(__name__)
+
+SiteKind = Literal["tenant", "console", "platform"]
+
+# Served on every host, before resolution: health probes and static files.
+HOST_INDEPENDENT_PREFIXES = ("/healthz", "/readyz", "/static/")
+INTERNAL_PREFIXES = ("/console", "/platform")
+
+_TENANT_COLUMNS = "t.id, t.slug, t.name, t.kind, t.status, t.schema_name, t.theme, t.branding"
+_BY_SLUG = text(f"SELECT {_TENANT_COLUMNS} FROM platform.tenants t WHERE t.slug = :key")
+_BY_HOST = text(
+    f"SELECT {_TENANT_COLUMNS} FROM platform.domains d JOIN platform.tenants t ON t.id = d.tenant_id "
+    "WHERE d.host = :key"
+)
+
+
+def normalise_host(raw: str) -> str:
+    """'HaNoi.LocalHost:8000' → 'hanoi.localhost'; an IPv6 literal keeps its brackets."""
+    host = raw.strip().lower()
+    if host.startswith("["):
+        end = host.find("]")
+        return host[: end + 1] if end != -1 else host
+    return host.rsplit(":", 1)[0].rstrip(".") if ":" in host else host.rstrip(".")
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    site: SiteKind | None
+    tenant: Tenant | None = None
+
+
+class TenantResolver(events.Invalidatable):
+    """Looks hosts up with a small TTL cache (negative answers cached too, bounded in size so
+    random Host headers cannot grow it without limit)."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, db: Database, platform_domain: str, ttl: float) -> None:
+        self.db = db
+        self.platform_domain = platform_domain
+        self.console_host = f"admin.{platform_domain}"
+        self.ttl = ttl
+        self._cache: OrderedDict[str, tuple[float, Tenant | None]] = OrderedDict()
+        events.subscribe(self)
+
+    def invalidate(self) -> None:
+        self._cache.clear()
+
+    async def resolve(self, host: str) -> Resolution:
+        if host == self.console_host:
+            return Resolution("console")
+        if host == self.platform_domain:
+            return Resolution("platform")
+        tenant = await self._lookup(host)
+        return Resolution("tenant", tenant) if tenant is not None else Resolution(None)
+
+    async def _lookup(self, host: str) -> Tenant | None:
+        now = time.monotonic()
+        hit = self._cache.get(host)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        suffix = "." + self.platform_domain
+        if host.endswith(suffix) and "." not in host[: -len(suffix)]:
+            query, key = _BY_SLUG, host[: -len(suffix)]
+        else:
+            query, key = _BY_HOST, host
+        async with self.db.engine.connect() as conn:
+            row = (await conn.execute(query, {"key": key})).one_or_none()
+        tenant = (
+            None
+            if row is None
+            else Tenant(
+                id=row.id,
+                slug=row.slug,
+                name=row.name,
+                kind=row.kind,
+                status=row.status,
+                schema=row.schema_name,
+                theme=row.theme,
+                branding=dict(row.branding or {}),
+            )
+        )
+        self._cache[host] = (now + self.ttl, tenant)
+        self._cache.move_to_end(host)
+        while len(self._cache) > self.MAX_ENTRIES:
+            self._cache.popitem(last=False)
+        return tenant
+
+
+def _host_of(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"host":
+            return normalise_host(value.decode("latin-1"))
+    return ""
+
+
+async def _send_html(send: Send, status: int, body: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    payload = body.encode()
+    headers = [
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"cache-control", b"no-store"),
+        *(extra or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def tenant_middleware(resolver: TenantResolver, themes: Themes) -> type:
+    """An ASGI middleware class bound to the app's resolver and themes."""
+
+    class TenantMiddleware:
+        def __init__(self, app: ASGIApp) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] not in ("http", "websocket"):
+                await self.app(scope, receive, send)
+                return
+            path: str = scope["path"]
+            if path.startswith(HOST_INDEPENDENT_PREFIXES):
+                await self.app(scope, receive, send)
+                return
+            host = _host_of(scope)
+            try:
+                resolution = await resolver.resolve(host)
+            except Exception:
+                log.exception("tenant lookup for %r failed", host)
+                await _send_html(send, 503, themes.render("web/error.html"), [(b"retry-after", b"30")])
+                return
+            state = scope.setdefault("state", {})
+            if resolution.site == "tenant" and resolution.tenant is not None:
+                tenant = resolution.tenant
+                if tenant.status == TenantStatus.SUSPENDED:
+                    html = themes.render("web/unavailable.html", tenant=tenant)
+                    await _send_html(send, 503, html, [(b"retry-after", b"3600")])
+                    return
+                if tenant.status != TenantStatus.ACTIVE or path.startswith(INTERNAL_PREFIXES):
+                    await _send_html(send, 404, themes.render("web/no_portal.html", host=host))
+                    return
+                state["tenant"] = tenant
+                state["site"] = "tenant"
+            elif resolution.site in ("console", "platform"):
+                state["site"] = resolution.site
+                prefix = "/" + resolution.site
+                scope["path"] = prefix + path if path != "/" else prefix
+                scope["raw_path"] = scope["path"].encode()
+            else:
+                await _send_html(send, 404, themes.render("web/no_portal.html", host=host))
+                return
+            await self.app(scope, receive, send)
+
+    return TenantMiddleware

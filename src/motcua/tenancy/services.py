@@ -1,0 +1,412 @@
+"""Tenant lifecycle: onboard, suspend, resume, list.
+
+These are operator actions run by the CLI and by jobs, so they use the blocking engine.
+Every change appends a ``platform.audit_log`` row in the same transaction, and in-process
+caches are told after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from motcua.catalog.schemas import ProcedureSpec, ProcedureSpecError
+from motcua.catalog.services import upsert_procedures
+from motcua.core.db import search_path_sql
+from motcua.core.settings import Settings
+from motcua.tenancy import events
+from motcua.tenancy.migrate import migrate_tenant_schema
+from motcua.tenancy.models import Domain, PlatformAudit, TenantKind, TenantRecord, TenantStatus
+from motcua.tenancy.schemas import Tenant, TenantCreate
+
+log = logging.getLogger(__name__)
+
+SLUG = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
+RESERVED_SLUGS = frozenset(
+    {
+        "admin", "www", "api", "static", "assets", "mail", "smtp", "ftp", "ns", "ns1", "ns2",
+        "auth", "login", "sso", "id", "eid", "status", "health", "platform", "public", "console",
+        "dev", "test", "staging", "root", "support", "help", "docs",
+    }
+)
+_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+ONBOARDING_STEPS = ("record", "schema", "migrate", "seed", "domains", "activate")
+
+
+class TenancyError(Exception):
+    """A tenant operation was refused; the message says why, for the person who asked."""
+
+
+class OnboardingError(TenancyError):
+    pass
+
+
+def schema_for(slug: str) -> str:
+    return "t_" + slug.replace("-", "_")
+
+
+def validate_slug(slug: str) -> str:
+    if not SLUG.match(slug):
+        raise TenancyError(
+            f"invalid tenant slug {slug!r}: use 2–31 characters, lower-case letters, digits and '-', "
+            "starting with a letter"
+        )
+    if slug in RESERVED_SLUGS:
+        raise TenancyError(f"tenant slug {slug!r} is reserved for the platform; choose another")
+    return slug
+
+
+def validate_host(host: str, *, slug: str, platform_domain: str) -> str:
+    host = host.strip().lower().rstrip(".")
+    if not _HOST.match(host):
+        raise TenancyError(f"invalid domain {host!r}: expected a host name like dichvucong.hanoi.gov.vn")
+    suffix = "." + platform_domain
+    if host == platform_domain or (host.endswith(suffix) and host != f"{slug}{suffix}"):
+        raise TenancyError(
+            f"domain {host!r} is under the platform domain; only {slug}{suffix} may point at this tenant"
+        )
+    return host
+
+
+# Core table: rows read on a plain Connection have attributes named like the columns.
+TENANTS = TenantRecord.__table__
+
+
+def _to_tenant(row: Any) -> Tenant:
+    return Tenant(
+        id=row.id,
+        slug=row.slug,
+        name=row.name,
+        kind=row.kind,
+        status=row.status,
+        schema=row.schema_name,
+        theme=row.theme,
+        branding=dict(row.branding or {}),
+    )
+
+
+# Tenant files ------------------------------------------------------------------------------------
+def load_tenant_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise TenancyError(f"tenant file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TenancyError(f"{path}: not valid TOML ({exc})") from None
+    return data
+
+
+def spec_from_file(path: Path, **overrides: Any) -> TenantCreate:
+    data = load_tenant_file(path)
+    slug = overrides.get("slug") or data.get("slug") or path.stem
+    theme = data.get("theme", {})
+    if not isinstance(theme, dict):
+        raise TenancyError(f"{path}: [theme] must be a table")
+    procedures = data.get("procedures", [])
+    if not isinstance(procedures, list):
+        raise TenancyError(f"{path}: procedures must be a list of [[procedures]] tables")
+    return build_spec(
+        slug=slug,
+        name=overrides.get("name") or data.get("name", ""),
+        kind=overrides.get("kind") or data.get("kind", TenantKind.PROVINCE),
+        domains=overrides.get("domains") or data.get("domains", []),
+        theme=str(theme.get("name", "default")),
+        branding={k: v for k, v in theme.items() if k != "name"},
+        procedures=procedures,
+        where=str(path),
+    )
+
+
+def build_spec(
+    *,
+    slug: str,
+    name: str,
+    kind: str = TenantKind.PROVINCE,
+    domains: Sequence[str] = (),
+    theme: str = "default",
+    branding: dict[str, Any] | None = None,
+    procedures: Sequence[dict[str, Any]] = (),
+    where: str = "tenant",
+) -> TenantCreate:
+    """Validate everything about a new tenant before anything is written."""
+    validate_slug(slug)
+    if not isinstance(name, str) or not name.strip():
+        raise TenancyError(f"{where}: a tenant needs a name (--name)")
+    if len(name) > 200:
+        raise TenancyError(f"{where}: the name is longer than 200 characters")
+    if kind not in {k.value for k in TenantKind}:
+        raise TenancyError(f"{where}: kind must be province or ministry, got {kind!r}")
+    branding = dict(branding or {})
+    for key in ("primary", "accent"):
+        if key in branding and not _COLOUR.match(str(branding[key])):
+            raise TenancyError(f"{where}: theme.{key} must be a colour like #a4161a")
+    if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", theme):
+        raise TenancyError(f"{where}: theme name {theme!r} is not valid")
+    parsed: list[dict[str, Any]] = []
+    codes: set[str] = set()
+    for i, raw in enumerate(procedures):
+        try:
+            spec = ProcedureSpec.parse(raw, f"{where}: procedures[{i}]")
+        except ProcedureSpecError as exc:
+            raise TenancyError(str(exc)) from None
+        if spec.code in codes:
+            raise TenancyError(f"{where}: procedures[{i}]: code {spec.code} appears twice")
+        codes.add(spec.code)
+        parsed.append(raw)
+    return TenantCreate(
+        slug=slug,
+        name=name.strip(),
+        kind=kind,
+        domains=tuple(dict.fromkeys(d.strip().lower().rstrip(".") for d in domains)),
+        theme=theme,
+        branding=branding,
+        procedures=tuple(parsed),
+    )
+
+
+# Onboarding ----------------------------------------------------------------------------------
+StepHook = Callable[[str], None]
+
+
+def _audit(conn: Connection, actor: str, action: str, slug: str, **detail: Any) -> None:
+    conn.execute(insert(PlatformAudit).values(actor=actor, action=action, tenant_slug=slug, detail=detail))
+
+
+def onboard_tenant(
+    engine: Engine,
+    settings: Settings,
+    spec: TenantCreate,
+    *,
+    actor: str,
+    on_step: StepHook | None = None,
+) -> Tenant:
+    """Create schema → migrate → seed catalog → register domains → activate.
+
+    Idempotent: a re-run after a crash picks up where the previous run stopped (every step is
+    safe to repeat). An error marks the tenant ``failed`` with the reason and re-raises; a tenant
+    only becomes ``active`` in the last step, so it is never served half-made.
+    """
+    validate_slug(spec.slug)
+    hosts = [validate_host(h, slug=spec.slug, platform_domain=settings.platform_domain) for h in spec.domains]
+    procedures = [ProcedureSpec.parse(p, f"procedures[{i}]") for i, p in enumerate(spec.procedures)]
+    schema = schema_for(spec.slug)
+    step = "record"
+    # One onboarding of a slug at a time, across processes; the lock dies with the connection.
+    with engine.connect() as lock_conn:
+        lock_conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": f"onboard:{spec.slug}"})
+        try:
+            with engine.begin() as conn:
+                existing = _claim_record(conn, spec, schema, actor)
+            if existing is not None:
+                return existing
+            for step in ONBOARDING_STEPS[1:]:
+                if on_step is not None:
+                    on_step(step)
+                with engine.begin() as conn:
+                    conn.execute(
+                        update(TenantRecord).where(TenantRecord.slug == spec.slug).values(onboarding_step=step)
+                    )
+                if step == "schema":
+                    with engine.begin() as conn:
+                        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
+                elif step == "migrate":
+                    migrate_tenant_schema(engine, settings.root, schema)
+                elif step == "seed":
+                    with engine.begin() as conn:
+                        conn.execute(text(search_path_sql(schema)))
+                        upsert_procedures(conn, procedures)
+                elif step == "domains":
+                    with engine.begin() as conn:
+                        _register_domains(conn, spec.slug, hosts)
+                elif step == "activate":
+                    with engine.begin() as conn:
+                        row = conn.execute(
+                            update(TENANTS)
+                            .where(TENANTS.c.slug == spec.slug)
+                            .values(status=TenantStatus.ACTIVE, onboarding_step=None, failure_reason=None)
+                            .returning(*TENANTS.c)
+                        ).one()
+                        _audit(conn, actor, "tenant.activated", spec.slug, domains=hosts)
+                    tenant = _to_tenant(row)
+        except Exception as exc:
+            reason = f"{step}: {_one_line(exc)}"
+            with engine.begin() as conn:
+                conn.execute(
+                    update(TenantRecord)
+                    .where(TenantRecord.slug == spec.slug, TenantRecord.status == TenantStatus.PROVISIONING)
+                    .values(status=TenantStatus.FAILED, failure_reason=reason)
+                )
+                _audit(conn, actor, "tenant.onboarding_failed", spec.slug, reason=reason)
+            events.tenants_changed()
+            raise OnboardingError(f"onboarding {spec.slug} failed at step {reason}") from exc
+        finally:
+            lock_conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": f"onboard:{spec.slug}"})
+            lock_conn.commit()
+    events.tenants_changed()
+    _after_onboarding(tenant)
+    return tenant
+
+
+def _claim_record(conn: Connection, spec: TenantCreate, schema: str, actor: str) -> Tenant | None:
+    """Insert the tenant row, or take over a half-done one. Returns the tenant when there is
+    nothing left to do (already active)."""
+    row = conn.execute(
+        select(TENANTS).where(TENANTS.c.slug == spec.slug).with_for_update()
+    ).one_or_none()
+    if row is None:
+        conn.execute(
+            insert(TenantRecord).values(
+                slug=spec.slug,
+                name=spec.name,
+                kind=spec.kind,
+                status=TenantStatus.PROVISIONING,
+                schema_name=schema,
+                theme=spec.theme,
+                branding=spec.branding,
+                onboarding_step="record",
+            )
+        )
+        _audit(conn, actor, "tenant.onboarding_started", spec.slug, name=spec.name, kind=spec.kind)
+        return None
+    if row.status == TenantStatus.ACTIVE:
+        return _to_tenant(row)
+    if row.status in (TenantStatus.SUSPENDED, TenantStatus.ARCHIVED):
+        raise TenancyError(f"tenant {spec.slug!r} already exists and is {row.status}")
+    # provisioning (a crashed run) or failed (an earlier error): finish it with the new spec.
+    conn.execute(
+        update(TenantRecord)
+        .where(TenantRecord.id == row.id)
+        .values(
+            status=TenantStatus.PROVISIONING,
+            name=spec.name,
+            kind=spec.kind,
+            theme=spec.theme,
+            branding=spec.branding,
+            failure_reason=None,
+        )
+    )
+    _audit(conn, actor, "tenant.onboarding_resumed", spec.slug, previous_status=row.status)
+    return None
+
+
+def _register_domains(conn: Connection, slug: str, hosts: Sequence[str]) -> None:
+    tenant_id = conn.execute(select(TenantRecord.id).where(TenantRecord.slug == slug)).scalar_one()
+    for host in hosts:
+        conn.execute(pg_insert(Domain).values(host=host, tenant_id=tenant_id).on_conflict_do_nothing())
+        owner = conn.execute(
+            select(TenantRecord.slug).join(Domain, Domain.tenant_id == TenantRecord.id).where(Domain.host == host)
+        ).scalar_one()
+        if owner != slug:
+            raise TenancyError(f"domain {host!r} already belongs to tenant {owner!r}")
+
+
+def _after_onboarding(tenant: Tenant) -> None:
+    # Side effects after commit: the job is idempotent, so a duplicate enqueue is harmless.
+    try:
+        from motcua.tenancy.jobs import announce_tenant_ready
+
+        announce_tenant_ready.send(tenant=tenant.slug)
+    except Exception as exc:  # the tenant is live; a missed announcement must not undo that
+        log.warning("could not enqueue the post-onboarding job for %s: %s", tenant.slug, exc)
+
+
+# Status changes ------------------------------------------------------------------------------
+def _set_status(engine: Engine, slug: str, *, allowed_from: set[str], to: str, actor: str) -> Tenant:
+    with engine.begin() as conn:
+        row = conn.execute(select(TENANTS).where(TENANTS.c.slug == slug).with_for_update()).one_or_none()
+        if row is None:
+            raise TenancyError(f"no tenant with slug {slug!r}")
+        if row.status == to:
+            return _to_tenant(row)
+        if row.status not in allowed_from:
+            raise TenancyError(f"tenant {slug!r} is {row.status} and cannot become {to}")
+        conn.execute(update(TenantRecord).where(TenantRecord.id == row.id).values(status=to))
+        _audit(conn, actor, f"tenant.{to}", slug, previous_status=row.status)
+        row = conn.execute(select(TENANTS).where(TENANTS.c.id == row.id)).one()
+        result = _to_tenant(row)
+    events.tenants_changed()
+    return result
+
+
+def suspend_tenant(engine: Engine, slug: str, *, actor: str) -> Tenant:
+    return _set_status(engine, slug, allowed_from={TenantStatus.ACTIVE}, to=TenantStatus.SUSPENDED, actor=actor)
+
+
+def resume_tenant(engine: Engine, slug: str, *, actor: str) -> Tenant:
+    return _set_status(engine, slug, allowed_from={TenantStatus.SUSPENDED}, to=TenantStatus.ACTIVE, actor=actor)
+
+
+@dataclass(frozen=True)
+class TenantListing:
+    slug: str
+    name: str
+    kind: str
+    status: str
+    schema: str
+    domains: tuple[str, ...]
+    onboarding_step: str | None
+    failure_reason: str | None
+    created_at: str
+
+
+def list_tenants(engine: Engine, platform_domain: str) -> list[TenantListing]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                TENANTS,
+                func.array_remove(func.array_agg(Domain.host), None).label("hosts"),
+            )
+            .outerjoin(Domain, Domain.tenant_id == TenantRecord.id)
+            .group_by(TenantRecord.id)
+            .order_by(TenantRecord.slug)
+        ).all()
+    return [
+        TenantListing(
+            slug=t.slug,
+            name=t.name,
+            kind=t.kind,
+            status=t.status,
+            schema=t.schema_name,
+            domains=(f"{t.slug}.{platform_domain}", *sorted(t.hosts or [])),
+            onboarding_step=t.onboarding_step,
+            failure_reason=t.failure_reason,
+            created_at=t.created_at.isoformat(),
+        )
+        for t in rows
+    ]
+
+
+def get_tenant(engine: Engine, slug: str) -> Tenant | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(TENANTS).where(TENANTS.c.slug == slug)).one_or_none()
+    return None if row is None else _to_tenant(row)
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:500]
+
+
+__all__ = [
+    "ONBOARDING_STEPS",
+    "OnboardingError",
+    "TenancyError",
+    "build_spec",
+    "list_tenants",
+    "onboard_tenant",
+    "resume_tenant",
+    "schema_for",
+    "spec_from_file",
+    "suspend_tenant",
+]

@@ -1,0 +1,82 @@
+"""Health probes, static files and the platform landing page."""
+
+from __future__ import annotations
+
+import asyncio
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from litestar import Request, Router, get
+from litestar.exceptions import NotFoundException
+from litestar.response import File, Response
+from sqlalchemy import text
+
+from motcua.core.db import Database
+from motcua.web.theming import DEFAULT_THEME, Themes
+
+
+@get("/healthz", sync_to_thread=False, include_in_schema=False)
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", include_in_schema=False)
+async def readyz(request: Request, db: Database) -> Response[dict[str, Any]]:  # type: ignore[type-arg]
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(2):
+            async with db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        async with asyncio.timeout(2):
+            await request.app.state.redis.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"error: {type(exc).__name__}"
+    ready = all(v == "ok" for v in checks.values())
+    return Response({"status": "ok" if ready else "unavailable", **checks}, status_code=200 if ready else 503)
+
+
+@get("/static/{theme:str}/{path:path}", include_in_schema=False, sync_to_thread=False)
+def static_file(theme: str, path: str, themes: Themes) -> File:
+    """A theme's static file, falling back to the default theme's; never outside those folders."""
+    for name in dict.fromkeys((theme, DEFAULT_THEME)):
+        base = (themes.themes_dir / name / "static").resolve()
+        candidate = (base / path.lstrip("/")).resolve()
+        if candidate.is_relative_to(base) and candidate.is_file():
+            media_type = mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
+            return File(
+                path=Path(candidate),
+                media_type=media_type,
+                content_disposition_type="inline",
+                headers={"Cache-Control": "public, max-age=3600"},
+            )
+    raise NotFoundException()
+
+
+@get("/platform", include_in_schema=False)
+async def platform_home(request: Request, db: Database, themes: Themes) -> Response[str]:  # type: ignore[type-arg]
+    async with db.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text("SELECT slug, name FROM platform.tenants WHERE status = 'active' ORDER BY name")
+            )
+        ).all()
+    settings = request.app.state.settings
+    host = request.headers.get("host", "")
+    port = ":" + host.rsplit(":", 1)[1] if ":" in host and not host.endswith("]") else ""
+    html = themes.render(
+        "web/platform.html",
+        tenants=rows,
+        domain=settings.platform_domain,
+        port=port,
+        scheme=request.url.scheme,
+    )
+    return Response(html, media_type="text/html")
+
+
+router = Router(path="/", route_handlers=[healthz, readyz, static_file, platform_home])
