@@ -39,9 +39,8 @@ def services(settings: Settings) -> Iterator[Settings]:
         return
     if settings.is_production:  # settings already refuse this; keep the guard explicit
         raise CommandError("production needs MOTCUA_DATABASE_URL and MOTCUA_REDIS_URL")
-    from motcua.core.embedded import EmbeddedServices
-
     from motcua.core.db import sync_engine
+    from motcua.core.embedded import EmbeddedServices
     from motcua.tenancy.migrate import migrate_platform
 
     embedded = EmbeddedServices(settings.data_dir)
@@ -92,7 +91,12 @@ def _spec_for_create(settings: Settings, args: argparse.Namespace) -> Any:
     from motcua.tenancy.services import build_spec, spec_from_file, validate_slug
 
     validate_slug(args.slug)
-    overrides: dict[str, Any] = {"slug": args.slug, "name": args.name, "kind": args.kind, "domains": args.domain}
+    overrides: dict[str, Any] = {
+        "slug": args.slug,
+        "name": args.name,
+        "kind": args.kind,
+        "domains": args.domain,
+    }
     source: Path | None = Path(args.from_file) if args.from_file else None
     if source is None and (settings.tenants_dir / f"{args.slug}.toml").is_file():
         source = settings.tenants_dir / f"{args.slug}.toml"
@@ -122,8 +126,10 @@ def cmd_tenants_create(settings: Settings, args: argparse.Namespace) -> int:
             )
         finally:
             engine.dispose()
-    print(f"tenant {tenant.slug} is {tenant.status} ({time.perf_counter() - started:.2f}s): "
-          f"http://{tenant.slug}.{live.platform_domain}:{live.port}/")
+    print(
+        f"tenant {tenant.slug} is {tenant.status} ({time.perf_counter() - started:.2f}s): "
+        f"http://{tenant.slug}.{live.platform_domain}:{live.port}/"
+    )
     return 0
 
 
@@ -146,8 +152,11 @@ def cmd_tenants_list(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     width = max(len(r.slug) for r in rows)
     for r in rows:
-        extra = f"  [{r.onboarding_step or ''}{': ' + r.failure_reason if r.failure_reason else ''}]" if r.status in (
-            "failed", "provisioning") else ""
+        extra = (
+            f"  [{r.onboarding_step or ''}{': ' + r.failure_reason if r.failure_reason else ''}]"
+            if r.status in ("failed", "provisioning")
+            else ""
+        )
         print(f"{r.slug:<{width}}  {r.status:<12}  {r.kind:<8}  {r.name}  ({', '.join(r.domains)}){extra}")
     return 0
 
@@ -182,8 +191,16 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _worker_argv(processes: int, threads: int) -> list[str]:
-    return [sys.executable, "-m", "dramatiq", "motcua.worker", "--processes", str(processes),
-            "--threads", str(threads)]
+    return [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "motcua.worker",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+    ]
 
 
 def seed_demo_tenants(live: Settings) -> list[str]:
@@ -223,22 +240,39 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             if seeded:
                 print(f"demo tenants ready: {', '.join(seeded)}")
         env = _child_env(live)
-        children = [
-            subprocess.Popen(_worker_argv(1, 2), env=env),
-            subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "motcua.app:create_app_from_env", "--factory",
-                 "--host", host, "--port", str(port), "--workers", str(args.workers or live.web_workers),
-                 "--no-access-log", "--log-level", "warning", "--timeout-graceful-shutdown", "5"],
+        children = {
+            "worker": subprocess.Popen(_worker_argv(1, 2), env=env),
+            "web": subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "motcua.app:create_app_from_env",
+                    "--factory",
+                    "--host",
+                    host,
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(args.workers or live.web_workers),
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                    "--timeout-graceful-shutdown",
+                    "5",
+                ],
                 env=env,
             ),
-        ]
-        print(f"motcua is up: http://hanoi.{live.platform_domain}:{port}/ "
-              f"(also danang, botuphap; console on http://admin.{live.platform_domain}:{port}/). Ctrl-C stops.",
-              flush=True)
+        }
+        print(
+            f"motcua is up: http://hanoi.{live.platform_domain}:{port}/ "
+            f"(also danang, botuphap; console on http://admin.{live.platform_domain}:{port}/). Ctrl-C stops.",
+            flush=True,
+        )
         return _supervise(children)
 
 
-def _supervise(children: Sequence[subprocess.Popen[bytes]]) -> int:
+def _supervise(children: dict[str, subprocess.Popen[bytes]]) -> int:
     stopping = False
 
     def stop(signum: int, _frame: object) -> None:
@@ -249,17 +283,16 @@ def _supervise(children: Sequence[subprocess.Popen[bytes]]) -> int:
     signal.signal(signal.SIGINT, stop)
     code = 0
     while not stopping:
-        for child in children:
+        for name, child in children.items():
             if child.poll() is not None:
-                print(f"motcua: error: {child.args[2] if len(child.args) > 2 else child.args} exited "
-                      f"with {child.returncode}", file=sys.stderr)
+                print(f"motcua: error: the {name} process exited with {child.returncode}", file=sys.stderr)
                 stopping, code = True, 1
         time.sleep(0.2)
-    for child in children:
+    for child in children.values():
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 15
-    for child in children:
+    for child in children.values():
         try:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
@@ -272,7 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="motcua", description="Multi-tenant online public-service portals")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="start everything: embedded services, migrations, demo tenants, web, worker")
+    run = sub.add_parser(
+        "run", help="start everything: embedded services, migrations, demo tenants, web, worker"
+    )
     run.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     run.add_argument("--port", type=_port, help="port to listen on (default 8000)")
     run.add_argument("--workers", type=_positive, help="web worker processes")

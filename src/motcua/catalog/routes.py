@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from litestar import Request, Router, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +17,12 @@ from motcua.web.theming import Themes
 
 
 @get("/", name="home", include_in_schema=False)
-async def home(request: Request, tenant: Tenant, db: Database, themes: Themes) -> Response[str]:  # type: ignore[type-arg]
+async def home(
+    request: Request,  # type: ignore[type-arg]
+    tenant: NamedDependency[Tenant],
+    db: NamedDependency[Database],
+    themes: NamedDependency[Themes],
+) -> Response[str]:
     cache: CatalogCache = request.app.state.catalog_cache
     procedures = cache.get(tenant.schema)
     if procedures is None:
@@ -26,12 +33,20 @@ async def home(request: Request, tenant: Tenant, db: Database, themes: Themes) -
 
 
 @get("/procedures/{code:str}", name="procedure", include_in_schema=False)
-async def procedure_page(tenant: Tenant, db_session: AsyncSession, themes: Themes, code: str) -> Response[str]:
+async def procedure_page(
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    themes: NamedDependency[Themes],
+    code: FromPath[str],
+) -> Response[str]:
     procedure = await get_procedure(db_session, code)
     if procedure is None:
         return not_found_page(themes, tenant, f"Không có thủ tục mã {code} trên cổng này.")
     html = themes.render(
-        "procedure.html", tenant=tenant, procedure=procedure, level_label=ProcedureLevel(procedure.level).label
+        "procedure.html",
+        tenant=tenant,
+        procedure=procedure,
+        level_label=ProcedureLevel(procedure.level).label,
     )
     return Response(html, media_type="text/html")
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from motcua.catalog.models import ProcedureLevel
@@ -40,7 +41,7 @@ class ProcedureSpec:
     level: str = ProcedureLevel.PARTIAL
     processing_days: int = 0
     fee_vnd: int = 0
-    form_fields: list[dict[str, Any]] = field(default_factory=list, hash=False)
+    form_fields: list[dict[str, Any]] = dataclasses.field(default_factory=list, hash=False)
 
     @classmethod
     def parse(cls, raw: dict[str, Any], where: str) -> ProcedureSpec:

@@ -39,7 +39,16 @@ def upsert_procedures(conn: Connection, specs: Sequence[ProcedureSpec]) -> int:
         index_elements=[Procedure.code],
         set_={
             c: stmt.excluded[c]
-            for c in ("name", "field", "agency", "level", "processing_days", "fee_vnd", "search_text", "form_fields")
+            for c in (
+                "name",
+                "field",
+                "agency",
+                "level",
+                "processing_days",
+                "fee_vnd",
+                "search_text",
+                "form_fields",
+            )
         },
     )
     conn.execute(stmt)

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import dramatiq
+from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, Middleware, SkipMessage
 from sqlalchemy import Engine, insert, text
@@ -54,7 +55,7 @@ class TenantJobs(Middleware):
         self._status[slug] = (now + self.CACHE_TTL, status)
         return status
 
-    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message[Any]) -> None:
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         slug = message.kwargs.get("tenant")
         if slug is None:
             return
@@ -69,7 +70,7 @@ class TenantJobs(Middleware):
     def after_process_message(
         self,
         broker: dramatiq.Broker,
-        message: dramatiq.Message[Any],
+        message: MessageProxy,
         *,
         result: Any = None,
         exception: BaseException | None = None,
@@ -98,7 +99,7 @@ class TenantJobs(Middleware):
 
 def setup_broker(settings: Settings) -> RedisBroker:
     assert settings.redis_url is not None and settings.database_url is not None
-    broker = RedisBroker(url=settings.redis_url, namespace="motcua")
+    broker = RedisBroker(url=settings.redis_url, namespace="motcua")  # type: ignore[no-untyped-call]
     broker.add_middleware(AsyncIO())
     broker.add_middleware(TenantJobs(settings.database_url))
     dramatiq.set_broker(broker)

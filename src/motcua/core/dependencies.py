@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 from litestar import Request
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,7 +33,9 @@ def provide_themes(request: Request) -> Themes:  # type: ignore[type-arg]
     return themes
 
 
-async def provide_db_session(tenant: Tenant, db: Database) -> AsyncGenerator[AsyncSession, None]:
+async def provide_db_session(
+    tenant: NamedDependency[Tenant], db: NamedDependency[Database]
+) -> AsyncGenerator[AsyncSession, None]:
     """One transaction per request with the tenant's search_path; commits after the handler,
     rolls back if it raised."""
     async with db.tenant_session(tenant) as session:

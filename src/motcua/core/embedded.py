@@ -57,10 +57,10 @@ class EmbeddedServices:
 
         # pgserver warns when XDG_RUNTIME_DIR is unset (it falls back to /tmp), as on servers.
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-        import pgserver
+        from pgserver import get_server  # type: ignore[attr-defined]
 
         pgdata = self.data_dir / "postgres"
-        self._pg = pgserver.get_server(pgdata, cleanup_mode="stop")
+        self._pg = get_server(pgdata, cleanup_mode="stop")
         uri: str = self._pg.get_uri()
         self.database_url = uri
         self._tune_postgres()
@@ -72,7 +72,7 @@ class EmbeddedServices:
         if "max_connections" not in text:
             self._pg.psql("ALTER SYSTEM SET max_connections = 200;")
             log.info("embedded PostgreSQL: max_connections raised, restart pending")
-            from pgserver._commands import pg_ctl
+            from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
 
             pg_ctl(["-w", "restart", "-m", "fast"], pgdata=self._pg.pgdata, user=self._pg.system_user)
             self._pg._postmaster_info = None

@@ -26,7 +26,7 @@ def job_database() -> Database:
     return _database
 
 
-class UnknownTenant(LookupError):
+class UnknownTenantError(LookupError):
     pass
 
 
@@ -42,7 +42,7 @@ async def load_tenant(db: Database, slug: str) -> Tenant:
             )
         ).one_or_none()
     if row is None:
-        raise UnknownTenant(slug)
+        raise UnknownTenantError(slug)
     return Tenant(
         id=row.id,
         slug=row.slug,

@@ -32,6 +32,6 @@ def configure_logging(settings: Settings) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
     root.setLevel(settings.log_level)
-    for handler in root.handlers:
-        if not any(isinstance(f, RedactSecrets) for f in handler.filters):
-            handler.addFilter(RedactSecrets([settings.secret_key]))
+    for existing in root.handlers:
+        if not any(isinstance(f, RedactSecrets) for f in existing.filters):
+            existing.addFilter(RedactSecrets([settings.secret_key]))

@@ -6,14 +6,13 @@ Other processes rely on the caches' short TTL.
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import Any, Protocol
 
 _listeners: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-class Invalidatable:
-    def invalidate(self) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+class Invalidatable(Protocol):
+    def invalidate(self) -> None: ...
 
 
 def subscribe(cache: Invalidatable) -> None:
@@ -23,5 +22,3 @@ def subscribe(cache: Invalidatable) -> None:
 def tenants_changed() -> None:
     for cache in list(_listeners):
         cache.invalidate()
-
-

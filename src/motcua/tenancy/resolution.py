@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 from sqlalchemy import text
 
 from motcua.core.db import Database
@@ -54,7 +54,7 @@ class Resolution:
     tenant: Tenant | None = None
 
 
-class TenantResolver(events.Invalidatable):
+class TenantResolver:
     """Looks hosts up with a small TTL cache (negative answers cached too, bounded in size so
     random Host headers cannot grow it without limit)."""
 
@@ -119,7 +119,9 @@ def _host_of(scope: Scope) -> str:
     return ""
 
 
-async def _send_html(send: Send, status: int, body: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _send_html(
+    send: Send, status: int, body: str, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
     payload = body.encode()
     headers = [
         (b"content-type", b"text/html; charset=utf-8"),
@@ -127,8 +129,10 @@ async def _send_html(send: Send, status: int, body: str, extra: list[tuple[bytes
         (b"cache-control", b"no-store"),
         *(extra or []),
     ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
+    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": status, "headers": headers}
+    body_event: HTTPResponseBodyEvent = {"type": "http.response.body", "body": payload, "more_body": False}
+    await send(start)
+    await send(body_event)
 
 
 def tenant_middleware(resolver: TenantResolver, themes: Themes) -> type:

@@ -13,9 +13,9 @@ import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, Table, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from motcua.catalog.schemas import ProcedureSpec, ProcedureSpecError
@@ -32,12 +32,39 @@ log = logging.getLogger(__name__)
 SLUG = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 RESERVED_SLUGS = frozenset(
     {
-        "admin", "www", "api", "static", "assets", "mail", "smtp", "ftp", "ns", "ns1", "ns2",
-        "auth", "login", "sso", "id", "eid", "status", "health", "platform", "public", "console",
-        "dev", "test", "staging", "root", "support", "help", "docs",
+        "admin",
+        "www",
+        "api",
+        "static",
+        "assets",
+        "mail",
+        "smtp",
+        "ftp",
+        "ns",
+        "ns1",
+        "ns2",
+        "auth",
+        "login",
+        "sso",
+        "id",
+        "eid",
+        "status",
+        "health",
+        "platform",
+        "public",
+        "console",
+        "dev",
+        "test",
+        "staging",
+        "root",
+        "support",
+        "help",
+        "docs",
     }
 )
-_HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
+_HOST = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$"
+)
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 ONBOARDING_STEPS = ("record", "schema", "migrate", "seed", "domains", "activate")
@@ -79,7 +106,7 @@ def validate_host(host: str, *, slug: str, platform_domain: str) -> str:
 
 
 # Core table: rows read on a plain Connection have attributes named like the columns.
-TENANTS = TenantRecord.__table__
+TENANTS = cast(Table, TenantRecord.__table__)
 
 
 def _to_tenant(row: Any) -> Tenant:
@@ -205,6 +232,10 @@ def onboard_tenant(
     # One onboarding of a slug at a time, across processes; the lock dies with the connection.
     with engine.connect() as lock_conn:
         lock_conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": f"onboard:{spec.slug}"})
+        with engine.connect() as conn:
+            # Refuse before writing anything: a host owned by another tenant is the caller's
+            # mistake, not a half-made tenant to leave behind.
+            _check_domains_free(conn, spec.slug, hosts)
         try:
             with engine.begin() as conn:
                 existing = _claim_record(conn, spec, schema, actor)
@@ -215,7 +246,9 @@ def onboard_tenant(
                     on_step(step)
                 with engine.begin() as conn:
                     conn.execute(
-                        update(TenantRecord).where(TenantRecord.slug == spec.slug).values(onboarding_step=step)
+                        update(TenantRecord)
+                        .where(TenantRecord.slug == spec.slug)
+                        .values(onboarding_step=step)
                     )
                 if step == "schema":
                     with engine.begin() as conn:
@@ -261,9 +294,7 @@ def onboard_tenant(
 def _claim_record(conn: Connection, spec: TenantCreate, schema: str, actor: str) -> Tenant | None:
     """Insert the tenant row, or take over a half-done one. Returns the tenant when there is
     nothing left to do (already active)."""
-    row = conn.execute(
-        select(TENANTS).where(TENANTS.c.slug == spec.slug).with_for_update()
-    ).one_or_none()
+    row = conn.execute(select(TENANTS).where(TENANTS.c.slug == spec.slug).with_for_update()).one_or_none()
     if row is None:
         conn.execute(
             insert(TenantRecord).values(
@@ -300,12 +331,26 @@ def _claim_record(conn: Connection, spec: TenantCreate, schema: str, actor: str)
     return None
 
 
+def _check_domains_free(conn: Connection, slug: str, hosts: Sequence[str]) -> None:
+    if not hosts:
+        return
+    taken = conn.execute(
+        select(Domain.host, TENANTS.c.slug)
+        .join(TENANTS, TENANTS.c.id == Domain.tenant_id)
+        .where(Domain.host.in_(hosts), TENANTS.c.slug != slug)
+    ).first()
+    if taken is not None:
+        raise TenancyError(f"domain {taken.host!r} already belongs to tenant {taken.slug!r}")
+
+
 def _register_domains(conn: Connection, slug: str, hosts: Sequence[str]) -> None:
     tenant_id = conn.execute(select(TenantRecord.id).where(TenantRecord.slug == slug)).scalar_one()
     for host in hosts:
         conn.execute(pg_insert(Domain).values(host=host, tenant_id=tenant_id).on_conflict_do_nothing())
         owner = conn.execute(
-            select(TenantRecord.slug).join(Domain, Domain.tenant_id == TenantRecord.id).where(Domain.host == host)
+            select(TenantRecord.slug)
+            .join(Domain, Domain.tenant_id == TenantRecord.id)
+            .where(Domain.host == host)
         ).scalar_one()
         if owner != slug:
             raise TenancyError(f"domain {host!r} already belongs to tenant {owner!r}")
@@ -340,11 +385,15 @@ def _set_status(engine: Engine, slug: str, *, allowed_from: set[str], to: str, a
 
 
 def suspend_tenant(engine: Engine, slug: str, *, actor: str) -> Tenant:
-    return _set_status(engine, slug, allowed_from={TenantStatus.ACTIVE}, to=TenantStatus.SUSPENDED, actor=actor)
+    return _set_status(
+        engine, slug, allowed_from={TenantStatus.ACTIVE}, to=TenantStatus.SUSPENDED, actor=actor
+    )
 
 
 def resume_tenant(engine: Engine, slug: str, *, actor: str) -> Tenant:
-    return _set_status(engine, slug, allowed_from={TenantStatus.SUSPENDED}, to=TenantStatus.ACTIVE, actor=actor)
+    return _set_status(
+        engine, slug, allowed_from={TenantStatus.SUSPENDED}, to=TenantStatus.ACTIVE, actor=actor
+    )
 
 
 @dataclass(frozen=True)

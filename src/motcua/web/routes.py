@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Request, Router, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import File, Response
 from sqlalchemy import text
 
@@ -22,7 +24,7 @@ def healthz() -> dict[str, str]:
 
 
 @get("/readyz", include_in_schema=False)
-async def readyz(request: Request, db: Database) -> Response[dict[str, Any]]:  # type: ignore[type-arg]
+async def readyz(request: Request, db: NamedDependency[Database]) -> Response[dict[str, Any]]:  # type: ignore[type-arg]
     checks: dict[str, str] = {}
     try:
         async with asyncio.timeout(2):
@@ -42,7 +44,7 @@ async def readyz(request: Request, db: Database) -> Response[dict[str, Any]]:  #
 
 
 @get("/static/{theme:str}/{path:path}", include_in_schema=False, sync_to_thread=False)
-def static_file(theme: str, path: str, themes: Themes) -> File:
+def static_file(theme: FromPath[str], path: FromPath[str], themes: NamedDependency[Themes]) -> File:
     """A theme's static file, falling back to the default theme's; never outside those folders."""
     for name in dict.fromkeys((theme, DEFAULT_THEME)):
         base = (themes.themes_dir / name / "static").resolve()
@@ -59,7 +61,11 @@ def static_file(theme: str, path: str, themes: Themes) -> File:
 
 
 @get("/platform", include_in_schema=False)
-async def platform_home(request: Request, db: Database, themes: Themes) -> Response[str]:  # type: ignore[type-arg]
+async def platform_home(
+    request: Request,  # type: ignore[type-arg]
+    db: NamedDependency[Database],
+    themes: NamedDependency[Themes],
+) -> Response[str]:
     async with db.engine.connect() as conn:
         rows = (
             await conn.execute(

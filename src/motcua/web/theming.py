@@ -29,7 +29,9 @@ def format_vnd(amount: int) -> str:
 
 
 class Themes:
-    def __init__(self, themes_dir: Path, *, static_prefix: str = "/static", auto_reload: bool = False) -> None:
+    def __init__(
+        self, themes_dir: Path, *, static_prefix: str = "/static", auto_reload: bool = False
+    ) -> None:
         self.themes_dir = themes_dir
         self.static_prefix = static_prefix
         self.auto_reload = auto_reload

@@ -1,0 +1,124 @@
+"""Test infrastructure: a real PostgreSQL and a real Redis (the embedded servers the product
+itself uses), schemas built by the real migrations, tenants made by the real onboarding."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import Engine
+
+from motcua.core.settings import Settings, load_settings
+from motcua.tenancy.schemas import Tenant
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def live_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    from motcua.core.embedded import EmbeddedServices
+
+    data_dir = tmp_path_factory.mktemp("motcua-data")
+    embedded = EmbeddedServices(data_dir).start()
+    env = {
+        "MOTCUA_ENV": "test",
+        "MOTCUA_DATA_DIR": str(data_dir),
+        "MOTCUA_DATABASE_URL": embedded.database_url,
+        "MOTCUA_REDIS_URL": embedded.redis_url,
+        "MOTCUA_SECRET_KEY": "test-secret-key-" + "x" * 40,
+        "MOTCUA_DOMAIN_CACHE_TTL": "30",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        settings = load_settings()
+        from motcua.core.broker import setup_broker
+        from motcua.core.db import sync_engine
+        from motcua.tenancy.migrate import migrate_platform
+
+        # The broker must exist before any actor module is imported.
+        setup_broker(settings)
+        engine = sync_engine(settings.database_url or "", pool_size=0)
+        migrate_platform(engine, settings.root)
+        engine.dispose()
+        yield settings
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def engine(live_settings: Settings) -> Iterator[Engine]:
+    from motcua.core.db import sync_engine
+
+    eng = sync_engine(live_settings.database_url or "", pool_size=5)
+    yield eng
+    eng.dispose()
+
+
+def unique_slug(prefix: str = "t") -> str:
+    return f"{prefix}{next(_counter)}-{uuid.uuid4().hex[:6]}"
+
+
+MakeTenant = Callable[..., Tenant]
+
+
+@pytest.fixture
+def make_tenant(engine: Engine, live_settings: Settings) -> MakeTenant:
+    """Onboard a tenant through the real service; procedures are raw dicts as in tenants/*.toml."""
+    from motcua.tenancy.services import build_spec, onboard_tenant
+
+    def make(
+        slug: str | None = None,
+        *,
+        name: str | None = None,
+        domains: list[str] | None = None,
+        procedures: list[dict[str, Any]] | None = None,
+        theme: str = "default",
+        kind: str = "province",
+    ) -> Tenant:
+        slug = slug or unique_slug()
+        spec = build_spec(
+            slug=slug,
+            name=name or f"Cổng thử nghiệm {slug}",
+            kind=kind,
+            domains=domains or [],
+            theme=theme,
+            procedures=procedures or [],
+        )
+        return onboard_tenant(engine, live_settings, spec, actor="test")
+
+    return make
+
+
+def procedure(code: str, name: str, **extra: Any) -> dict[str, Any]:
+    return {"code": code, "name": name, "field": extra.pop("field", "Hộ tịch"), "level": "full", **extra}
+
+
+@pytest.fixture(scope="session")
+def app(live_settings: Settings) -> Litestar:
+    from motcua.app import create_app
+
+    return create_app(live_settings)
+
+
+@pytest.fixture(scope="session")
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app, base_url="http://localhost.test") as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return Path(__file__).resolve().parents[1]
