@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import importlib
 
-from motcua.core.broker import setup_broker
+from motcua.core.broker import ACTOR_MODULES, setup_broker
 from motcua.core.logging import configure_logging
 from motcua.core.settings import load_settings
-
-# Every module declaring actors; a meta-test checks each actor's queue is consumed here.
-ACTOR_MODULES = ("motcua.tenancy.jobs",)
 
 settings = load_settings()
 configure_logging(settings)

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from motcua.core.settings import SettingsError, load_settings
+
+PROD = {
+    "MOTCUA_ENV": "production",
+    "MOTCUA_DATABASE_URL": "postgresql://app:pw@db/motcua",
+    "MOTCUA_REDIS_URL": "redis://cache:6379/0",
+    "MOTCUA_PLATFORM_DOMAIN": "dichvucong.example.vn",
+    "MOTCUA_SECRET_KEY": "k" * 40,
+}
+
+
+def test_a_complete_production_configuration_loads() -> None:
+    settings = load_settings(PROD)
+    assert settings.is_production
+    assert settings.platform_domain == "dichvucong.example.vn"
+    assert settings.console_host == "admin.dichvucong.example.vn"
+    assert settings.dev_services is False
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("MOTCUA_DATABASE_URL", "MOTCUA_DATABASE_URL: required in production"),
+        ("MOTCUA_REDIS_URL", "MOTCUA_REDIS_URL: required in production"),
+        ("MOTCUA_PLATFORM_DOMAIN", "MOTCUA_PLATFORM_DOMAIN: required in production"),
+        ("MOTCUA_SECRET_KEY", "MOTCUA_SECRET_KEY: required in production"),
+    ],
+)
+def test_production_names_the_missing_variable(missing: str, message: str) -> None:
+    env = {k: v for k, v in PROD.items() if k != missing}
+    with pytest.raises(SettingsError, match=f"^{message}"):
+        load_settings(env)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("MOTCUA_PORT", "eighty", "MOTCUA_PORT: expected a whole number"),
+        ("MOTCUA_PORT", "70000", "MOTCUA_PORT: must be between"),
+        ("MOTCUA_DATABASE_URL", "mysql://x/y", "MOTCUA_DATABASE_URL: must be a postgresql:// URL"),
+        ("MOTCUA_REDIS_URL", "http://x", "MOTCUA_REDIS_URL: must be a redis://"),
+        ("MOTCUA_PLATFORM_DOMAIN", "bad_domain!", "MOTCUA_PLATFORM_DOMAIN: not a valid domain"),
+        ("MOTCUA_SECRET_KEY", "short", "MOTCUA_SECRET_KEY: required in production, at least 32"),
+        ("MOTCUA_ENV", "staging", "MOTCUA_ENV: must be"),
+        ("MOTCUA_DEV_SERVICES", "1", "MOTCUA_DEV_SERVICES: development stand-ins cannot run in production"),
+        ("MOTCUA_DOMAIN_CACHE_TTL", "-1", "MOTCUA_DOMAIN_CACHE_TTL: must not be negative"),
+    ],
+)
+def test_wrong_values_name_the_variable(name: str, value: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=f"^{message}"):
+        load_settings({**PROD, name: value})
+
+
+def test_development_defaults_need_nothing(tmp_path: Path) -> None:
+    settings = load_settings({"MOTCUA_DATA_DIR": str(tmp_path)})
+    assert settings.env == "development"
+    assert settings.database_url is None
+    assert settings.redis_url is None
+    assert settings.platform_domain == "localhost"
+    assert len(settings.secret_key) >= 32
+    # The development secret is kept, so sessions survive a restart.
+    assert load_settings({"MOTCUA_DATA_DIR": str(tmp_path)}).secret_key == settings.secret_key
