@@ -25,14 +25,25 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
 
 def _tenant_count(engine: Engine, slug: str) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(text("SELECT count(*) FROM platform.tenants WHERE slug = :s"), {"s": slug}).scalar() or 0)
+        return int(
+            conn.execute(text("SELECT count(*) FROM platform.tenants WHERE slug = :s"), {"s": slug}).scalar()
+            or 0
+        )
 
 
 def test_create_list_suspend_resume(live_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     slug = unique_slug("cli")
     code, out, err = run_cli(
-        capsys, "tenants", "create", slug, "--name", "Tỉnh Dòng Lệnh", "--kind", "ministry",
-        "--domain", f"dvc.{slug}.gov.vn",
+        capsys,
+        "tenants",
+        "create",
+        slug,
+        "--name",
+        "Tỉnh Dòng Lệnh",
+        "--kind",
+        "ministry",
+        "--domain",
+        f"dvc.{slug}.gov.vn",
     )
     assert (code, err) == (0, "")
     assert f"tenant {slug} is active" in out
@@ -52,7 +63,9 @@ def test_create_list_suspend_resume(live_settings: Settings, capsys: pytest.Capt
     assert run_cli(capsys, "tenants", "resume", slug)[1].strip() == f"tenant {slug} is active"
 
 
-def test_create_from_a_tenant_file(live_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_create_from_a_tenant_file(
+    live_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     slug = unique_slug("toml")
     source = tmp_path / "x.toml"
     source.write_text(
@@ -96,7 +109,9 @@ def test_errors_print_one_line_and_leave_nothing_behind(
 @pytest.mark.parametrize(
     "argv", [["tenants", "create", "x1", "--kind", "city"], ["run", "--port", "99999"], ["nothing"]]
 )
-def test_usage_errors_exit_2(live_settings: Settings, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+def test_usage_errors_exit_2(
+    live_settings: Settings, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
     code, _, err = run_cli(capsys, *argv)
     assert code == 2
     assert "error:" in err
@@ -114,7 +129,11 @@ def test_production_without_settings_stops_with_one_line_naming_the_variable(tmp
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
     env.update({"MOTCUA_ENV": "production", "MOTCUA_DATA_DIR": str(tmp_path)})
     proc = subprocess.run(
-        [sys.executable, "-m", "motcua.cli", "tenants", "list"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "motcua.cli", "tenants", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2
     assert proc.stdout == ""
@@ -132,7 +151,11 @@ def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
         }
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "motcua.cli", "tenants", "list"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "motcua.cli", "tenants", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("motcua: error: cannot reach the database")

@@ -38,7 +38,9 @@ def _wait_for(predicate: object, timeout: float = 30.0) -> bool:
 def _portal_opened_count(engine: Engine, schema: str) -> int:
     with engine.connect() as conn:
         return int(
-            conn.execute(text(f"SELECT count(*) FROM {schema}.audit_log WHERE action = 'portal.opened'")).scalar()
+            conn.execute(
+                text(f"SELECT count(*) FROM {schema}.audit_log WHERE action = 'portal.opened'")
+            ).scalar()
             or 0
         )
 
@@ -53,7 +55,9 @@ def test_onboarding_enqueues_a_job_that_the_worker_runs_in_the_tenant_schema(
     assert worker.poll() is None
 
 
-def test_a_redelivered_job_is_harmless(worker: subprocess.Popen[bytes], make_tenant: MakeTenant, engine: Engine) -> None:
+def test_a_redelivered_job_is_harmless(
+    worker: subprocess.Popen[bytes], make_tenant: MakeTenant, engine: Engine
+) -> None:
     from motcua.tenancy.jobs import announce_tenant_ready
 
     tenant = make_tenant()
@@ -69,6 +73,7 @@ def test_a_job_for_an_unknown_tenant_is_dropped_not_retried(
     worker: subprocess.Popen[bytes], make_tenant: MakeTenant, engine: Engine, live_settings: Settings
 ) -> None:
     import redis
+
     from motcua.tenancy.jobs import announce_tenant_ready
 
     announce_tenant_ready.send(tenant="no-such-tenant")
@@ -77,7 +82,10 @@ def test_a_job_for_an_unknown_tenant_is_dropped_not_retried(
     assert worker.poll() is None
     with engine.connect() as conn:
         failures = conn.execute(
-            text("SELECT count(*) FROM platform.audit_log WHERE action = 'job.failed' AND tenant_slug = 'no-such-tenant'")
+            text(
+                "SELECT count(*) FROM platform.audit_log "
+                "WHERE action = 'job.failed' AND tenant_slug = 'no-such-tenant'"
+            )
         ).scalar()
     assert failures == 0
     # A retried message would sit in the delay queue; a dropped one is gone.

@@ -240,8 +240,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             if seeded:
                 print(f"demo tenants ready: {', '.join(seeded)}")
         env = _child_env(live)
+        # Each child in its own process group: Ctrl-C reaches only this supervisor, which then
+        # stops each child exactly once (a second signal makes Dramatiq kill its workers hard).
         children = {
-            "worker": subprocess.Popen(_worker_argv(1, 2), env=env),
+            "worker": subprocess.Popen(_worker_argv(1, 2), env=env, process_group=0),
             "web": subprocess.Popen(
                 [
                     sys.executable,
@@ -262,6 +264,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
                     "5",
                 ],
                 env=env,
+                process_group=0,
             ),
         }
         print(
@@ -296,7 +299,8 @@ def _supervise(children: dict[str, subprocess.Popen[bytes]]) -> int:
         try:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            child.kill()
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
     return code
 
 

@@ -86,9 +86,27 @@ def test_architecture_doc_names_only_folders_that_exist(project_root: Path) -> N
 
 @pytest.mark.parametrize("name", DOMAINS)
 def test_domain_packages_use_the_house_file_names(name: str) -> None:
-    allowed = {"__init__", "models", "services", "schemas", "routes", "jobs", "resolution", "migrate", "events",
-               "text", "theming", "errors", "settings", "db", "cli", "logging", "embedded", "broker",
-               "dependencies"}
+    allowed = {
+        "__init__",
+        "models",
+        "services",
+        "schemas",
+        "routes",
+        "jobs",
+        "resolution",
+        "migrate",
+        "events",
+        "text",
+        "theming",
+        "errors",
+        "settings",
+        "db",
+        "cli",
+        "logging",
+        "embedded",
+        "broker",
+        "dependencies",
+    }
     for module in (SRC / name).glob("*.py"):
         assert module.stem in allowed, f"{module} — add new module names deliberately"
 

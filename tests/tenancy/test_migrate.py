@@ -19,7 +19,9 @@ def _reset_schema(engine: Engine, schema: str, *, squat: bool = False) -> None:
 
 def _version(engine: Engine, schema: str) -> str | None:
     with engine.connect() as conn:
-        if not conn.execute(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": f"{schema}.alembic_version"}).scalar():
+        if not conn.execute(
+            text("SELECT to_regclass(:t) IS NOT NULL"), {"t": f"{schema}.alembic_version"}
+        ).scalar():
             return None
         return conn.execute(text(f"SELECT version_num FROM {schema}.alembic_version")).scalar()
 
@@ -46,7 +48,9 @@ def test_migrate_all_continues_past_a_broken_tenant_and_reports_it(
     # The failed tenant's transaction rolled back entirely: no half-applied revision.
     assert _version(engine, broken.schema) is None
     with engine.connect() as conn:
-        assert not conn.execute(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": f"{broken.schema}.procedures"}).scalar()
+        assert not conn.execute(
+            text("SELECT to_regclass(:t) IS NOT NULL"), {"t": f"{broken.schema}.procedures"}
+        ).scalar()
 
     # Fix the cause and re-run: only the broken tenant is migrated now.
     with engine.begin() as conn:

@@ -8,7 +8,9 @@ from tests.conftest import MakeTenant, procedure
 Client = AsyncTestClient[Litestar]
 
 
-async def test_home_lists_the_tenant_procedures_in_vietnamese(client: Client, make_tenant: MakeTenant) -> None:
+async def test_home_lists_the_tenant_procedures_in_vietnamese(
+    client: Client, make_tenant: MakeTenant
+) -> None:
     tenant = make_tenant(
         name="Tỉnh Trang Chủ",
         procedures=[
@@ -45,7 +47,14 @@ async def test_procedure_page_and_unknown_code(client: Client, make_tenant: Make
     host = {"host": f"{tenant.slug}.localhost"}
     page = await client.get("/procedures/2.000488", headers=host)
     assert page.status_code == 200
-    for text in ("Cấp Phiếu lý lịch tư pháp", "Sở Tư pháp", "200.000 ₫", "10 ngày làm việc", "Họ và tên", "Toàn trình"):
+    for text in (
+        "Cấp Phiếu lý lịch tư pháp",
+        "Sở Tư pháp",
+        "200.000 ₫",
+        "10 ngày làm việc",
+        "Họ và tên",
+        "Toàn trình",
+    ):
         assert text in page.text
     missing = await client.get("/procedures/9.999999", headers=host)
     assert missing.status_code == 404

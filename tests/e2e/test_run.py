@@ -1,0 +1,119 @@
+"""`motcua run` as a developer runs it: embedded PostgreSQL and Redis, demo tenants, web and
+worker; stopped with Ctrl-C and started again with the data still there."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
+    env["MOTCUA_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def _start(data_dir: Path, port: int) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "motcua.cli", "run", "--port", str(port)],
+        env=_env(data_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("motcua run did not become ready")
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    out, _ = proc.communicate(timeout=60)
+    return out
+
+
+def _get(port: int, host: str, path: str = "/") -> httpx.Response:
+    return httpx.get(f"http://127.0.0.1:{port}{path}", headers={"host": host}, timeout=10)
+
+
+def _servers_of(data_dir: Path) -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if str(data_dir) in cmd and ("postgres" in cmd or "redis" in cmd):
+            found.append(p)
+    return found
+
+
+def test_run_serves_demo_tenants_and_keeps_data_across_restarts(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    port = _free_port()
+    proc = _start(data_dir, port)
+    try:
+        for host, name in (
+            ("hanoi.localhost", "Cổng Dịch vụ công Thành phố Hà Nội"),
+            ("danang.localhost:8000", "Cổng Dịch vụ công Thành phố Đà Nẵng"),
+            ("botuphap.localhost", "Cổng Dịch vụ công Bộ Tư pháp"),
+            ("dichvucong.hanoi.gov.vn", "Cổng Dịch vụ công Thành phố Hà Nội"),
+        ):
+            response = _get(port, host)
+            assert response.status_code == 200, host
+            assert name in response.text
+        assert _get(port, "nope.localhost").status_code == 404
+        assert _get(port, "hanoi.localhost", "/healthz").json() == {"status": "ok"}
+        # A tenant created while the product runs, through the CLI sharing the embedded servers.
+        created = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "motcua.cli",
+                "tenants",
+                "create",
+                "quangninh",
+                "--name",
+                "Cổng DVC Quảng Ninh",
+            ],
+            env=_env(data_dir),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert created.returncode == 0, created.stderr
+        response = _get(port, "quangninh.localhost")
+        assert "Cổng DVC Quảng Ninh" in response.text
+    finally:
+        _stop(proc)
+    assert proc.returncode == 0
+    assert _servers_of(data_dir) == []  # embedded PostgreSQL and Redis stopped with it
+
+    proc = _start(data_dir, port)
+    try:
+        response = _get(port, "quangninh.localhost")
+        assert response.status_code == 200
+        assert "Cổng DVC Quảng Ninh" in response.text
+        assert _get(port, "hanoi.localhost").status_code == 200
+    finally:
+        _stop(proc)
+    assert _servers_of(data_dir) == []
