@@ -1,0 +1,240 @@
+"""`make bench`: N tenants, then the tenant home page and the framework floor under wrk load.
+
+Everything runs on this machine: embedded PostgreSQL and Redis in a throw-away folder (or the
+servers named by MOTCUA_DATABASE_URL/MOTCUA_REDIS_URL), the app under uvicorn with 2 workers,
+and wrk. Prints a table and writes bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from motcua.core.broker import setup_broker  # noqa: E402
+from motcua.core.db import sync_engine  # noqa: E402
+from motcua.core.embedded import EmbeddedServices  # noqa: E402
+from motcua.core.settings import load_settings  # noqa: E402
+from motcua.tenancy.migrate import migrate_platform  # noqa: E402
+from motcua.tenancy.services import build_spec, get_tenant, onboard_tenant  # noqa: E402
+
+PROCEDURES = [
+    {
+        "code": f"1.00{1000 + i}",
+        "name": name,
+        "field": field,
+        "level": "full",
+        "processing_days": days,
+        "fee_vnd": fee,
+    }
+    for i, (name, field, days, fee) in enumerate(
+        [
+            ("Đăng ký khai sinh", "Hộ tịch", 1, 0),
+            ("Đăng ký khai tử", "Hộ tịch", 1, 0),
+            ("Đăng ký kết hôn", "Hộ tịch", 0, 0),
+            ("Cấp giấy xác nhận tình trạng hôn nhân", "Hộ tịch", 3, 15000),
+            ("Cấp Phiếu lý lịch tư pháp", "Lý lịch tư pháp", 10, 200000),
+            ("Đăng ký thành lập hộ kinh doanh", "Hộ kinh doanh", 3, 100000),
+            ("Cấp giấy phép xây dựng nhà ở riêng lẻ", "Hoạt động xây dựng", 15, 75000),
+            ("Chứng thực bản sao từ bản chính", "Chứng thực", 0, 2000),
+        ]
+    )
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wrk(url: str, hosts_file: Path, path: str, connections: int, seconds: int) -> dict[str, Any]:
+    threads = 1 if connections == 1 else 2
+    env = {**os.environ, "WRK_HOSTS_FILE": str(hosts_file)}
+    script = str(ROOT / "bench" / "wrk_report.lua")
+    # Warm-up (fills per-worker caches and connection pools), then the measured run.
+    subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", "-d3s", "-s", script, url, "--", path],
+        env=env,
+        capture_output=True,
+        check=True,
+    )
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "5s",
+            "-s",
+            script,
+            url,
+            "--",
+            path,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(line for line in out.splitlines() if line.startswith("WRK_JSON "))
+    data: dict[str, Any] = json.loads(line.removeprefix("WRK_JSON "))
+    data["requests_per_s"] = round(data["requests"] / data["seconds"], 1)
+    return data
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tenants", type=int, default=100)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 1
+
+    data_dir = Path(tempfile.mkdtemp(prefix="motcua-bench-"))
+    env = {k: v for k, v in os.environ.items() if k.startswith("MOTCUA_")}
+    embedded = None
+    if not (env.get("MOTCUA_DATABASE_URL") and env.get("MOTCUA_REDIS_URL")):
+        embedded = EmbeddedServices(data_dir).start()
+        env.update(MOTCUA_DATABASE_URL=embedded.database_url, MOTCUA_REDIS_URL=embedded.redis_url)
+    env.update(MOTCUA_DATA_DIR=str(data_dir), MOTCUA_ENV="test", MOTCUA_LOG_LEVEL="WARNING")
+    settings = load_settings(env)
+    setup_broker(settings)  # onboarding enqueues its post-onboarding job after commit
+    engine = sync_engine(settings.database_url or "", pool_size=2)
+    server = None
+    try:
+        migrate_platform(engine, settings.root)
+        slugs = [f"bench{i:04d}" for i in range(args.tenants)]
+        onboarding: list[float] = []
+        for slug in slugs:
+            if (t := get_tenant(engine, slug)) is not None and t.status == "active":
+                continue
+            started = time.perf_counter()
+            onboard_tenant(
+                engine,
+                settings,
+                build_spec(slug=slug, name=f"Cổng thử tải {slug}", procedures=PROCEDURES),
+                actor="bench",
+            )
+            onboarding.append(time.perf_counter() - started)
+
+        child_env = {**os.environ, **env}
+        started = time.perf_counter()
+        migrate = subprocess.run(
+            [sys.executable, "-m", "motcua.cli", "migrate"],
+            env=child_env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        migrate_seconds = time.perf_counter() - started
+
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "motcua.app:create_app_from_env",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env=child_env,
+            process_group=0,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.2)
+        hosts_file = data_dir / "hosts.txt"
+        hosts_file.write_text("\n".join(f"{s}.localhost" for s in slugs) + "\n")
+        check = httpx.get(url + "/", headers={"host": f"{slugs[0]}.localhost"})
+        assert check.status_code == 200 and "Đăng ký khai sinh" in check.text, "home page is not right"
+
+        results: dict[str, Any] = {
+            "tenants": args.tenants,
+            "web_workers": args.workers,
+            "cpu_count": os.cpu_count(),
+            "onboarding_seconds": {
+                "count": len(onboarding),
+                "mean": round(statistics.mean(onboarding), 4) if onboarding else None,
+                "p50": round(statistics.median(onboarding), 4) if onboarding else None,
+                "max": round(max(onboarding), 4) if onboarding else None,
+            },
+            "migrate_at_head_seconds": round(migrate_seconds, 3),
+            "migrate_output": migrate.stdout.strip(),
+            "load": {},
+        }
+        # The home page reads its catalog from a per-process cache; the procedure page does one
+        # tenant-scoped read per request (BEGIN, SET LOCAL search_path, SELECT, COMMIT).
+        for label, path in (
+            ("tenant_home", "/"),
+            ("procedure_page_db", "/procedures/1.001000"),
+            ("framework_floor", "/healthz"),
+        ):
+            for connections in (1, 64):
+                results["load"][f"{label}@{connections}"] = wrk(
+                    url, hosts_file, path, connections, args.seconds
+                )
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        engine.dispose()
+        if embedded is not None:
+            embedded.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    out_dir = ROOT / "bench" / "results"
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / "latest.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    print(f"\n{args.tenants} tenants, {args.workers} web workers, {os.cpu_count()} CPUs")
+    ob = results["onboarding_seconds"]
+    print(f"onboarding per tenant: mean {ob['mean']}s, p50 {ob['p50']}s, max {ob['max']}s")
+    print(f"`motcua migrate` with every tenant at head: {results['migrate_at_head_seconds']}s")
+    print(f"{'endpoint':<22}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    for key, r in results["load"].items():
+        name, conns = key.split("@")
+        print(
+            f"{name:<22}{conns:>6}{r['requests_per_s']:>10}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
+            f"{r['errors']:>8}"
+        )
+    print("written to bench/results/latest.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
