@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
-from litestar import Litestar
+from litestar import Litestar, Router
+from litestar.config.csrf import CSRFConfig
 from litestar.config.compression import CompressionConfig
 from litestar.openapi import OpenAPIConfig
 
@@ -16,7 +17,9 @@ from motcua.catalog.services import CatalogCache
 from motcua.core.db import Database
 from motcua.core.dependencies import DEPENDENCIES
 from motcua.core.logging import configure_logging
+from motcua.core.security import derive_key
 from motcua.core.settings import Settings, load_settings
+from motcua.identity.devprovider import router as dev_eid_router
 from motcua.tenancy import events
 from motcua.tenancy.resolution import TenantResolver, tenant_middleware
 from motcua.web.errors import EXCEPTION_HANDLERS
@@ -26,13 +29,20 @@ from motcua.web.theming import Themes
 ROUTERS = [web_router, catalog_router, admin_router]
 
 
+def routers_for(settings: Settings) -> list[Router]:
+    # The development e-ID provider exists only where dev services are on (never in production).
+    return [*ROUTERS, dev_eid_router] if settings.dev_services else list(ROUTERS)
+
+
 def create_app(settings: Settings) -> Litestar:
     if settings.database_url is None or settings.redis_url is None:
         raise RuntimeError("create_app needs database and Redis URLs (the CLI starts embedded ones)")
     configure_logging(settings)
     db = Database(settings.database_url, pool_size=settings.db_pool_size)
     themes = Themes(settings.themes_dir, auto_reload=not settings.is_production)
-    resolver = TenantResolver(db, settings.platform_domain, settings.domain_cache_ttl)
+    resolver = TenantResolver(
+        db, settings.platform_domain, settings.domain_cache_ttl, dev_eid=settings.dev_services
+    )
     catalog_cache = CatalogCache(settings.catalog_cache_ttl)
     events.subscribe(catalog_cache)
     redis_client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2)
@@ -46,11 +56,19 @@ def create_app(settings: Settings) -> Litestar:
             await db.dispose()
 
     app = Litestar(
-        route_handlers=ROUTERS,
+        route_handlers=routers_for(settings),
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="motcua", version="1", path="/schema"),
+        csrf_config=CSRFConfig(
+            secret=derive_key(settings.secret_key, "csrf").hex(),
+            cookie_name="motcua_csrf",
+            header_name="x-csrf-token",
+            cookie_secure=settings.cookie_secure,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+        ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048, gzip_compress_level=5),
         debug=False,
     )

@@ -8,6 +8,9 @@ from motcua.core.settings import SettingsError, load_settings
 
 PROD = {
     "MOTCUA_ENV": "production",
+    "MOTCUA_OIDC_ISSUER": "https://eid.example.vn",
+    "MOTCUA_OIDC_CLIENT_ID": "motcua",
+    "MOTCUA_OIDC_CLIENT_SECRET": "s" * 40,
     "MOTCUA_DATABASE_URL": "postgresql://app:pw@db/motcua",
     "MOTCUA_REDIS_URL": "redis://cache:6379/0",
     "MOTCUA_PLATFORM_DOMAIN": "dichvucong.example.vn",
@@ -21,6 +24,7 @@ def test_a_complete_production_configuration_loads() -> None:
     assert settings.platform_domain == "dichvucong.example.vn"
     assert settings.console_host == "admin.dichvucong.example.vn"
     assert settings.dev_services is False
+    assert settings.cookie_secure is True
 
 
 @pytest.mark.parametrize(
@@ -30,6 +34,8 @@ def test_a_complete_production_configuration_loads() -> None:
         ("MOTCUA_REDIS_URL", "MOTCUA_REDIS_URL: required in production"),
         ("MOTCUA_PLATFORM_DOMAIN", "MOTCUA_PLATFORM_DOMAIN: required in production"),
         ("MOTCUA_SECRET_KEY", "MOTCUA_SECRET_KEY: required in production"),
+        ("MOTCUA_OIDC_ISSUER", "MOTCUA_OIDC_ISSUER: required in production"),
+        ("MOTCUA_OIDC_CLIENT_SECRET", "MOTCUA_OIDC_CLIENT_SECRET: required in production"),
     ],
 )
 def test_production_names_the_missing_variable(missing: str, message: str) -> None:
@@ -50,6 +56,8 @@ def test_production_names_the_missing_variable(missing: str, message: str) -> No
         ("MOTCUA_ENV", "staging", "MOTCUA_ENV: must be"),
         ("MOTCUA_DEV_SERVICES", "1", "MOTCUA_DEV_SERVICES: development stand-ins cannot run in production"),
         ("MOTCUA_DOMAIN_CACHE_TTL", "-1", "MOTCUA_DOMAIN_CACHE_TTL: must not be negative"),
+        ("MOTCUA_OIDC_ISSUER", "http://eid.example.vn", "MOTCUA_OIDC_ISSUER: must use https in production"),
+        ("MOTCUA_OIDC_ISSUER", "eid.example.vn", "MOTCUA_OIDC_ISSUER: must be an http"),
     ],
 )
 def test_wrong_values_name_the_variable(name: str, value: str, message: str) -> None:

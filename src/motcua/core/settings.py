@@ -44,6 +44,17 @@ class Settings:
     catalog_cache_ttl: float = 30.0
     log_level: str = "INFO"
     dev_services: bool = True
+    # Platform-wide e-ID issuer; a tenant's own identity setting wins over it. In development
+    # with dev services on and no issuer configured, the built-in development e-ID provider.
+    oidc_issuer: str | None = None
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_personal_id_claim: str = "personal_id"
+    oidc_scopes: str = "openid profile email phone address personal_id"
+    oidc_timeout: float = 5.0
+    session_idle_seconds: int = 30 * 60
+    session_absolute_seconds: int = 12 * 3600
+    cookie_secure: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -53,6 +64,14 @@ class Settings:
     @property
     def console_host(self) -> str:
         return f"admin.{self.platform_domain}"
+
+    @property
+    def dev_eid_host(self) -> str:
+        return f"eid.{self.platform_domain}"
+
+    @property
+    def dev_eid_issuer(self) -> str:
+        return f"http://{self.dev_eid_host}:{self.port}"
 
     @property
     def themes_dir(self) -> Path:
@@ -167,6 +186,23 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError("MOTCUA_DEV_SERVICES: must be 0 or 1")
     if production and dev_services == "1":
         raise SettingsError("MOTCUA_DEV_SERVICES: development stand-ins cannot run in production")
+    oidc_issuer = (env.get("MOTCUA_OIDC_ISSUER") or "").rstrip("/") or None
+    if oidc_issuer is not None and not re.match(r"^https?://[^\s/]+(/\S*)?$", oidc_issuer):
+        raise SettingsError("MOTCUA_OIDC_ISSUER: must be an http(s):// URL")
+    if production:
+        if oidc_issuer is None:
+            raise SettingsError("MOTCUA_OIDC_ISSUER: required in production (the national e-ID issuer)")
+        if not oidc_issuer.startswith("https://"):
+            raise SettingsError("MOTCUA_OIDC_ISSUER: must use https in production")
+        for name in ("MOTCUA_OIDC_CLIENT_ID", "MOTCUA_OIDC_CLIENT_SECRET"):
+            if not env.get(name):
+                raise SettingsError(f"{name}: required in production")
+    claim = env.get("MOTCUA_OIDC_PERSONAL_ID_CLAIM") or "personal_id"
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_:.-]{0,99}$", claim):
+        raise SettingsError("MOTCUA_OIDC_PERSONAL_ID_CLAIM: not a valid claim name")
+    cookie_secure = env.get("MOTCUA_COOKIE_SECURE", "1" if production else "0")
+    if cookie_secure not in ("0", "1"):
+        raise SettingsError("MOTCUA_COOKIE_SECURE: must be 0 or 1")
     return Settings(
         env=mode,  # type: ignore[arg-type]
         database_url=database_url,
@@ -184,4 +220,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         catalog_cache_ttl=_float(env, "MOTCUA_CATALOG_CACHE_TTL", 30.0),
         log_level=log_level,
         dev_services=dev_services == "1",
+        oidc_issuer=oidc_issuer,
+        oidc_client_id=env.get("MOTCUA_OIDC_CLIENT_ID", ""),
+        oidc_client_secret=env.get("MOTCUA_OIDC_CLIENT_SECRET", ""),
+        oidc_personal_id_claim=claim,
+        oidc_scopes=env.get("MOTCUA_OIDC_SCOPES") or "openid profile email phone address personal_id",
+        oidc_timeout=_float(env, "MOTCUA_OIDC_TIMEOUT", 5.0),
+        session_idle_seconds=_int(env, "MOTCUA_SESSION_IDLE_SECONDS", 1800, minimum=60, maximum=86400),
+        session_absolute_seconds=_int(
+            env, "MOTCUA_SESSION_ABSOLUTE_SECONDS", 43200, minimum=300, maximum=7 * 86400
+        ),
+        cookie_secure=cookie_secure == "1",
     )

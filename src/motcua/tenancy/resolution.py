@@ -25,11 +25,11 @@ from motcua.web.theming import Themes
 
 log = logging.getLogger(__name__)
 
-SiteKind = Literal["tenant", "console", "platform"]
+SiteKind = Literal["tenant", "console", "platform", "dev-eid"]
 
 # Served on every host, before resolution: health probes and static files.
 HOST_INDEPENDENT_PREFIXES = ("/healthz", "/readyz", "/static/")
-INTERNAL_PREFIXES = ("/console", "/platform")
+INTERNAL_PREFIXES = ("/console", "/platform", "/dev-eid")
 
 _TENANT_COLUMNS = "t.id, t.slug, t.name, t.kind, t.status, t.schema_name, t.theme, t.branding"
 _BY_SLUG = text(f"SELECT {_TENANT_COLUMNS} FROM platform.tenants t WHERE t.slug = :key")
@@ -60,10 +60,12 @@ class TenantResolver:
 
     MAX_ENTRIES = 10_000
 
-    def __init__(self, db: Database, platform_domain: str, ttl: float) -> None:
+    def __init__(self, db: Database, platform_domain: str, ttl: float, *, dev_eid: bool = False) -> None:
         self.db = db
         self.platform_domain = platform_domain
         self.console_host = f"admin.{platform_domain}"
+        # The development e-ID provider answers on eid.<domain>, and only when enabled.
+        self.dev_eid_host = f"eid.{platform_domain}" if dev_eid else None
         self.ttl = ttl
         self._cache: OrderedDict[str, tuple[float, Tenant | None]] = OrderedDict()
         events.subscribe(self)
@@ -76,6 +78,8 @@ class TenantResolver:
             return Resolution("console")
         if host == self.platform_domain:
             return Resolution("platform")
+        if host == self.dev_eid_host:
+            return Resolution("dev-eid")
         tenant = await self._lookup(host)
         return Resolution("tenant", tenant) if tenant is not None else Resolution(None)
 
@@ -169,7 +173,7 @@ def tenant_middleware(resolver: TenantResolver, themes: Themes) -> type:
                     return
                 state["tenant"] = tenant
                 state["site"] = "tenant"
-            elif resolution.site in ("console", "platform"):
+            elif resolution.site in ("console", "platform", "dev-eid"):
                 state["site"] = resolution.site
                 prefix = "/" + resolution.site
                 scope["path"] = prefix + path if path != "/" else prefix

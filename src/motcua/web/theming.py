@@ -76,4 +76,8 @@ class Themes:
         branding = {"primary": "#0b5394", "accent": "#f1c232", "logo": None}
         if tenant is not None:
             branding.update(tenant.branding)
+        context.setdefault("user", None)
+        context.setdefault("csrf_token", "")
+        context.setdefault("site", "tenant" if tenant is not None else None)
+        context.setdefault("request_path", "/")
         return self.env(theme).get_template(template).render(tenant=tenant, branding=branding, **context)
