@@ -17,15 +17,21 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install the project with its dev tools
+NODE_STAMP := node_modules/.installed
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js (with npm) is needed for the e-ID interoperability tests: install Node.js 20.19+"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP) ## create .venv and node_modules with the project's tools
 
 run: $(STAMP) ## start the whole product on http://localhost:8000 (embedded PostgreSQL and Redis)
 	$(VENV)/bin/motcua run
 
-test: $(STAMP) ## run the test suite (real PostgreSQL, Redis, worker)
+test: $(STAMP) $(NODE_STAMP) ## run the test suite (real PostgreSQL, Redis, worker, OIDC providers)
 	$(PY) -m pytest
 
-check: $(STAMP) ## ruff, mypy and the tests
+check: $(STAMP) $(NODE_STAMP) ## ruff, mypy and the tests
 	$(VENV)/bin/ruff check src tests bench migrations
 	$(VENV)/bin/ruff format --check src tests bench migrations
 	$(VENV)/bin/mypy

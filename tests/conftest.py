@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy import Engine
 
 from motcua.core.settings import Settings, load_settings
@@ -114,8 +114,12 @@ def app(live_settings: Settings) -> Litestar:
 
 
 @pytest.fixture(scope="session")
-async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=app, base_url="http://localhost.test") as c:
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """The app over ASGI in the test's own event loop (the app's pools are bound to that loop,
+    so every test client must share it; Litestar's TestClient would run a loop of its own)."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://localhost.test"
+    ) as c:
         yield c
 
 

@@ -7,8 +7,8 @@ from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 from litestar import Litestar, Router
-from litestar.config.csrf import CSRFConfig
 from litestar.config.compression import CompressionConfig
+from litestar.config.csrf import CSRFConfig
 from litestar.openapi import OpenAPIConfig
 
 from motcua.admin.routes import router as admin_router
@@ -20,13 +20,17 @@ from motcua.core.logging import configure_logging
 from motcua.core.security import derive_key
 from motcua.core.settings import Settings, load_settings
 from motcua.identity.devprovider import router as dev_eid_router
+from motcua.identity.middleware import session_middleware
+from motcua.identity.oidc import OidcClient
+from motcua.identity.routes import router as identity_router
+from motcua.identity.sessions import SessionStore
 from motcua.tenancy import events
 from motcua.tenancy.resolution import TenantResolver, tenant_middleware
 from motcua.web.errors import EXCEPTION_HANDLERS
 from motcua.web.routes import router as web_router
 from motcua.web.theming import Themes
 
-ROUTERS = [web_router, catalog_router, admin_router]
+ROUTERS = [web_router, catalog_router, admin_router, identity_router]
 
 
 def routers_for(settings: Settings) -> list[Router]:
@@ -46,18 +50,26 @@ def create_app(settings: Settings) -> Litestar:
     catalog_cache = CatalogCache(settings.catalog_cache_ttl)
     events.subscribe(catalog_cache)
     redis_client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2)
+    sessions = SessionStore(
+        redis_client,
+        idle_seconds=settings.session_idle_seconds,
+        absolute_seconds=settings.session_absolute_seconds,
+    )
+    oidc = OidcClient(redis_client, timeout=settings.oidc_timeout)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         try:
             yield
         finally:
+            await oidc.aclose()
             await redis_client.aclose()
             await db.dispose()
 
     app = Litestar(
         route_handlers=routers_for(settings),
         dependencies=DEPENDENCIES,
+        middleware=[session_middleware(sessions)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="motcua", version="1", path="/schema"),
@@ -82,6 +94,8 @@ def create_app(settings: Settings) -> Litestar:
     app.state.resolver = resolver
     app.state.catalog_cache = catalog_cache
     app.state.redis = redis_client
+    app.state.sessions = sessions
+    app.state.oidc = oidc
     return app
 
 

@@ -304,6 +304,80 @@ def _supervise(children: dict[str, subprocess.Popen[bytes]]) -> int:
     return code
 
 
+def cmd_admins_add(settings: Settings, args: argparse.Namespace) -> int:
+    from motcua.core.db import sync_engine
+    from motcua.identity.services import add_platform_admin
+
+    with services(settings) as live:
+        assert live.database_url
+        engine = sync_engine(live.database_url, pool_size=1)
+        try:
+            created = add_platform_admin(engine, args.personal_id, actor="cli")
+        finally:
+            engine.dispose()
+    print(f"{args.personal_id} is {'now' if created else 'already'} a platform administrator")
+    return 0
+
+
+def cmd_roles_grant(settings: Settings, args: argparse.Namespace) -> int:
+    from motcua.core.db import sync_engine
+    from motcua.identity.schemas import RoleGrantCreate
+    from motcua.identity.services import grant_role_sync
+    from motcua.tenancy.services import TenancyError, get_tenant
+
+    grant = RoleGrantCreate.parse(args.personal_id, args.role)
+    with services(settings) as live:
+        assert live.database_url
+        engine = sync_engine(live.database_url, pool_size=1)
+        try:
+            tenant = get_tenant(engine, args.slug)
+            if tenant is None:
+                raise TenancyError(f"no tenant with slug {args.slug!r}")
+            created = grant_role_sync(engine, tenant, grant, actor="cli")
+        finally:
+            engine.dispose()
+    print(f"{grant.personal_id} {'now has' if created else 'already had'} role {grant.role} in {args.slug}")
+    return 0
+
+
+def cmd_tenants_identity(settings: Settings, args: argparse.Namespace) -> int:
+    from motcua.core.db import sync_engine
+    from motcua.identity.services import set_identity_setting
+    from motcua.tenancy.services import TenancyError, get_tenant
+
+    # The secret never goes on the command line (it would show in `ps` and shell history).
+    secret = os.environ.get("MOTCUA_TENANT_CLIENT_SECRET") or (
+        sys.stdin.readline().strip() if args.client_secret_stdin else ""
+    )
+    if not secret:
+        raise CommandError(
+            "give the client secret in MOTCUA_TENANT_CLIENT_SECRET or with --client-secret-stdin"
+        )
+    with services(settings) as live:
+        assert live.database_url
+        engine = sync_engine(live.database_url, pool_size=1)
+        try:
+            tenant = get_tenant(engine, args.slug)
+            if tenant is None:
+                raise TenancyError(f"no tenant with slug {args.slug!r}")
+            set_identity_setting(
+                engine,
+                live,
+                tenant,
+                issuer=args.issuer,
+                client_id=args.client_id,
+                client_secret=secret,
+                scopes=args.scopes,
+                personal_id_claim=args.personal_id_claim,
+                display_name=args.display_name,
+                actor="cli",
+            )
+        finally:
+            engine.dispose()
+    print(f"tenant {args.slug} now logs in with {args.issuer}")
+    return 0
+
+
 # Parser --------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="motcua", description="Multi-tenant online public-service portals")
@@ -344,6 +418,33 @@ def build_parser() -> argparse.ArgumentParser:
         p = tenants.add_parser(name, help=f"{name} a tenant's portal")
         p.add_argument("slug")
         p.set_defaults(handler=handler)
+    ident = tenants.add_parser(
+        "identity", help="set a tenant's own e-ID provider (secret from the environment)"
+    )
+    ident.add_argument("slug")
+    ident.add_argument("--issuer", required=True)
+    ident.add_argument("--client-id", required=True)
+    ident.add_argument("--client-secret-stdin", action="store_true")
+    ident.add_argument("--scopes", default="openid profile email phone address personal_id")
+    ident.add_argument("--personal-id-claim", default="personal_id")
+    ident.add_argument("--display-name", default="VNeID")
+    ident.set_defaults(handler=cmd_tenants_identity)
+
+    admins = sub.add_parser("admins", help="platform administrators").add_subparsers(
+        dest="admins_command", required=True, metavar="ACTION"
+    )
+    add = admins.add_parser("add", help="make a personal ID a platform administrator")
+    add.add_argument("personal_id")
+    add.set_defaults(handler=cmd_admins_add)
+
+    roles = sub.add_parser("roles", help="tenant roles").add_subparsers(
+        dest="roles_command", required=True, metavar="ACTION"
+    )
+    grant = roles.add_parser("grant", help="grant officer or tenant_admin to a personal ID in a tenant")
+    grant.add_argument("slug")
+    grant.add_argument("personal_id")
+    grant.add_argument("--role", required=True, choices=["officer", "tenant_admin"])
+    grant.set_defaults(handler=cmd_roles_grant)
     return parser
 
 
@@ -376,9 +477,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
+        from motcua.identity.schemas import IdentityInputError
         from motcua.tenancy.services import TenancyError
 
-        if isinstance(exc, TenancyError):
+        if isinstance(exc, TenancyError | IdentityInputError):
             return _fail(str(exc))
         from sqlalchemy.exc import OperationalError, ProgrammingError
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
+import httpx
 from sqlalchemy import select
 
 from motcua.catalog.models import Procedure
@@ -14,7 +13,7 @@ from motcua.core.db import Database
 from motcua.core.settings import Settings
 from tests.conftest import MakeTenant, procedure
 
-Client = AsyncTestClient[Litestar]
+Client = httpx.AsyncClient
 
 
 async def test_a_procedure_of_tenant_a_is_invisible_from_tenant_b(
@@ -63,7 +62,8 @@ async def test_concurrent_requests_to_many_tenants_never_mix_search_paths(
     settings = Settings(**{**live_settings.__dict__, "db_pool_size": 3})
     requests = [(i, t) for i, t in enumerate(tenants) for _ in range(10)]
     random.Random(42).shuffle(requests)
-    async with AsyncTestClient(app=create_app(settings), base_url="http://localhost.test") as fresh:
+    transport = httpx.ASGITransport(app=create_app(settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost.test") as fresh:
 
         async def fetch(i: int, host: str) -> tuple[int, int, str]:
             response = await fresh.get("/procedures/1.777777", headers={"host": host})

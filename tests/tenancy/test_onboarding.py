@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from motcua.core.settings import Settings
+from motcua.tenancy.migrate import head_revision
 from motcua.tenancy.services import (
     ONBOARDING_STEPS,
     OnboardingError,
@@ -64,7 +65,7 @@ def test_onboarding_creates_an_active_tenant_with_schema_catalog_and_domains(
             .scalars()
             .all()
         )
-    assert version == "t0001"
+    assert version == head_revision(live_settings.root, "tenant")
     assert names == [("Đăng ký khai sinh", "dang ky khai sinh ho tich 1.001193")]
     assert _domains(engine, slug) == [f"dichvucong.{slug}.gov.vn"]
     assert audit == ["tenant.onboarding_started", "tenant.activated"]

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
+import httpx
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy import Engine, text
 
 from motcua.tenancy.resolution import normalise_host
 from motcua.tenancy.services import resume_tenant, suspend_tenant
 from tests.conftest import MakeTenant, procedure, unique_slug
 
-Client = AsyncTestClient[Litestar]
+Client = httpx.AsyncClient
 
 
 @pytest.mark.parametrize(

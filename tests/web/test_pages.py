@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
+import httpx
 
 from tests.conftest import MakeTenant, procedure
 
-Client = AsyncTestClient[Litestar]
+Client = httpx.AsyncClient
 
 
 async def test_home_lists_the_tenant_procedures_in_vietnamese(

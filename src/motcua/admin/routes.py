@@ -1,17 +1,31 @@
-"""The central console on ``admin.<platform domain>`` (placeholder until identity lands)."""
+"""The central console on ``admin.<platform domain>``: platform administrators only."""
 
 from __future__ import annotations
 
-from litestar import Router, get
+from litestar import Request, Router, get
 from litestar.di import NamedDependency
+from litestar.exceptions import PermissionDeniedException
 from litestar.response import Response
+from sqlalchemy import text
 
-from motcua.web.theming import Themes
+from motcua.core.db import Database
+from motcua.identity.models import Role
+from motcua.identity.sessions import UserSession
+from motcua.web.pages import page
 
 
 @get("/", name="console_home", include_in_schema=False)
-async def console_home(themes: NamedDependency[Themes]) -> Response[str]:
-    return Response(themes.render("admin/console.html"), media_type="text/html")
+async def console_home(request: Request, db: NamedDependency[Database]) -> Response[str]:  # type: ignore[type-arg]
+    user: UserSession | None = request.state.get("user")
+    if user is None:
+        return page(request, "admin/console.html", tenants=None)
+    if not user.has(Role.PLATFORM_ADMIN):
+        raise PermissionDeniedException("platform administrators only")
+    async with db.engine.connect() as conn:
+        tenants = (
+            await conn.execute(text("SELECT slug, name, kind, status FROM platform.tenants ORDER BY slug"))
+        ).all()
+    return page(request, "admin/console.html", tenants=tenants)
 
 
 router = Router(path="/console", route_handlers=[console_home])

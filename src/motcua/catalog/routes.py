@@ -13,7 +13,7 @@ from motcua.catalog.services import CatalogCache, get_procedure, list_procedures
 from motcua.core.db import Database
 from motcua.tenancy.schemas import Tenant
 from motcua.web.errors import not_found_page
-from motcua.web.theming import Themes
+from motcua.web.pages import page
 
 
 @get("/", name="home", include_in_schema=False)
@@ -21,7 +21,6 @@ async def home(
     request: Request,  # type: ignore[type-arg]
     tenant: NamedDependency[Tenant],
     db: NamedDependency[Database],
-    themes: NamedDependency[Themes],
 ) -> Response[str]:
     cache: CatalogCache = request.app.state.catalog_cache
     procedures = cache.get(tenant.schema)
@@ -29,26 +28,21 @@ async def home(
         async with db.tenant_session(tenant) as session:
             procedures = await list_procedures(session)
         cache.put(tenant.schema, procedures)
-    return Response(themes.render("home.html", tenant=tenant, procedures=procedures), media_type="text/html")
+    return page(request, "home.html", procedures=procedures)
 
 
 @get("/procedures/{code:str}", name="procedure", include_in_schema=False)
 async def procedure_page(
-    tenant: NamedDependency[Tenant],
+    request: Request,  # type: ignore[type-arg]
     db_session: NamedDependency[AsyncSession],
-    themes: NamedDependency[Themes],
     code: FromPath[str],
 ) -> Response[str]:
     procedure = await get_procedure(db_session, code)
     if procedure is None:
-        return not_found_page(themes, tenant, f"Không có thủ tục mã {code} trên cổng này.")
-    html = themes.render(
-        "procedure.html",
-        tenant=tenant,
-        procedure=procedure,
-        level_label=ProcedureLevel(procedure.level).label,
+        return not_found_page(request, f"Không có thủ tục mã {code} trên cổng này.")
+    return page(
+        request, "procedure.html", procedure=procedure, level_label=ProcedureLevel(procedure.level).label
     )
-    return Response(html, media_type="text/html")
 
 
 router = Router(path="/", route_handlers=[home, procedure_page])

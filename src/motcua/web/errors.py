@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 from litestar import Request
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.response import Response
-
-from motcua.tenancy.schemas import Tenant
-from motcua.web.theming import Themes
+from litestar.response import Redirect, Response
 
 log = logging.getLogger(__name__)
 
 
-def not_found_page(themes: Themes, tenant: Tenant | None, message: str) -> Response[str]:
-    html = themes.render("web/not_found.html", tenant=tenant, message=message)
-    return Response(html, status_code=404, media_type="text/html")
+def not_found_page(request: Request, message: str) -> Response[str]:  # type: ignore[type-arg]
+    from motcua.web.pages import page
+
+    return page(request, "web/not_found.html", status_code=404, message=message)
 
 
 def _wants_json(request: Request) -> bool:  # type: ignore[type-arg]
@@ -24,11 +23,26 @@ def _wants_json(request: Request) -> bool:  # type: ignore[type-arg]
 
 
 def http_exception_handler(request: Request, exc: HTTPException) -> Response[object]:  # type: ignore[type-arg]
-    themes: Themes = request.app.state.themes
-    tenant = request.state.get("tenant")
-    if _wants_json(request) or exc.status_code not in (404, 405):
+    if _wants_json(request):
         return Response({"status_code": exc.status_code, "detail": exc.detail}, status_code=exc.status_code)
-    return not_found_page(themes, tenant, "Trang bạn tìm không tồn tại hoặc đã được chuyển đi.")  # type: ignore[return-value]
+    if exc.status_code == 401 and request.method == "GET":
+        # Not signed in: go and sign in, then come back here.
+        return Redirect(f"/login?next={quote(request.url.path)}", status_code=303)
+    if exc.status_code in (401, 403):
+        from motcua.web.pages import page
+
+        if "CSRF" in str(exc.detail):
+            title = "Biểu mẫu đã hết hạn"
+            message = "Vì lý do an toàn, biểu mẫu này không còn hiệu lực. Vui lòng tải lại trang và gửi lại."
+        else:
+            title = "Bạn không có quyền truy cập trang này"
+            message = (
+                "Trang này dành cho cán bộ hoặc quản trị viên được cấp quyền trên cổng dịch vụ công này."
+            )
+        return page(request, "web/forbidden.html", status_code=403, title=title, message=message)  # type: ignore[return-value]
+    if exc.status_code in (404, 405):
+        return not_found_page(request, "Trang bạn tìm không tồn tại hoặc đã được chuyển đi.")  # type: ignore[return-value]
+    return Response({"status_code": exc.status_code, "detail": exc.detail}, status_code=exc.status_code)
 
 
 def internal_error_handler(request: Request, exc: Exception) -> Response[object]:  # type: ignore[type-arg]

@@ -15,6 +15,7 @@ from litestar.response import File, Response
 from sqlalchemy import text
 
 from motcua.core.db import Database
+from motcua.web.pages import page
 from motcua.web.theming import DEFAULT_THEME, Themes
 
 
@@ -75,14 +76,14 @@ async def platform_home(
     settings = request.app.state.settings
     host = request.headers.get("host", "")
     port = ":" + host.rsplit(":", 1)[1] if ":" in host and not host.endswith("]") else ""
-    html = themes.render(
+    return page(
+        request,
         "web/platform.html",
         tenants=rows,
         domain=settings.platform_domain,
         port=port,
         scheme=request.url.scheme,
     )
-    return Response(html, media_type="text/html")
 
 
 router = Router(path="/", route_handlers=[healthz, readyz, static_file, platform_home])

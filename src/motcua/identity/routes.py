@@ -1,0 +1,297 @@
+"""Login with the national e-ID, logout, the account page, and the role pages.
+
+The same handlers serve tenant hosts and the console host (whose paths arrive prefixed with
+``/console``); the session they create belongs to that one site.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Annotated, Any
+
+from litestar import Request, Router, get, post
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromQuery, QueryParameter
+from litestar.response import Redirect, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from motcua.core.db import Database
+from motcua.core.settings import Settings
+from motcua.identity.guards import requires_login, requires_officer, requires_tenant_admin
+from motcua.identity.middleware import site_key
+from motcua.identity.models import Role
+from motcua.identity.oidc import LOGIN_COOKIE, STATE_TTL, LoginError, OidcClient
+from motcua.identity.schemas import IdentityInputError, RoleGrantCreate
+from motcua.identity.services import (
+    IdentityNotConfiguredError,
+    grant_role,
+    list_grants,
+    provider_for,
+    record_console_login,
+    record_tenant_login,
+    revoke_role,
+)
+from motcua.identity.sessions import SESSION_COOKIE, SessionStore, UserSession
+from motcua.tenancy.schemas import Tenant
+from motcua.web.pages import page
+
+log = logging.getLogger(__name__)
+
+_LOCAL_PATH = re.compile(r"^/(?![/\\])[^\s\\]*$")
+
+MESSAGES = {
+    "unreachable": (
+        502,
+        "Không kết nối được tới hệ thống định danh điện tử",
+        "Hệ thống định danh đang bận hoặc tạm gián đoạn. Thông tin của bạn không bị mất; vui lòng thử lại "
+        "sau ít phút.",
+    ),
+    "cancelled": (
+        200,
+        "Bạn đã hủy đăng nhập",
+        "Bạn chưa đăng nhập. Bạn vẫn có thể tra cứu thủ tục và theo dõi hồ sơ mà không cần đăng nhập.",
+    ),
+    "state": (
+        400,
+        "Phiên đăng nhập đã hết hạn hoặc không hợp lệ",
+        "Đường dẫn đăng nhập đã được dùng, đã quá 10 phút, hoặc được mở từ trình duyệt khác. "
+        "Vui lòng đăng nhập lại từ đầu.",
+    ),
+    "token": (
+        400,
+        "Không xác thực được thông tin đăng nhập",
+        "Thông tin nhận được từ hệ thống định danh không hợp lệ hoặc đã hết hạn. Vui lòng đăng nhập lại.",
+    ),
+    "audience": (
+        400,
+        "Thông tin đăng nhập không dành cho cổng này",
+        "Hệ thống định danh đã cấp thông tin đăng nhập cho một ứng dụng khác. Vui lòng đăng nhập lại; "
+        "nếu lỗi lặp lại, hãy báo cho Bộ phận Một cửa.",
+    ),
+    "personal_id": (
+        403,
+        "Tài khoản chưa có số định danh cá nhân",
+        "Tài khoản định danh của bạn chưa cung cấp số định danh cá nhân (12 chữ số). Hãy dùng tài khoản định "
+        "danh điện tử mức độ 2, hoặc đồng ý chia sẻ số định danh khi đăng nhập.",
+    ),
+    "provider": (
+        502,
+        "Hệ thống định danh báo lỗi",
+        "Hệ thống định danh không hoàn tất việc đăng nhập. Vui lòng thử lại sau ít phút.",
+    ),
+    "not_configured": (
+        503,
+        "Cổng chưa được cấu hình đăng nhập",
+        "Cổng dịch vụ công này chưa được kết nối với hệ thống định danh điện tử. "
+        "Vui lòng liên hệ Bộ phận Một cửa.",
+    ),
+}
+
+
+def safe_next(raw: str | None) -> str:
+    """Only a path on this same host (never ``//evil``, ``/\\evil`` or a full URL)."""
+    if raw and len(raw) <= 500 and _LOCAL_PATH.match(raw):
+        return raw
+    return "/"
+
+
+def _public_origin(request: Request) -> str:  # type: ignore[type-arg]
+    return f"{request.url.scheme}://{request.headers.get('host', '')}"
+
+
+def _store(request: Request) -> SessionStore:  # type: ignore[type-arg]
+    store: SessionStore = request.app.state.sessions
+    return store
+
+
+def _oidc(request: Request) -> OidcClient:  # type: ignore[type-arg]
+    client: OidcClient = request.app.state.oidc
+    return client
+
+
+def _login_error(request: Request, code: str, detail: str = "") -> Response[str]:  # type: ignore[type-arg]
+    status, title, message = MESSAGES[code]
+    log.warning("login failed on %s: %s %s", request.headers.get("host", ""), code, detail)
+    response = page(
+        request, "identity/login_error.html", status_code=status, title=title, message=message, code=code
+    )
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+def _session_cookie(settings: Settings, value: str, *, max_age: int | None) -> Cookie:
+    # Host-only (no Domain attribute): a session of hanoi.<domain> is never sent to danang.<domain>.
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=value,
+        path="/",
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+        max_age=max_age,
+    )
+
+
+@get(["/login", "/console/login"], name="login", include_in_schema=False)
+async def login(
+    request: Request,  # type: ignore[type-arg]
+    db: NamedDependency[Database],
+    next_path: Annotated[str | None, QueryParameter(name="next")] = None,
+) -> Response[Any]:
+    settings: Settings = request.app.state.settings
+    site = site_key(request.state.dict())
+    if site is None:
+        return _login_error(request, "not_configured")
+    try:
+        provider = await provider_for(db, settings, request.state.get("tenant"))
+    except IdentityNotConfiguredError:
+        return _login_error(request, "not_configured")
+    try:
+        url, browser = await _oidc(request).begin(
+            provider,
+            site=site,
+            redirect_uri=_public_origin(request) + "/auth/callback",
+            next_path=safe_next(next_path),
+        )
+    except LoginError as exc:
+        return _login_error(request, exc.code, exc.detail)
+    response: Response[Any] = Redirect(url, status_code=302)
+    response.set_cookie(
+        key=LOGIN_COOKIE,
+        value=browser,
+        path="/",
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+        max_age=STATE_TTL,
+    )
+    return response
+
+
+@get(["/auth/callback", "/console/auth/callback"], name="auth_callback", include_in_schema=False)
+async def auth_callback(
+    request: Request,  # type: ignore[type-arg]
+    db: NamedDependency[Database],
+    code: FromQuery[str | None] = None,
+    oauth_state: Annotated[str | None, QueryParameter(name="state")] = None,
+    error: FromQuery[str | None] = None,
+) -> Response[Any]:
+    settings: Settings = request.app.state.settings
+    site = site_key(request.state.dict())
+    if site is None:
+        return _login_error(request, "not_configured")
+    oidc = _oidc(request)
+    try:
+        # The state is consumed first, whatever else is wrong: a callback can never be replayed.
+        pending = await oidc.take_pending(oauth_state, request.cookies.get(LOGIN_COOKIE), site)
+        if error is not None:
+            raise LoginError(
+                "cancelled" if error == "access_denied" else "provider", f"provider error {error[:50]}"
+            )
+        if not code:
+            raise LoginError("provider", "no code in callback")
+        tenant: Tenant | None = request.state.get("tenant")
+        provider = await provider_for(db, settings, tenant)
+        identity = await oidc.finish(provider, pending, code)
+    except LoginError as exc:
+        return _login_error(request, exc.code, exc.detail)
+    except IdentityNotConfiguredError:
+        return _login_error(request, "not_configured")
+
+    if tenant is not None:
+        async with db.tenant_session(tenant) as session:
+            result = await record_tenant_login(session, identity)
+    else:
+        result = await record_console_login(db, identity)
+    store = _store(request)
+    user = UserSession(
+        site=site,
+        issuer=identity.issuer,
+        subject=identity.subject,
+        personal_id=identity.personal_id,
+        name=result.name,
+        roles=result.roles,
+        citizen_id=result.citizen_id,
+        id_token=identity.id_token,
+        end_session_endpoint=identity.end_session_endpoint,
+        client_id=provider.client_id,
+    )
+    # A new id at every login, and the old one dropped: a planted session id is worthless.
+    session_id = await store.create(user, replacing=request.cookies.get(SESSION_COOKIE))
+    response: Response[Any] = Redirect(pending.next_path, status_code=303)
+    response.set_cookie(_session_cookie(settings, session_id, max_age=settings.session_absolute_seconds))
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+@post(["/logout", "/console/logout"], name="logout", include_in_schema=False, status_code=303)
+async def logout(request: Request) -> Response[Any]:  # type: ignore[type-arg]
+    user: UserSession | None = request.state.get("user")
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        await _store(request).destroy(session_id)
+    target = "/"
+    if user is not None and user.end_session_endpoint:
+        # RP-initiated logout: the provider ends its own session too, then sends the person back.
+        target = await _oidc(request).logout_url(
+            user.end_session_endpoint,
+            id_token=user.id_token,
+            client_id=user.client_id,
+            post_logout_redirect_uri=_public_origin(request) + "/",
+        )
+    response: Response[Any] = Redirect(target, status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@get("/account", name="account", guards=[requires_login], include_in_schema=False)
+async def account(request: Request) -> Response[str]:  # type: ignore[type-arg]
+    return page(request, "identity/account.html", role_labels={r.value: r.label for r in Role})
+
+
+@get("/officer", name="officer_home", guards=[requires_officer], include_in_schema=False)
+async def officer_home(request: Request) -> Response[str]:  # type: ignore[type-arg]
+    return page(request, "identity/officer_home.html")
+
+
+@get("/manage/roles", name="manage_roles", guards=[requires_tenant_admin], include_in_schema=False)
+async def manage_roles(request: Request, db_session: NamedDependency[AsyncSession]) -> Response[str]:  # type: ignore[type-arg]
+    return page(
+        request, "identity/manage_roles.html", grants=await list_grants(db_session), errors=[], form={}
+    )
+
+
+@post("/manage/roles", name="grant_role", guards=[requires_tenant_admin], include_in_schema=False)
+async def grant_role_form(
+    request: Request,  # type: ignore[type-arg]
+    db_session: NamedDependency[AsyncSession],
+    data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Response[Any]:
+    user: UserSession = request.state.user
+    action = data.get("action", "grant")
+    try:
+        grant = RoleGrantCreate.parse(data.get("personal_id"), data.get("role"))
+    except IdentityInputError as exc:
+        return page(
+            request,
+            "identity/manage_roles.html",
+            status_code=400,
+            grants=await list_grants(db_session),
+            errors=[str(exc)],
+            form=data,
+        )
+    actor = f"tenant_admin:{user.personal_id}"
+    if action == "revoke":
+        await revoke_role(db_session, grant, actor=actor)
+    else:
+        await grant_role(db_session, grant, actor=actor)
+    return Redirect("/manage/roles", status_code=303)
+
+
+router = Router(
+    path="/",
+    route_handlers=[login, auth_callback, logout, account, officer_home, manage_roles, grant_role_form],
+)

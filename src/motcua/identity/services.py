@@ -1,0 +1,301 @@
+"""Identity writes and lookups: who a login is, which roles a personal ID holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, delete, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from motcua.core.db import Database
+from motcua.core.security import SecretBox
+from motcua.core.settings import Settings
+from motcua.identity.models import Citizen, IdentitySetting, PlatformAdmin, Role, RoleGrant
+from motcua.identity.oidc import ProviderConfig, VerifiedIdentity
+from motcua.identity.schemas import PERSONAL_ID, IdentityInputError, RoleGrantCreate
+from motcua.tenancy.models import PlatformAudit, TenantAudit
+from motcua.tenancy.schemas import Tenant
+
+
+class IdentityNotConfiguredError(LookupError):
+    pass
+
+
+def default_provider(settings: Settings) -> ProviderConfig:
+    if settings.oidc_issuer:
+        return ProviderConfig(
+            issuer=settings.oidc_issuer,
+            client_id=settings.oidc_client_id,
+            client_secret=settings.oidc_client_secret,
+            scopes=settings.oidc_scopes,
+            personal_id_claim=settings.oidc_personal_id_claim,
+            display_name="VNeID",
+        )
+    if settings.dev_services:
+        from motcua.identity.devprovider import dev_client_credentials
+
+        client_id, client_secret = dev_client_credentials(settings)
+        return ProviderConfig(
+            issuer=settings.dev_eid_issuer,
+            client_id=client_id,
+            client_secret=client_secret,
+            scopes=settings.oidc_scopes,
+            personal_id_claim="personal_id",
+            display_name="Định danh điện tử (môi trường phát triển)",
+        )
+    raise IdentityNotConfiguredError("no e-ID issuer is configured (MOTCUA_OIDC_ISSUER)")
+
+
+async def provider_for(db: Database, settings: Settings, tenant: Tenant | None) -> ProviderConfig:
+    """The tenant's own identity setting when it has one, else the platform-wide issuer."""
+    if tenant is not None:
+        async with db.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(IdentitySetting.__table__).where(IdentitySetting.tenant_id == tenant.id)
+                )
+            ).one_or_none()
+        if row is not None:
+            return ProviderConfig(
+                issuer=row.issuer,
+                client_id=row.client_id,
+                client_secret=SecretBox(settings.secret_key).open(row.client_secret_sealed),
+                scopes=row.scopes,
+                personal_id_claim=row.personal_id_claim,
+                display_name=row.display_name,
+            )
+    return default_provider(settings)
+
+
+def _address(claims: dict[str, Any]) -> str | None:
+    address = claims.get("address")
+    if isinstance(address, dict):
+        return str(address.get("formatted") or "") or None
+    return str(address) if address else None
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    citizen_id: int | None
+    name: str
+    roles: list[str]
+
+
+async def record_tenant_login(session: AsyncSession, identity: VerifiedIdentity) -> LoginResult:
+    """Create or refresh the citizen (keyed by issuer and sub) and read the roles granted to
+    their personal ID. Runs in the tenant's transaction."""
+    claims = identity.claims
+    values = {
+        "personal_id": identity.personal_id,
+        "full_name": str(claims.get("name") or "").strip()[:200],
+        "birthdate": str(claims["birthdate"])[:10] if claims.get("birthdate") else None,
+        "gender": str(claims["gender"])[:20] if claims.get("gender") else None,
+        "address": _address(claims),
+        "email": str(claims["email"])[:320] if claims.get("email") else None,
+        "phone": str(claims["phone_number"])[:32] if claims.get("phone_number") else None,
+    }
+    insert_stmt = pg_insert(Citizen).values(issuer=identity.issuer, subject=identity.subject, **values)
+    upsert = insert_stmt.on_conflict_do_update(
+        index_elements=[Citizen.issuer, Citizen.subject],
+        set_={**{k: insert_stmt.excluded[k] for k in values}, "last_login_at": text("now()")},
+    ).returning(Citizen.id)
+    citizen_id = (await session.execute(upsert)).scalar_one()
+    granted = (
+        await session.execute(select(RoleGrant.role).where(RoleGrant.personal_id == identity.personal_id))
+    ).scalars()
+    roles = [Role.CITIZEN.value, *sorted(set(granted))]
+    await session.execute(
+        insert(TenantAudit).values(
+            actor=f"citizen:{citizen_id}", action="identity.login", detail={"roles": roles}
+        )
+    )
+    return LoginResult(citizen_id=citizen_id, name=values["full_name"] or "Công dân", roles=roles)
+
+
+async def record_console_login(db: Database, identity: VerifiedIdentity) -> LoginResult:
+    async with db.platform_session() as session:
+        is_admin = await session.scalar(
+            select(PlatformAdmin.personal_id).where(PlatformAdmin.personal_id == identity.personal_id)
+        )
+        roles = [Role.PLATFORM_ADMIN.value] if is_admin else []
+        await session.execute(
+            insert(PlatformAudit).values(
+                actor=f"personal_id:{identity.personal_id[:3]}***",
+                action="console.login",
+                detail={"roles": roles},
+            )
+        )
+    return LoginResult(citizen_id=None, name=str(identity.claims.get("name") or "Quản trị viên"), roles=roles)
+
+
+# Role grants (tenant administrators) ------------------------------------------------------------
+async def grant_role(session: AsyncSession, grant: RoleGrantCreate, *, actor: str) -> bool:
+    """Grant a role to a personal ID; returns False when it was already held."""
+    result = await session.execute(
+        pg_insert(RoleGrant)
+        .values(personal_id=grant.personal_id, role=grant.role, granted_by=actor)
+        .on_conflict_do_nothing()
+        .returning(RoleGrant.id)
+    )
+    created = result.scalar_one_or_none() is not None
+    if created:
+        await session.execute(
+            insert(TenantAudit).values(
+                actor=actor,
+                action="role.granted",
+                detail={"personal_id": grant.personal_id, "role": grant.role},
+            )
+        )
+    return created
+
+
+async def revoke_role(session: AsyncSession, grant: RoleGrantCreate, *, actor: str) -> bool:
+    result = await session.execute(
+        delete(RoleGrant)
+        .where(RoleGrant.personal_id == grant.personal_id, RoleGrant.role == grant.role)
+        .returning(RoleGrant.id)
+    )
+    removed = result.scalar_one_or_none() is not None
+    if removed:
+        await session.execute(
+            insert(TenantAudit).values(
+                actor=actor,
+                action="role.revoked",
+                detail={"personal_id": grant.personal_id, "role": grant.role},
+            )
+        )
+    return removed
+
+
+@dataclass(frozen=True)
+class GrantView:
+    personal_id: str
+    role: str
+    role_label: str
+    granted_by: str
+    granted_at: str
+    name: str | None
+
+
+async def list_grants(session: AsyncSession) -> list[GrantView]:
+    rows = (
+        await session.execute(
+            select(RoleGrant, Citizen.full_name)
+            .outerjoin(Citizen, Citizen.personal_id == RoleGrant.personal_id)
+            .order_by(RoleGrant.role, RoleGrant.personal_id)
+        )
+    ).all()
+    seen: set[tuple[str, str]] = set()
+    views = []
+    for grant, name in rows:
+        if (grant.personal_id, grant.role) in seen:
+            continue
+        seen.add((grant.personal_id, grant.role))
+        views.append(
+            GrantView(
+                personal_id=grant.personal_id,
+                role=grant.role,
+                role_label=Role(grant.role).label,
+                granted_by=grant.granted_by,
+                granted_at=grant.granted_at.strftime("%d/%m/%Y %H:%M"),
+                name=name,
+            )
+        )
+    return views
+
+
+# Operator actions (CLI) -----------------------------------------------------------------------
+def add_platform_admin(engine: Engine, personal_id: str, *, actor: str) -> bool:
+    if not PERSONAL_ID.match(personal_id):
+        raise IdentityInputError(f"personal ID must be exactly 12 digits, got {personal_id!r}")
+    with engine.begin() as conn:
+        created = (
+            conn.execute(
+                pg_insert(PlatformAdmin)
+                .values(personal_id=personal_id, added_by=actor)
+                .on_conflict_do_nothing()
+                .returning(PlatformAdmin.personal_id)
+            ).scalar_one_or_none()
+            is not None
+        )
+        if created:
+            conn.execute(
+                insert(PlatformAudit).values(
+                    actor=actor, action="platform_admin.added", detail={"personal_id": personal_id}
+                )
+            )
+    return created
+
+
+def grant_role_sync(engine: Engine, tenant: Tenant, grant: RoleGrantCreate, *, actor: str) -> bool:
+    from motcua.core.db import search_path_sql
+
+    with engine.begin() as conn:
+        conn.execute(text(search_path_sql(tenant.schema)))
+        created = (
+            conn.execute(
+                pg_insert(RoleGrant)
+                .values(personal_id=grant.personal_id, role=grant.role, granted_by=actor)
+                .on_conflict_do_nothing()
+                .returning(RoleGrant.id)
+            ).scalar_one_or_none()
+            is not None
+        )
+        if created:
+            conn.execute(
+                insert(TenantAudit).values(
+                    actor=actor,
+                    action="role.granted",
+                    detail={"personal_id": grant.personal_id, "role": grant.role},
+                )
+            )
+    return created
+
+
+def set_identity_setting(
+    engine: Engine,
+    settings: Settings,
+    tenant: Tenant,
+    *,
+    issuer: str,
+    client_id: str,
+    client_secret: str,
+    scopes: str,
+    personal_id_claim: str,
+    display_name: str,
+    actor: str,
+) -> None:
+    if not issuer.startswith(("https://", "http://")):
+        raise IdentityInputError("issuer must be an http(s) URL")
+    if settings.is_production and not issuer.startswith("https://"):
+        raise IdentityInputError("issuer must use https in production")
+    if not client_id or not client_secret:
+        raise IdentityInputError("client id and client secret are required")
+    if "openid" not in scopes.split():
+        raise IdentityInputError("scopes must include openid")
+    sealed = SecretBox(settings.secret_key).seal(client_secret)
+    values = {
+        "issuer": issuer.rstrip("/"),
+        "client_id": client_id,
+        "client_secret_sealed": sealed,
+        "scopes": scopes,
+        "personal_id_claim": personal_id_claim,
+        "display_name": display_name,
+    }
+    with engine.begin() as conn:
+        stmt = pg_insert(IdentitySetting).values(tenant_id=tenant.id, **values)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[IdentitySetting.tenant_id], set_={**values, "updated_at": text("now()")}
+            )
+        )
+        conn.execute(
+            insert(PlatformAudit).values(
+                actor=actor,
+                action="identity.configured",
+                tenant_slug=tenant.slug,
+                detail={"issuer": values["issuer"], "client_id": client_id},
+            )
+        )
