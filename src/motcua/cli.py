@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,7 @@ def _child_env(settings: Settings) -> dict[str, str]:
     env["MOTCUA_DATA_DIR"] = str(settings.data_dir)
     env["MOTCUA_ROOT"] = str(settings.root)
     env["MOTCUA_SECRET_KEY"] = settings.secret_key
+    env["MOTCUA_PORT"] = str(settings.port)  # the development e-ID issuer URL carries the port
     return env
 
 
@@ -224,12 +225,29 @@ def seed_demo_tenants(live: Settings) -> list[str]:
     return seeded
 
 
+# The demo administrator of the development e-ID provider (dev_users), console access for `make run`.
+DEMO_PLATFORM_ADMIN = "031075009876"
+
+
+def _seed_demo_platform_admin(live: Settings) -> None:
+    from motcua.core.db import sync_engine
+    from motcua.identity.services import add_platform_admin
+
+    assert live.database_url
+    engine = sync_engine(live.database_url, pool_size=0)
+    try:
+        add_platform_admin(engine, DEMO_PLATFORM_ADMIN, actor="seed")
+    finally:
+        engine.dispose()
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from motcua.core.broker import setup_broker
     from motcua.tenancy.migrate import migrate_all
 
     host = args.host or settings.host
     port = args.port or settings.port
+    settings = replace(settings, port=port)
     with services(settings) as live:
         report = migrate_all(live)
         for schema, reason in report.failed.items():
@@ -239,6 +257,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             seeded = seed_demo_tenants(live)
             if seeded:
                 print(f"demo tenants ready: {', '.join(seeded)}")
+            if live.dev_services:
+                _seed_demo_platform_admin(live)
         env = _child_env(live)
         # Each child in its own process group: Ctrl-C reaches only this supervisor, which then
         # stops each child exactly once (a second signal makes Dramatiq kill its workers hard).

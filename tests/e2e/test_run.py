@@ -3,7 +3,9 @@ worker; stopped with Ctrl-C and started again with the data still there."""
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -117,3 +119,58 @@ def test_run_serves_demo_tenants_and_keeps_data_across_restarts(tmp_path: Path) 
     finally:
         _stop(proc)
     assert _servers_of(data_dir) == []
+
+
+async def test_run_citizen_logs_in_through_the_development_eid_provider(tmp_path: Path) -> None:
+    """The `make run` experience: log in on hanoi with the dev e-ID provider, see your name,
+    log out; the hanoi session cookie gives nothing on danang."""
+    from motcua.identity.oidc import LoopbackNames
+
+    data_dir = tmp_path / "data"
+    port = _free_port()
+    proc = _start(data_dir, port)
+    hanoi, danang = f"http://hanoi.localhost:{port}", f"http://danang.localhost:{port}"
+    try:
+        async with httpx.AsyncClient(
+            transport=LoopbackNames(), follow_redirects=False, timeout=20
+        ) as browser:
+            start = await browser.get(f"{hanoi}/login")
+            assert start.status_code == 302
+            authorize_url = start.headers["location"]
+            assert authorize_url.startswith(f"http://eid.localhost:{port}/authorize?")
+            picker = await browser.get(authorize_url)
+            assert picker.status_code == 200
+            assert "Nguyễn Văn An" in picker.text
+            found = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', picker.text)
+            hidden = {k: html.unescape(v) for k, v in found}
+            an = re.search(r'name="user" value="([^"]+)">Đăng nhập với tư cách Nguyễn Văn An', picker.text)
+            assert an is not None
+            chosen = await browser.post(
+                f"http://eid.localhost:{port}/authorize", data={**hidden, "user": an.group(1)}
+            )
+            assert chosen.status_code == 303
+            done = await browser.get(chosen.headers["location"])
+            assert done.status_code == 303, done.text[:500]
+            home = await browser.get(f"{hanoi}/")
+            assert "Nguyễn Văn An" in home.text
+            assert "Đăng xuất" in home.text
+
+            session = browser.cookies.get("motcua_session", domain="hanoi.localhost")
+            assert session
+            elsewhere = await browser.get(f"{danang}/account", cookies={"motcua_session": session})
+            assert elsewhere.status_code == 303  # not signed in on danang
+            danang_home = await browser.get(f"{danang}/", cookies={"motcua_session": session})
+            assert "Nguyễn Văn An" not in danang_home.text
+
+            token = re.search(r'name="_csrf_token" value="([^"]+)"', home.text)
+            assert token is not None
+            out = await browser.post(f"{hanoi}/logout", data={"_csrf_token": token.group(1)})
+            assert out.status_code == 303
+            assert out.headers["location"].startswith(f"http://eid.localhost:{port}/logout?")
+            back = await browser.get(out.headers["location"])
+            assert back.headers["location"].startswith(f"{hanoi}/")
+            after = await browser.get(f"{hanoi}/")
+            assert "Nguyễn Văn An" not in after.text
+            assert "Đăng nhập" in after.text
+    finally:
+        _stop(proc)

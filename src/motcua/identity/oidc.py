@@ -89,9 +89,18 @@ class LoopbackNames(httpx.AsyncBaseTransport):
         self.inner = inner or httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.host.endswith(".localhost"):
-            request.url = request.url.copy_with(host="127.0.0.1")
-        return await self.inner.handle_async_request(request)
+        if not request.url.host.endswith(".localhost"):
+            return await self.inner.handle_async_request(request)
+        # A copy goes to the socket; the original request (and so cookie handling and
+        # redirects) keeps the real host name, and the Host header is unchanged.
+        loopback = httpx.Request(
+            request.method,
+            request.url.copy_with(host="127.0.0.1"),
+            headers=request.headers,
+            stream=request.stream,
+            extensions=request.extensions,
+        )
+        return await self.inner.handle_async_request(loopback)
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -251,8 +260,11 @@ class OidcClient:
         claims = await self.verify_id_token(provider, id_token, nonce=pending.nonce)
         access_token = token.get("access_token")
         merged = dict(claims)
-        if provider.personal_id_claim not in claims and meta.get("userinfo_endpoint") and access_token:
-            merged.update(await self._userinfo(meta["userinfo_endpoint"], str(access_token), claims["sub"]))
+        if meta.get("userinfo_endpoint") and access_token:
+            # Providers keep scope claims (address, contact, birth date — used to prefill forms)
+            # out of the ID token; userinfo has them. The ID token's own claims win on conflict.
+            userinfo = await self._userinfo(meta["userinfo_endpoint"], str(access_token), claims["sub"])
+            merged = {**userinfo, **claims}
         personal_id = merged.get(provider.personal_id_claim)
         if personal_id is None:
             raise LoginError("personal_id", f"claim {provider.personal_id_claim!r} not provided")

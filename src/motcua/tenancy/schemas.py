@@ -27,3 +27,5 @@ class TenantCreate:
     theme: str = "default"
     branding: dict[str, Any] = field(default_factory=dict, hash=False)
     procedures: tuple[dict[str, Any], ...] = ()
+    # (personal ID, role) granted at onboarding: the locality's first administrators.
+    roles: tuple[tuple[str, str], ...] = ()

@@ -143,8 +143,12 @@ def spec_from_file(path: Path, **overrides: Any) -> TenantCreate:
     procedures = data.get("procedures", [])
     if not isinstance(procedures, list):
         raise TenancyError(f"{path}: procedures must be a list of [[procedures]] tables")
+    roles = data.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(r, dict) for r in roles):
+        raise TenancyError(f"{path}: roles must be a list of [[roles]] tables")
     return build_spec(
         slug=slug,
+        roles=[(str(r.get("personal_id", "")), str(r.get("role", ""))) for r in roles],
         name=overrides.get("name") or data.get("name", ""),
         kind=overrides.get("kind") or data.get("kind", TenantKind.PROVINCE),
         domains=overrides.get("domains") or data.get("domains", []),
@@ -164,6 +168,7 @@ def build_spec(
     theme: str = "default",
     branding: dict[str, Any] | None = None,
     procedures: Sequence[dict[str, Any]] = (),
+    roles: Sequence[tuple[str, str]] = (),
     where: str = "tenant",
 ) -> TenantCreate:
     """Validate everything about a new tenant before anything is written."""
@@ -191,7 +196,13 @@ def build_spec(
             raise TenancyError(f"{where}: procedures[{i}]: code {spec.code} appears twice")
         codes.add(spec.code)
         parsed.append(raw)
+    for i, (personal_id, role) in enumerate(roles):
+        if not re.match(r"^\d{12}$", personal_id):
+            raise TenancyError(f"{where}: roles[{i}].personal_id must be 12 digits")
+        if role not in ("officer", "tenant_admin"):
+            raise TenancyError(f"{where}: roles[{i}].role must be officer or tenant_admin")
     return TenantCreate(
+        roles=tuple(roles),
         slug=slug,
         name=name.strip(),
         kind=kind,
@@ -259,6 +270,7 @@ def onboard_tenant(
                     with engine.begin() as conn:
                         conn.execute(text(search_path_sql(schema)))
                         upsert_procedures(conn, procedures)
+                        _seed_roles(conn, spec.roles, actor)
                 elif step == "domains":
                     with engine.begin() as conn:
                         _register_domains(conn, spec.slug, hosts)
@@ -329,6 +341,17 @@ def _claim_record(conn: Connection, spec: TenantCreate, schema: str, actor: str)
     )
     _audit(conn, actor, "tenant.onboarding_resumed", spec.slug, previous_status=row.status)
     return None
+
+
+def _seed_roles(conn: Connection, roles: Sequence[tuple[str, str]], actor: str) -> None:
+    from motcua.identity.models import RoleGrant
+
+    for personal_id, role in roles:
+        conn.execute(
+            pg_insert(RoleGrant)
+            .values(personal_id=personal_id, role=role, granted_by=actor)
+            .on_conflict_do_nothing()
+        )
 
 
 def _check_domains_free(conn: Connection, slug: str, hosts: Sequence[str]) -> None:

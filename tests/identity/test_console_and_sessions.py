@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import httpx
+import redis.asyncio as aioredis
+from sqlalchemy import Engine, text
+
+from motcua.core.settings import Settings
+from motcua.identity.services import add_platform_admin
+from motcua.identity.sessions import SessionStore, UserSession
+from tests.conftest import MakeTenant
+from tests.identity.rogue_provider import CLIENT_ID, CLIENT_SECRET, PERSON, RogueProvider
+
+
+async def _console_login(browser: httpx.AsyncClient) -> httpx.Response:
+    start = await browser.get("http://admin.localhost/login")
+    assert start.status_code == 302, start.text
+    callback = httpx.get(start.headers["location"], follow_redirects=False).headers["location"]
+    assert callback.startswith("http://admin.localhost/auth/callback?")
+    return await browser.get(callback)
+
+
+async def test_console_is_for_platform_administrators_only(
+    rogue: RogueProvider, live_settings: Settings, engine: Engine, make_tenant: MakeTenant
+) -> None:
+    from motcua.app import create_app
+
+    tenant = make_tenant(name="Tỉnh Trên Bảng Điều Khiển")
+    settings = replace(
+        live_settings, oidc_issuer=rogue.issuer, oidc_client_id=CLIENT_ID, oidc_client_secret=CLIENT_SECRET
+    )
+    app = create_app(settings)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), follow_redirects=False) as browser:
+        anonymous = await browser.get("http://admin.localhost/")
+        assert anonymous.status_code == 200
+        assert tenant.name not in anonymous.text
+        assert 'href="/login"' in anonymous.text
+
+        assert (await _console_login(browser)).status_code == 303
+        refused = await browser.get("http://admin.localhost/")
+        assert refused.status_code == 403  # signed in, but not a platform administrator
+        assert tenant.name not in refused.text
+
+        add_platform_admin(engine, PERSON["personal_id"], actor="test")
+        async with httpx.AsyncClient(transport=browser._transport, follow_redirects=False) as admin:  # type: ignore[attr-defined]
+            await _console_login(admin)
+            console = await admin.get("http://admin.localhost/")
+            assert console.status_code == 200
+            assert tenant.name in console.text
+            # The console session is not a session on any tenant.
+            sid = admin.cookies.get("motcua_session", domain="admin.localhost")
+            assert sid
+            there = await admin.get(
+                f"http://{tenant.slug}.localhost/account", cookies={"motcua_session": sid}
+            )
+            assert there.status_code == 303
+
+
+async def test_sessions_end_after_the_idle_and_the_absolute_timeout(live_settings: Settings) -> None:
+    redis = aioredis.Redis.from_url(live_settings.redis_url or "")
+    try:
+        idle = SessionStore(redis, idle_seconds=1, absolute_seconds=3600)
+        sid = await idle.create(
+            UserSession(site="x", issuer="i", subject="s", personal_id="001085012345", name="A")
+        )
+        assert await idle.load(sid, "x") is not None
+        await asyncio.sleep(2.2)
+        assert await idle.load(sid, "x") is None
+
+        absolute = SessionStore(redis, idle_seconds=3600, absolute_seconds=2)
+        sid = await absolute.create(
+            UserSession(site="x", issuer="i", subject="s", personal_id="001085012345", name="A")
+        )
+        for _ in range(3):  # activity does not extend past the absolute lifetime
+            await asyncio.sleep(0.8)
+            await absolute.load(sid, "x")
+        await asyncio.sleep(0.5)
+        assert await absolute.load(sid, "x") is None
+        assert await absolute.load("", "x") is None
+        assert await absolute.load("x" * 500, "x") is None
+    finally:
+        await redis.aclose()
+
+
+def test_tenant_client_secrets_are_encrypted_at_rest(
+    make_tenant: MakeTenant, engine: Engine, live_settings: Settings
+) -> None:
+    from motcua.identity.services import set_identity_setting
+
+    tenant = make_tenant()
+    set_identity_setting(
+        engine,
+        live_settings,
+        tenant,
+        issuer="https://eid.example.vn",
+        client_id="hanoi-portal",
+        client_secret="very-secret-value-1234",
+        scopes="openid personal_id",
+        personal_id_claim="personal_id",
+        display_name="VNeID",
+        actor="test",
+    )
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT client_secret_sealed FROM platform.identity_settings WHERE tenant_id = :t"),
+            {"t": tenant.id},
+        ).scalar_one()
+        audit = conn.execute(
+            text(
+                "SELECT detail::text FROM platform.audit_log "
+                "WHERE action = 'identity.configured' AND tenant_slug = :s"
+            ),
+            {"s": tenant.slug},
+        ).scalar_one()
+    assert "very-secret-value-1234" not in stored
+    assert "very-secret-value-1234" not in audit
