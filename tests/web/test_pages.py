@@ -22,7 +22,8 @@ async def test_home_lists_the_tenant_procedures_in_vietnamese(
     assert response.headers["content-type"].startswith("text/html")
     html = response.text
     assert '<html lang="vi">' in html
-    assert "Thủ tục hành chính (2)" in html
+    assert "Lĩnh vực (2 thủ tục)" in html
+    assert '<a href="/procedures?field=H%E1%BB%99%20t%E1%BB%8Bch">Hộ tịch</a>' in html
     assert '<a href="/procedures/1.001193">Đăng ký khai sinh</a>' in html
     assert "15.000 ₫" in html
     assert "Miễn phí" in html

@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, Text, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,7 +41,33 @@ class Procedure(TenantBase):
     # Diacritic-free, lower-case copy of the name and field for search ("dang ky khai sinh").
     search_text: Mapped[str] = mapped_column(Text, default="")
     form_fields: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    agency_code: Mapped[str] = mapped_column(String(40), default="")
+    processing_unit: Mapped[str] = mapped_column(String(16), default="working_days")
+    description: Mapped[str] = mapped_column(Text, default="")
+    channels: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    fees: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    documents: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    results: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    legal_basis: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    form_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+class ProcedureForm(TenantBase):
+    """One published version of a procedure's form; never edited once a dossier may use it."""
+
+    __tablename__ = "procedure_forms"
+
+    procedure_id: Mapped[int] = mapped_column(
+        ForeignKey("procedures.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+CHANNEL_LABELS = {"online": "Trực tuyến", "in_person": "Trực tiếp", "postal": "Dịch vụ bưu chính"}
+UNIT_LABELS = {"working_days": "ngày làm việc", "calendar_days": "ngày"}

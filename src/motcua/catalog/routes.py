@@ -1,19 +1,58 @@
-"""A tenant's public catalog pages."""
+"""A tenant's public catalog: home, search (page, htmx partial and JSON API), procedure page."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 from litestar import Request, Router, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from motcua.catalog.models import ProcedureLevel
-from motcua.catalog.services import CatalogCache, get_procedure, list_procedures
+from motcua.catalog.models import CHANNEL_LABELS, UNIT_LABELS, Procedure, ProcedureLevel
+from motcua.catalog.schemas import ProcedureSummary
+from motcua.catalog.services import (
+    CatalogCache,
+    SearchResult,
+    fields_of,
+    get_procedure,
+    list_procedures,
+    search,
+)
 from motcua.core.db import Database
 from motcua.tenancy.schemas import Tenant
 from motcua.web.errors import not_found_page
 from motcua.web.pages import page
+
+LEVELS = [(lv.value, lv.label) for lv in ProcedureLevel]
+
+
+async def catalog_of(request: Request, tenant: Tenant, db: Database) -> list[ProcedureSummary]:  # type: ignore[type-arg]
+    cache: CatalogCache = request.app.state.catalog_cache
+    procedures = cache.get(tenant.schema)
+    if procedures is None:
+        async with db.tenant_session(tenant) as session:
+            procedures = await list_procedures(session)
+        cache.put(tenant.schema, procedures)
+    return procedures
+
+
+async def procedure_of(request: Request, tenant: Tenant, db: Database, code: str) -> Procedure | None:  # type: ignore[type-arg]
+    cache: CatalogCache = request.app.state.catalog_cache
+    hit, procedure = cache.get_detail(tenant.schema, code)
+    if not hit:
+        async with db.tenant_session(tenant) as session:
+            procedure = await get_procedure(session, code)
+        cache.put_detail(tenant.schema, code, procedure)
+    return procedure
+
+
+def _page_number(raw: int | None) -> int:
+    return raw if raw is not None and 1 <= raw <= 10_000 else 1
+
+
+def _level(raw: str | None) -> str | None:
+    return raw if raw in {lv.value for lv in ProcedureLevel} else None
 
 
 @get("/", name="home", include_in_schema=False)
@@ -22,27 +61,87 @@ async def home(
     tenant: NamedDependency[Tenant],
     db: NamedDependency[Database],
 ) -> Response[str]:
-    cache: CatalogCache = request.app.state.catalog_cache
-    procedures = cache.get(tenant.schema)
-    if procedures is None:
-        async with db.tenant_session(tenant) as session:
-            procedures = await list_procedures(session)
-        cache.put(tenant.schema, procedures)
-    return page(request, "home.html", procedures=procedures)
+    catalog = await catalog_of(request, tenant, db)
+    featured = search(catalog, None, level="full", per_page=8).items or catalog[:8]
+    return page(request, "home.html", procedures=featured, fields=fields_of(catalog), total=len(catalog))
+
+
+@get("/procedures", name="procedure_search", include_in_schema=False)
+async def procedure_search(
+    request: Request,  # type: ignore[type-arg]
+    tenant: NamedDependency[Tenant],
+    db: NamedDependency[Database],
+    q: FromQuery[str | None] = None,
+    field: FromQuery[str | None] = None,
+    level: FromQuery[str | None] = None,
+    page_number: Annotated[int | None, QueryParameter(name="page")] = None,
+) -> Response[str]:
+    catalog = await catalog_of(request, tenant, db)
+    result = search(
+        catalog, (q or "")[:200], field=field, level=_level(level), page=_page_number(page_number)
+    )
+    context: dict[str, Any] = {"result": result, "fields": fields_of(catalog), "levels": LEVELS}
+    if request.headers.get("hx-request") == "true":
+        # htmx asks for the results only, as the person types.
+        return page(request, "catalog/results.html", **context)
+    return page(request, "catalog/search.html", **context)
 
 
 @get("/procedures/{code:str}", name="procedure", include_in_schema=False)
 async def procedure_page(
     request: Request,  # type: ignore[type-arg]
-    db_session: NamedDependency[AsyncSession],
+    tenant: NamedDependency[Tenant],
+    db: NamedDependency[Database],
     code: FromPath[str],
 ) -> Response[str]:
-    procedure = await get_procedure(db_session, code)
+    procedure = await procedure_of(request, tenant, db, code[:60])
     if procedure is None:
-        return not_found_page(request, f"Không có thủ tục mã {code} trên cổng này.")
+        return not_found_page(request, f"Không có thủ tục mã {code[:60]} trên cổng này.")
     return page(
-        request, "procedure.html", procedure=procedure, level_label=ProcedureLevel(procedure.level).label
+        request,
+        "procedure.html",
+        procedure=procedure,
+        level_label=ProcedureLevel(procedure.level).label,
+        channel_labels=CHANNEL_LABELS,
+        unit_labels=UNIT_LABELS,
     )
 
 
-router = Router(path="/", route_handlers=[home, procedure_page])
+# Public JSON API ---------------------------------------------------------------------------------
+def _api_item(p: ProcedureSummary) -> dict[str, Any]:
+    return {
+        "code": p.code,
+        "name": p.name,
+        "field": p.field,
+        "level": p.level,
+        "level_label": p.level_label,
+        "processing_time": {"amount": p.processing_days, "unit": p.processing_unit},
+        "fee_vnd": p.fee_vnd,
+    }
+
+
+@get("/api/v1/procedures", name="api_procedures", tags=["catalog"], summary="Search the procedure catalog")
+async def api_procedures(
+    request: Request,  # type: ignore[type-arg]
+    tenant: NamedDependency[Tenant],
+    db: NamedDependency[Database],
+    q: FromQuery[str | None] = None,
+    field: FromQuery[str | None] = None,
+    level: FromQuery[str | None] = None,
+    page_number: Annotated[int | None, QueryParameter(name="page")] = None,
+) -> dict[str, Any]:
+    """Procedures of this portal; `q` is diacritic-insensitive ("dang ky khai sinh" finds
+    "Đăng ký khai sinh"). Fees in VND (whole đồng)."""
+    catalog = await catalog_of(request, tenant, db)
+    result: SearchResult = search(
+        catalog, (q or "")[:200], field=field, level=_level(level), page=_page_number(page_number)
+    )
+    return {
+        "items": [_api_item(p) for p in result.items],
+        "page": result.page,
+        "per_page": result.per_page,
+        "total": result.total,
+    }
+
+
+router = Router(path="/", route_handlers=[home, procedure_search, procedure_page, api_procedures])

@@ -34,25 +34,13 @@ async def load_tenant(db: Database, slug: str) -> Tenant:
     async with db.engine.connect() as conn:
         row = (
             await conn.execute(
-                text(
-                    "SELECT id, slug, name, kind, status, schema_name, theme, branding "
-                    "FROM platform.tenants WHERE slug = :s"
-                ),
+                text(f"SELECT {Tenant.COLUMNS} FROM platform.tenants WHERE slug = :s"),
                 {"s": slug},
             )
         ).one_or_none()
     if row is None:
         raise UnknownTenantError(slug)
-    return Tenant(
-        id=row.id,
-        slug=row.slug,
-        name=row.name,
-        kind=row.kind,
-        status=row.status,
-        schema=row.schema_name,
-        theme=row.theme,
-        branding=dict(row.branding or {}),
-    )
+    return Tenant.from_row(row)
 
 
 @asynccontextmanager

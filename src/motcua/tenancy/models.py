@@ -35,6 +35,7 @@ class TenantRecord(PlatformBase):
     schema_name: Mapped[str] = mapped_column(String(63), unique=True)
     theme: Mapped[str] = mapped_column(String(63), default="default")
     branding: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     onboarding_step: Mapped[str | None] = mapped_column(String(32))
     failure_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

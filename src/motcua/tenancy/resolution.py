@@ -31,7 +31,7 @@ SiteKind = Literal["tenant", "console", "platform", "dev-eid"]
 HOST_INDEPENDENT_PREFIXES = ("/healthz", "/readyz", "/static/")
 INTERNAL_PREFIXES = ("/console", "/platform", "/dev-eid")
 
-_TENANT_COLUMNS = "t.id, t.slug, t.name, t.kind, t.status, t.schema_name, t.theme, t.branding"
+_TENANT_COLUMNS = ", ".join("t." + c.strip() for c in Tenant.COLUMNS.split(","))
 _BY_SLUG = text(f"SELECT {_TENANT_COLUMNS} FROM platform.tenants t WHERE t.slug = :key")
 _BY_HOST = text(
     f"SELECT {_TENANT_COLUMNS} FROM platform.domains d JOIN platform.tenants t ON t.id = d.tenant_id "
@@ -95,20 +95,7 @@ class TenantResolver:
             query, key = _BY_HOST, host
         async with self.db.engine.connect() as conn:
             row = (await conn.execute(query, {"key": key})).one_or_none()
-        tenant = (
-            None
-            if row is None
-            else Tenant(
-                id=row.id,
-                slug=row.slug,
-                name=row.name,
-                kind=row.kind,
-                status=row.status,
-                schema=row.schema_name,
-                theme=row.theme,
-                branding=dict(row.branding or {}),
-            )
-        )
+        tenant = None if row is None else Tenant.from_row(row)
         self._cache[host] = (now + self.ttl, tenant)
         self._cache.move_to_end(host)
         while len(self._cache) > self.MAX_ENTRIES:

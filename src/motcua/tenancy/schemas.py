@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +16,25 @@ class Tenant:
     schema: str
     theme: str = "default"
     branding: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # Per-tenant operating settings: working calendar, upload limits…
+    settings: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    # The columns every tenant lookup selects, in one place.
+    COLUMNS: ClassVar[str] = "id, slug, name, kind, status, schema_name, theme, branding, settings"
+
+    @classmethod
+    def from_row(cls, row: Any) -> Tenant:
+        return cls(
+            id=row.id,
+            slug=row.slug,
+            name=row.name,
+            kind=row.kind,
+            status=row.status,
+            schema=row.schema_name,
+            theme=row.theme,
+            branding=dict(row.branding or {}),
+            settings=dict(getattr(row, "settings", None) or {}),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +45,7 @@ class TenantCreate:
     domains: tuple[str, ...] = ()
     theme: str = "default"
     branding: dict[str, Any] = field(default_factory=dict, hash=False)
+    settings: dict[str, Any] = field(default_factory=dict, hash=False)
     procedures: tuple[dict[str, Any], ...] = ()
     # (personal ID, role) granted at onboarding: the locality's first administrators.
     roles: tuple[tuple[str, str], ...] = ()

@@ -110,16 +110,7 @@ TENANTS = cast(Table, TenantRecord.__table__)
 
 
 def _to_tenant(row: Any) -> Tenant:
-    return Tenant(
-        id=row.id,
-        slug=row.slug,
-        name=row.name,
-        kind=row.kind,
-        status=row.status,
-        schema=row.schema_name,
-        theme=row.theme,
-        branding=dict(row.branding or {}),
-    )
+    return Tenant.from_row(row)
 
 
 # Tenant files ------------------------------------------------------------------------------------
@@ -140,9 +131,18 @@ def spec_from_file(path: Path, **overrides: Any) -> TenantCreate:
     theme = data.get("theme", {})
     if not isinstance(theme, dict):
         raise TenancyError(f"{path}: [theme] must be a table")
-    procedures = data.get("procedures", [])
-    if not isinstance(procedures, list):
-        raise TenancyError(f"{path}: procedures must be a list of [[procedures]] tables")
+    procedures = _procedures_with_includes(path, data)
+    defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise TenancyError(f"{path}: [defaults] must be a table")
+    # Tenant-wide values (the agency code of dossier codes) fill what a procedure leaves out.
+    procedures = [{**defaults, **p} for p in procedures]
+    calendar = data.get("working_calendar")
+    settings: dict[str, Any] = {}
+    if calendar is not None:
+        if not isinstance(calendar, dict):
+            raise TenancyError(f"{path}: [working_calendar] must be a table")
+        settings["working_calendar"] = calendar
     roles = data.get("roles", [])
     if not isinstance(roles, list) or not all(isinstance(r, dict) for r in roles):
         raise TenancyError(f"{path}: roles must be a list of [[roles]] tables")
@@ -155,8 +155,34 @@ def spec_from_file(path: Path, **overrides: Any) -> TenantCreate:
         theme=str(theme.get("name", "default")),
         branding={k: v for k, v in theme.items() if k != "name"},
         procedures=procedures,
+        settings=settings,
         where=str(path),
     )
+
+
+def _procedures_with_includes(path: Path, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tenant's procedures after its shared catalogue files (``include``), a tenant's own
+    entry replacing an included one with the same code."""
+    includes = data.get("include", [])
+    if not isinstance(includes, list):
+        raise TenancyError(f"{path}: include must be a list of files")
+    merged: dict[str, dict[str, Any]] = {}
+    base = path.parent.resolve()
+    for name in includes:
+        target = (base / str(name)).resolve()
+        if not target.is_relative_to(base):
+            raise TenancyError(f"{path}: include {name!r} points outside {base}")
+        included = load_tenant_file(target).get("procedures", [])
+        if not isinstance(included, list):
+            raise TenancyError(f"{target}: procedures must be a list of [[procedures]] tables")
+        for p in included:
+            merged[str(p.get("code"))] = p
+    own = data.get("procedures", [])
+    if not isinstance(own, list):
+        raise TenancyError(f"{path}: procedures must be a list of [[procedures]] tables")
+    for p in own:
+        merged[str(p.get("code"))] = p
+    return list(merged.values())
 
 
 def build_spec(
@@ -169,6 +195,7 @@ def build_spec(
     branding: dict[str, Any] | None = None,
     procedures: Sequence[dict[str, Any]] = (),
     roles: Sequence[tuple[str, str]] = (),
+    settings: dict[str, Any] | None = None,
     where: str = "tenant",
 ) -> TenantCreate:
     """Validate everything about a new tenant before anything is written."""
@@ -201,7 +228,16 @@ def build_spec(
             raise TenancyError(f"{where}: roles[{i}].personal_id must be 12 digits")
         if role not in ("officer", "tenant_admin"):
             raise TenancyError(f"{where}: roles[{i}].role must be officer or tenant_admin")
+    settings = dict(settings or {})
+    if "working_calendar" in settings:
+        from motcua.dossiers.deadlines import WorkCalendar
+
+        try:
+            WorkCalendar.from_config(settings["working_calendar"])
+        except ValueError as exc:
+            raise TenancyError(f"{where}: working_calendar: {exc}") from None
     return TenantCreate(
+        settings=settings,
         roles=tuple(roles),
         slug=slug,
         name=name.strip(),
@@ -317,6 +353,7 @@ def _claim_record(conn: Connection, spec: TenantCreate, schema: str, actor: str)
                 schema_name=schema,
                 theme=spec.theme,
                 branding=spec.branding,
+                settings=spec.settings,
                 onboarding_step="record",
             )
         )
@@ -336,6 +373,7 @@ def _claim_record(conn: Connection, spec: TenantCreate, schema: str, actor: str)
             kind=spec.kind,
             theme=spec.theme,
             branding=spec.branding,
+            settings=spec.settings,
             failure_reason=None,
         )
     )

@@ -1,0 +1,401 @@
+"""The appointment slip (phiếu tiếp nhận hồ sơ và hẹn trả kết quả) as a PDF and its QR code as SVG.
+
+The layout follows mẫu số 01 of Circular 01/2018/TT-VPCP. Text is set in DejaVu Sans, embedded and
+subset, so every Vietnamese letter is real, searchable text on any reader.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import cache, lru_cache
+from io import BytesIO
+from pathlib import Path
+from typing import cast
+
+import segno
+from fontTools import subset as ft_subset  # type: ignore[import-untyped]
+from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+from fpdf import FPDF
+from fpdf.enums import Align, TableBordersLayout, XPos, YPos
+from fpdf.fonts import TTFFont
+
+FONT_DIR = Path(__file__).parent / "fonts"
+FONT_FAMILY = "DejaVuSans"
+FONT_FILES = {"": FONT_DIR / "DejaVuSans.ttf", "B": FONT_DIR / "DejaVuSans-Bold.ttf"}
+
+# What a slip can hold: every Latin script (Vietnamese lives in Latin Extended Additional), combining
+# marks, Greek and Cyrillic for foreign names, punctuation, currency and common symbols. DejaVu Sans
+# has ~6,000 glyphs; fpdf2 parses all of them on every document and again when it subsets the
+# embedded copy, which alone took ~60 ms a slip. Cut once per process to these blocks, a slip renders
+# in about half the time. A character outside them raises MissingGlyphError like any other gap.
+_FONT_UNICODE_BLOCKS = (
+    (0x0020, 0x024F),  # Basic Latin .. Latin Extended-B
+    (0x0300, 0x036F),  # Combining Diacritical Marks
+    (0x0370, 0x03FF),  # Greek
+    (0x0400, 0x052F),  # Cyrillic and its supplement
+    (0x1E00, 0x1EFF),  # Latin Extended Additional: ạ ả ấ ầ ẩ ẫ ậ ... ỹ
+    (0x2000, 0x206F),  # General Punctuation: – — ‘ ’ “ ” …
+    (0x2070, 0x209F),  # superscripts and subscripts
+    (0x20A0, 0x20CF),  # currency: ₫ €
+    (0x2100, 0x218F),  # letterlike symbols and number forms: № ™ Ⅰ
+    (0x2190, 0x21FF),  # arrows
+    (0x2200, 0x22FF),  # mathematical operators: − × ≤
+    (0x2C60, 0x2C7F),  # Latin Extended-C
+    (0x25A0, 0x25FF),  # geometric shapes: ■ □ ●
+    (0xA720, 0xA7FF),  # Latin Extended-D
+)
+
+# Vietnam has kept UTC+7 without daylight saving since 1975: a fixed offset needs no tzdata.
+VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
+
+SLIP_TITLE = "PHIẾU TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ"
+QR_CAPTION = "Tra cứu tình trạng hồ sơ"
+# Level M survives a crease or a smudge on a printed slip and still fits a ~100-character URL in a
+# symbol that scans from a phone held at arm's length.
+QR_ERROR_LEVEL = "m"
+
+_LEFT_MARGIN = 25.0
+_RIGHT_MARGIN = 15.0
+_TOP_MARGIN = 15.0
+_BODY_SIZE = 11.0
+_LINE = 6.0
+_QR_SIZE = 32.0
+
+
+class MissingGlyphError(ValueError):
+    """The slip holds characters the embedded font cannot draw; a reader would show empty boxes."""
+
+
+@dataclass(frozen=True)
+class SlipDocument:
+    name: str
+    copies: str
+
+
+@dataclass(frozen=True)
+class SlipData:
+    tenant_name: str
+    agency_name: str
+    dossier_code: str
+    procedure_code: str
+    procedure_name: str
+    applicant_name: str
+    applicant_personal_id_masked: str
+    applicant_address: str | None
+    applicant_phone: str | None
+    received_at: datetime
+    due_at: datetime
+    channel_label: str
+    documents: tuple[SlipDocument, ...]
+    fee_vnd: int
+    tracking_url: str
+
+
+def format_fee_vnd(fee_vnd: int) -> str:
+    if fee_vnd < 0:
+        raise ValueError(f"a fee cannot be negative: {fee_vnd}")
+    if fee_vnd == 0:
+        return "Miễn phí"
+    return f"{fee_vnd:,} đồng".replace(",", ".")
+
+
+def format_slip_time(moment: datetime) -> str:
+    """'08 giờ 15 phút, ngày 23/11/2026', in Vietnam time whatever zone the value carries."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        # A naive time could be UTC from the database or local from a form: guessing would shift
+        # the promised return date by seven hours.
+        raise ValueError("slip times must be timezone-aware")
+    local = moment.astimezone(VIETNAM_TZ)
+    return f"{local:%H} giờ {local:%M} phút, ngày {local:%d/%m/%Y}"
+
+
+@lru_cache(maxsize=256)
+def _qr(url: str) -> segno.QRCode:
+    # Never a Micro QR: most phone camera apps do not read them.
+    return segno.make_qr(url, error=QR_ERROR_LEVEL)
+
+
+def qr_matrix(url: str) -> tuple[tuple[bool, ...], ...]:
+    """The QR modules (True = dark) without the quiet zone, shared by the PDF and the SVG."""
+    return tuple(tuple(bool(module) for module in row) for row in _qr(url).matrix)
+
+
+def qr_svg(url: str) -> str:
+    # A white background and explicit quiet zone keep the code scannable on a dark page theme.
+    return _qr(url).svg_inline(
+        scale=4,
+        border=4,
+        dark="#000",
+        light="#fff",
+        omitsize=True,
+        title=f"{QR_CAPTION}: {url}",
+        svgclass="slip-qr",
+        lineclass=None,
+    )
+
+
+def render_slip_pdf(slip: SlipData) -> bytes:
+    pdf = _new_document(slip)
+    pdf.add_page()
+    _draw_header(pdf, slip)
+    _draw_title(pdf, slip)
+    _draw_applicant(pdf, slip)
+    _draw_documents(pdf, slip.documents)
+    _draw_terms(pdf, slip)
+    _draw_tracking(pdf, slip.tracking_url)
+    _raise_on_missing_glyphs(pdf)
+    return bytes(pdf.output())
+
+
+@cache
+def _slip_font_bytes(style: str) -> bytes:
+    font = TTFont(FONT_FILES[style], recalcTimestamp=False)
+    options = ft_subset.Options()
+    options.glyph_names = True
+    options.notdef_outline = True
+    options.recommended_glyphs = True
+    options.name_IDs = ["*"]  # keeps the copyright and licence records with the font
+    options.name_languages = ["*"]
+    # fpdf2 does no shaping: Vietnamese uses precomposed letters, so layout tables are dead weight.
+    options.layout_features = []
+    options.layout_closure = False
+    options.drop_tables += ["GSUB", "GPOS", "GDEF", "kern", "FFTM"]
+    subsetter = ft_subset.Subsetter(options)
+    subsetter.populate(unicodes=[code for low, high in _FONT_UNICODE_BLOCKS for code in range(low, high + 1)])
+    subsetter.subset(font)
+    buffer = BytesIO()
+    font.save(buffer)
+    return buffer.getvalue()
+
+
+def _add_slip_fonts(pdf: FPDF) -> None:
+    for style in FONT_FILES:
+        fontkey = f"{FONT_FAMILY.lower()}{style}"
+        # add_font() only takes a path. This is its own body minus the path lookup: fontTools reads a
+        # file object as readily, and each document needs its own because fpdf2 subsets in place.
+        pdf.fonts[fontkey] = TTFFont(pdf, cast(Path, BytesIO(_slip_font_bytes(style))), fontkey, style)
+
+
+def _new_document(slip: SlipData) -> FPDF:
+    pdf = FPDF(orientation="portrait", unit="mm", format="A4")
+    pdf.set_margins(_LEFT_MARGIN, _TOP_MARGIN, _RIGHT_MARGIN)
+    pdf.set_auto_page_break(auto=True, margin=15)
+    _add_slip_fonts(pdf)
+    pdf.set_lang("vi")
+    pdf.set_title(f"{_nfc(SLIP_TITLE.capitalize())} - {_nfc(slip.dossier_code)}")
+    pdf.set_author(_nfc(slip.agency_name))
+    pdf.set_creator("motcua")
+    # The slip's date, not the wall clock, so the same dossier always yields the same bytes.
+    pdf.set_creation_date(slip.received_at)
+    return pdf
+
+
+def _nfc(text: str) -> str:
+    # Decomposed input (NFD from some keyboards and browsers) would put stacked combining marks next to
+    # the letter instead of on it: the font has a precomposed glyph for every Vietnamese letter.
+    return unicodedata.normalize("NFC", text)
+
+
+def _font(pdf: FPDF, *, bold: bool = False, size: float = _BODY_SIZE) -> None:
+    pdf.set_font(FONT_FAMILY, "B" if bold else "", size)
+
+
+def _draw_header(pdf: FPDF, slip: SlipData) -> None:
+    top = pdf.get_y()
+    left_w = 78.0
+    right_x = pdf.l_margin + left_w
+    right_w = pdf.epw - left_w
+
+    pdf.set_xy(pdf.l_margin, top)
+    _font(pdf, size=10)
+    pdf.multi_cell(left_w, 5, _nfc(slip.tenant_name).upper(), align=Align.C, new_x=XPos.LMARGIN)
+    _font(pdf, bold=True, size=10)
+    pdf.multi_cell(left_w, 5, _nfc(slip.agency_name).upper(), align=Align.C, new_x=XPos.LMARGIN)
+    left_bottom = pdf.get_y()
+    _underline(pdf, pdf.l_margin + left_w / 2, left_bottom + 1.5, 28)
+
+    pdf.set_xy(right_x, top)
+    _font(pdf, bold=True, size=10)
+    pdf.multi_cell(right_w, 5, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", align=Align.C, new_x=XPos.LEFT)
+    _font(pdf, bold=True, size=10.5)
+    pdf.multi_cell(right_w, 5.5, "Độc lập - Tự do - Hạnh phúc", align=Align.C, new_x=XPos.LEFT)
+    right_bottom = pdf.get_y()
+    _underline(pdf, right_x + right_w / 2, right_bottom + 1.5, 52)
+
+    pdf.set_xy(pdf.l_margin, max(left_bottom, right_bottom) + 10)
+
+
+def _underline(pdf: FPDF, centre_x: float, y: float, width: float) -> None:
+    pdf.set_line_width(0.3)
+    pdf.line(centre_x - width / 2, y, centre_x + width / 2, y)
+
+
+def _draw_title(pdf: FPDF, slip: SlipData) -> None:
+    _font(pdf, bold=True, size=13.5)
+    pdf.multi_cell(0, 7, SLIP_TITLE, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    code_line = f"Mã hồ sơ: {_nfc(slip.dossier_code)}"
+    _font(pdf, bold=True, size=12)
+    pdf.multi_cell(0, 7, code_line, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(4)
+
+
+def _field(pdf: FPDF, label: str, value: str, *, bold_value: bool = False) -> None:
+    # write() flows a long address onto the next line from the left margin, as on the paper form.
+    _font(pdf)
+    pdf.write(_LINE, f"{label}: ")
+    _font(pdf, bold=bold_value)
+    pdf.write(_LINE, _nfc(value))
+    pdf.ln(_LINE)
+
+
+def _draw_applicant(pdf: FPDF, slip: SlipData) -> None:
+    _font(pdf)
+    pdf.multi_cell(
+        0,
+        _LINE,
+        f"{_nfc(slip.agency_name)} tiếp nhận hồ sơ của:",
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
+    _field(pdf, "Ông/Bà", slip.applicant_name, bold_value=True)
+    _field(pdf, "Số định danh cá nhân", slip.applicant_personal_id_masked)
+    if slip.applicant_address:
+        _field(pdf, "Địa chỉ", slip.applicant_address)
+    if slip.applicant_phone:
+        _field(pdf, "Số điện thoại", slip.applicant_phone)
+    _field(pdf, "Nội dung yêu cầu giải quyết", slip.procedure_name, bold_value=True)
+    _field(pdf, "Mã thủ tục hành chính", slip.procedure_code)
+    _field(pdf, "Hình thức nộp hồ sơ", slip.channel_label)
+    pdf.ln(2)
+
+
+def _draw_documents(pdf: FPDF, documents: Iterable[SlipDocument]) -> None:
+    _font(pdf, bold=True)
+    pdf.write(_LINE, "1. Thành phần hồ sơ nộp gồm:")
+    pdf.ln(_LINE + 1)
+    _font(pdf, size=10)
+    pdf.set_line_width(0.2)
+    with pdf.table(
+        col_widths=(12, 118, 40),
+        text_align=(Align.C, Align.L, Align.C),
+        line_height=5.5,
+        padding=1.2,
+        borders_layout=TableBordersLayout.ALL,
+        headings_style=None,
+        first_row_as_headings=False,
+    ) as table:
+        heading = table.row()
+        _font(pdf, bold=True, size=10)
+        for text in ("STT", "Tên giấy tờ", "Số lượng"):
+            heading.cell(text)
+        _font(pdf, size=10)
+        rows = 0
+        for number, document in enumerate(documents, start=1):
+            row = table.row()
+            row.cell(f"{number:02d}")
+            row.cell(_nfc(document.name))
+            row.cell(_nfc(document.copies))
+            rows += 1
+        if rows == 0:
+            row = table.row()
+            row.cell("")
+            row.cell("(không có giấy tờ kèm theo)")
+            row.cell("")
+    pdf.ln(3)
+
+
+def _draw_terms(pdf: FPDF, slip: SlipData) -> None:
+    for number, (label, value) in enumerate(
+        (
+            ("Phí, lệ phí", format_fee_vnd(slip.fee_vnd)),
+            ("Thời gian nhận hồ sơ", format_slip_time(slip.received_at)),
+            ("Thời gian trả kết quả", format_slip_time(slip.due_at)),
+        ),
+        start=2,
+    ):
+        _font(pdf, bold=True)
+        pdf.write(_LINE, f"{number}. {label}: ")
+        _font(pdf, bold=number == 4)
+        pdf.write(_LINE, value)
+        pdf.ln(_LINE)
+    pdf.ln(4)
+
+
+def _draw_tracking(pdf: FPDF, url: str) -> None:
+    text_w = pdf.epw - _QR_SIZE - 6
+    # Keep the code and its caption together: a QR split from its explanation is just noise.
+    if pdf.get_y() + _QR_SIZE > pdf.page_break_trigger:
+        pdf.add_page()
+    top = pdf.get_y()
+    pdf.set_line_width(0.2)
+    pdf.set_draw_color(150, 150, 150)
+    pdf.rect(pdf.l_margin, top, pdf.epw, _QR_SIZE + 4)
+    pdf.set_draw_color(0, 0, 0)
+    _draw_qr(pdf, url, pdf.l_margin + 2, top + 2, _QR_SIZE)
+
+    text_x = pdf.l_margin + _QR_SIZE + 5
+    pdf.set_xy(text_x, top + 5)
+    _font(pdf, bold=True, size=11)
+    pdf.multi_cell(text_w, 6, QR_CAPTION, new_x=XPos.LEFT, new_y=YPos.NEXT)
+    _font(pdf, size=9.5)
+    pdf.multi_cell(
+        text_w,
+        5,
+        "Quét mã QR bằng điện thoại hoặc truy cập địa chỉ dưới đây để theo dõi tiến độ giải quyết hồ sơ:",
+        new_x=XPos.LEFT,
+        new_y=YPos.NEXT,
+    )
+    _font(pdf, bold=True, size=9.5)
+    pdf.set_text_color(0, 51, 153)
+    # The visible URL is also a link, for whoever opens the PDF on screen rather than on paper.
+    pdf.multi_cell(text_w, 5, url, link=url, new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_xy(pdf.l_margin, top + _QR_SIZE + 8)
+
+
+def _draw_qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
+    matrix = qr_matrix(url)
+    # The four-module quiet zone the QR standard asks for, inside the square, so a border drawn around
+    # it can never touch the code.
+    quiet = 4
+    module = size / (len(matrix) + 2 * quiet)
+    pdf.set_fill_color(0, 0, 0)
+    for row_index, row in enumerate(matrix):
+        column = 0
+        width = len(row)
+        # One rectangle per run of dark modules: a tenth of the drawing operators, and no hairline
+        # seams between neighbouring modules when a viewer anti-aliases.
+        while column < width:
+            if not row[column]:
+                column += 1
+                continue
+            start = column
+            while column < width and row[column]:
+                column += 1
+            pdf.rect(
+                x + (quiet + start) * module,
+                y + (quiet + row_index) * module,
+                (column - start) * module,
+                module,
+                style="F",
+            )
+    pdf.link(x, y, size, size, url)
+
+
+def _raise_on_missing_glyphs(pdf: FPDF) -> None:
+    # fpdf2 only logs a warning and draws nothing for a character its font lacks; a slip with a
+    # hole in the citizen's name is worse than no slip.
+    missing = sorted(
+        {
+            chr(code)
+            for font in pdf.fonts.values()
+            if isinstance(font, TTFFont)
+            for code in font.missing_glyphs
+        }
+    )
+    if missing:
+        listed = ", ".join(f"{char!r} (U+{ord(char):04X})" for char in missing)
+        raise MissingGlyphError(f"{FONT_FAMILY} has no glyph for: {listed}")
