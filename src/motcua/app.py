@@ -19,6 +19,8 @@ from motcua.core.dependencies import DEPENDENCIES
 from motcua.core.logging import configure_logging
 from motcua.core.security import derive_key
 from motcua.core.settings import Settings, load_settings
+from motcua.dossiers.routes import router as dossiers_router
+from motcua.dossiers.storage import LocalStorage
 from motcua.identity.devprovider import router as dev_eid_router
 from motcua.identity.middleware import session_middleware
 from motcua.identity.oidc import OidcClient
@@ -30,7 +32,7 @@ from motcua.web.errors import EXCEPTION_HANDLERS
 from motcua.web.routes import router as web_router
 from motcua.web.theming import Themes
 
-ROUTERS = [web_router, catalog_router, admin_router, identity_router]
+ROUTERS = [web_router, catalog_router, admin_router, identity_router, dossiers_router]
 
 
 def routers_for(settings: Settings) -> list[Router]:
@@ -83,6 +85,9 @@ def create_app(settings: Settings) -> Litestar:
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048, gzip_compress_level=5),
         debug=False,
+        # Uploads are checked against the tenant's own limit (10 MB by default); this is the
+        # hard ceiling for any request body.
+        request_max_body_size=25 * 1024 * 1024,
     )
     # Host → tenant must run before routing (the console and platform hosts are routed by a
     # path prefix), and Litestar middleware runs after it, per route: so the resolver wraps the
@@ -95,6 +100,7 @@ def create_app(settings: Settings) -> Litestar:
     app.state.catalog_cache = catalog_cache
     app.state.redis = redis_client
     app.state.sessions = sessions
+    app.state.storage = LocalStorage.for_settings(settings)
     app.state.oidc = oidc
     return app
 

@@ -34,12 +34,17 @@ def provide_themes(request: Request) -> Themes:  # type: ignore[type-arg]
 
 
 async def provide_db_session(
-    tenant: NamedDependency[Tenant], db: NamedDependency[Database]
+    request: Request,  # type: ignore[type-arg]
+    tenant: NamedDependency[Tenant],
+    db: NamedDependency[Database],
 ) -> AsyncGenerator[AsyncSession, None]:
     """One transaction per request with the tenant's search_path; commits after the handler,
-    rolls back if it raised."""
+    rolls back if it raised. Jobs a handler queued in ``request.state.after_commit`` are sent
+    only once the commit succeeded, so no job ever sees data that was rolled back."""
     async with db.tenant_session(tenant) as session:
         yield session
+    for job in request.state.get("after_commit", ()):
+        job()
 
 
 DEPENDENCIES = {

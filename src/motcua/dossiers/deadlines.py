@@ -16,12 +16,13 @@ next) when a deadline lands on the end of a period. W is evaluated per day, with
 working days counted by bisecting a per-year table of working-day ordinals, so neither function
 loops over minutes or even days: a 60-working-day due date costs a couple of bisections.
 
-Public holidays come from the ``holidays`` package (Labour Code 2019 art. 112 and the Prime
-Minister's yearly swap decisions). For Tết it gives five days off: Lunar New Year's Eve and the
-first four days of the new year, moved off a weekend when one falls on it (e.g. Tết 2026 =
-Mon 16 - Fri 20 Feb 2026, so with the weekends Sat 14 - Sun 22 Feb is off; Tết 2025 = Mon 27 -
-Sat 1 Feb). The package also knows the government's swapped days for some years: the weekday
-given off ("Day off (substituted from ...)") and the Saturday worked in exchange (its
+Public holidays come from the ``holidays`` package (Labour Code 2019 art. 112, plus the
+government's yearly announcements of swapped days). For Tết it gives five days off: Lunar New
+Year's Eve and the first four days of the new year, a day falling on a weekend being moved to
+the nearest weekday (e.g. Tết 2026 = Mon 16 - Fri 20 Feb 2026, so with the weekends Sat 14 -
+Sun 22 Feb is off; Tết 2025 = Mon 27 Jan - Sat 1 Feb; Tết 2027 = Thu 4 - Wed 10 Feb). The
+package also knows the government's swapped days for some years: the weekday given off
+("Day off (substituted from ...)") and the Saturday worked in exchange (its
 ``weekend_workdays``, e.g. Sat 26 Apr 2025 and Sat 22 Aug 2026) — both are honoured here.
 Anything the package does not know (a province's extra Tết days, a local festival, a make-up
 Saturday announced late) is tenant data: ``extra_days_off`` and ``makeup_working_days``.
@@ -46,7 +47,6 @@ import holidays
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 _US_PER_HOUR = 3_600_000_000
-_US_PER_DAY = 24 * _US_PER_HOUR
 
 # Decree 42/2022/NĐ-CP: the one-stop desk must accept or refuse an online dossier within
 # 8 working hours of it arriving.
@@ -92,6 +92,8 @@ def _to_vietnam(moment: datetime) -> datetime:
         # A naive datetime could be UTC from the database or local from a form; guessing
         # would silently shift deadlines by 7 hours.
         raise ValueError(f"{moment.isoformat()} is naive; pass a timezone-aware datetime")
+    if moment.tzinfo is VIETNAM:
+        return moment.replace(tzinfo=None)
     return moment.astimezone(VIETNAM).replace(tzinfo=None)
 
 
@@ -165,9 +167,9 @@ class WorkCalendar:
     def _working_ordinals(self, year: int) -> tuple[int, ...]:
         cached = self._years.get(year)
         if cached is None:
-            first = date(year, 1, 1).toordinal()
-            last = date(year, 12, 31).toordinal()
-            cached = tuple(n for n in range(first, last + 1) if self.is_working_day(date.fromordinal(n)))
+            # Callers rebuild calendars from tenant settings per request; equal calendars share
+            # the table through the module-level cache.
+            cached = _year_table(self, year)
             self._years[year] = cached
         return cached
 
@@ -222,14 +224,15 @@ class WorkCalendar:
         raise AssertionError("elapsed exceeds the working day")  # pragma: no cover
 
     def _at(self, ordinal: int, time_us: int) -> datetime:
-        return datetime.fromordinal(ordinal).replace(tzinfo=VIETNAM) + timedelta(microseconds=time_us)
+        # Naive Vietnam wall time; the zone is attached once, by the public callers.
+        return datetime.fromordinal(ordinal) + timedelta(microseconds=time_us)
 
-    def _clock(self, local: datetime) -> tuple[int, int]:
-        """(ordinal, working us already done that day) for a naive Vietnam wall time."""
+    def _clock(self, local: datetime) -> tuple[int, int, bool]:
+        """(ordinal, working us already done that day, working day?) for a naive Vietnam time."""
         ordinal = local.toordinal()
         if not self.is_working_day(local.date()):
-            return ordinal, 0
-        return ordinal, self._elapsed_in_day(_time_us(local))
+            return ordinal, 0, False
+        return ordinal, self._elapsed_in_day(_time_us(local)), True
 
     # -- public operations --------------------------------------------------------------------
 
@@ -237,7 +240,9 @@ class WorkCalendar:
         # One-stop rule (Decree 61/2018): processing time runs only while the desk works, so a
         # dossier received outside office hours starts its clock when the desk next opens.
         # Periods are half-open, so exactly 17:00 (or 11:30) is already outside and rolls on.
-        local = _to_vietnam(moment)
+        return self._next_working_local(_to_vietnam(moment)).replace(tzinfo=VIETNAM)
+
+    def _next_working_local(self, local: datetime) -> datetime:
         ordinal = local.toordinal()
         if self.is_working_day(local.date()):
             now = _time_us(local)
@@ -252,13 +257,13 @@ class WorkCalendar:
         amount = _hours_to_us(hours)
         if amount == 0:
             return _to_vietnam(start).replace(tzinfo=VIETNAM)
-        return self._add_us(_to_vietnam(start), amount)
+        return self._add_us(_to_vietnam(start), amount).replace(tzinfo=VIETNAM)
 
     def _add_us(self, local: datetime, amount: int) -> datetime:
-        ordinal, done = self._clock(local)
+        ordinal, done, working = self._clock(local)
         day = self._day_us
         target = done + amount
-        if self.is_working_day(local.date()):
+        if working:
             if target <= day:
                 return self._at(ordinal, self._moment_in_day(target))
             target -= day
@@ -273,8 +278,8 @@ class WorkCalendar:
     def _between_us(self, a: datetime, b: datetime) -> int:
         if b <= a:
             return 0
-        a_ordinal, a_done = self._clock(a)
-        b_ordinal, b_done = self._clock(b)
+        a_ordinal, a_done, _ = self._clock(a)
+        b_ordinal, b_done, _ = self._clock(b)
         return self._working_days_in(a_ordinal, b_ordinal) * self._day_us + b_done - a_done
 
     def working_hours_between(self, start: datetime, end: datetime) -> float:
@@ -282,8 +287,8 @@ class WorkCalendar:
 
     def end_of_working_day(self, moment: datetime) -> datetime:
         """Close of the desk on the day of ``moment`` (or of the next working day)."""
-        first = _to_vietnam(self.next_working_moment(moment))
-        return self._at(first.toordinal(), self._spans[-1][1])
+        first = self._next_working_local(_to_vietnam(moment))
+        return self._at(first.toordinal(), self._spans[-1][1]).replace(tzinfo=VIETNAM)
 
     # -- configuration --------------------------------------------------------------------------
 
@@ -315,6 +320,13 @@ class WorkCalendar:
             return cls(**kwargs)
         except ValueError as exc:
             raise ValueError(f"working_calendar: {exc}") from None
+
+
+@functools.lru_cache(maxsize=1024)
+def _year_table(calendar: WorkCalendar, year: int) -> tuple[int, ...]:
+    first = date(year, 1, 1).toordinal()
+    last = date(year, 12, 31).toordinal()
+    return tuple(n for n in range(first, last + 1) if calendar.is_working_day(date.fromordinal(n)))
 
 
 def _parse_time(value: Any, where: str) -> time:
@@ -447,21 +459,21 @@ def due_date(
     """
     if amount < 0:
         raise ValueError(f"a processing time cannot be negative, got {amount}")
-    start = _to_vietnam(calendar.next_working_moment(received_at))
+    # The catalogue stores the unit as its TOML string; an unknown one fails loudly here.
+    unit = DurationUnit(unit)
+    start = calendar._next_working_local(_to_vietnam(received_at))
     day = calendar._day_us
     if unit is DurationUnit.WORKING_DAYS:
         # 1 day from 15:00 Monday is 15:00 Tuesday; from 07:00 Monday it is 17:00 Monday.
         budget = amount * day
         if amount == 0:
             budget = day - calendar._elapsed_in_day(_time_us(start))
-    elif unit is DurationUnit.CALENDAR_DAYS:
+    else:
         last = start.toordinal() + amount
         if not calendar.is_working_day(date.fromordinal(last)):
             last = calendar._nth_working_day_after(last, 1)
-        nominal = _to_vietnam(calendar._at(last, calendar._spans[-1][1]))
+        nominal = calendar._at(last, calendar._spans[-1][1])
         budget = calendar._between_us(start, nominal)
-    else:  # pragma: no cover - exhaustive over the enum
-        raise ValueError(f"unknown duration unit {unit!r}")
 
     cursor = start
     for pause_start, pause_end in _merged_pauses(pauses, as_of):
@@ -472,7 +484,7 @@ def due_date(
             break
         budget -= available
         cursor = max(cursor, pause_end)
-    return calendar._add_us(cursor, budget)
+    return calendar._add_us(cursor, budget).replace(tzinfo=VIETNAM)
 
 
 def reception_deadline(calendar: WorkCalendar, received_at: datetime) -> datetime:

@@ -235,7 +235,7 @@ def build_spec(
         try:
             WorkCalendar.from_config(settings["working_calendar"])
         except ValueError as exc:
-            raise TenancyError(f"{where}: working_calendar: {exc}") from None
+            raise TenancyError(f"{where}: {exc}") from None
     return TenantCreate(
         settings=settings,
         roles=tuple(roles),

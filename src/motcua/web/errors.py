@@ -42,6 +42,12 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response[obj
         return page(request, "web/forbidden.html", status_code=403, title=title, message=message)  # type: ignore[return-value]
     if exc.status_code in (404, 405):
         return not_found_page(request, "Trang bạn tìm không tồn tại hoặc đã được chuyển đi.")  # type: ignore[return-value]
+    if exc.status_code in (400, 413):
+        from motcua.web.pages import page
+
+        title = "Tệp hoặc biểu mẫu quá lớn" if exc.status_code == 413 else "Yêu cầu không hợp lệ"
+        message = "Dữ liệu gửi lên không đúng. Vui lòng quay lại trang trước, kiểm tra và gửi lại."
+        return page(request, "web/forbidden.html", status_code=exc.status_code, title=title, message=message)  # type: ignore[return-value]
     return Response({"status_code": exc.status_code, "detail": exc.detail}, status_code=exc.status_code)
 
 

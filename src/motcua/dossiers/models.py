@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Integer, SmallInteger, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from motcua.core.models import TenantBase
+
+
+class DossierStatus(enum.StrEnum):
+    """DOMAIN.md statuses; the Vietnamese label is what people see."""
+
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+    IN_PROGRESS = "in_progress"
+    SUPPLEMENT_REQUESTED = "supplement_requested"
+    PAYMENT_REQUESTED = "payment_requested"
+    WITHDRAWN = "withdrawn"
+    STOPPED = "stopped"
+    PROCESSED = "processed"
+    DELIVERED = "delivered"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {
+    DossierStatus.SUBMITTED: "Mới đăng ký",
+    DossierStatus.ACCEPTED: "Được tiếp nhận",
+    DossierStatus.REFUSED: "Không được tiếp nhận",
+    DossierStatus.IN_PROGRESS: "Đang xử lý",
+    DossierStatus.SUPPLEMENT_REQUESTED: "Yêu cầu bổ sung",
+    DossierStatus.PAYMENT_REQUESTED: "Yêu cầu nghĩa vụ tài chính",
+    DossierStatus.WITHDRAWN: "Công dân rút hồ sơ",
+    DossierStatus.STOPPED: "Dừng xử lý",
+    DossierStatus.PROCESSED: "Đã xử lý xong",
+    DossierStatus.DELIVERED: "Đã trả kết quả",
+}
+
+# A citizen may withdraw a dossier until it has been processed (DOMAIN: "not yet processed").
+WITHDRAWABLE = frozenset(
+    {
+        DossierStatus.SUBMITTED,
+        DossierStatus.ACCEPTED,
+        DossierStatus.IN_PROGRESS,
+        DossierStatus.SUPPLEMENT_REQUESTED,
+        DossierStatus.PAYMENT_REQUESTED,
+    }
+)
+
+
+class Channel(enum.IntEnum):
+    IN_PERSON = 1
+    ONLINE = 2
+    POSTAL = 3
+
+
+class Dossier(TenantBase):
+    __tablename__ = "dossiers"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    code: Mapped[str] = mapped_column(String(80), unique=True)
+    procedure_id: Mapped[int] = mapped_column(ForeignKey("procedures.id"))
+    procedure_code: Mapped[str] = mapped_column(String(40))
+    procedure_name: Mapped[str] = mapped_column(String(300))
+    form_version: Mapped[int] = mapped_column(Integer)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"))
+    applicant_name: Mapped[str] = mapped_column(String(200))
+    applicant_personal_id: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(24))
+    channel: Mapped[int] = mapped_column(SmallInteger)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    fee_vnd: Mapped[int] = mapped_column(BigInteger, default=0)
+    agency_code: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reception_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    @property
+    def status_label(self) -> str:
+        return DossierStatus(self.status).label
+
+
+class DossierHistory(TenantBase):
+    """Append-only (a database trigger refuses UPDATE and DELETE)."""
+
+    __tablename__ = "dossier_history"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(200))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class DossierDraft(TenantBase):
+    __tablename__ = "dossier_drafts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"))
+    procedure_id: Mapped[int] = mapped_column(ForeignKey("procedures.id"))
+    form_version: Mapped[int] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DossierFile(TenantBase):
+    __tablename__ = "dossier_files"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"))
+    draft_id: Mapped[int | None] = mapped_column(ForeignKey("dossier_drafts.id", ondelete="SET NULL"))
+    dossier_id: Mapped[int | None] = mapped_column(ForeignKey("dossiers.id"))
+    document_code: Mapped[str] = mapped_column(String(40))
+    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DossierSequence(TenantBase):
+    __tablename__ = "dossier_sequences"
+
+    agency_code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer)

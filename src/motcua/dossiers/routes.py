@@ -1,0 +1,504 @@
+"""The citizen journey: fill a form (saved as a draft as you type), attach documents, check
+answers, submit, get the appointment slip, follow the dossier. Public tracking by code."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Request, Router, get, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Redirect, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from motcua.catalog.models import Procedure
+from motcua.catalog.services import get_procedure
+from motcua.dossiers.deadlines import VIETNAM
+from motcua.dossiers.forms import FormResult, prefill, validate, visible
+from motcua.dossiers.models import WITHDRAWABLE, Dossier, DossierFile
+from motcua.dossiers.services import (
+    DossierError,
+    Submission,
+    attach_file,
+    citizen_dossier,
+    draft_files,
+    files_of,
+    form_definition,
+    history_of,
+    my_dossiers,
+    open_draft,
+    public_status,
+    save_draft,
+    submit_dossier,
+    withdraw_dossier,
+)
+from motcua.dossiers.slip import SlipData, SlipDocument, qr_svg, render_slip_pdf
+from motcua.dossiers.storage import LocalStorage
+from motcua.dossiers.uploads import UploadRejectedError, validate_upload
+from motcua.identity.guards import requires_login
+from motcua.identity.models import Citizen
+from motcua.identity.sessions import UserSession
+from motcua.tenancy.schemas import Tenant
+from motcua.web.pages import page
+
+HttpRequest = Request[Any, Any, Any]
+FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+DEFAULT_UPLOAD_MB = 10
+TRACKING_LIMIT_PER_MINUTE = 30
+
+
+def _user(request: HttpRequest) -> UserSession:
+    user: UserSession = request.state.user
+    return user
+
+
+async def _citizen(session: AsyncSession, user: UserSession) -> Citizen:
+    citizen = await session.get(Citizen, user.citizen_id) if user.citizen_id else None
+    if citizen is None:
+        raise NotFoundException()
+    return citizen
+
+
+async def _procedure(session: AsyncSession, code: str) -> Procedure:
+    procedure = await get_procedure(session, code[:60])
+    if procedure is None or procedure.level == "information":
+        raise NotFoundException()
+    return procedure
+
+
+def _origin(request: HttpRequest) -> str:
+    return f"{request.url.scheme}://{request.headers.get('host', '')}"
+
+
+async def _render_form(
+    request: HttpRequest,
+    session: AsyncSession,
+    procedure: Procedure,
+    citizen: Citizen,
+    *,
+    result: FormResult | None = None,
+    upload_errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response[str]:
+    draft = await open_draft(session, citizen.id, procedure, {})
+    definition = await form_definition(session, procedure.id, draft.form_version)
+    if not draft.data:
+        draft.data = prefill(definition, citizen)
+        await save_draft(session, draft, definition, draft.data)
+    raw = result.raw if result is not None else {k: str(v) for k, v in draft.data.items()}
+    errors = dict(result.errors) if result is not None else {}
+    errors.update(upload_errors or {})
+    return page(
+        request,
+        "dossiers/apply.html",
+        status_code=status_code,
+        procedure=procedure,
+        draft=draft,
+        fields=definition,
+        shown={f["name"] for f in visible(definition, raw)},
+        values=raw,
+        errors=errors,
+        files=await draft_files(session, draft.id),
+        upload_max_mb=_upload_max_mb(request),
+    )
+
+
+def _upload_max_mb(request: HttpRequest) -> int:
+    tenant: Tenant = request.state.tenant
+    return int(tenant.settings.get("upload_max_mb", DEFAULT_UPLOAD_MB))
+
+
+@get("/procedures/{code:str}/apply", guards=[requires_login], include_in_schema=False)
+async def apply_form(
+    request: HttpRequest,
+    db_session: NamedDependency[AsyncSession],
+    code: FromPath[str],
+) -> Response[str]:
+    procedure = await _procedure(db_session, code)
+    return await _render_form(request, db_session, procedure, await _citizen(db_session, _user(request)))
+
+
+@post("/procedures/{code:str}/apply/draft", guards=[requires_login], include_in_schema=False, status_code=200)
+async def autosave_draft(
+    request: HttpRequest,
+    db_session: NamedDependency[AsyncSession],
+    code: FromPath[str],
+    data: FormData,
+) -> Response[str]:
+    """htmx saves the form as the person types, so a dropped connection or an expired session
+    loses nothing."""
+    procedure = await _procedure(db_session, code)
+    citizen = await _citizen(db_session, _user(request))
+    draft = await open_draft(db_session, citizen.id, procedure, {})
+    await save_draft(
+        db_session, draft, await form_definition(db_session, procedure.id, draft.form_version), data
+    )
+    saved = datetime.now(VIETNAM)
+    return Response(f'<span class="saved">Đã lưu nháp lúc {saved:%H:%M}</span>', media_type="text/html")
+
+
+@post("/procedures/{code:str}/apply", guards=[requires_login], include_in_schema=False, status_code=303)
+async def apply_continue(
+    request: HttpRequest,
+    db_session: NamedDependency[AsyncSession],
+    code: FromPath[str],
+    data: FormData,
+) -> Response[Any]:
+    procedure = await _procedure(db_session, code)
+    citizen = await _citizen(db_session, _user(request))
+    draft = await open_draft(db_session, citizen.id, procedure, {})
+    definition = await form_definition(db_session, procedure.id, draft.form_version)
+    await save_draft(db_session, draft, definition, data)
+    result = validate(definition, data, today=datetime.now(VIETNAM).date())
+    files = await draft_files(db_session, draft.id)
+    missing = {
+        f"doc:{d['code']}": f"Vui lòng tải lên {d['name'][0].lower()}{d['name'][1:]}."
+        for d in procedure.documents
+        if d.get("required") and d["code"] not in files
+    }
+    if not result.ok or missing:
+        return await _render_form(
+            request, db_session, procedure, citizen, result=result, upload_errors=missing, status_code=400
+        )
+    return Redirect(f"/procedures/{procedure.code}/apply/review", status_code=303)
+
+
+@post("/procedures/{code:str}/apply/files/{document:str}", guards=[requires_login], include_in_schema=False)
+async def upload_document(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    code: FromPath[str],
+    document: FromPath[str],
+    data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+) -> Response[Any]:
+    procedure = await _procedure(db_session, code)
+    if document not in {d["code"] for d in procedure.documents}:
+        raise NotFoundException()
+    citizen = await _citizen(db_session, _user(request))
+    draft = await open_draft(db_session, citizen.id, procedure, {})
+    upload = data.get("file")
+    try:
+        if not isinstance(upload, UploadFile):
+            raise UploadRejectedError("empty", "Vui lòng chọn tệp cần tải lên.")
+        name = upload.filename or ""
+        if "/" in name or "\\" in name or "\x00" in name or name.startswith("."):
+            # Browsers send a bare file name; a path here is a crafted request.
+            raise UploadRejectedError(
+                "bad_name", "Tên tệp không hợp lệ. Vui lòng đổi tên tệp rồi tải lên lại."
+            )
+        validated = await validate_upload(
+            _chunks(upload), max_bytes=_upload_max_mb(request) * 1024 * 1024, filename=upload.filename
+        )
+    except UploadRejectedError as exc:
+        return await _render_form(
+            request,
+            db_session,
+            procedure,
+            citizen,
+            upload_errors={f"doc:{document}": str(exc)},
+            status_code=400,
+        )
+    storage: LocalStorage = request.app.state.storage
+    stored = await storage.put(tenant.schema, validated.data, media_type=validated.detected.media_type)
+    await attach_file(db_session, draft, document, validated, stored)
+    return Redirect(f"/procedures/{procedure.code}/apply#doc-{document}", status_code=303)
+
+
+async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await upload.read(64 * 1024):
+        yield chunk
+
+
+@get("/procedures/{code:str}/apply/review", guards=[requires_login], include_in_schema=False)
+async def review(
+    request: HttpRequest,
+    db_session: NamedDependency[AsyncSession],
+    code: FromPath[str],
+) -> Response[Any]:
+    procedure = await _procedure(db_session, code)
+    citizen = await _citizen(db_session, _user(request))
+    draft = await open_draft(db_session, citizen.id, procedure, {})
+    definition = await form_definition(db_session, procedure.id, draft.form_version)
+    result = validate(definition, draft.data, today=datetime.now(VIETNAM).date())
+    if not result.ok:
+        return Redirect(f"/procedures/{procedure.code}/apply", status_code=303)
+    return page(
+        request,
+        "dossiers/review.html",
+        procedure=procedure,
+        draft=draft,
+        answers=[
+            (f["label"], result.raw[f["name"]])
+            for f in visible(definition, result.raw)
+            if result.raw[f["name"]]
+        ],
+        files=await draft_files(db_session, draft.id),
+    )
+
+
+@post(
+    "/procedures/{code:str}/apply/submit", guards=[requires_login], include_in_schema=False, status_code=303
+)
+async def submit(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    code: FromPath[str],
+    data: FormData,
+) -> Response[Any]:
+    procedure = await _procedure(db_session, code)
+    citizen = await _citizen(db_session, _user(request))
+    try:
+        outcome = await submit_dossier(
+            db_session, tenant, citizen=citizen, procedure=procedure, token=str(data.get("token", ""))[:64]
+        )
+    except DossierError as exc:
+        return page(
+            request, "web/forbidden.html", status_code=409, title="Không nộp được hồ sơ", message=str(exc)
+        )
+    if not isinstance(outcome, Submission):
+        return await _render_form(request, db_session, procedure, citizen, result=outcome, status_code=400)
+    if outcome.created:
+        from motcua.dossiers.jobs import dossier_submitted
+
+        dossier_id, slug = outcome.dossier.id, tenant.slug
+        request.state.after_commit = [lambda: dossier_submitted.send(tenant=slug, dossier_id=dossier_id)]
+    return Redirect(f"/my/dossiers/{outcome.dossier.code}/slip", status_code=303)
+
+
+# The citizen's dossiers -------------------------------------------------------------------------
+async def _mine(request: HttpRequest, session: AsyncSession, code: str) -> Dossier:
+    user = _user(request)
+    dossier = await citizen_dossier(session, code[:80], user.citizen_id or 0)
+    if dossier is None:
+        raise NotFoundException()
+    return dossier
+
+
+@get("/my/dossiers", guards=[requires_login], include_in_schema=False)
+async def my_dossier_list(request: HttpRequest, db_session: NamedDependency[AsyncSession]) -> Response[str]:
+    dossiers = await my_dossiers(db_session, _user(request).citizen_id or 0)
+    return page(request, "dossiers/mine.html", dossiers=dossiers, vietnam=VIETNAM)
+
+
+@get("/my/dossiers/{code:str}", guards=[requires_login], include_in_schema=False)
+async def my_dossier(
+    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str]
+) -> Response[str]:
+    dossier = await _mine(request, db_session, code)
+    return page(
+        request,
+        "dossiers/detail.html",
+        dossier=dossier,
+        history=await history_of(db_session, dossier.id),
+        files=await files_of(db_session, dossier.id),
+        withdrawable=dossier.status in WITHDRAWABLE,
+        vietnam=VIETNAM,
+    )
+
+
+def _slip_data(
+    request: HttpRequest, dossier: Dossier, files: list[DossierFile], procedure: Procedure | None
+) -> SlipData:
+    tenant: Tenant = request.state.tenant
+    names = {d["code"]: d["name"] for d in (procedure.documents if procedure else [])}
+    return SlipData(
+        tenant_name=tenant.name,
+        agency_name=(procedure.agency if procedure and procedure.agency else tenant.name),
+        dossier_code=dossier.code,
+        procedure_code=dossier.procedure_code,
+        procedure_name=dossier.procedure_name,
+        applicant_name=dossier.applicant_name,
+        applicant_personal_id_masked=dossier.applicant_personal_id[:3]
+        + "******"
+        + dossier.applicant_personal_id[-3:],
+        applicant_address=None,
+        applicant_phone=str(dossier.data.get("contact_phone") or "") or None,
+        received_at=dossier.received_at,
+        due_at=dossier.due_at,
+        channel_label="Trực tuyến",
+        documents=tuple(
+            SlipDocument(name=names.get(f.document_code, f.display_name), copies="Bản điện tử") for f in files
+        ),
+        fee_vnd=dossier.fee_vnd,
+        tracking_url=f"{_origin(request)}/tracking?code={dossier.code}",
+    )
+
+
+@get("/my/dossiers/{code:str}/slip", guards=[requires_login], include_in_schema=False)
+async def slip_page(
+    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str]
+) -> Response[str]:
+    dossier = await _mine(request, db_session, code)
+    files = await files_of(db_session, dossier.id)
+    procedure = await db_session.get(Procedure, dossier.procedure_id)
+    slip = _slip_data(request, dossier, files, procedure)
+    return page(
+        request,
+        "dossiers/slip.html",
+        slip=slip,
+        dossier=dossier,
+        qr=qr_svg(slip.tracking_url),
+        vietnam=VIETNAM,
+    )
+
+
+@get("/my/dossiers/{code:str}/slip.pdf", guards=[requires_login], include_in_schema=False)
+async def slip_pdf(
+    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str]
+) -> Response[bytes]:
+    dossier = await _mine(request, db_session, code)
+    files = await files_of(db_session, dossier.id)
+    procedure = await db_session.get(Procedure, dossier.procedure_id)
+    pdf = render_slip_pdf(_slip_data(request, dossier, files, procedure))
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "content-disposition": f'attachment; filename="phieu-hen-{dossier.code}.pdf"',
+            "cache-control": "private, no-store",
+        },
+    )
+
+
+@get("/my/files/{file_id:str}", guards=[requires_login], include_in_schema=False)
+async def my_file(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    file_id: FromPath[str],
+) -> Response[bytes]:
+    file = await db_session.scalar(
+        select(DossierFile).where(
+            DossierFile.id == file_id[:32], DossierFile.citizen_id == (_user(request).citizen_id or 0)
+        )
+    )
+    if file is None:
+        raise NotFoundException()
+    storage: LocalStorage = request.app.state.storage
+    body = b"".join([chunk async for chunk in await storage.open(tenant.schema, file.storage_key)])
+    return Response(
+        body,
+        media_type=file.media_type,
+        headers={
+            "content-disposition": "inline",
+            "x-content-type-options": "nosniff",
+            "cache-control": "private, no-store",
+            "content-security-policy": "default-src 'none'; sandbox",
+        },
+    )
+
+
+@post("/my/dossiers/{code:str}/withdraw", guards=[requires_login], include_in_schema=False, status_code=303)
+async def withdraw(
+    request: HttpRequest,
+    db_session: NamedDependency[AsyncSession],
+    code: FromPath[str],
+    data: FormData,
+) -> Response[Any]:
+    dossier = await _mine(request, db_session, code)
+    try:
+        await withdraw_dossier(
+            db_session, dossier, citizen_id=dossier.citizen_id, reason=str(data.get("reason", ""))
+        )
+    except DossierError as exc:
+        return page(
+            request, "web/forbidden.html", status_code=409, title="Không rút được hồ sơ", message=str(exc)
+        )
+    return Redirect(f"/my/dossiers/{dossier.code}", status_code=303)
+
+
+# Public tracking ----------------------------------------------------------------------------------
+async def _rate_limited(request: HttpRequest, scope: str) -> bool:
+    """A fixed one-minute window per client address, in Redis so every web process shares it:
+    codes are guessable in sequence, so enumeration must be slow."""
+    client = request.client.host if request.client else "unknown"
+    key = f"ratelimit:{scope}:{client}:{int(time.time() // 60)}"
+    redis = request.app.state.redis
+    count = await redis.incr(key)
+    if count == 1:
+        await redis.expire(key, 70)
+    return int(count) > TRACKING_LIMIT_PER_MINUTE
+
+
+@get("/tracking", include_in_schema=False)
+async def tracking_page(
+    request: HttpRequest,
+    db_session: NamedDependency[AsyncSession],
+    code: FromQuery[str | None] = None,
+) -> Response[str]:
+    status = None
+    searched = (code or "").strip()[:80]
+    if searched:
+        if await _rate_limited(request, "tracking"):
+            return page(
+                request,
+                "dossiers/tracking.html",
+                status_code=429,
+                code=searched,
+                status=None,
+                limited=True,
+                headers={"retry-after": "60"},
+            )
+        status = await public_status(db_session, searched)
+    return page(
+        request,
+        "dossiers/tracking.html",
+        status_code=404 if searched and status is None else 200,
+        code=searched,
+        status=status,
+        limited=False,
+    )
+
+
+@get("/api/v1/tracking/{code:str}", tags=["tracking"], summary="Public status of a dossier by its code")
+async def api_tracking(
+    request: HttpRequest,
+    db_session: NamedDependency[AsyncSession],
+    code: FromPath[str],
+) -> Response[dict[str, Any]]:
+    """Status and dates only, never personal data. Unknown code (or one of another portal) → 404."""
+    if await _rate_limited(request, "api-tracking"):
+        return Response({"detail": "Quá nhiều yêu cầu, vui lòng thử lại sau 1 phút."}, status_code=429)
+    status = await public_status(db_session, code[:80])
+    if status is None:
+        return Response({"detail": "Không tìm thấy hồ sơ"}, status_code=404)
+    return Response(
+        {
+            "code": status.code,
+            "procedure_name": status.procedure_name,
+            "status": status.status,
+            "status_label": status.status_label,
+            "received_at": status.received_at.isoformat(),
+            "due_at": status.due_at.isoformat(),
+        }
+    )
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        apply_form,
+        autosave_draft,
+        apply_continue,
+        upload_document,
+        review,
+        submit,
+        my_dossier_list,
+        my_dossier,
+        slip_page,
+        slip_pdf,
+        my_file,
+        withdraw,
+        tracking_page,
+        api_tracking,
+    ],
+)

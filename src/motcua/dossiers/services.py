@@ -1,0 +1,328 @@
+"""The citizen side of a dossier: draft, attach, submit, track, withdraw.
+
+Writes follow the house rule: validate, change state and append history in one transaction;
+side effects (the notification job) only after commit, by the caller.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from motcua.catalog.models import Procedure, ProcedureForm
+from motcua.dossiers.deadlines import VIETNAM, DurationUnit, WorkCalendar, due_date, reception_deadline
+from motcua.dossiers.forms import FormResult, validate
+from motcua.dossiers.models import (
+    WITHDRAWABLE,
+    Channel,
+    Dossier,
+    DossierDraft,
+    DossierFile,
+    DossierHistory,
+    DossierSequence,
+    DossierStatus,
+)
+from motcua.dossiers.storage import StoredObject
+from motcua.dossiers.uploads import ValidatedUpload
+from motcua.identity.models import Citizen
+from motcua.tenancy.schemas import Tenant
+
+
+class DossierError(Exception):
+    """A request the rules refuse; the message is for the citizen (Vietnamese)."""
+
+
+def calendar_for(tenant: Tenant) -> WorkCalendar:
+    return WorkCalendar.from_config(tenant.settings.get("working_calendar") or {})
+
+
+async def form_definition(session: AsyncSession, procedure_id: int, version: int) -> list[dict[str, Any]]:
+    definition = await session.scalar(
+        select(ProcedureForm.definition).where(
+            ProcedureForm.procedure_id == procedure_id, ProcedureForm.version == version
+        )
+    )
+    return list(definition or [])
+
+
+# Drafts ----------------------------------------------------------------------------------------
+async def open_draft(
+    session: AsyncSession, citizen_id: int, procedure: Procedure, initial: dict[str, str]
+) -> DossierDraft:
+    """The citizen's draft for this procedure, created on first visit (prefilled). A draft
+    keeps the form version it was started with."""
+    draft = await session.scalar(
+        select(DossierDraft).where(
+            DossierDraft.citizen_id == citizen_id, DossierDraft.procedure_id == procedure.id
+        )
+    )
+    if draft is not None:
+        return draft
+    await session.execute(
+        pg_insert(DossierDraft)
+        .values(
+            citizen_id=citizen_id,
+            procedure_id=procedure.id,
+            form_version=procedure.form_version,
+            data=initial,
+            token=secrets.token_urlsafe(32),
+        )
+        .on_conflict_do_nothing()
+    )
+    draft = await session.scalar(
+        select(DossierDraft).where(
+            DossierDraft.citizen_id == citizen_id, DossierDraft.procedure_id == procedure.id
+        )
+    )
+    assert draft is not None
+    return draft
+
+
+async def save_draft(
+    session: AsyncSession, draft: DossierDraft, definition: list[dict[str, Any]], data: dict[str, Any]
+) -> None:
+    # Only the form's own fields, as typed (no validation: a draft may be half-filled).
+    names = {f["name"] for f in definition}
+    kept = {k: str(v)[:5000] for k, v in data.items() if k in names}
+    await session.execute(
+        update(DossierDraft).where(DossierDraft.id == draft.id).values(data=kept, updated_at=func.now())
+    )
+    draft.data = kept
+
+
+async def attach_file(
+    session: AsyncSession,
+    draft: DossierDraft,
+    document_code: str,
+    upload: ValidatedUpload,
+    stored: StoredObject,
+) -> DossierFile:
+    # One file per required document: a new upload replaces the previous one.
+    await session.execute(
+        update(DossierFile)
+        .where(DossierFile.draft_id == draft.id, DossierFile.document_code == document_code)
+        .values(draft_id=None)
+    )
+    file = DossierFile(
+        id=uuid.uuid4().hex,
+        citizen_id=draft.citizen_id,
+        draft_id=draft.id,
+        document_code=document_code,
+        storage_key=stored.key,
+        display_name=upload.display_name,
+        media_type=upload.detected.media_type,
+        size=upload.size,
+        sha256=upload.sha256,
+    )
+    session.add(file)
+    await session.flush()
+    return file
+
+
+async def draft_files(session: AsyncSession, draft_id: int) -> dict[str, DossierFile]:
+    files = (await session.scalars(select(DossierFile).where(DossierFile.draft_id == draft_id))).all()
+    return {f.document_code: f for f in files}
+
+
+# Submission ------------------------------------------------------------------------------------
+async def next_code(session: AsyncSession, agency_code: str, day: date) -> str:
+    """``{agency}-{yyMMdd}-{NNNN}``: the upsert locks the agency's row for the day until commit,
+    so concurrent submissions get consecutive numbers, and a rolled-back one gives its back."""
+    last = await session.scalar(
+        pg_insert(DossierSequence)
+        .values(agency_code=agency_code, day=day, last=1)
+        .on_conflict_do_update(
+            index_elements=[DossierSequence.agency_code, DossierSequence.day],
+            set_={"last": DossierSequence.last + 1},
+        )
+        .returning(DossierSequence.last)
+    )
+    return f"{agency_code}-{day:%y%m%d}-{int(last or 0):04d}"
+
+
+@dataclass(frozen=True)
+class Submission:
+    dossier: Dossier
+    created: bool  # False when this was a repeat of an earlier submission (same token)
+
+
+async def submit_dossier(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    citizen: Citizen,
+    procedure: Procedure,
+    token: str,
+    now: datetime | None = None,
+) -> Submission | FormResult:
+    """Turn the draft identified by ``token`` into a dossier. Returns the form errors instead
+    when the answers or the required documents are not complete."""
+    existing = await session.scalar(select(Dossier).where(Dossier.idempotency_key == token))
+    if existing is not None:
+        if existing.citizen_id != citizen.id:
+            raise DossierError("Mã nộp hồ sơ không hợp lệ.")
+        return Submission(existing, created=False)
+    draft = await session.scalar(
+        select(DossierDraft)
+        .where(DossierDraft.token == token, DossierDraft.citizen_id == citizen.id)
+        .with_for_update()
+    )
+    if draft is None or draft.procedure_id != procedure.id:
+        # A concurrent identical submission may have just committed.
+        existing = await session.scalar(select(Dossier).where(Dossier.idempotency_key == token))
+        if existing is not None and existing.citizen_id == citizen.id:
+            return Submission(existing, created=False)
+        raise DossierError("Không tìm thấy bản nháp hồ sơ; vui lòng mở lại biểu mẫu.")
+    received = (now or datetime.now(VIETNAM)).astimezone(VIETNAM)
+    definition = await form_definition(session, procedure.id, draft.form_version)
+    checked = validate(definition, draft.data, today=received.date())
+    files = await draft_files(session, draft.id)
+    for doc in procedure.documents:
+        if doc.get("required") and doc["code"] not in files:
+            checked.errors[f"doc:{doc['code']}"] = (
+                f"Vui lòng tải lên {doc['name'][0].lower()}{doc['name'][1:]}."
+            )
+    if not checked.ok:
+        return checked
+
+    calendar = calendar_for(tenant)
+    agency = procedure.agency_code or "000.00.00.X00"
+    code = await next_code(session, agency, received.date())
+    due = due_date(calendar, received, procedure.processing_days, DurationUnit(procedure.processing_unit))
+    dossier = Dossier(
+        code=code,
+        procedure_id=procedure.id,
+        procedure_code=procedure.code,
+        procedure_name=procedure.name,
+        form_version=draft.form_version,
+        citizen_id=citizen.id,
+        applicant_name=citizen.full_name,
+        applicant_personal_id=citizen.personal_id,
+        status=DossierStatus.SUBMITTED,
+        channel=Channel.ONLINE,
+        data=checked.values,
+        fee_vnd=procedure.fee_vnd,
+        agency_code=agency,
+        received_at=received,
+        due_at=due,
+        reception_due_at=reception_deadline(calendar, received),
+        idempotency_key=token,
+    )
+    session.add(dossier)
+    await session.flush()
+    await session.execute(
+        update(DossierFile)
+        .where(DossierFile.draft_id == draft.id)
+        .values(dossier_id=dossier.id, draft_id=None)
+    )
+    await session.execute(
+        insert(DossierHistory).values(
+            dossier_id=dossier.id,
+            actor=f"citizen:{citizen.id}",
+            from_status=None,
+            to_status=DossierStatus.SUBMITTED,
+            reason="Nộp hồ sơ trực tuyến",
+        )
+    )
+    await session.delete(draft)
+    return Submission(dossier, created=True)
+
+
+# Reading and tracking ---------------------------------------------------------------------------
+async def citizen_dossier(session: AsyncSession, code: str, citizen_id: int) -> Dossier | None:
+    return await session.scalar(select(Dossier).where(Dossier.code == code, Dossier.citizen_id == citizen_id))
+
+
+async def my_dossiers(session: AsyncSession, citizen_id: int) -> list[Dossier]:
+    return list(
+        (
+            await session.scalars(
+                select(Dossier)
+                .where(Dossier.citizen_id == citizen_id)
+                .order_by(Dossier.created_at.desc())
+                .limit(200)
+            )
+        ).all()
+    )
+
+
+async def history_of(session: AsyncSession, dossier_id: int) -> list[DossierHistory]:
+    return list(
+        (
+            await session.scalars(
+                select(DossierHistory)
+                .where(DossierHistory.dossier_id == dossier_id)
+                .order_by(DossierHistory.id)
+            )
+        ).all()
+    )
+
+
+async def files_of(session: AsyncSession, dossier_id: int) -> list[DossierFile]:
+    return list(
+        (await session.scalars(select(DossierFile).where(DossierFile.dossier_id == dossier_id))).all()
+    )
+
+
+@dataclass(frozen=True)
+class PublicStatus:
+    """What anyone holding the code may see: no personal data."""
+
+    code: str
+    procedure_name: str
+    status: str
+    status_label: str
+    received_at: datetime
+    due_at: datetime
+
+
+async def public_status(session: AsyncSession, code: str) -> PublicStatus | None:
+    row = (
+        await session.execute(
+            select(
+                Dossier.code, Dossier.procedure_name, Dossier.status, Dossier.received_at, Dossier.due_at
+            ).where(Dossier.code == code)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return PublicStatus(
+        code=row.code,
+        procedure_name=row.procedure_name,
+        status=row.status,
+        status_label=DossierStatus(row.status).label,
+        received_at=row.received_at.astimezone(VIETNAM),
+        due_at=row.due_at.astimezone(VIETNAM),
+    )
+
+
+async def withdraw_dossier(session: AsyncSession, dossier: Dossier, *, citizen_id: int, reason: str) -> None:
+    if dossier.citizen_id != citizen_id:
+        raise DossierError("Bạn không thể rút hồ sơ của người khác.")
+    if dossier.status not in WITHDRAWABLE:
+        raise DossierError("Hồ sơ đã được xử lý xong hoặc đã kết thúc, không thể rút.")
+    reason = reason.strip()[:500] or "Công dân rút hồ sơ"
+    # Optimistic concurrency: an officer acting at the same moment makes this update miss.
+    changed = await session.execute(
+        update(Dossier)
+        .where(Dossier.id == dossier.id, Dossier.version == dossier.version)
+        .values(status=DossierStatus.WITHDRAWN, version=Dossier.version + 1, updated_at=func.now())
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise DossierError("Hồ sơ vừa được cập nhật; vui lòng tải lại trang và thử lại.")
+    await session.execute(
+        insert(DossierHistory).values(
+            dossier_id=dossier.id,
+            actor=f"citizen:{citizen_id}",
+            from_status=dossier.status,
+            to_status=DossierStatus.WITHDRAWN,
+            reason=reason,
+        )
+    )

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import httpx
+import pytest
+from litestar import Litestar
+
+from motcua.core.db import Database
+from motcua.core.settings import Settings
+from motcua.identity.oidc import VerifiedIdentity
+from motcua.identity.services import record_tenant_login
+from motcua.identity.sessions import SESSION_COOKIE, SessionStore, UserSession
+from motcua.tenancy.schemas import Tenant
+
+BIRTH = {
+    "code": "1.001193",
+    "name": "Đăng ký khai sinh",
+    "field": "Hộ tịch",
+    "level": "full",
+    "agency_code": "000.00.01.T01",
+    "processing_days": 1,
+    "documents": [
+        {
+            "code": "to-khai",
+            "name": "Tờ khai đăng ký khai sinh",
+            "kind": "original",
+            "copies": 1,
+            "required": True,
+        }
+    ],
+    "fields": [
+        {"name": "child_full_name", "label": "Họ tên của trẻ", "type": "text", "required": True},
+        {"name": "child_birth_date", "label": "Ngày sinh", "type": "date", "required": True, "max": "today"},
+        {
+            "name": "mother_full_name",
+            "label": "Họ tên mẹ",
+            "type": "text",
+            "required": True,
+            "prefill": "name",
+        },
+        {
+            "name": "mother_personal_id",
+            "label": "Số định danh của mẹ",
+            "type": "personal_id",
+            "required": True,
+            "prefill": "personal_id",
+        },
+        {
+            "name": "has_father",
+            "label": "Có thông tin cha",
+            "type": "select",
+            "required": True,
+            "options": ["Có", "Không"],
+        },
+        {
+            "name": "father_full_name",
+            "label": "Họ tên cha",
+            "type": "text",
+            "required": True,
+            "show_if": {"field": "has_father", "equals": "Có"},
+        },
+    ],
+}
+
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+SignIn = Callable[..., Coroutine[Any, Any, httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def sign_in(app: Litestar, live_settings: Settings) -> AsyncIterator[SignIn]:
+    """A browser signed in as a citizen of ``tenant`` (the login flow itself is tested in
+    tests/identity; here the session is made the way the callback makes it)."""
+    clients: list[httpx.AsyncClient] = []
+    db = Database(live_settings.database_url or "", pool_size=2)
+
+    async def make(
+        tenant: Tenant, *, name: str = "Nguyễn Thị Mai", personal_id: str = "001190001234"
+    ) -> httpx.AsyncClient:
+        identity = VerifiedIdentity(
+            issuer="https://eid.test",
+            subject=f"sub-{personal_id}",
+            personal_id=personal_id,
+            claims={"name": name, "phone_number": "0912345678"},
+            id_token="",
+            end_session_endpoint=None,
+        )
+        async with db.tenant_session(tenant) as session:
+            result = await record_tenant_login(session, identity)
+        store: SessionStore = app.state.sessions
+        sid = await store.create(
+            UserSession(
+                site=tenant.slug,
+                issuer=identity.issuer,
+                subject=identity.subject,
+                personal_id=personal_id,
+                name=result.name,
+                roles=result.roles,
+                citizen_id=result.citizen_id,
+            )
+        )
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url=f"http://{tenant.slug}.localhost",
+            follow_redirects=False,
+        )
+        client.cookies.set(SESSION_COOKIE, sid, domain=f"{tenant.slug}.localhost")
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        await c.aclose()
+    await db.dispose()
+
+
+async def csrf(client: httpx.AsyncClient, path: str) -> str:
+    import re
+
+    page = await client.get(path)
+    match = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert match is not None, page.text[:500]
+    return match.group(1)
