@@ -23,15 +23,21 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(NODE_STAMP)
 
+# Browser tests drive Debian's chromium (never a downloaded browser build).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "the browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi
+
 install: $(STAMP) $(NODE_STAMP) ## create .venv and node_modules with the project's tools
 
 run: $(STAMP) ## start the whole product on http://localhost:8000 (embedded PostgreSQL and Redis)
 	$(VENV)/bin/motcua run
 
-test: $(STAMP) $(NODE_STAMP) ## run the test suite (real PostgreSQL, Redis, worker, OIDC providers)
+test: $(STAMP) $(NODE_STAMP) $(CHROMIUM) ## run the test suite (real PostgreSQL, Redis, worker, OIDC providers)
 	$(PY) -m pytest
 
-check: $(STAMP) $(NODE_STAMP) ## ruff, mypy and the tests
+check: $(STAMP) $(NODE_STAMP) $(CHROMIUM) ## ruff, mypy and the tests
 	$(VENV)/bin/ruff check src tests bench migrations
 	$(VENV)/bin/ruff format --check src tests bench migrations
 	$(VENV)/bin/mypy

@@ -14,6 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from motcua.admin.routes import router as admin_router
 from motcua.catalog.routes import router as catalog_router
 from motcua.catalog.services import CatalogCache
+from motcua.core.broker import setup_broker
 from motcua.core.db import Database
 from motcua.core.dependencies import DEPENDENCIES
 from motcua.core.logging import configure_logging
@@ -44,6 +45,9 @@ def create_app(settings: Settings) -> Litestar:
     if settings.database_url is None or settings.redis_url is None:
         raise RuntimeError("create_app needs database and Redis URLs (the CLI starts embedded ones)")
     configure_logging(settings)
+    # Web processes enqueue jobs (after commit), so they need the broker before any actor
+    # module is imported.
+    setup_broker(settings)
     db = Database(settings.database_url, pool_size=settings.db_pool_size)
     themes = Themes(settings.themes_dir, auto_reload=not settings.is_production)
     resolver = TenantResolver(

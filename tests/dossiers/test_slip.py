@@ -234,11 +234,18 @@ def test_a_long_document_list_flows_onto_a_second_page() -> None:
     )
     pdf = render_slip_pdf(make_slip(documents=documents))
     assert len(PdfReader(io.BytesIO(pdf)).pages) == 2
+    assert "STT Tên giấy tờ Số lượng" in page_text(pdf, page=1), "the table heading repeats on page 2"
     text = all_text(pdf)
     for number, document in enumerate(documents, start=1):
         assert f"{number:02d} {document.name} 1 bản" in text
     assert "Tra cứu tình trạng hồ sơ" in text
     assert decode_qr_codes(pdf, page=1) == [TRACKING_URL]
+
+
+def test_a_slip_without_documents_says_so() -> None:
+    text = page_text(render_slip_pdf(make_slip(documents=())))
+    assert "(không có giấy tờ kèm theo)" in text
+    assert "STT Tên giấy tờ Số lượng" in text
 
 
 def decode_qr_codes(pdf: bytes, page: int = 0) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator
 
 from litestar import Request
@@ -12,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.core.db import Database
 from motcua.tenancy.schemas import Tenant
 from motcua.web.theming import Themes
+
+log = logging.getLogger(__name__)
 
 
 def provide_tenant(request: Request) -> Tenant:  # type: ignore[type-arg]
@@ -44,7 +47,12 @@ async def provide_db_session(
     async with db.tenant_session(tenant) as session:
         yield session
     for job in request.state.get("after_commit", ()):
-        job()
+        try:
+            job()
+        except Exception:
+            # The change is committed and the person has their answer; a lost notification
+            # must not turn that into an error page. Logged for operators to re-send.
+            log.exception("could not enqueue a job after commit on %s", request.url.path)
 
 
 DEPENDENCIES = {

@@ -20,17 +20,17 @@ from fontTools import subset as ft_subset  # type: ignore[import-untyped]
 from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 from fpdf import FPDF
 from fpdf.enums import Align, TableBordersLayout, XPos, YPos
-from fpdf.fonts import TTFFont
+from fpdf.fonts import FontFace, TTFFont
 
 FONT_DIR = Path(__file__).parent / "fonts"
 FONT_FAMILY = "DejaVuSans"
 FONT_FILES = {"": FONT_DIR / "DejaVuSans.ttf", "B": FONT_DIR / "DejaVuSans-Bold.ttf"}
 
-# What a slip can hold: every Latin script (Vietnamese lives in Latin Extended Additional), combining
-# marks, Greek and Cyrillic for foreign names, punctuation, currency and common symbols. DejaVu Sans
-# has ~6,000 glyphs; fpdf2 parses all of them on every document and again when it subsets the
-# embedded copy, which alone took ~60 ms a slip. Cut once per process to these blocks, a slip renders
-# in about half the time. A character outside them raises MissingGlyphError like any other gap.
+# What a slip can hold: all of Latin (Vietnamese lives in Latin Extended Additional), combining marks,
+# Greek and Cyrillic for foreign names, punctuation, currency and common symbols. fpdf2 reads the whole
+# font for every document and again when it subsets the embedded copy; with DejaVu's ~6,000 glyphs that
+# was most of a ~95 ms render. The fonts are cut to these blocks once per process (~0.5 s, see
+# prepare_slip_fonts). A character outside them raises MissingGlyphError like any other gap.
 _FONT_UNICODE_BLOCKS = (
     (0x0020, 0x024F),  # Basic Latin .. Latin Extended-B
     (0x0300, 0x036F),  # Combining Diacritical Marks
@@ -55,8 +55,8 @@ SLIP_TITLE = "PHIẾU TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ"
 QR_CAPTION = "Tra cứu tình trạng hồ sơ"
 # Stands where the paper form has the two signatures: nobody signs a slip issued online.
 AUTOMATIC_NOTE = "Phiếu này được hệ thống dịch vụ công tạo tự động khi tiếp nhận hồ sơ."
-# Level M survives a crease or a smudge on a printed slip and still fits a ~100-character URL in a
-# symbol that scans from a phone held at arm's length.
+# Level M (15 % of the symbol recoverable) survives a crease or a smudge on a printed slip, and a
+# ~100-character URL still gives modules of about 0.7 mm in the 32 mm square.
 QR_ERROR_LEVEL = "m"
 
 _LEFT_MARGIN = 25.0
@@ -65,6 +65,8 @@ _TOP_MARGIN = 15.0
 _BODY_SIZE = 11.0
 _LINE = 6.0
 _QR_SIZE = 32.0
+# The framed QR, its caption and the note under the frame.
+_TRACKING_BLOCK_HEIGHT = _QR_SIZE + 16
 
 
 class MissingGlyphError(ValueError):
@@ -152,6 +154,12 @@ def render_slip_pdf(slip: SlipData) -> bytes:
     return bytes(pdf.output())
 
 
+def prepare_slip_fonts() -> None:
+    """Cut the fonts now rather than during the first citizen's request: call it when a worker starts."""
+    for style in FONT_FILES:
+        _slip_font_bytes(style)
+
+
 @cache
 def _slip_font_bytes(style: str) -> bytes:
     font = TTFont(FONT_FILES[style], recalcTimestamp=False)
@@ -191,7 +199,7 @@ def _new_document(slip: SlipData) -> FPDF:
     pdf.set_auto_page_break(auto=True, margin=15)
     _add_slip_fonts(pdf)
     pdf.set_lang("vi")
-    pdf.set_title(f"{_nfc(SLIP_TITLE.capitalize())} - {_nfc(slip.dossier_code)}")
+    pdf.set_title(f"{SLIP_TITLE.capitalize()} - {_nfc(slip.dossier_code)}")
     pdf.set_author(_nfc(slip.agency_name))
     pdf.set_creator("motcua")
     # The slip's date, not the wall clock, so the same dossier always yields the same bytes.
@@ -285,20 +293,19 @@ def _draw_documents(pdf: FPDF, documents: Iterable[SlipDocument]) -> None:
     _font(pdf, size=10)
     pdf.set_line_width(0.2)
     with pdf.table(
-        col_widths=(12, 118, 40),
+        col_widths=(12, 113, 45),
         text_align=(Align.C, Align.L, Align.C),
         line_height=5.5,
         padding=1.2,
         align=Align.L,
         borders_layout=TableBordersLayout.ALL,
-        headings_style=None,
-        first_row_as_headings=False,
+        # A long list runs onto the next page; the heading row is repeated there.
+        first_row_as_headings=True,
+        headings_style=FontFace(emphasis="BOLD"),
     ) as table:
         heading = table.row()
-        _font(pdf, bold=True, size=10)
         for text in ("STT", "Tên giấy tờ", "Số lượng"):
             heading.cell(text)
-        _font(pdf, size=10)
         rows = 0
         for number, document in enumerate(documents, start=1):
             row = table.row()
@@ -315,17 +322,16 @@ def _draw_documents(pdf: FPDF, documents: Iterable[SlipDocument]) -> None:
 
 
 def _draw_terms(pdf: FPDF, slip: SlipData) -> None:
-    for number, (label, value) in enumerate(
-        (
-            ("Phí, lệ phí", format_fee_vnd(slip.fee_vnd)),
-            ("Thời gian nhận hồ sơ", format_slip_time(slip.received_at)),
-            ("Thời gian trả kết quả", format_slip_time(slip.due_at)),
-        ),
-        start=2,
-    ):
+    # The return time in bold: it is the line the citizen comes back for.
+    terms = (
+        ("2. Phí, lệ phí", format_fee_vnd(slip.fee_vnd), False),
+        ("3. Thời gian nhận hồ sơ", format_slip_time(slip.received_at), False),
+        ("4. Thời gian trả kết quả", format_slip_time(slip.due_at), True),
+    )
+    for label, value, bold_value in terms:
         _font(pdf, bold=True)
-        pdf.write(_LINE, f"{number}. {label}: ")
-        _font(pdf, bold=number == 4)
+        pdf.write(_LINE, f"{label}: ")
+        _font(pdf, bold=bold_value)
         pdf.write(_LINE, value)
         pdf.ln(_LINE)
     pdf.ln(4)
@@ -334,7 +340,7 @@ def _draw_terms(pdf: FPDF, slip: SlipData) -> None:
 def _draw_tracking(pdf: FPDF, url: str) -> None:
     text_w = pdf.epw - _QR_SIZE - 6
     # Keep the code and its caption together: a QR split from its explanation is just noise.
-    if pdf.get_y() + _QR_SIZE > pdf.page_break_trigger:
+    if pdf.get_y() + _TRACKING_BLOCK_HEIGHT > pdf.page_break_trigger:
         pdf.add_page()
     top = pdf.get_y()
     pdf.set_line_width(0.2)
