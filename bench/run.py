@@ -57,6 +57,57 @@ PROCEDURES = [
 ]
 
 
+FIELDS = [
+    "Hộ tịch",
+    "Đất đai",
+    "Xây dựng",
+    "Lý lịch tư pháp",
+    "Chứng thực",
+    "Hộ kinh doanh",
+    "Giáo dục",
+    "Y tế",
+]
+
+
+def make_dossier(engine: Any, settings: Any, slug: str) -> str:
+    """One submitted dossier through the real services, for the tracking benchmark."""
+    import asyncio
+
+    from motcua.catalog.services import get_procedure
+    from motcua.core.db import Database
+    from motcua.dossiers.services import Submission, open_draft, submit_dossier
+    from motcua.identity.models import Citizen
+    from motcua.identity.oidc import VerifiedIdentity
+    from motcua.identity.services import record_tenant_login
+
+    tenant = get_tenant(engine, slug)
+    assert tenant is not None
+
+    async def go() -> str:
+        db = Database(settings.database_url, pool_size=1)
+        try:
+            async with db.tenant_session(tenant) as session:
+                login = await record_tenant_login(
+                    session,
+                    VerifiedIdentity(
+                        "https://eid.bench", "bench", "001190000001", {"name": "Bench"}, "", None
+                    ),
+                )
+                procedure = await get_procedure(session, "1.001001")
+                citizen = await session.get(Citizen, login.citizen_id)
+                assert procedure is not None and citizen is not None
+                draft = await open_draft(session, citizen.id, procedure, {})
+                outcome = await submit_dossier(
+                    session, tenant, citizen=citizen, procedure=procedure, token=draft.token
+                )
+                assert isinstance(outcome, Submission)
+                return outcome.dossier.code
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -115,7 +166,14 @@ def main() -> int:
     if not (env.get("MOTCUA_DATABASE_URL") and env.get("MOTCUA_REDIS_URL")):
         embedded = EmbeddedServices(data_dir).start()
         env.update(MOTCUA_DATABASE_URL=embedded.database_url, MOTCUA_REDIS_URL=embedded.redis_url)
-    env.update(MOTCUA_DATA_DIR=str(data_dir), MOTCUA_ENV="test", MOTCUA_LOG_LEVEL="WARNING")
+    env.update(
+        MOTCUA_DATA_DIR=str(data_dir),
+        MOTCUA_ENV="test",
+        MOTCUA_LOG_LEVEL="WARNING",
+        # wrk comes from one address: measure the tracking page, not its per-client rate limit
+        # (the limiter's Redis round trip still runs on every request).
+        MOTCUA_TRACKING_RATE_LIMIT="10000000",
+    )
     settings = load_settings(env)
     setup_broker(settings)  # onboarding enqueues its post-onboarding job after commit
     engine = sync_engine(settings.database_url or "", pool_size=2)
@@ -135,6 +193,29 @@ def main() -> int:
                 actor="bench",
             )
             onboarding.append(time.perf_counter() - started)
+
+        # One tenant with a large catalogue (1,000 procedures) and a dossier, for the catalogue
+        # search, procedure page and tracking benchmarks.
+        big_slug = "benchbig"
+        if (t := get_tenant(engine, big_slug)) is None or t.status != "active":
+            many = PROCEDURES + [
+                {
+                    "code": f"2.{100000 + i:06d}",
+                    "name": f"Thủ tục thử tải số {i} về {FIELDS[i % len(FIELDS)].lower()}",
+                    "field": FIELDS[i % len(FIELDS)],
+                    "level": ("full", "partial", "information")[i % 3],
+                    "processing_days": i % 20,
+                    "fee_vnd": (i % 5) * 10000,
+                }
+                for i in range(1000 - len(PROCEDURES))
+            ]
+            onboard_tenant(
+                engine,
+                settings,
+                build_spec(slug=big_slug, name="Cổng thử tải lớn", procedures=many),
+                actor="bench",
+            )
+        tracking_code = make_dossier(engine, settings, big_slug)
 
         child_env = {**os.environ, **env}
         started = time.perf_counter()
@@ -198,17 +279,21 @@ def main() -> int:
             "migrate_output": migrate.stdout.strip(),
             "load": {},
         }
-        # The home page reads its catalog from a per-process cache; the procedure page does one
-        # tenant-scoped read per request (BEGIN, SET LOCAL search_path, SELECT, COMMIT).
-        for label, path in (
-            ("tenant_home", "/"),
-            ("procedure_page_db", "/procedures/1.001000"),
-            ("framework_floor", "/healthz"),
+        # Home, search and procedure pages read the catalogue from a per-process cache (TTL);
+        # the tracking page does one tenant-scoped read per request (BEGIN, SET LOCAL
+        # search_path, SELECT, COMMIT) plus the rate limiter's Redis INCR.
+        big_hosts = data_dir / "big-hosts.txt"
+        big_hosts.write_text(f"{big_slug}.localhost\n")
+        for label, path, hosts in (
+            ("tenant_home", "/", hosts_file),
+            ("procedure_page", "/procedures/1.001000", hosts_file),
+            ("framework_floor", "/healthz", hosts_file),
+            ("catalog_search_1000", "/procedures?q=khai+sinh", big_hosts),
+            ("procedure_page_1000", "/procedures/2.100500", big_hosts),
+            ("tracking_page_db", f"/tracking?code={tracking_code}", big_hosts),
         ):
             for connections in (1, 64):
-                results["load"][f"{label}@{connections}"] = wrk(
-                    url, hosts_file, path, connections, args.seconds
-                )
+                results["load"][f"{label}@{connections}"] = wrk(url, hosts, path, connections, args.seconds)
     finally:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)

@@ -55,6 +55,7 @@ class Settings:
     session_idle_seconds: int = 30 * 60
     session_absolute_seconds: int = 12 * 3600
     cookie_secure: bool = False
+    tracking_rate_limit: int = 30  # public tracking lookups per client address per minute
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -231,4 +232,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             env, "MOTCUA_SESSION_ABSOLUTE_SECONDS", 43200, minimum=300, maximum=7 * 86400
         ),
         cookie_secure=cookie_secure == "1",
+        tracking_rate_limit=_int(env, "MOTCUA_TRACKING_RATE_LIMIT", 30, minimum=1, maximum=10_000_000),
     )

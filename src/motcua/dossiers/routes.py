@@ -51,7 +51,6 @@ from motcua.web.pages import page
 HttpRequest = Request[Any, Any, Any]
 FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 DEFAULT_UPLOAD_MB = 10
-TRACKING_LIMIT_PER_MINUTE = 30
 
 
 def _user(request: HttpRequest) -> UserSession:
@@ -426,7 +425,7 @@ async def _rate_limited(request: HttpRequest, scope: str) -> bool:
     count = await redis.incr(key)
     if count == 1:
         await redis.expire(key, 70)
-    return int(count) > TRACKING_LIMIT_PER_MINUTE
+    return int(count) > int(request.app.state.settings.tracking_rate_limit)
 
 
 @get("/tracking", include_in_schema=False)
