@@ -26,6 +26,8 @@ from motcua.dossiers.models import WITHDRAWABLE, Dossier, DossierFile
 from motcua.dossiers.services import (
     DossierError,
     Submission,
+    add_supplement_file,
+    answer_supplement,
     attach_file,
     citizen_dossier,
     draft_files,
@@ -41,7 +43,7 @@ from motcua.dossiers.services import (
 )
 from motcua.dossiers.slip import SlipData, SlipDocument, qr_svg, render_slip_pdf
 from motcua.dossiers.storage import LocalStorage
-from motcua.dossiers.uploads import UploadRejectedError, validate_upload
+from motcua.dossiers.uploads import UploadRejectedError, ValidatedUpload, validate_upload
 from motcua.identity.guards import requires_login
 from motcua.identity.models import Citizen
 from motcua.identity.sessions import UserSession
@@ -183,19 +185,8 @@ async def upload_document(
         raise NotFoundException()
     citizen = await _citizen(db_session, _user(request))
     draft = await open_draft(db_session, citizen.id, procedure, {})
-    upload = data.get("file")
     try:
-        if not isinstance(upload, UploadFile):
-            raise UploadRejectedError("empty", "Vui lòng chọn tệp cần tải lên.")
-        name = upload.filename or ""
-        if "/" in name or "\\" in name or "\x00" in name or name.startswith("."):
-            # Browsers send a bare file name; a path here is a crafted request.
-            raise UploadRejectedError(
-                "bad_name", "Tên tệp không hợp lệ. Vui lòng đổi tên tệp rồi tải lên lại."
-            )
-        validated = await validate_upload(
-            _chunks(upload), max_bytes=_upload_max_mb(request) * 1024 * 1024, filename=upload.filename
-        )
+        validated = await _validated_upload(request, data)
     except UploadRejectedError as exc:
         return await _render_form(
             request,
@@ -292,16 +283,7 @@ async def my_dossier_list(request: HttpRequest, db_session: NamedDependency[Asyn
 async def my_dossier(
     request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str]
 ) -> Response[str]:
-    dossier = await _mine(request, db_session, code)
-    return page(
-        request,
-        "dossiers/detail.html",
-        dossier=dossier,
-        history=await history_of(db_session, dossier.id),
-        files=await files_of(db_session, dossier.id),
-        withdrawable=dossier.status in WITHDRAWABLE,
-        vietnam=VIETNAM,
-    )
+    return await _detail(request, db_session, await _mine(request, db_session, code))
 
 
 def _slip_data(
@@ -394,6 +376,80 @@ async def my_file(
             "content-security-policy": "default-src 'none'; sandbox",
         },
     )
+
+
+async def _validated_upload(request: HttpRequest, data: dict[str, Any]) -> ValidatedUpload:
+    upload = data.get("file")
+    if not isinstance(upload, UploadFile):
+        raise UploadRejectedError("empty", "Vui lòng chọn tệp cần tải lên.")
+    name = upload.filename or ""
+    if "/" in name or "\\" in name or "\x00" in name or name.startswith("."):
+        # Browsers send a bare file name; a path here is a crafted request.
+        raise UploadRejectedError("bad_name", "Tên tệp không hợp lệ. Vui lòng đổi tên tệp rồi tải lên lại.")
+    return await validate_upload(
+        _chunks(upload), max_bytes=_upload_max_mb(request) * 1024 * 1024, filename=upload.filename
+    )
+
+
+async def _detail(
+    request: HttpRequest, session: AsyncSession, dossier: Dossier, **extra: Any
+) -> Response[str]:
+    files = await files_of(session, dossier.id)
+    before = int((dossier.supplement or {}).get("files_before", 0))
+    extra_files = sorted((f for f in files if f.document_code == "bo-sung"), key=lambda f: f.created_at)
+    return page(
+        request,
+        "dossiers/detail.html",
+        status_code=extra.pop("status_code", 200),
+        dossier=dossier,
+        history=await history_of(session, dossier.id),
+        files=files,
+        supplement_files=extra_files[before:] if dossier.supplement else [],
+        withdrawable=dossier.status in WITHDRAWABLE,
+        vietnam=VIETNAM,
+        error=extra.pop("error", None),
+    )
+
+
+@post("/my/dossiers/{code:str}/supplement/files", guards=[requires_login], include_in_schema=False)
+async def supplement_file(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    code: FromPath[str],
+    data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+) -> Response[Any]:
+    dossier = await _mine(request, db_session, code)
+    if dossier.status != "supplement_requested":
+        return await _detail(
+            request, db_session, dossier, status_code=409, error="Hồ sơ này không có yêu cầu bổ sung."
+        )
+    try:
+        validated = await _validated_upload(request, data)
+    except UploadRejectedError as exc:
+        return await _detail(request, db_session, dossier, status_code=400, error=str(exc))
+    storage: LocalStorage = request.app.state.storage
+    stored = await storage.put(tenant.schema, validated.data, media_type=validated.detected.media_type)
+    await add_supplement_file(db_session, dossier, validated, stored)
+    return Redirect(f"/my/dossiers/{dossier.code}#supplement", status_code=303)
+
+
+@post("/my/dossiers/{code:str}/supplement", guards=[requires_login], include_in_schema=False, status_code=303)
+async def supplement_answer(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    code: FromPath[str],
+    data: FormData,
+) -> Response[Any]:
+    dossier = await _mine(request, db_session, code)
+    try:
+        await answer_supplement(
+            db_session, tenant, dossier, citizen_id=dossier.citizen_id, note=str(data.get("note", ""))
+        )
+    except DossierError as exc:
+        return await _detail(request, db_session, dossier, status_code=409, error=str(exc))
+    return Redirect(f"/my/dossiers/{dossier.code}", status_code=303)
 
 
 @post("/my/dossiers/{code:str}/withdraw", guards=[requires_login], include_in_schema=False, status_code=303)
@@ -497,6 +553,8 @@ router = Router(
         slip_pdf,
         my_file,
         withdraw,
+        supplement_file,
+        supplement_answer,
         tracking_page,
         api_tracking,
     ],

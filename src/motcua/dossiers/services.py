@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure, ProcedureForm
-from motcua.dossiers.deadlines import VIETNAM, DurationUnit, WorkCalendar, due_date, reception_deadline
+from motcua.dossiers.deadlines import VIETNAM, DurationUnit, Pause, WorkCalendar, due_date, reception_deadline
 from motcua.dossiers.forms import FormResult, validate
 from motcua.dossiers.models import (
     WITHDRAWABLE,
@@ -308,21 +308,152 @@ async def withdraw_dossier(session: AsyncSession, dossier: Dossier, *, citizen_i
         raise DossierError("Bạn không thể rút hồ sơ của người khác.")
     if dossier.status not in WITHDRAWABLE:
         raise DossierError("Hồ sơ đã được xử lý xong hoặc đã kết thúc, không thể rút.")
-    reason = reason.strip()[:500] or "Công dân rút hồ sơ"
-    # Optimistic concurrency: an officer acting at the same moment makes this update miss.
+    await _transition(
+        session,
+        dossier,
+        to=DossierStatus.WITHDRAWN,
+        actor=f"citizen:{citizen_id}",
+        reason=reason.strip()[:500] or "Công dân rút hồ sơ",
+        values={"supplement": None},
+    )
+
+
+# Supplements (the clock pauses while the citizen completes the dossier) -----------------------
+SUPPLEMENT_FROM = frozenset({DossierStatus.ACCEPTED, DossierStatus.IN_PROGRESS})
+
+
+async def _transition(
+    session: AsyncSession,
+    dossier: Dossier,
+    *,
+    to: DossierStatus,
+    actor: str,
+    reason: str | None,
+    values: dict[str, Any],
+) -> None:
+    """Move a dossier to ``to`` unless someone changed it meanwhile (optimistic concurrency on
+    ``version``), with its history row in the same transaction."""
     changed = await session.execute(
         update(Dossier)
         .where(Dossier.id == dossier.id, Dossier.version == dossier.version)
-        .values(status=DossierStatus.WITHDRAWN, version=Dossier.version + 1, updated_at=func.now())
+        .values(status=to, version=Dossier.version + 1, updated_at=func.now(), **values)
     )
     if changed.rowcount != 1:  # type: ignore[attr-defined]
         raise DossierError("Hồ sơ vừa được cập nhật; vui lòng tải lại trang và thử lại.")
     await session.execute(
         insert(DossierHistory).values(
-            dossier_id=dossier.id,
-            actor=f"citizen:{citizen_id}",
-            from_status=dossier.status,
-            to_status=DossierStatus.WITHDRAWN,
-            reason=reason,
+            dossier_id=dossier.id, actor=actor, from_status=dossier.status, to_status=to, reason=reason
         )
     )
+    await session.refresh(dossier)
+
+
+async def request_supplement(
+    session: AsyncSession,
+    dossier: Dossier,
+    *,
+    officer: str,
+    reason: str,
+    items: list[str],
+    now: datetime | None = None,
+) -> None:
+    """An officer asks for more documents (DOMAIN: reason and list required; clock paused)."""
+    if dossier.status not in SUPPLEMENT_FROM:
+        raise DossierError("Chỉ yêu cầu bổ sung được khi hồ sơ đã tiếp nhận hoặc đang xử lý.")
+    reason = reason.strip()
+    items = [i.strip() for i in items if i.strip()]
+    if not reason or not items:
+        raise DossierError("Yêu cầu bổ sung phải có lý do và danh sách giấy tờ cần bổ sung.")
+    moment = (now or datetime.now(VIETNAM)).astimezone(VIETNAM)
+    # Files sent in answer are those beyond this count (not by timestamp: clocks and the
+    # request time given by the caller need not agree with the database's).
+    files_before = await _supplement_file_count(session, dossier.id)
+    await _transition(
+        session,
+        dossier,
+        to=DossierStatus.SUPPLEMENT_REQUESTED,
+        actor=officer,
+        reason=reason,
+        values={
+            "supplement": {
+                "reason": reason,
+                "items": items,
+                "requested_at": moment.isoformat(),
+                "by": officer,
+                "files_before": files_before,
+            },
+            "pauses": [*dossier.pauses, {"start": moment.isoformat(), "end": None}],
+        },
+    )
+
+
+async def answer_supplement(
+    session: AsyncSession,
+    tenant: Tenant,
+    dossier: Dossier,
+    *,
+    citizen_id: int,
+    note: str,
+    now: datetime | None = None,
+) -> None:
+    """The citizen has uploaded what was asked: the clock resumes and the due date moves later
+    by the working time the dossier waited."""
+    if dossier.citizen_id != citizen_id:
+        raise DossierError("Bạn không thể bổ sung hồ sơ của người khác.")
+    if dossier.status != DossierStatus.SUPPLEMENT_REQUESTED:
+        raise DossierError("Hồ sơ này không có yêu cầu bổ sung đang chờ.")
+    added = await _supplement_file_count(session, dossier.id) - int(
+        (dossier.supplement or {}).get("files_before", 0)
+    )
+    if added <= 0:
+        raise DossierError("Vui lòng tải lên giấy tờ bổ sung trước khi gửi.")
+    moment = (now or datetime.now(VIETNAM)).astimezone(VIETNAM)
+    pauses = [dict(p) for p in dossier.pauses]
+    pauses[-1]["end"] = moment.isoformat()
+    procedure = await session.get(Procedure, dossier.procedure_id)
+    assert procedure is not None
+    due = due_date(
+        calendar_for(tenant),
+        dossier.received_at,
+        procedure.processing_days,
+        DurationUnit(procedure.processing_unit),
+        [Pause(datetime.fromisoformat(p["start"]), datetime.fromisoformat(p["end"])) for p in pauses],
+    )
+    await _transition(
+        session,
+        dossier,
+        to=DossierStatus.IN_PROGRESS,
+        actor=f"citizen:{citizen_id}",
+        reason=note.strip()[:500] or "Công dân đã bổ sung hồ sơ",
+        values={"pauses": pauses, "supplement": None, "due_at": due},
+    )
+
+
+async def _supplement_file_count(session: AsyncSession, dossier_id: int) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(DossierFile)
+            .where(DossierFile.dossier_id == dossier_id, DossierFile.document_code == "bo-sung")
+        )
+        or 0
+    )
+
+
+async def add_supplement_file(
+    session: AsyncSession, dossier: Dossier, upload: ValidatedUpload, stored: StoredObject
+) -> DossierFile:
+    file = DossierFile(
+        id=uuid.uuid4().hex,
+        citizen_id=dossier.citizen_id,
+        dossier_id=dossier.id,
+        document_code="bo-sung",
+        storage_key=stored.key,
+        display_name=upload.display_name,
+        media_type=upload.detected.media_type,
+        size=upload.size,
+        sha256=upload.sha256,
+    )
+    session.add(file)
+    await session.flush()
+    return file
