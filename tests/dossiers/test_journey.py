@@ -289,3 +289,29 @@ async def test_tracking_is_rate_limited(client: httpx.AsyncClient, make_tenant: 
     ]
     assert statuses[:5] == [404] * 5
     assert statuses[-1] == 429
+
+
+async def test_files_are_served_to_the_owner_and_the_tenant_officers_only(
+    sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    from motcua.identity.schemas import RoleGrantCreate
+    from motcua.identity.services import grant_role_sync
+
+    tenant, other = make_tenant(procedures=[BIRTH]), make_tenant(procedures=[BIRTH])
+    owner = await sign_in(tenant)
+    await _prepare(owner)
+    form = await owner.get("/procedures/1.001193/apply")
+    file_id = re.search(r'href="/my/files/([0-9a-f]{32})"', form.text)
+    assert file_id is not None
+
+    for t in (tenant, other):
+        grant_role_sync(engine, t, RoleGrantCreate.parse("079085000111", "officer"), actor="test")
+    officer = await sign_in(tenant, name="Cán Bộ Một", personal_id="079085000111")
+    assert (await officer.get(f"/officer/files/{file_id.group(1)}")).content == PDF
+    assert (await officer.get(f"/my/files/{file_id.group(1)}")).status_code == 404  # not the owner's route
+
+    stranger = await sign_in(tenant, name="Người Lạ", personal_id="079085000222")
+    assert (await stranger.get(f"/my/files/{file_id.group(1)}")).status_code == 404
+    assert (await stranger.get(f"/officer/files/{file_id.group(1)}")).status_code == 403
+    officer_elsewhere = await sign_in(other, name="Cán Bộ Một", personal_id="079085000111")
+    assert (await officer_elsewhere.get(f"/officer/files/{file_id.group(1)}")).status_code == 404

@@ -44,7 +44,7 @@ from motcua.dossiers.services import (
 from motcua.dossiers.slip import SlipData, SlipDocument, qr_svg, render_slip_pdf
 from motcua.dossiers.storage import LocalStorage
 from motcua.dossiers.uploads import UploadRejectedError, ValidatedUpload, validate_upload
-from motcua.identity.guards import requires_login
+from motcua.identity.guards import requires_login, requires_officer
 from motcua.identity.models import Citizen
 from motcua.identity.sessions import UserSession
 from motcua.tenancy.schemas import Tenant
@@ -362,6 +362,23 @@ async def my_file(
             DossierFile.id == file_id[:32], DossierFile.citizen_id == (_user(request).citizen_id or 0)
         )
     )
+    return await _send_file(request, tenant, file)
+
+
+@get("/officer/files/{file_id:str}", guards=[requires_officer], include_in_schema=False)
+async def officer_file(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    file_id: FromPath[str],
+) -> Response[bytes]:
+    """The tenant's officers read every file of their own tenant (the session, the schema and
+    the storage key all belong to this tenant, so another tenant's id finds nothing)."""
+    file = await db_session.scalar(select(DossierFile).where(DossierFile.id == file_id[:32]))
+    return await _send_file(request, tenant, file)
+
+
+async def _send_file(request: HttpRequest, tenant: Tenant, file: DossierFile | None) -> Response[bytes]:
     if file is None:
         raise NotFoundException()
     storage: LocalStorage = request.app.state.storage
@@ -552,6 +569,7 @@ router = Router(
         slip_page,
         slip_pdf,
         my_file,
+        officer_file,
         withdraw,
         supplement_file,
         supplement_answer,
