@@ -14,7 +14,8 @@ from motcua.core.db import Database
 from motcua.core.settings import Settings
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.models import Dossier, DossierStatus
-from motcua.dossiers.services import DossierError, _transition, request_supplement
+from motcua.dossiers.lifecycle import Action, DossierError, transition
+from motcua.dossiers.services import request_supplement
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import BIRTH, PDF, SignIn, csrf
 from tests.dossiers.test_journey import CODE, _prepare
@@ -50,9 +51,7 @@ async def test_supplement_pauses_and_resumes_the_clock(
             }
             with pytest.raises(DossierError, match="tiếp nhận"):  # a dossier must be accepted first
                 await request_supplement(session, dossier, **with_reason)  # type: ignore[arg-type]
-            await _transition(
-                session, dossier, to=DossierStatus.ACCEPTED, actor="officer:1", reason=None, values={}
-            )
+            await transition(session, dossier, Action.ACCEPT, actor="officer:1")
             with pytest.raises(DossierError, match="lý do"):
                 await request_supplement(session, dossier, officer="officer:1", reason=" ", items=[])
             await request_supplement(session, dossier, **with_reason)  # type: ignore[arg-type]
@@ -153,9 +152,7 @@ async def test_the_due_date_moves_by_the_paused_working_time(
             dossier = outcome.dossier
             # 1 working day from Monday 08:00 is Tuesday 08:00 (a plain week: 24 Nov 2026 is a holiday).
             assert dossier.due_at.astimezone(VIETNAM) == datetime(2026, 12, 1, 8, 0, tzinfo=VIETNAM)
-            await _transition(
-                session, dossier, to=DossierStatus.ACCEPTED, actor="officer:1", reason=None, values={}
-            )
+            await transition(session, dossier, Action.ACCEPT, actor="officer:1")
             await request_supplement(
                 session,
                 dossier,

@@ -84,6 +84,8 @@ class Dossier(TenantBase):
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     pauses: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    assigned_to: Mapped[str | None] = mapped_column(String(12))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     supplement: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -105,6 +107,7 @@ class DossierHistory(TenantBase):
     from_status: Mapped[str | None] = mapped_column(String(24))
     to_status: Mapped[str] = mapped_column(String(24))
     reason: Mapped[str | None] = mapped_column(Text)
+    ip: Mapped[str | None] = mapped_column(String(64))
 
 
 class DossierDraft(TenantBase):
@@ -141,3 +144,26 @@ class DossierSequence(TenantBase):
     agency_code: Mapped[str] = mapped_column(String(40), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     last: Mapped[int] = mapped_column(Integer)
+
+
+class ApologySlip(TenantBase):
+    """Phiếu xin lỗi và hẹn lại: issued when a dossier will be late, with the new date."""
+
+    __tablename__ = "apology_slips"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"))
+    previous_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    new_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(Text)
+    issued_by: Mapped[str] = mapped_column(String(200))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DeadlineNotice(TenantBase):
+    __tablename__ = "deadline_notices"
+
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    noticed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

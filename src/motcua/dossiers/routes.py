@@ -23,8 +23,8 @@ from motcua.catalog.services import get_procedure
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.forms import FormResult, prefill, validate, visible
 from motcua.dossiers.models import WITHDRAWABLE, Dossier, DossierFile
+from motcua.dossiers.lifecycle import DossierError
 from motcua.dossiers.services import (
-    DossierError,
     Submission,
     add_supplement_file,
     answer_supplement,

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.catalog.models import Procedure, ProcedureForm
 from motcua.dossiers.deadlines import VIETNAM, DurationUnit, Pause, WorkCalendar, due_date, reception_deadline
 from motcua.dossiers.forms import FormResult, validate
+from motcua.dossiers.lifecycle import Action, DossierError, transition
 from motcua.dossiers.models import (
     WITHDRAWABLE,
     Channel,
@@ -33,10 +34,6 @@ from motcua.dossiers.storage import StoredObject
 from motcua.dossiers.uploads import ValidatedUpload
 from motcua.identity.models import Citizen
 from motcua.tenancy.schemas import Tenant
-
-
-class DossierError(Exception):
-    """A request the rules refuse; the message is for the citizen (Vietnamese)."""
 
 
 def calendar_for(tenant: Tenant) -> WorkCalendar:
@@ -308,10 +305,10 @@ async def withdraw_dossier(session: AsyncSession, dossier: Dossier, *, citizen_i
         raise DossierError("Bạn không thể rút hồ sơ của người khác.")
     if dossier.status not in WITHDRAWABLE:
         raise DossierError("Hồ sơ đã được xử lý xong hoặc đã kết thúc, không thể rút.")
-    await _transition(
+    await transition(
         session,
         dossier,
-        to=DossierStatus.WITHDRAWN,
+        Action.WITHDRAW,
         actor=f"citizen:{citizen_id}",
         reason=reason.strip()[:500] or "Công dân rút hồ sơ",
         values={"supplement": None},
@@ -322,32 +319,6 @@ async def withdraw_dossier(session: AsyncSession, dossier: Dossier, *, citizen_i
 SUPPLEMENT_FROM = frozenset({DossierStatus.ACCEPTED, DossierStatus.IN_PROGRESS})
 
 
-async def _transition(
-    session: AsyncSession,
-    dossier: Dossier,
-    *,
-    to: DossierStatus,
-    actor: str,
-    reason: str | None,
-    values: dict[str, Any],
-) -> None:
-    """Move a dossier to ``to`` unless someone changed it meanwhile (optimistic concurrency on
-    ``version``), with its history row in the same transaction."""
-    changed = await session.execute(
-        update(Dossier)
-        .where(Dossier.id == dossier.id, Dossier.version == dossier.version)
-        .values(status=to, version=Dossier.version + 1, updated_at=func.now(), **values)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise DossierError("Hồ sơ vừa được cập nhật; vui lòng tải lại trang và thử lại.")
-    await session.execute(
-        insert(DossierHistory).values(
-            dossier_id=dossier.id, actor=actor, from_status=dossier.status, to_status=to, reason=reason
-        )
-    )
-    await session.refresh(dossier)
-
-
 async def request_supplement(
     session: AsyncSession,
     dossier: Dossier,
@@ -356,6 +327,7 @@ async def request_supplement(
     reason: str,
     items: list[str],
     now: datetime | None = None,
+    ip: str | None = None,
 ) -> None:
     """An officer asks for more documents (DOMAIN: reason and list required; clock paused)."""
     if dossier.status not in SUPPLEMENT_FROM:
@@ -368,12 +340,13 @@ async def request_supplement(
     # Files sent in answer are those beyond this count (not by timestamp: clocks and the
     # request time given by the caller need not agree with the database's).
     files_before = await _supplement_file_count(session, dossier.id)
-    await _transition(
+    await transition(
         session,
         dossier,
-        to=DossierStatus.SUPPLEMENT_REQUESTED,
+        Action.REQUEST_SUPPLEMENT,
         actor=officer,
         reason=reason,
+        ip=ip,
         values={
             "supplement": {
                 "reason": reason,
@@ -419,10 +392,10 @@ async def answer_supplement(
         DurationUnit(procedure.processing_unit),
         [Pause(datetime.fromisoformat(p["start"]), datetime.fromisoformat(p["end"])) for p in pauses],
     )
-    await _transition(
+    await transition(
         session,
         dossier,
-        to=DossierStatus.IN_PROGRESS,
+        Action.ANSWER_SUPPLEMENT,
         actor=f"citizen:{citizen_id}",
         reason=note.strip()[:500] or "Công dân đã bổ sung hồ sơ",
         values={"pauses": pauses, "supplement": None, "due_at": due},

@@ -1,0 +1,147 @@
+"""The dossier state machine (DOMAIN.md statuses): which action may move a dossier from which
+status to which, who may take it, and what it must carry (a reason, a list).
+
+Every transition is one guarded UPDATE (``version`` = optimistic concurrency: of two officers
+acting at once, one wins and the other is told) plus an append-only history row, in the
+caller's transaction. An illegal action is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from motcua.dossiers.models import Dossier, DossierHistory, DossierStatus
+
+S = DossierStatus
+
+
+class DossierError(Exception):
+    """A request the rules refuse; the message is for the person who asked (Vietnamese)."""
+
+
+class Action(enum.StrEnum):
+    ACCEPT = "accept"
+    REFUSE = "refuse"
+    START = "start"
+    REQUEST_SUPPLEMENT = "request_supplement"
+    ANSWER_SUPPLEMENT = "answer_supplement"
+    REQUEST_PAYMENT = "request_payment"
+    RECORD_PAYMENT = "record_payment"
+    STOP = "stop"
+    FINISH = "finish"
+    DELIVER = "deliver"
+    WITHDRAW = "withdraw"
+
+
+@dataclass(frozen=True)
+class Rule:
+    sources: frozenset[DossierStatus]
+    target: DossierStatus
+    by: str  # "officer" or "citizen"
+    label: str
+    reason_required: bool = False
+
+
+_IN_PROCESS = frozenset({S.ACCEPTED, S.IN_PROGRESS})
+RULES: dict[Action, Rule] = {
+    Action.ACCEPT: Rule(frozenset({S.SUBMITTED}), S.ACCEPTED, "officer", "Tiếp nhận"),
+    Action.REFUSE: Rule(
+        frozenset({S.SUBMITTED}), S.REFUSED, "officer", "Từ chối tiếp nhận", reason_required=True
+    ),
+    Action.START: Rule(frozenset({S.ACCEPTED}), S.IN_PROGRESS, "officer", "Bắt đầu xử lý"),
+    Action.REQUEST_SUPPLEMENT: Rule(_IN_PROCESS, S.SUPPLEMENT_REQUESTED, "officer", "Yêu cầu bổ sung", True),
+    Action.ANSWER_SUPPLEMENT: Rule(
+        frozenset({S.SUPPLEMENT_REQUESTED}), S.IN_PROGRESS, "citizen", "Bổ sung hồ sơ"
+    ),
+    Action.REQUEST_PAYMENT: Rule(_IN_PROCESS, S.PAYMENT_REQUESTED, "officer", "Yêu cầu nghĩa vụ tài chính"),
+    Action.RECORD_PAYMENT: Rule(
+        frozenset({S.PAYMENT_REQUESTED}), S.IN_PROGRESS, "officer", "Xác nhận đã nộp phí"
+    ),
+    Action.STOP: Rule(
+        frozenset({S.ACCEPTED, S.IN_PROGRESS, S.SUPPLEMENT_REQUESTED, S.PAYMENT_REQUESTED}),
+        S.STOPPED,
+        "officer",
+        "Dừng xử lý",
+        reason_required=True,
+    ),
+    Action.FINISH: Rule(frozenset({S.IN_PROGRESS}), S.PROCESSED, "officer", "Hoàn thành xử lý"),
+    Action.DELIVER: Rule(frozenset({S.PROCESSED}), S.DELIVERED, "officer", "Trả kết quả"),
+    Action.WITHDRAW: Rule(
+        frozenset({S.SUBMITTED, S.ACCEPTED, S.IN_PROGRESS, S.SUPPLEMENT_REQUESTED, S.PAYMENT_REQUESTED}),
+        S.WITHDRAWN,
+        "citizen",
+        "Rút hồ sơ",
+    ),
+}
+
+# DOMAIN report groups: in process {2, 4}; paused {5, 6, 8}; done {7, 9, 10}.
+IN_PROCESS = frozenset({S.ACCEPTED, S.IN_PROGRESS})
+PAUSED = frozenset({S.SUPPLEMENT_REQUESTED, S.PAYMENT_REQUESTED, S.STOPPED})
+DONE = frozenset({S.WITHDRAWN, S.PROCESSED, S.DELIVERED})
+FINAL = frozenset({S.REFUSED, S.WITHDRAWN, S.STOPPED, S.DELIVERED})
+
+
+def allowed_actions(status: str, by: str) -> list[Action]:
+    return [a for a, r in RULES.items() if r.by == by and status in r.sources]
+
+
+async def transition(
+    session: AsyncSession,
+    dossier: Dossier,
+    action: Action,
+    *,
+    actor: str,
+    reason: str | None = None,
+    ip: str | None = None,
+    values: dict[str, Any] | None = None,
+) -> None:
+    rule = RULES[action]
+    if dossier.status not in rule.sources:
+        raise DossierError(
+            f"Không thể “{rule.label.lower()}” khi hồ sơ đang ở trạng thái “{DossierStatus(dossier.status).label}”."
+        )
+    reason = (reason or "").strip()[:2000] or None
+    if rule.reason_required and not reason:
+        raise DossierError(f"“{rule.label}” cần ghi rõ lý do.")
+    extra = dict(values or {})
+    if rule.target in FINAL or rule.target == S.PROCESSED:
+        extra.setdefault("finished_at", func.now())
+    changed = await session.execute(
+        update(Dossier)
+        .where(Dossier.id == dossier.id, Dossier.version == dossier.version)
+        .values(status=rule.target, version=Dossier.version + 1, updated_at=func.now(), **extra)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise DossierError("Hồ sơ vừa được người khác cập nhật; vui lòng tải lại trang và thử lại.")
+    await session.execute(
+        insert(DossierHistory).values(
+            dossier_id=dossier.id,
+            actor=actor,
+            from_status=dossier.status,
+            to_status=rule.target,
+            reason=reason,
+            ip=ip,
+        )
+    )
+    await session.refresh(dossier)
+
+
+async def record_event(
+    session: AsyncSession, dossier: Dossier, *, actor: str, reason: str, ip: str | None = None
+) -> None:
+    """A history row that changes no status (assignment, apology slip)."""
+    await session.execute(
+        insert(DossierHistory).values(
+            dossier_id=dossier.id,
+            actor=actor,
+            from_status=dossier.status,
+            to_status=dossier.status,
+            reason=reason,
+            ip=ip,
+        )
+    )
