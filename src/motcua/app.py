@@ -12,6 +12,7 @@ from litestar.config.csrf import CSRFConfig
 from litestar.openapi import OpenAPIConfig
 
 from motcua.admin.routes import router as admin_router
+from motcua.backoffice.routes import router as backoffice_router
 from motcua.catalog.routes import router as catalog_router
 from motcua.catalog.services import CatalogCache
 from motcua.core.broker import setup_broker
@@ -33,7 +34,7 @@ from motcua.web.errors import EXCEPTION_HANDLERS
 from motcua.web.routes import router as web_router
 from motcua.web.theming import Themes
 
-ROUTERS = [web_router, catalog_router, admin_router, identity_router, dossiers_router]
+ROUTERS = [web_router, catalog_router, admin_router, identity_router, dossiers_router, backoffice_router]
 
 
 def routers_for(settings: Settings) -> list[Router]:

@@ -108,6 +108,7 @@ async def transition(
     reason = (reason or "").strip()[:2000] or None
     if rule.reason_required and not reason:
         raise DossierError(f"“{rule.label}” cần ghi rõ lý do.")
+    previous = dossier.status  # the ORM UPDATE below also updates the loaded object
     extra = dict(values or {})
     if rule.target in FINAL or rule.target == S.PROCESSED:
         extra.setdefault("finished_at", func.now())
@@ -122,7 +123,7 @@ async def transition(
         insert(DossierHistory).values(
             dossier_id=dossier.id,
             actor=actor,
-            from_status=dossier.status,
+            from_status=previous,
             to_status=rule.target,
             reason=reason,
             ip=ip,

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.db import Database
 from motcua.core.settings import Settings
-from motcua.identity.guards import requires_login, requires_officer, requires_tenant_admin
+from motcua.identity.guards import requires_login, requires_tenant_admin
 from motcua.identity.middleware import site_key
 from motcua.identity.models import Role
 from motcua.identity.oidc import LOGIN_COOKIE, STATE_TTL, LoginError, OidcClient
@@ -252,11 +252,6 @@ async def account(request: Request) -> Response[str]:  # type: ignore[type-arg]
     return page(request, "identity/account.html", role_labels={r.value: r.label for r in Role})
 
 
-@get("/officer", name="officer_home", guards=[requires_officer], include_in_schema=False)
-async def officer_home(request: Request) -> Response[str]:  # type: ignore[type-arg]
-    return page(request, "identity/officer_home.html")
-
-
 @get("/manage/roles", name="manage_roles", guards=[requires_tenant_admin], include_in_schema=False)
 async def manage_roles(request: Request, db_session: NamedDependency[AsyncSession]) -> Response[str]:  # type: ignore[type-arg]
     return page(
@@ -293,5 +288,5 @@ async def grant_role_form(
 
 router = Router(
     path="/",
-    route_handlers=[login, auth_callback, logout, account, officer_home, manage_roles, grant_role_form],
+    route_handlers=[login, auth_callback, logout, account, manage_roles, grant_role_form],
 )

@@ -1,0 +1,254 @@
+"""The officer's back office at /officer: work queues and the dossier workspace."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Request, Router, get, post
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Redirect, Response
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from motcua.backoffice.services import (
+    QUEUE_KEYS,
+    QUEUES,
+    apologies_of,
+    assign,
+    dossier_by_code,
+    issue_apology,
+    officer_act,
+    queue_page,
+)
+from motcua.dossiers.deadlines import VIETNAM
+from motcua.dossiers.lifecycle import RULES, Action, DossierError, allowed_actions
+from motcua.dossiers.models import Dossier, DossierFile, DossierStatus
+from motcua.dossiers.services import calendar_for, files_of, form_definition, history_of
+from motcua.dossiers.storage import LocalStorage
+from motcua.dossiers.uploads import UploadRejectedError
+from motcua.identity.guards import requires_officer
+from motcua.identity.schemas import PERSONAL_ID
+from motcua.identity.sessions import UserSession
+from motcua.tenancy.schemas import Tenant
+from motcua.web.pages import page
+
+HttpRequest = Request[Any, Any, Any]
+FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _officer(request: HttpRequest) -> UserSession:
+    user: UserSession = request.state.user
+    return user
+
+
+def _ip(request: HttpRequest) -> str | None:
+    return request.client.host if request.client else None
+
+
+@get("/officer", guards=[requires_officer], include_in_schema=False)
+async def queues(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    queue: FromQuery[str | None] = None,
+    procedure: FromQuery[str | None] = None,
+    mine: FromQuery[bool] = False,
+) -> Response[str]:
+    current = queue if queue in QUEUE_KEYS else "new"
+    result = await queue_page(
+        db_session,
+        calendar_for(tenant),
+        current,
+        procedure=(procedure or None),
+        assigned_to=_officer(request).personal_id if mine else None,
+    )
+    template = (
+        "backoffice/queue_table.html"
+        if request.headers.get("hx-request") == "true"
+        else "backoffice/queues.html"
+    )
+    return page(request, template, result=result, queues=QUEUES, procedure=procedure or "", mine=mine)
+
+
+async def _dossier(session: AsyncSession, code: str) -> Dossier:
+    dossier = await dossier_by_code(session, code)
+    if dossier is None:
+        raise NotFoundException()
+    return dossier
+
+
+async def _workspace(
+    request: HttpRequest,
+    session: AsyncSession,
+    dossier: Dossier,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response[str]:
+    definition = await form_definition(session, dossier.procedure_id, dossier.form_version)
+    labels = {f["name"]: f["label"] for f in definition}
+    return page(
+        request,
+        "backoffice/workspace.html",
+        status_code=status_code,
+        dossier=dossier,
+        answers=[(labels.get(k, k), v) for k, v in dossier.data.items()],
+        files=await files_of(session, dossier.id),
+        history=await history_of(session, dossier.id),
+        apologies=await apologies_of(session, dossier.id),
+        actions=[(a.value, RULES[a]) for a in allowed_actions(dossier.status, "officer")],
+        status_labels={s.value: s.label for s in DossierStatus},
+        vietnam=VIETNAM,
+        error=error,
+    )
+
+
+@get("/officer/dossiers/{code:str}", guards=[requires_officer], include_in_schema=False)
+async def workspace(
+    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str]
+) -> Response[str]:
+    return await _workspace(request, db_session, await _dossier(db_session, code))
+
+
+def _version(data: dict[str, Any]) -> int:
+    try:
+        return int(str(data.get("version", "")))
+    except ValueError:
+        return -1
+
+
+@post("/officer/dossiers/{code:str}/actions/{action:str}", guards=[requires_officer], include_in_schema=False)
+async def act(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    code: FromPath[str],
+    action: FromPath[str],
+    data: FormData,
+) -> Response[Any]:
+    dossier = await _dossier(db_session, code)
+    try:
+        chosen = Action(action)
+        if RULES[chosen].by != "officer":
+            raise ValueError(action)
+    except ValueError:
+        raise NotFoundException() from None
+    try:
+        if chosen == Action.FINISH and dossier.status in RULES[chosen].sources:
+            results = await db_session.scalar(
+                select(func.count())
+                .select_from(DossierFile)
+                .where(DossierFile.dossier_id == dossier.id, DossierFile.document_code == "ket-qua")
+            )
+            if not results:
+                raise DossierError("Vui lòng tải lên văn bản kết quả trước khi hoàn thành xử lý.")
+        await officer_act(
+            db_session,
+            tenant,
+            dossier,
+            chosen,
+            officer=_officer(request).personal_id,
+            version=_version(data),
+            reason=str(data.get("reason", "")),
+            ip=_ip(request),
+            data=data,
+        )
+    except DossierError as exc:
+        # Refused before anything was written (rules are checked first; a lost race changes
+        # no row), so the same transaction can still render the workspace.
+        return await _workspace(request, db_session, dossier, error=str(exc), status_code=409)
+    return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
+
+
+@post("/officer/dossiers/{code:str}/assign", guards=[requires_officer], include_in_schema=False)
+async def assign_dossier(
+    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str], data: FormData
+) -> Response[Any]:
+    dossier = await _dossier(db_session, code)
+    target = str(data.get("to", "")).strip() or _officer(request).personal_id
+    try:
+        if not PERSONAL_ID.match(target):
+            raise DossierError("Số định danh của cán bộ phải gồm đúng 12 chữ số.")
+        await assign(
+            db_session,
+            dossier,
+            to=target,
+            by=_officer(request).personal_id,
+            version=_version(data),
+            ip=_ip(request),
+        )
+    except DossierError as exc:
+        return await _workspace(request, db_session, dossier, error=str(exc), status_code=409)
+    return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
+
+
+@post("/officer/dossiers/{code:str}/apology", guards=[requires_officer], include_in_schema=False)
+async def apology(
+    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str], data: FormData
+) -> Response[Any]:
+    dossier = await _dossier(db_session, code)
+    try:
+        try:
+            new_due = datetime.fromisoformat(
+                f"{data.get('new_date', '')}T{data.get('new_time') or '17:00'}"
+            ).replace(tzinfo=VIETNAM)
+        except ValueError:
+            raise DossierError("Ngày hẹn mới không hợp lệ.") from None
+        await issue_apology(
+            db_session,
+            dossier,
+            officer=_officer(request).personal_id,
+            new_due=new_due,
+            reason=str(data.get("reason", "")),
+            version=_version(data),
+            ip=_ip(request),
+        )
+    except DossierError as exc:
+        return await _workspace(request, db_session, dossier, error=str(exc), status_code=409)
+    return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
+
+
+@post("/officer/dossiers/{code:str}/results", guards=[requires_officer], include_in_schema=False)
+async def upload_result(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    code: FromPath[str],
+    data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+) -> Response[Any]:
+    import uuid
+
+    from motcua.dossiers.routes import _validated_upload
+
+    dossier = await _dossier(db_session, code)
+    if dossier.status != DossierStatus.IN_PROGRESS:
+        return await _workspace(
+            request, db_session, dossier, error="Chỉ tải kết quả khi hồ sơ đang xử lý.", status_code=409
+        )
+    try:
+        validated = await _validated_upload(request, data)
+    except UploadRejectedError as exc:
+        return await _workspace(request, db_session, dossier, error=str(exc), status_code=400)
+    storage: LocalStorage = request.app.state.storage
+    stored = await storage.put(tenant.schema, validated.data, media_type=validated.detected.media_type)
+    db_session.add(
+        DossierFile(
+            id=uuid.uuid4().hex,
+            citizen_id=dossier.citizen_id,
+            dossier_id=dossier.id,
+            document_code="ket-qua",
+            storage_key=stored.key,
+            display_name=validated.display_name,
+            media_type=validated.detected.media_type,
+            size=validated.size,
+            sha256=validated.sha256,
+        )
+    )
+    return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
+
+
+router = Router(path="/", route_handlers=[queues, workspace, act, assign_dossier, apology, upload_result])

@@ -1,0 +1,265 @@
+"""Officer work queues and the dossier workspace: reads shaped for 100,000 dossiers a tenant
+(one aggregate for all counts, one indexed page of rows), and the officer actions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from motcua.dossiers.deadlines import VIETNAM, WorkCalendar
+from motcua.dossiers.lifecycle import DONE, FINAL, Action, DossierError, record_event, transition
+from motcua.dossiers.models import ApologySlip, Dossier, DossierStatus
+from motcua.tenancy.schemas import Tenant
+
+S = DossierStatus
+PAGE_SIZE = 50
+# "Due soon" = within 2 working days (16 working hours with the default calendar).
+DUE_SOON_HOURS = 16
+
+
+@dataclass(frozen=True)
+class Queue:
+    key: str
+    label: str
+
+
+QUEUES = (
+    Queue("new", "Chờ tiếp nhận"),
+    Queue("in_progress", "Đang xử lý"),
+    Queue("supplement", "Chờ bổ sung"),
+    Queue("payment", "Chờ nộp phí"),
+    Queue("due_soon", "Sắp đến hạn"),
+    Queue("overdue", "Quá hạn"),
+    Queue("finished", "Đã kết thúc"),
+)
+QUEUE_KEYS = {q.key for q in QUEUES}
+_ACTIVE = (S.ACCEPTED, S.IN_PROGRESS, S.SUPPLEMENT_REQUESTED, S.PAYMENT_REQUESTED)
+
+
+def _conditions(now: datetime, soon: datetime) -> dict[str, ColumnElement[bool]]:
+    in_process = Dossier.status.in_((S.ACCEPTED, S.IN_PROGRESS))
+    return {
+        "new": Dossier.status == S.SUBMITTED,
+        "in_progress": in_process,
+        "supplement": Dossier.status == S.SUPPLEMENT_REQUESTED,
+        "payment": Dossier.status == S.PAYMENT_REQUESTED,
+        "due_soon": and_(in_process, Dossier.due_at >= now, Dossier.due_at < soon),
+        # Late for the result, or (online dossiers) not accepted nor refused within 8 working hours.
+        "overdue": or_(
+            and_(in_process, Dossier.due_at < now),
+            and_(Dossier.status == S.SUBMITTED, Dossier.reception_due_at < now),
+        ),
+        "finished": Dossier.status.in_(tuple(DONE | FINAL | {S.PROCESSED})),
+    }
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    code: str
+    procedure_name: str
+    applicant_name: str
+    status: str
+    status_label: str
+    received_at: datetime
+    due_at: datetime
+    assigned_to: str | None
+    hours_left: float  # working hours; negative when late
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    queue: str
+    counts: dict[str, int]
+    rows: list[QueueRow]
+    procedures: list[tuple[str, str]]
+
+
+async def queue_page(
+    session: AsyncSession,
+    calendar: WorkCalendar,
+    queue: str,
+    *,
+    procedure: str | None = None,
+    assigned_to: str | None = None,
+    now: datetime | None = None,
+) -> QueuePage:
+    now = (now or datetime.now(VIETNAM)).astimezone(VIETNAM)
+    soon = calendar.add_working_hours(now, DUE_SOON_HOURS)
+    conditions = _conditions(now, soon)
+    filters: list[ColumnElement[bool]] = []
+    if procedure:
+        filters.append(Dossier.procedure_code == procedure)
+    if assigned_to:
+        filters.append(Dossier.assigned_to == assigned_to)
+    counts_row = (
+        await session.execute(
+            select(*(func.count().filter(c).label(k) for k, c in conditions.items())).where(*filters)
+        )
+    ).one()
+    counts = {k: int(getattr(counts_row, k)) for k in conditions}
+    rows = (
+        await session.execute(
+            select(
+                Dossier.code,
+                Dossier.procedure_name,
+                Dossier.applicant_name,
+                Dossier.status,
+                Dossier.received_at,
+                Dossier.due_at,
+                Dossier.assigned_to,
+            )
+            .where(conditions[queue], *filters)
+            .order_by(Dossier.due_at, Dossier.id)
+            .limit(PAGE_SIZE)
+        )
+    ).all()
+    procedures = (
+        await session.execute(
+            select(Dossier.procedure_code, func.min(Dossier.procedure_name))
+            .where(Dossier.status.in_(_ACTIVE + (S.SUBMITTED,)))
+            .group_by(Dossier.procedure_code)
+            .order_by(Dossier.procedure_code)
+            .limit(200)
+        )
+    ).all()
+    return QueuePage(
+        queue=queue,
+        counts=counts,
+        rows=[
+            QueueRow(
+                code=r.code,
+                procedure_name=r.procedure_name,
+                applicant_name=r.applicant_name,
+                status=r.status,
+                status_label=S(r.status).label,
+                received_at=r.received_at.astimezone(VIETNAM),
+                due_at=r.due_at.astimezone(VIETNAM),
+                assigned_to=r.assigned_to,
+                hours_left=_hours_left(calendar, now, r.due_at),
+            )
+            for r in rows
+        ],
+        procedures=[(p[0], p[1]) for p in procedures],
+    )
+
+
+def _hours_left(calendar: WorkCalendar, now: datetime, due: datetime) -> float:
+    if due >= now:
+        return calendar.working_hours_between(now, due)
+    return -calendar.working_hours_between(due, now)
+
+
+async def dossier_by_code(session: AsyncSession, code: str) -> Dossier | None:
+    return await session.scalar(select(Dossier).where(Dossier.code == code[:80]))
+
+
+async def officer_act(
+    session: AsyncSession,
+    tenant: Tenant,
+    dossier: Dossier,
+    action: Action,
+    *,
+    officer: str,
+    version: int,
+    reason: str | None,
+    ip: str | None,
+    data: dict[str, Any],
+) -> None:
+    """One officer action from the workspace. ``version`` is the one the officer saw: if the
+    dossier changed since, the action is refused rather than applied to something else."""
+    if version != dossier.version:
+        raise DossierError("Hồ sơ vừa được người khác cập nhật; vui lòng tải lại trang và thử lại.")
+    actor = f"officer:{officer}"
+    if action == Action.REQUEST_SUPPLEMENT:
+        from motcua.dossiers.services import request_supplement
+
+        items = [line for line in str(data.get("items", "")).splitlines() if line.strip()]
+        await request_supplement(session, dossier, officer=actor, reason=reason or "", items=items, ip=ip)
+        return
+    values: dict[str, Any] = {}
+    if action == Action.ACCEPT and dossier.assigned_to is None:
+        values["assigned_to"] = officer  # whoever receives a dossier owns it until reassigned
+    await transition(session, dossier, action, actor=actor, reason=reason, ip=ip, values=values)
+
+
+async def assign(
+    session: AsyncSession, dossier: Dossier, *, to: str, by: str, version: int, ip: str | None
+) -> None:
+    from sqlalchemy import update
+
+    if version != dossier.version:
+        raise DossierError("Hồ sơ vừa được người khác cập nhật; vui lòng tải lại trang và thử lại.")
+    if dossier.status in FINAL:
+        raise DossierError("Hồ sơ đã kết thúc, không phân công được.")
+    changed = await session.execute(
+        update(Dossier)
+        .where(Dossier.id == dossier.id, Dossier.version == version)
+        .values(assigned_to=to, version=Dossier.version + 1)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise DossierError("Hồ sơ vừa được người khác cập nhật; vui lòng tải lại trang và thử lại.")
+    await record_event(session, dossier, actor=f"officer:{by}", reason=f"Phân công cho cán bộ {to}", ip=ip)
+    await session.refresh(dossier)
+
+
+async def issue_apology(
+    session: AsyncSession,
+    dossier: Dossier,
+    *,
+    officer: str,
+    new_due: datetime,
+    reason: str,
+    version: int,
+    ip: str | None,
+) -> ApologySlip:
+    """Phiếu xin lỗi và hẹn lại (DOMAIN): a late dossier gets an apology and a later date."""
+    from sqlalchemy import update
+
+    if version != dossier.version:
+        raise DossierError("Hồ sơ vừa được người khác cập nhật; vui lòng tải lại trang và thử lại.")
+    if dossier.status not in (S.SUBMITTED, *_ACTIVE):
+        raise DossierError("Chỉ gửi phiếu xin lỗi cho hồ sơ đang giải quyết.")
+    if not reason.strip():
+        raise DossierError("Phiếu xin lỗi cần ghi rõ lý do chậm.")
+    if new_due <= dossier.due_at:
+        raise DossierError("Ngày hẹn mới phải sau ngày hẹn hiện tại.")
+    slip = ApologySlip(
+        dossier_id=dossier.id,
+        previous_due_at=dossier.due_at,
+        new_due_at=new_due,
+        reason=reason.strip()[:2000],
+        issued_by=f"officer:{officer}",
+    )
+    session.add(slip)
+    changed = await session.execute(
+        update(Dossier)
+        .where(Dossier.id == dossier.id, Dossier.version == version)
+        .values(due_at=new_due, version=Dossier.version + 1)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise DossierError("Hồ sơ vừa được người khác cập nhật; vui lòng tải lại trang và thử lại.")
+    await record_event(
+        session,
+        dossier,
+        actor=f"officer:{officer}",
+        reason=f"Phiếu xin lỗi, hẹn lại {new_due.astimezone(VIETNAM):%H:%M %d/%m/%Y}: {slip.reason}",
+        ip=ip,
+    )
+    await session.flush()
+    await session.refresh(dossier)
+    return slip
+
+
+async def apologies_of(session: AsyncSession, dossier_id: int) -> list[ApologySlip]:
+    return list(
+        (
+            await session.scalars(
+                select(ApologySlip).where(ApologySlip.dossier_id == dossier_id).order_by(ApologySlip.id)
+            )
+        ).all()
+    )

@@ -1,0 +1,211 @@
+"""The officer back office against the real app: queues, the state machine, concurrency,
+results, apology slips, and tenant isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+from motcua.dossiers.lifecycle import RULES, Action, allowed_actions
+from motcua.dossiers.models import DossierStatus
+from motcua.identity.schemas import RoleGrantCreate
+from motcua.identity.services import grant_role_sync
+from motcua.tenancy.schemas import Tenant
+from tests.conftest import MakeTenant
+from tests.dossiers.conftest import BIRTH, PDF, SignIn, csrf
+from tests.dossiers.test_journey import CODE, _prepare
+
+OFFICER = "079085000111"
+OTHER_OFFICER = "079085000333"
+
+
+async def _submit(sign_in: SignIn, tenant: Tenant) -> tuple[httpx.AsyncClient, str]:
+    citizen = await sign_in(tenant)
+    token = await _prepare(citizen)
+    form = await csrf(citizen, "/procedures/1.001193/apply/review")
+    done = await citizen.post("/procedures/1.001193/apply/submit", data={"_csrf_token": form, "token": token})
+    code = CODE.search(done.headers["location"])
+    assert code is not None
+    return citizen, code.group(0)
+
+
+async def _officer(sign_in: SignIn, engine: Engine, tenant: Tenant, pid: str = OFFICER) -> httpx.AsyncClient:
+    grant_role_sync(engine, tenant, RoleGrantCreate.parse(pid, "officer"), actor="test")
+    return await sign_in(tenant, name=f"Cán bộ {pid[-3:]}", personal_id=pid)
+
+
+async def _act(officer: httpx.AsyncClient, code: str, action: str, **fields: str) -> httpx.Response:
+    page = await officer.get(f"/officer/dossiers/{code}")
+    version = re.search(r'name="version" value="(\d+)"', page.text)
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert version is not None and token is not None, page.text[:500]
+    return await officer.post(
+        f"/officer/dossiers/{code}/actions/{action}",
+        data={"_csrf_token": token.group(1), "version": version.group(1), **fields},
+    )
+
+
+@pytest.mark.parametrize("status", list(DossierStatus))
+def test_every_status_allows_exactly_its_actions(status: DossierStatus) -> None:
+    officer = set(allowed_actions(status, "officer"))
+    citizen = set(allowed_actions(status, "citizen"))
+    expected_officer = {a for a, r in RULES.items() if r.by == "officer" and status in r.sources}
+    assert officer == expected_officer
+    final = status in (
+        DossierStatus.REFUSED,
+        DossierStatus.WITHDRAWN,
+        DossierStatus.STOPPED,
+        DossierStatus.DELIVERED,
+    )
+    assert (officer | citizen == set()) == final
+    if status == DossierStatus.SUBMITTED:
+        assert officer == {Action.ACCEPT, Action.REFUSE}
+    if status == DossierStatus.PROCESSED:
+        assert officer == {Action.DELIVER}
+        assert citizen == set()  # a processed dossier can no longer be withdrawn
+
+
+async def test_an_officer_takes_a_dossier_from_reception_to_result(
+    sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    tenant = make_tenant(procedures=[BIRTH])
+    citizen, code = await _submit(sign_in, tenant)
+    officer = await _officer(sign_in, engine, tenant)
+
+    queue = await officer.get("/officer?queue=new")
+    assert code in queue.text
+    assert 'data-queue-count="new">(1)' in queue.text
+    # Refusing needs a reason; an action of another status is refused; nothing changes.
+    assert (await _act(officer, code, "refuse")).status_code == 409
+    refused = await _act(officer, code, "finish")
+    assert refused.status_code == 409
+    assert "Không thể" in refused.text
+    assert (await _act(officer, code, "accept")).status_code == 303
+    assert (await _act(officer, code, "start")).status_code == 303
+    no_result = await _act(officer, code, "finish")
+    assert no_result.status_code == 409
+    assert "văn bản kết quả" in no_result.text
+    page = await officer.get(f"/officer/dossiers/{code}")
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    uploaded = await officer.post(
+        f"/officer/dossiers/{code}/results",
+        data={"_csrf_token": token.group(1)},
+        files={"file": ("giay-khai-sinh.pdf", PDF, "application/pdf")},
+    )
+    assert uploaded.status_code == 303
+    assert (await _act(officer, code, "finish")).status_code == 303
+    assert (await _act(officer, code, "deliver")).status_code == 303
+
+    mine = await citizen.get(f"/my/dossiers/{code}")
+    assert "Đã trả kết quả" in mine.text
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                f"SELECT h.from_status, h.to_status, h.actor, h.ip FROM {tenant.schema}.dossier_history h "
+                f"JOIN {tenant.schema}.dossiers d ON d.id = h.dossier_id WHERE d.code = :c ORDER BY h.id"
+            ),
+            {"c": code},
+        ).all()
+    assert [(r.from_status, r.to_status) for r in rows] == [
+        (None, "submitted"),
+        ("submitted", "accepted"),
+        ("accepted", "in_progress"),
+        ("in_progress", "processed"),
+        ("processed", "delivered"),
+    ]
+    assert all(r.actor == f"officer:{OFFICER}" and r.ip for r in rows[1:])
+
+
+async def test_two_officers_acting_at_once_one_wins(
+    sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    tenant = make_tenant(procedures=[BIRTH])
+    _, code = await _submit(sign_in, tenant)
+    first = await _officer(sign_in, engine, tenant)
+    second = await _officer(sign_in, engine, tenant, OTHER_OFFICER)
+    pages = [await o.get(f"/officer/dossiers/{code}") for o in (first, second)]
+    forms = []
+    for page in pages:
+        version = re.search(r'name="version" value="(\d+)"', page.text)
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+        assert version is not None and token is not None
+        forms.append(
+            {"_csrf_token": token.group(1), "version": version.group(1), "reason": "Hồ sơ không hợp lệ"}
+        )
+    accept, refuse = await asyncio.gather(
+        first.post(f"/officer/dossiers/{code}/actions/accept", data=forms[0]),
+        second.post(f"/officer/dossiers/{code}/actions/refuse", data=forms[1]),
+    )
+    assert sorted([accept.status_code, refuse.status_code]) == [303, 409]
+    loser = accept if accept.status_code == 409 else refuse
+    assert "vừa được người khác cập nhật" in loser.text
+    with engine.connect() as conn:
+        changes = conn.execute(
+            text(f"SELECT count(*) FROM {tenant.schema}.dossier_history WHERE from_status = 'submitted'")
+        ).scalar()
+    assert changes == 1
+
+
+async def test_apology_slip_moves_the_due_date_later_only(
+    sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    tenant = make_tenant(procedures=[BIRTH])
+    citizen, code = await _submit(sign_in, tenant)
+    officer = await _officer(sign_in, engine, tenant)
+    page = await officer.get(f"/officer/dossiers/{code}")
+    version = re.search(r'name="version" value="(\d+)"', page.text)
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert version is not None and token is not None
+    base = {"_csrf_token": token.group(1), "version": version.group(1)}
+    earlier = await officer.post(
+        f"/officer/dossiers/{code}/apology", data={**base, "new_date": "2020-01-01", "reason": "Chậm"}
+    )
+    assert earlier.status_code == 409
+    assert "phải sau" in earlier.text
+    later = (datetime.now() + timedelta(days=30)).date().isoformat()
+    ok = await officer.post(
+        f"/officer/dossiers/{code}/apology",
+        data={**base, "new_date": later, "reason": "Chờ xác minh hộ tịch"},
+    )
+    assert ok.status_code == 303
+    with engine.connect() as conn:
+        slips = conn.execute(text(f"SELECT reason FROM {tenant.schema}.apology_slips")).scalars().all()
+    assert slips == ["Chờ xác minh hộ tịch"]
+    detail = await citizen.get(f"/my/dossiers/{code}")
+    assert "Chờ xác minh hộ tịch" in detail.text  # the citizen sees the apology in the history
+
+
+async def test_officers_see_only_their_own_tenant(
+    sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    a, b = make_tenant(procedures=[BIRTH]), make_tenant(procedures=[BIRTH])
+    citizen, code = await _submit(sign_in, a)
+    officer_b = await _officer(sign_in, engine, b)
+    assert (await officer_b.get(f"/officer/dossiers/{code}")).status_code == 404
+    assert code not in (await officer_b.get("/officer?queue=new")).text
+    assert (await citizen.get("/officer")).status_code == 403
+    assert (await citizen.get(f"/officer/dossiers/{code}")).status_code == 403
+
+
+async def test_reception_overdue_dossiers_show_in_the_overdue_queue(
+    sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    tenant = make_tenant(procedures=[BIRTH])
+    _, code = await _submit(sign_in, tenant)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                f"UPDATE {tenant.schema}.dossiers SET reception_due_at = now() - interval '1 hour' WHERE code = :c"
+            ),
+            {"c": code},
+        )
+    officer = await _officer(sign_in, engine, tenant)
+    overdue = await officer.get("/officer?queue=overdue")
+    assert code in overdue.text
+    assert 'data-queue-count="overdue">(1)' in overdue.text
