@@ -201,7 +201,8 @@ async def test_reception_overdue_dossiers_show_in_the_overdue_queue(
     with engine.begin() as conn:
         conn.execute(
             text(
-                f"UPDATE {tenant.schema}.dossiers SET reception_due_at = now() - interval '1 hour' WHERE code = :c"
+                f"UPDATE {tenant.schema}.dossiers SET reception_due_at = now() - interval '1 hour' "
+                "WHERE code = :c"
             ),
             {"c": code},
         )

@@ -121,7 +121,7 @@ async def queue_page(
     procedures = (
         await session.execute(
             select(Dossier.procedure_code, func.min(Dossier.procedure_name))
-            .where(Dossier.status.in_(_ACTIVE + (S.SUBMITTED,)))
+            .where(Dossier.status.in_((*_ACTIVE, S.SUBMITTED)))
             .group_by(Dossier.procedure_code)
             .order_by(Dossier.procedure_code)
             .limit(200)

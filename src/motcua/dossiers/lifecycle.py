@@ -102,9 +102,8 @@ async def transition(
 ) -> None:
     rule = RULES[action]
     if dossier.status not in rule.sources:
-        raise DossierError(
-            f"Không thể “{rule.label.lower()}” khi hồ sơ đang ở trạng thái “{DossierStatus(dossier.status).label}”."
-        )
+        current = DossierStatus(dossier.status).label
+        raise DossierError(f"Không thể “{rule.label.lower()}” khi hồ sơ đang ở trạng thái “{current}”.")
     reason = (reason or "").strip()[:2000] or None
     if rule.reason_required and not reason:
         raise DossierError(f"“{rule.label}” cần ghi rõ lý do.")

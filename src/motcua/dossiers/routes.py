@@ -22,8 +22,8 @@ from motcua.catalog.models import Procedure
 from motcua.catalog.services import get_procedure
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.forms import FormResult, prefill, validate, visible
-from motcua.dossiers.models import WITHDRAWABLE, Dossier, DossierFile
 from motcua.dossiers.lifecycle import DossierError
+from motcua.dossiers.models import WITHDRAWABLE, Dossier, DossierFile
 from motcua.dossiers.services import (
     Submission,
     add_supplement_file,
