@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -263,3 +263,34 @@ async def apologies_of(session: AsyncSession, dossier_id: int) -> list[ApologySl
             )
         ).all()
     )
+
+
+# Deadline scan ---------------------------------------------------------------------------------
+_SCAN = text(
+    """
+    INSERT INTO deadline_notices (dossier_id, kind, due_at)
+    SELECT id, 'overdue', due_at FROM dossiers
+     WHERE status IN ('accepted', 'in_progress') AND due_at < :now
+    UNION ALL
+    SELECT id, 'reception_overdue', reception_due_at FROM dossiers
+     WHERE status = 'submitted' AND reception_due_at < :now
+    UNION ALL
+    SELECT id, 'due_soon', due_at FROM dossiers
+     WHERE status IN ('accepted', 'in_progress') AND due_at >= :now AND due_at < :soon
+    ON CONFLICT DO NOTHING
+    RETURNING dossier_id, kind
+    """
+)
+
+
+async def scan_deadlines(
+    session: AsyncSession, calendar: WorkCalendar, now: datetime | None = None
+) -> list[tuple[int, str]]:
+    """Mark dossiers that are due soon, late, or late for reception, and return only those not
+    marked before: a notice is keyed by (dossier, kind, due date), so repeated scans — or two
+    schedulers — tell people once, and a new date (an apology slip) can be noticed again.
+    One set-based statement, so a scan of 100,000 dossiers is one round trip."""
+    now = (now or datetime.now(VIETNAM)).astimezone(VIETNAM)
+    soon = calendar.add_working_hours(now, DUE_SOON_HOURS)
+    rows = (await session.execute(_SCAN, {"now": now, "soon": soon})).all()
+    return [(int(r.dossier_id), str(r.kind)) for r in rows]
