@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -191,6 +191,19 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     return proc.returncode
 
 
+def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
+    from motcua.core.logging import configure_logging
+    from motcua.core.scheduler import serve
+
+    with services(settings) as live:
+        configure_logging(live)
+        return serve(live)
+
+
+# `motcua run` starts its scheduler through the CLI, so both paths run the same code.
+_SCHEDULER_ARGV = [sys.executable, "-m", "motcua.cli", "scheduler"]
+
+
 def _worker_argv(processes: int, threads: int) -> list[str]:
     return [
         sys.executable,
@@ -241,6 +254,19 @@ def _seed_demo_platform_admin(live: Settings) -> None:
         engine.dispose()
 
 
+@contextmanager
+def _dev_mail_catcher(live: Settings) -> Iterator[str | None]:
+    """The local SMTP catcher's URL while it runs, when development has no SMTP server."""
+    from motcua.notifications.mailcatcher import MailCatcherError, dev_mail_catcher
+
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(dev_mail_catcher(live))
+        except MailCatcherError as exc:
+            raise CommandError(str(exc)) from None
+        yield url
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from motcua.core.broker import setup_broker
     from motcua.tenancy.migrate import migrate_all
@@ -248,7 +274,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     settings = replace(settings, port=port)
-    with services(settings) as live:
+    with services(settings) as live, _dev_mail_catcher(live) as smtp_url:
         report = migrate_all(live)
         for schema, reason in report.failed.items():
             print(f"motcua: warning: migration of {schema} failed: {reason}", file=sys.stderr)
@@ -260,10 +286,14 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             if live.dev_services:
                 _seed_demo_platform_admin(live)
         env = _child_env(live)
+        if smtp_url:  # mail goes to the catcher (.motcua/mail/), never to a real inbox
+            env["MOTCUA_SMTP_URL"] = smtp_url
+            print(f"development mail is caught at {smtp_url} and kept in {live.data_dir / 'mail'}")
         # Each child in its own process group: Ctrl-C reaches only this supervisor, which then
         # stops each child exactly once (a second signal makes Dramatiq kill its workers hard).
         children = {
             "worker": subprocess.Popen(_worker_argv(1, 2), env=env, process_group=0),
+            "scheduler": subprocess.Popen(_SCHEDULER_ARGV, env=env, process_group=0),
             "web": subprocess.Popen(
                 [
                     sys.executable,
@@ -404,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser(
-        "run", help="start everything: embedded services, migrations, demo tenants, web, worker"
+        "run", help="start everything: embedded services, migrations, demo tenants, web, worker, scheduler"
     )
     run.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     run.add_argument("--port", type=_port, help="port to listen on (default 8000)")
@@ -420,6 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--processes", type=_positive, default=1)
     worker.add_argument("--threads", type=_positive, default=4)
     worker.set_defaults(handler=cmd_worker)
+
+    sub.add_parser(
+        "scheduler", help="run the periodic job scheduler (safe to run more than one)"
+    ).set_defaults(handler=cmd_scheduler)
 
     tenants = sub.add_parser("tenants", help="manage tenants").add_subparsers(
         dest="tenants_command", required=True, metavar="ACTION"

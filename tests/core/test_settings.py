@@ -11,6 +11,7 @@ PROD = {
     "MOTCUA_OIDC_ISSUER": "https://eid.example.vn",
     "MOTCUA_OIDC_CLIENT_ID": "motcua",
     "MOTCUA_OIDC_CLIENT_SECRET": "s" * 40,
+    "MOTCUA_SMTP_URL": "smtps://mailer:pw@smtp.example.vn",
     "MOTCUA_DATABASE_URL": "postgresql://app:pw@db/motcua",
     "MOTCUA_REDIS_URL": "redis://cache:6379/0",
     "MOTCUA_PLATFORM_DOMAIN": "dichvucong.example.vn",

@@ -26,6 +26,12 @@ def _free_port() -> int:
 def _env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
     env["MOTCUA_DATA_DIR"] = str(data_dir)
+    # The development mail catcher of each run gets its own port, so runs never collide.
+    port_file = data_dir.parent / "smtp-port"
+    if not port_file.exists():
+        port_file.parent.mkdir(parents=True, exist_ok=True)
+        port_file.write_text(str(_free_port()))
+    env["MOTCUA_DEV_SMTP_PORT"] = port_file.read_text()
     return env
 
 

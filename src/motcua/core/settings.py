@@ -11,8 +11,10 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 Environment = Literal["development", "test", "production"]
 
@@ -24,6 +26,28 @@ _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 class SettingsError(Exception):
     """A configuration value is missing or wrong; the message names the variable."""
+
+
+SmtpSecurity = Literal["none", "starttls", "tls"]
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where mail goes, parsed from ``MOTCUA_SMTP_URL``; the password never appears in a repr."""
+
+    host: str
+    port: int
+    security: SmtpSecurity = "none"
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def display(self) -> str:
+        """The URL without the password, for logs and messages."""
+        scheme = "smtps" if self.security == "tls" else "smtp"
+        user = f"{self.username}@" if self.username else ""
+        query = "?starttls=1" if self.security == "starttls" else ""
+        return f"{scheme}://{user}{self.host}:{self.port}{query}"
 
 
 @dataclass(frozen=True)
@@ -56,6 +80,14 @@ class Settings:
     session_absolute_seconds: int = 12 * 3600
     cookie_secure: bool = False
     tracking_rate_limit: int = 30  # public tracking lookups per client address per minute
+    # Notifications: mail over SMTP (MOTCUA_SMTP_URL), SMS through a provider. With dev services
+    # on and no SMTP URL, `motcua run` starts a local mail catcher on dev_smtp_port.
+    notifications_enabled: bool = True
+    smtp: SmtpServer | None = None
+    smtp_timeout: float = 5.0
+    mail_from: str = "Cổng dịch vụ công <no-reply@localhost>"
+    sms_provider: Literal["log"] = "log"
+    dev_smtp_port: int = 8025
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -141,6 +173,56 @@ def _platform_domain(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _smtp_url(env: Mapping[str, str], *, production: bool) -> SmtpServer | None:
+    # Messages never quote the URL: it may carry the password.
+    name = "MOTCUA_SMTP_URL"
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        raise SettingsError(f"{name}: not a valid URL (bad host or port)") from None
+    if parts.scheme not in ("smtp", "smtps"):
+        raise SettingsError(f"{name}: must be an smtp:// or smtps:// URL")
+    if not parts.hostname:
+        raise SettingsError(f"{name}: names no host")
+    if parts.path not in ("", "/") or parts.fragment:
+        raise SettingsError(f"{name}: must not have a path, e.g. smtp://user:pass@host:587?starttls=1")
+    try:
+        query = dict(parse_qsl(parts.query, keep_blank_values=True, strict_parsing=bool(parts.query)))
+    except ValueError:
+        raise SettingsError(f"{name}: the query must be ?starttls=0 or ?starttls=1") from None
+    if set(query) - {"starttls"} or query.get("starttls", "0") not in ("0", "1"):
+        raise SettingsError(f"{name}: the only option is starttls=0 or starttls=1")
+    starttls = query.get("starttls") == "1"
+    if parts.scheme == "smtps" and starttls:
+        raise SettingsError(f"{name}: smtps:// is already TLS; starttls=1 is for smtp://")
+    security: SmtpSecurity = "tls" if parts.scheme == "smtps" else "starttls" if starttls else "none"
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password is not None else None
+    if password is not None and not username:
+        raise SettingsError(f"{name}: a password needs a user name (smtp://user:pass@host)")
+    if production and password and security == "none":
+        raise SettingsError(f"{name}: use smtps:// or ?starttls=1 in production, not a password in clear")
+    return SmtpServer(
+        host=parts.hostname,
+        port=port or (465 if security == "tls" else 587 if security == "starttls" else 25),
+        security=security,
+        username=username,
+        password=password,
+    )
+
+
+def _mail_from(env: Mapping[str, str]) -> str:
+    raw = (env.get("MOTCUA_MAIL_FROM") or "").strip() or "Cổng dịch vụ công <no-reply@localhost>"
+    _, address = parseaddr(raw)
+    if "\n" in raw or "\r" in raw or not re.match(r"^[^@\s<>]+@[^@\s<>]+$", address):
+        raise SettingsError(f"MOTCUA_MAIL_FROM: expected 'Name <address@domain>', got {raw!r}")
+    return raw
+
+
 def _dev_secret(data_dir: Path) -> str:
     """A stable development secret kept in the data folder, so sessions survive restarts."""
     path = data_dir / "secret_key"
@@ -204,7 +286,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     cookie_secure = env.get("MOTCUA_COOKIE_SECURE", "1" if production else "0")
     if cookie_secure not in ("0", "1"):
         raise SettingsError("MOTCUA_COOKIE_SECURE: must be 0 or 1")
-    return Settings(
+    notifications = env.get("MOTCUA_NOTIFICATIONS", "1")
+    if notifications not in ("0", "1"):
+        raise SettingsError("MOTCUA_NOTIFICATIONS: must be 0 or 1")
+    smtp = _smtp_url(env, production=production)
+    sms_provider = env.get("MOTCUA_SMS_PROVIDER") or "log"
+    if sms_provider != "log":
+        raise SettingsError(f"MOTCUA_SMS_PROVIDER: must be log, got {sms_provider!r}")
+    settings = Settings(
         env=mode,  # type: ignore[arg-type]
         database_url=database_url,
         redis_url=redis_url,
@@ -233,4 +322,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         cookie_secure=cookie_secure == "1",
         tracking_rate_limit=_int(env, "MOTCUA_TRACKING_RATE_LIMIT", 30, minimum=1, maximum=10_000_000),
+        notifications_enabled=notifications == "1",
+        smtp=smtp,
+        smtp_timeout=_float(env, "MOTCUA_SMTP_TIMEOUT", 5.0),
+        mail_from=_mail_from(env),
+        sms_provider="log",
+        dev_smtp_port=_int(env, "MOTCUA_DEV_SMTP_PORT", 8025, minimum=1, maximum=65535),
     )
+    # Checked last, so a wrong value elsewhere is named first.
+    if production and settings.notifications_enabled and settings.smtp is None:
+        raise SettingsError("MOTCUA_SMTP_URL: required in production (or set MOTCUA_NOTIFICATIONS=0)")
+    return settings

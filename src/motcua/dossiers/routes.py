@@ -45,6 +45,7 @@ from motcua.dossiers.slip import SlipData, SlipDocument, qr_svg, render_slip_pdf
 from motcua.dossiers.storage import LocalStorage
 from motcua.dossiers.uploads import UploadRejectedError, ValidatedUpload, validate_upload
 from motcua.identity.guards import requires_login, requires_officer
+from motcua.notifications.jobs import notify_after_commit
 from motcua.identity.models import Citizen
 from motcua.identity.sessions import UserSession
 from motcua.tenancy.schemas import Tenant
@@ -257,10 +258,9 @@ async def submit(
     if not isinstance(outcome, Submission):
         return await _render_form(request, db_session, procedure, citizen, result=outcome, status_code=400)
     if outcome.created:
-        from motcua.dossiers.jobs import dossier_submitted
-
-        dossier_id, slug = outcome.dossier.id, tenant.slug
-        request.state.after_commit = [lambda: dossier_submitted.send(tenant=slug, dossier_id=dossier_id)]
+        notify_after_commit(
+            request, tenant, outcome.dossier.id, "dossier_submitted", f"{outcome.dossier.id}:submitted"
+        )
     return Redirect(f"/my/dossiers/{outcome.dossier.code}/slip", status_code=303)
 
 
@@ -477,6 +477,7 @@ async def withdraw(
     data: FormData,
 ) -> Response[Any]:
     dossier = await _mine(request, db_session, code)
+    version = dossier.version
     try:
         await withdraw_dossier(
             db_session, dossier, citizen_id=dossier.citizen_id, reason=str(data.get("reason", ""))
@@ -485,6 +486,9 @@ async def withdraw(
         return page(
             request, "web/forbidden.html", status_code=409, title="Không rút được hồ sơ", message=str(exc)
         )
+    notify_after_commit(
+        request, request.state.tenant, dossier.id, "dossier_withdrawn", f"{dossier.id}:{version}"
+    )
     return Redirect(f"/my/dossiers/{dossier.code}", status_code=303)
 
 

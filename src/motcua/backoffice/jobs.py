@@ -1,0 +1,30 @@
+"""Back-office jobs: the periodic deadline scan (one message per tenant, from the scheduler)."""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+
+from motcua.backoffice.services import scan_deadlines
+from motcua.core.jobs import tenant_job_session
+from motcua.core.scheduler import PeriodicJob, register
+from motcua.dossiers.services import calendar_for
+
+log = logging.getLogger(__name__)
+
+
+@dramatiq.actor(queue_name="deadlines", max_retries=3, min_backoff=5000, time_limit=120_000)
+async def deadline_scan(tenant: str) -> None:
+    async with tenant_job_session(tenant) as (record, session):
+        noticed = await scan_deadlines(session, calendar_for(record))
+    if noticed:
+        log.info("deadline scan of %s: %d new notices", tenant, len(noticed))
+        from motcua.notifications.jobs import notify_deadline
+
+        for dossier_id, kind in noticed:
+            notify_deadline.send(tenant=tenant, dossier_id=dossier_id, kind=kind)
+
+
+# Every 5 minutes, one message per active tenant (core/scheduler.py claims each slot once).
+register(PeriodicJob("deadline-scan", 300, "deadline_scan", per_tenant=True))
