@@ -28,6 +28,7 @@ from motcua.identity.middleware import session_middleware
 from motcua.identity.oidc import OidcClient
 from motcua.identity.routes import router as identity_router
 from motcua.identity.sessions import SessionStore
+from motcua.notifications.routes import router as dev_mail_router
 from motcua.tenancy import events
 from motcua.tenancy.resolution import TenantResolver, tenant_middleware
 from motcua.web.errors import EXCEPTION_HANDLERS
@@ -39,7 +40,7 @@ ROUTERS = [web_router, catalog_router, admin_router, identity_router, dossiers_r
 
 def routers_for(settings: Settings) -> list[Router]:
     # The development e-ID provider exists only where dev services are on (never in production).
-    return [*ROUTERS, dev_eid_router] if settings.dev_services else list(ROUTERS)
+    return [*ROUTERS, dev_eid_router, dev_mail_router] if settings.dev_services else list(ROUTERS)
 
 
 def create_app(settings: Settings) -> Litestar:

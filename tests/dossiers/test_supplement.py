@@ -13,8 +13,8 @@ from sqlalchemy import select
 from motcua.core.db import Database
 from motcua.core.settings import Settings
 from motcua.dossiers.deadlines import VIETNAM
-from motcua.dossiers.models import Dossier, DossierStatus
 from motcua.dossiers.lifecycle import Action, DossierError, transition
+from motcua.dossiers.models import Dossier, DossierStatus
 from motcua.dossiers.services import request_supplement
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import BIRTH, PDF, SignIn, csrf

@@ -119,3 +119,9 @@ async def smtp_auth_server() -> AsyncIterator[SmtpFixture]:
         collector, auth_required=True, auth_require_tls=False, authenticator=collector.authenticate
     ):
         yield running
+
+
+# The signed-in browser fixture of the citizen journey, for the end-to-end delivery tests.
+from tests.dossiers.conftest import sign_in  # noqa: E402
+
+__all__ = ["sign_in"]

@@ -33,6 +33,7 @@ from motcua.dossiers.uploads import UploadRejectedError
 from motcua.identity.guards import requires_officer
 from motcua.identity.schemas import PERSONAL_ID
 from motcua.identity.sessions import UserSession
+from motcua.notifications.jobs import ACTION_EVENTS, notify_after_commit
 from motcua.tenancy.schemas import Tenant
 from motcua.web.pages import page
 
@@ -161,6 +162,9 @@ async def act(
         # Refused before anything was written (rules are checked first; a lost race changes
         # no row), so the same transaction can still render the workspace.
         return await _workspace(request, db_session, dossier, error=str(exc), status_code=409)
+    if chosen.value in ACTION_EVENTS:
+        event = ACTION_EVENTS[chosen.value]
+        notify_after_commit(request, tenant, dossier.id, event, f"{dossier.id}:{event}:{dossier.version}")
     return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
 
 
@@ -209,6 +213,9 @@ async def apology(
         )
     except DossierError as exc:
         return await _workspace(request, db_session, dossier, error=str(exc), status_code=409)
+    notify_after_commit(
+        request, request.state.tenant, dossier.id, "apology_issued", f"{dossier.id}:apology:{dossier.version}"
+    )
     return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
 
 

@@ -78,7 +78,13 @@ class TenantJobs(Middleware):
         result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
-        if exception is None or not message.failed:
+        if exception is None:
+            return
+        # "After" hooks run in reverse order of registration, so this one runs before the
+        # Retries middleware has decided: work out ourselves whether this was the last try.
+        actor = broker.get_actor(message.actor_name)
+        max_retries = message.options.get("max_retries", actor.options.get("max_retries", 20))
+        if message.options.get("retries", 0) < max_retries and not message.failed:
             return
         from motcua.tenancy.models import PlatformAudit
 
@@ -106,4 +112,15 @@ def setup_broker(settings: Settings) -> RedisBroker:
     broker.add_middleware(AsyncIO())
     broker.add_middleware(TenantJobs(settings.database_url))
     dramatiq.set_broker(broker)
+    # Actors bind to the broker current when their module is imported; an actor module that
+    # was imported before this call (an import chain, a test collector) is re-bound here, so
+    # the order of imports can never send messages to a stale broker.
+    import sys
+
+    for name in ACTOR_MODULES:
+        module = sys.modules.get(name)
+        for value in vars(module).values() if module is not None else ():
+            if isinstance(value, dramatiq.Actor):
+                value.broker = broker
+                broker.declare_actor(value)
     return broker

@@ -45,9 +45,9 @@ from motcua.dossiers.slip import SlipData, SlipDocument, qr_svg, render_slip_pdf
 from motcua.dossiers.storage import LocalStorage
 from motcua.dossiers.uploads import UploadRejectedError, ValidatedUpload, validate_upload
 from motcua.identity.guards import requires_login, requires_officer
-from motcua.notifications.jobs import notify_after_commit
 from motcua.identity.models import Citizen
 from motcua.identity.sessions import UserSession
+from motcua.notifications.jobs import notify_after_commit
 from motcua.tenancy.schemas import Tenant
 from motcua.web.pages import page
 

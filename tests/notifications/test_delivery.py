@@ -1,0 +1,167 @@
+"""End to end: an officer's action reaches the citizen's mailbox through the real worker and a
+real SMTP server; a dead SMTP server is retried, then recorded as a failed job."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import Engine, text
+
+from motcua.core.settings import Settings
+from tests.backoffice.test_workspace import _act, _officer, _submit
+from tests.conftest import MakeTenant
+from tests.dossiers.conftest import BIRTH, SignIn
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    handler = Inbox()
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield handler, port
+    controller.stop()
+
+
+def _worker(smtp_url: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "MOTCUA_SMTP_URL": smtp_url}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dramatiq",
+            "motcua.worker",
+            "--processes",
+            "1",
+            "--threads",
+            "2",
+            "--queues",
+            "notifications",
+        ],
+        env=env,
+    )
+
+
+def _wait(predicate: Any, timeout: float = 40.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+async def test_the_citizen_is_told_by_email_when_the_dossier_is_accepted(
+    inbox: tuple[Inbox, int], sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    handler, port = inbox
+    tenant = make_tenant(procedures=[BIRTH])
+    _, code = await _submit(sign_in, tenant)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                f"UPDATE {tenant.schema}.citizens SET email = 'mai@example.vn' "
+                "WHERE personal_id = '001190001234'"
+            )
+        )
+    officer = await _officer(sign_in, engine, tenant)
+    worker = _worker(f"smtp://127.0.0.1:{port}")
+    try:
+        assert (await _act(officer, code, "accept")).status_code == 303
+
+        def accepted_mail() -> bool:
+            subjects = [str(make_header(decode_header(m["Subject"]))) for m in handler.messages]
+            return any(f"Hồ sơ {code} đã được tiếp nhận" == s for s in subjects)
+
+        assert _wait(accepted_mail)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    to = [m["To"] for m in handler.messages]
+    assert "mai@example.vn" in " ".join(to)
+    subjects = sorted(str(make_header(decode_header(m["Subject"]))) for m in handler.messages)
+    # The submission notice (queued while no worker ran) and the acceptance, each once.
+    assert subjects == sorted([f"Đã nhận hồ sơ {code}", f"Hồ sơ {code} đã được tiếp nhận"])
+
+
+async def test_a_dead_smtp_server_is_retried_then_recorded_as_failed(
+    sign_in: SignIn, make_tenant: MakeTenant, engine: Engine, live_settings: Settings
+) -> None:
+    from motcua.notifications.jobs import notify_citizen
+
+    tenant = make_tenant(procedures=[BIRTH])
+    _, code = await _submit(sign_in, tenant)
+    with engine.begin() as conn:
+        conn.execute(text(f"UPDATE {tenant.schema}.citizens SET email = 'mai@example.vn'"))
+        dossier_id = conn.execute(
+            text(f"SELECT id FROM {tenant.schema}.dossiers WHERE code = :c"), {"c": code}
+        ).scalar()
+    worker = _worker(f"smtp://127.0.0.1:{_free_port()}")  # nothing listens there
+    try:
+        notify_citizen.send_with_options(
+            kwargs={
+                "tenant": tenant.slug,
+                "dossier_id": dossier_id,
+                "event": "dossier_accepted",
+                "key": "dead-smtp",
+            },
+            max_retries=2,
+            min_backoff=100,
+            max_backoff=200,
+        )
+
+        def failed() -> bool:
+            with engine.connect() as conn:
+                rows = (
+                    conn.execute(
+                        text(
+                            "SELECT detail->>'error' FROM platform.audit_log WHERE action = 'job.failed' "
+                            "AND tenant_slug = :s AND detail->>'actor' = 'notify_citizen'"
+                        ),
+                        {"s": tenant.slug},
+                    )
+                    .scalars()
+                    .all()
+                )
+            return bool(rows)
+
+        assert _wait(failed, timeout=60)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    with engine.connect() as conn:
+        error = conn.execute(
+            text(
+                "SELECT detail->>'error' FROM platform.audit_log "
+                "WHERE action = 'job.failed' AND tenant_slug = :s"
+            ),
+            {"s": tenant.slug},
+        ).scalar()
+    assert error is not None and "DeliveryError" in error
+    assert re.search(r"[a-z]", error)
