@@ -51,7 +51,13 @@ bench: $(STAMP) ## load benchmark: N tenants (N=100), home page and framework fl
 	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; else echo "install wrk (apt-get install wrk)"; exit 1; fi; }
 	$(PY) bench/run.py --tenants $${N:-100}
 
+LOCALES := src/motcua/translations
+messages: $(STAMP) ## extract UI texts into $(LOCALES)/messages.pot and merge them into each language's .po
+	$(VENV)/bin/pybabel extract -F babel.cfg --add-location=file --sort-by-file --no-wrap \
+		--project=motcua --copyright-holder=motcua -o $(LOCALES)/messages.pot .
+	$(VENV)/bin/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-wrap --ignore-pot-creation-date
+
 clean: ## remove the virtualenv and local data (.motcua/)
 	rm -rf $(VENV) .motcua
 
-.PHONY: help install run test check fmt bench clean
+.PHONY: help install run test check fmt bench messages clean

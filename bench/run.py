@@ -108,15 +108,107 @@ def make_dossier(engine: Any, settings: Any, slug: str) -> str:
     return asyncio.run(go())
 
 
+OFFICER_PID = "079085009999"
+
+
+def make_back_office(engine: Any, settings: Any, slug: str, count: int) -> tuple[str, float, float]:
+    """``count`` dossiers in one tenant (bulk SQL, statuses and due dates spread out), an officer
+    session for the queue page, and the deadline scan timed over them (first and repeat)."""
+    import asyncio
+
+    from sqlalchemy import text as sql
+
+    from motcua.backoffice.services import scan_deadlines
+    from motcua.core.db import Database
+    from motcua.dossiers.services import calendar_for
+    from motcua.identity.schemas import RoleGrantCreate
+    from motcua.identity.services import grant_role_sync
+    from motcua.identity.sessions import SessionStore, UserSession
+
+    tenant = get_tenant(engine, slug)
+    assert tenant is not None
+    schema = tenant.schema
+    with engine.begin() as conn:
+        existing = conn.execute(sql(f"SELECT count(*) FROM {schema}.dossiers")).scalar()
+        if existing < count:
+            citizen = conn.execute(
+                sql(
+                    f"INSERT INTO {schema}.citizens (issuer, subject, personal_id, full_name) "
+                    "VALUES ('bench', 'bench-load', '001190000003', 'Người nộp thử tải') "
+                    "ON CONFLICT (issuer, subject) DO UPDATE SET full_name = excluded.full_name RETURNING id"
+                )
+            ).scalar()
+            procedure = conn.execute(
+                sql(f"SELECT id FROM {schema}.procedures WHERE code = '1.001001'")
+            ).scalar()
+            conn.execute(
+                sql(
+                    f"""
+                    INSERT INTO {schema}.dossiers (code, procedure_id, procedure_code, procedure_name,
+                        form_version, citizen_id, applicant_name, applicant_personal_id, status, channel,
+                        data, fee_vnd, agency_code, received_at, due_at, reception_due_at, idempotency_key,
+                        assigned_to)
+                    SELECT 'BENCH-' || g, :p, '1.001001', 'Đăng ký khai tử', 1, :c,
+                        'Người nộp ' || g,
+                        '001190000003',
+                        (ARRAY['submitted','accepted','in_progress','supplement_requested','payment_requested',
+                               'processed','delivered','withdrawn'])[1 + g % 8],
+                        2, '{{}}'::jsonb, 0, '000.00.00.B00',
+                        now() - (g % 60) * interval '1 day',
+                        now() + ((g % 61) - 30) * interval '1 day',
+                        now() - (g % 60) * interval '1 day' + interval '1 day',
+                        'bench-' || g,
+                        CASE WHEN g % 3 = 0 THEN :o END
+                    FROM generate_series(:start, :stop) g
+                    """
+                ),
+                {"p": procedure, "c": citizen, "o": OFFICER_PID, "start": existing + 1, "stop": count},
+            )
+            conn.execute(sql(f"ANALYZE {schema}.dossiers"))
+    grant_role_sync(engine, tenant, RoleGrantCreate.parse(OFFICER_PID, "officer"), actor="bench")
+
+    async def go() -> tuple[str, float, float]:
+        import redis.asyncio as aioredis
+
+        redis = aioredis.Redis.from_url(settings.redis_url)
+        store = SessionStore(redis, idle_seconds=3600, absolute_seconds=7200)
+        sid = await store.create(
+            UserSession(
+                site=slug,
+                issuer="bench",
+                subject="officer",
+                personal_id=OFFICER_PID,
+                name="Cán bộ",
+                roles=["citizen", "officer"],
+            )
+        )
+        await redis.aclose()
+        db = Database(settings.database_url, pool_size=1)
+        timings = []
+        try:
+            for _ in range(2):
+                started = time.perf_counter()
+                async with db.tenant_session(tenant) as session:
+                    await scan_deadlines(session, calendar_for(tenant))
+                timings.append(time.perf_counter() - started)
+        finally:
+            await db.dispose()
+        return sid, timings[0], timings[1]
+
+    return asyncio.run(go())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def wrk(url: str, hosts_file: Path, path: str, connections: int, seconds: int) -> dict[str, Any]:
+def wrk(
+    url: str, hosts_file: Path, path: str, connections: int, seconds: int, cookie: str = ""
+) -> dict[str, Any]:
     threads = 1 if connections == 1 else 2
-    env = {**os.environ, "WRK_HOSTS_FILE": str(hosts_file)}
+    env = {**os.environ, "WRK_HOSTS_FILE": str(hosts_file), "WRK_COOKIE": cookie}
     script = str(ROOT / "bench" / "wrk_report.lua")
     # Warm-up (fills per-worker caches and connection pools), then the measured run.
     subprocess.run(
@@ -155,6 +247,7 @@ def main() -> int:
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--dossiers", type=int, default=100_000)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -216,6 +309,7 @@ def main() -> int:
                 actor="bench",
             )
         tracking_code = make_dossier(engine, settings, big_slug)
+        officer_sid, scan_first, scan_repeat = make_back_office(engine, settings, big_slug, args.dossiers)
 
         child_env = {**os.environ, **env}
         started = time.perf_counter()
@@ -294,6 +388,17 @@ def main() -> int:
         ):
             for connections in (1, 64):
                 results["load"][f"{label}@{connections}"] = wrk(url, hosts, path, connections, args.seconds)
+        # The officer's queue over args.dossiers dossiers, signed in (issue target: 16 connections).
+        for connections in (1, 16):
+            results["load"][f"officer_queue_{args.dossiers}@{connections}"] = wrk(
+                url,
+                big_hosts,
+                "/officer?queue=in_progress",
+                connections,
+                args.seconds,
+                cookie=f"motcua_session={officer_sid}",
+            )
+        results["deadline_scan_seconds"] = {"first": round(scan_first, 3), "repeat": round(scan_repeat, 3)}
     finally:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
@@ -310,6 +415,8 @@ def main() -> int:
     ob = results["onboarding_seconds"]
     print(f"onboarding per tenant: mean {ob['mean']}s, p50 {ob['p50']}s, max {ob['max']}s")
     print(f"`motcua migrate` with every tenant at head: {results['migrate_at_head_seconds']}s")
+    scan = results["deadline_scan_seconds"]
+    print(f"deadline scan over {args.dossiers} dossiers: first {scan['first']}s, repeat {scan['repeat']}s")
     print(f"{'endpoint':<22}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for key, r in results["load"].items():
         name, conns = key.split("@")

@@ -1,6 +1,7 @@
 -- Spreads requests over the tenant hosts listed in WRK_HOSTS_FILE and prints one JSON line.
 local hosts = {}
 local path = "/"
+local cookie = os.getenv("WRK_COOKIE")
 
 init = function(args)
   path = args[1] or "/"
@@ -11,7 +12,9 @@ init = function(args)
 end
 
 request = function()
-  return wrk.format("GET", path, { Host = hosts[math.random(#hosts)] })
+  local headers = { Host = hosts[math.random(#hosts)] }
+  if cookie and cookie ~= "" then headers["Cookie"] = cookie end
+  return wrk.format("GET", path, headers)
 end
 
 done = function(summary, latency, requests)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.backoffice.services import (
     QUEUE_KEYS,
     QUEUES,
+    SUMMARIES,
     apologies_of,
     assign,
     dossier_by_code,
@@ -66,6 +67,7 @@ async def queues(
         current,
         procedure=(procedure or None),
         assigned_to=_officer(request).personal_id if mine else None,
+        schema=tenant.schema,
     )
     template = (
         "backoffice/queue_table.html"
@@ -162,6 +164,7 @@ async def act(
         # Refused before anything was written (rules are checked first; a lost race changes
         # no row), so the same transaction can still render the workspace.
         return await _workspace(request, db_session, dossier, error=str(exc), status_code=409)
+    SUMMARIES.invalidate(tenant.schema)
     if chosen.value in ACTION_EVENTS:
         event = ACTION_EVENTS[chosen.value]
         notify_after_commit(request, tenant, dossier.id, event, f"{dossier.id}:{event}:{dossier.version}")

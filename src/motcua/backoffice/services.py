@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,6 +80,33 @@ class QueuePage:
     procedures: list[tuple[str, str]]
 
 
+class QueueSummaryCache:
+    """Queue counts and the procedure filter list, per tenant and filter, for a few seconds.
+
+    Counting 100,000 dossiers on every page view would cost more than the page itself; a
+    count a few seconds old is fine on a work list (the rows are always fresh), and this
+    process's own actions clear it at once."""
+
+    def __init__(self, ttl: float = 5.0) -> None:
+        self.ttl = ttl
+        self._entries: dict[tuple[str, str | None, str | None], tuple[float, Any]] = {}
+
+    def get(self, key: tuple[str, str | None, str | None]) -> Any:
+        entry = self._entries.get(key)
+        return None if entry is None or entry[0] < time.monotonic() else entry[1]
+
+    def put(self, key: tuple[str, str | None, str | None], value: Any) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + self.ttl, value)
+
+    def invalidate(self, schema: str) -> None:
+        self._entries = {k: v for k, v in self._entries.items() if k[0] != schema}
+
+
+SUMMARIES = QueueSummaryCache()
+
+
 async def queue_page(
     session: AsyncSession,
     calendar: WorkCalendar,
@@ -87,6 +115,7 @@ async def queue_page(
     procedure: str | None = None,
     assigned_to: str | None = None,
     now: datetime | None = None,
+    schema: str = "",
 ) -> QueuePage:
     now = (now or datetime.now(VIETNAM)).astimezone(VIETNAM)
     soon = calendar.add_working_hours(now, DUE_SOON_HOURS)
@@ -96,12 +125,13 @@ async def queue_page(
         filters.append(Dossier.procedure_code == procedure)
     if assigned_to:
         filters.append(Dossier.assigned_to == assigned_to)
-    counts_row = (
-        await session.execute(
-            select(*(func.count().filter(c).label(k) for k, c in conditions.items())).where(*filters)
-        )
-    ).one()
-    counts = {k: int(getattr(counts_row, k)) for k in conditions}
+    key = (schema, procedure, assigned_to)
+    summary = SUMMARIES.get(key) if schema else None
+    if summary is None:
+        summary = await _summary(session, conditions, filters)
+        if schema:
+            SUMMARIES.put(key, summary)
+    counts, procedures = summary
     rows = (
         await session.execute(
             select(
@@ -116,15 +146,6 @@ async def queue_page(
             .where(conditions[queue], *filters)
             .order_by(Dossier.due_at, Dossier.id)
             .limit(PAGE_SIZE)
-        )
-    ).all()
-    procedures = (
-        await session.execute(
-            select(Dossier.procedure_code, func.min(Dossier.procedure_name))
-            .where(Dossier.status.in_((*_ACTIVE, S.SUBMITTED)))
-            .group_by(Dossier.procedure_code)
-            .order_by(Dossier.procedure_code)
-            .limit(200)
         )
     ).all()
     return QueuePage(
@@ -144,8 +165,28 @@ async def queue_page(
             )
             for r in rows
         ],
-        procedures=[(p[0], p[1]) for p in procedures],
+        procedures=procedures,
     )
+
+
+async def _summary(
+    session: AsyncSession, conditions: dict[str, ColumnElement[bool]], filters: list[ColumnElement[bool]]
+) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    counts_row = (
+        await session.execute(
+            select(*(func.count().filter(c).label(k) for k, c in conditions.items())).where(*filters)
+        )
+    ).one()
+    counts = {k: int(getattr(counts_row, k)) for k in conditions}
+    procedures = (
+        await session.execute(
+            select(Dossier.procedure_code, func.min(Dossier.procedure_name))
+            .group_by(Dossier.procedure_code)
+            .order_by(Dossier.procedure_code)
+            .limit(200)
+        )
+    ).all()
+    return counts, [(p[0], p[1]) for p in procedures]
 
 
 def _hours_left(calendar: WorkCalendar, now: datetime, due: datetime) -> float:

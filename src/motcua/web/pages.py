@@ -1,4 +1,4 @@
-"""Rendering a full page: the tenant's theme, the signed-in user and the CSRF token."""
+"""Rendering a full page: the tenant's theme, the UI language, the signed-in user and the CSRF token."""
 
 from __future__ import annotations
 
@@ -8,13 +8,33 @@ from litestar import Request
 from litestar.response import Response
 from litestar.utils.scope.state import ScopeState
 
-from motcua.web.theming import Themes
+from motcua.web.theming import DEFAULT_LANGUAGE, LANGUAGE_COOKIE, LANGUAGES, Themes
 
 
 def csrf_token(request: Request) -> str:  # type: ignore[type-arg]
     """The token forms and htmx requests send back (set by Litestar's CSRF middleware)."""
     token = ScopeState.from_scope(request.scope).csrf_token
     return token if isinstance(token, str) else ""
+
+
+def language(request: Request) -> str:  # type: ignore[type-arg]
+    """The UI language the person chose (cookie set by GET /lang/<code>); Vietnamese otherwise.
+    Accept-Language is deliberately ignored: the portals are Vietnamese unless asked."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def public_path(request: Request) -> str:  # type: ignore[type-arg]
+    """This page's path and query as the browser sees them: the console, platform and e-ID hosts
+    reach handlers under a path prefix (motcua.tenancy.resolution) that their URLs don't have."""
+    path = request.url.path
+    site = request.state.get("site")
+    if site in ("console", "platform", "dev-eid"):
+        prefix = "/" + site
+        if path == prefix or path.startswith(prefix + "/"):
+            path = path[len(prefix) :] or "/"
+    query = request.url.query
+    return f"{path}?{query}" if query else path
 
 
 def page(
@@ -29,10 +49,12 @@ def page(
     html = themes.render(
         template,
         tenant=request.state.get("tenant"),
+        lang=language(request),
         user=request.state.get("user"),
         site=request.state.get("site"),
         csrf_token=csrf_token(request),
         request_path=request.url.path,
+        here=public_path(request),
         **context,
     )
     return Response(html, status_code=status_code, media_type="text/html", headers=headers)

@@ -1,22 +1,26 @@
-"""Health probes, static files and the platform landing page."""
+"""Health probes, static files, the platform landing page and the language switch."""
 
 from __future__ import annotations
 
 import asyncio
 import mimetypes
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Router, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
-from litestar.response import File, Response
+from litestar.params import FromPath, QueryParameter
+from litestar.response import File, Redirect, Response
 from sqlalchemy import text
 
 from motcua.core.db import Database
+from motcua.core.settings import Settings
+from motcua.identity.routes import safe_next
 from motcua.web.pages import page
-from motcua.web.theming import DEFAULT_THEME, Themes
+from motcua.web.theming import DEFAULT_THEME, LANGUAGE_COOKIE, LANGUAGES, Themes
+
+LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
 @get("/healthz", sync_to_thread=False, include_in_schema=False)
@@ -86,4 +90,33 @@ async def platform_home(
     )
 
 
-router = Router(path="/", route_handlers=[healthz, readyz, static_file, platform_home])
+# Tenant hosts reach /lang/…; the console and platform hosts reach the same URL under their prefix.
+@get(
+    ["/lang/{code:str}", "/console/lang/{code:str}", "/platform/lang/{code:str}"],
+    name="set_language",
+    include_in_schema=False,
+)
+async def set_language(
+    request: Request,  # type: ignore[type-arg]
+    code: FromPath[str],
+    next_path: Annotated[str | None, QueryParameter(name="next")] = None,
+) -> Response[Any]:
+    """Remember the UI language in a cookie and go back to the page (a path on this host only)."""
+    if code not in LANGUAGES:
+        raise NotFoundException()
+    settings: Settings = request.app.state.settings
+    response: Response[Any] = Redirect(safe_next(next_path), status_code=303)
+    # Host-only like the session cookie: each portal remembers its own choice.
+    response.set_cookie(
+        key=LANGUAGE_COOKIE,
+        value=code,
+        path="/",
+        max_age=LANGUAGE_COOKIE_MAX_AGE,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+    )
+    return response
+
+
+router = Router(path="/", route_handlers=[healthz, readyz, static_file, platform_home, set_language])

@@ -1,13 +1,31 @@
-"""Templates per tenant theme: tenant theme → default theme → package templates (ChoiceLoader).
+"""Templates per tenant theme and UI language.
 
-One Jinja environment per theme, built once and kept: templates compile once per process.
+Loaders: tenant theme → default theme → package templates (ChoiceLoader). One Jinja environment
+per (theme, language), built once and kept: templates compile once per process and language.
+Each environment has its language's gettext installed for good (no shared state to swap per
+request), and translates the literal texts (``_("…")``, ``{% trans %}`` without variables) when a
+template compiles, so a page renders as fast in English as plain Vietnamese text did.
+
+Vietnamese is the source language: msgids are the Vietnamese texts of the templates, so
+Vietnamese needs no catalog at all, and ``translations/<lang>/LC_MESSAGES/messages.po`` holds the
+other languages. The ``.po`` is compiled in memory on first use (no build step, no ``.mo`` to
+forget); ``make messages`` re-extracts the msgids (see ``babel.cfg``).
 """
 
 from __future__ import annotations
 
+import ast
+import io
+import logging
+from collections.abc import Callable, Collection, Iterator, Mapping
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
+from babel.messages.extract import extract_python
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
 from jinja2 import (
     ChoiceLoader,
     Environment,
@@ -15,17 +33,125 @@ from jinja2 import (
     PackageLoader,
     PrefixLoader,
     StrictUndefined,
+    nodes,
     select_autoescape,
 )
+from jinja2.visitor import NodeTransformer
 
 from motcua.tenancy.schemas import Tenant
 
+log = logging.getLogger(__name__)
+
 DEFAULT_THEME = "default"
+
+DEFAULT_LANGUAGE = "vi"
+LANGUAGES = ("vi", "en")
+LANGUAGE_COOKIE = "motcua_lang"
+TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
 
 
 def format_vnd(amount: int) -> str:
     """50000 → "50.000 ₫" (Vietnamese groups thousands with dots; VND has no minor unit)."""
     return f"{amount:,}".replace(",", ".") + " ₫"
+
+
+@cache
+def translations(lang: str) -> NullTranslations:
+    """The language's catalog, read and compiled once per process (fuzzy entries left out)."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"unsupported language {lang!r}")
+    if lang == DEFAULT_LANGUAGE:
+        return NullTranslations()  # msgids are Vietnamese already
+    path = TRANSLATIONS_DIR / lang / "LC_MESSAGES" / "messages.po"
+    try:
+        with path.open("rb") as po:
+            catalog = read_po(po, locale=lang)
+    except OSError:
+        # A package built without its catalogs: pages stay Vietnamese rather than fail.
+        log.error("no %s catalog at %s: pages in that language are shown in Vietnamese", lang, path)
+        return NullTranslations()
+    mo = io.BytesIO()
+    write_mo(mo, catalog, use_fuzzy=False)
+    mo.seek(0)
+    return Translations(mo)
+
+
+def duration_filter(t: NullTranslations) -> Callable[[int, str], str]:
+    """A processing time as the catalogue shows it ("Trong ngày", "5 ngày làm việc", "30 ngày";
+    units as in catalog.models.UNIT_LABELS), in the environment's language."""
+
+    @lru_cache(maxsize=1024)  # a page shows the same few durations on every row
+    def duration(days: int, unit: str = "working_days") -> str:
+        if not days:
+            return t.gettext("Trong ngày")
+        if unit == "calendar_days":
+            return t.ngettext("%(count)s ngày", "%(count)s ngày", days) % {"count": days}
+        return t.ngettext("%(count)s ngày làm việc", "%(count)s ngày làm việc", days) % {"count": days}
+
+    return duration
+
+
+def term_filter(gettext: Callable[[str], str]) -> Callable[[str], str]:
+    """Legal labels (dossier statuses, Decree 42 service levels) are shown in Vietnamese in every
+    language (DOMAIN: keep the Vietnamese labels); other languages add their gloss in brackets."""
+
+    @lru_cache(maxsize=256)
+    def term(label: str) -> str:
+        gloss = gettext(label)
+        return label if gloss == label else f"{label} ({gloss})"
+
+    return term
+
+
+class _TranslateLiterals(NodeTransformer):
+    """``_("…")``, ``gettext("…")``, ``pgettext("ctx", "…")`` and the ``gettext`` call of a
+    ``{% trans %}`` block → the translated constant (which Jinja then writes into the compiled
+    template as text); ``ngettext`` too when every count gives the same text (Vietnamese has no
+    plural). Calls with a runtime text (``_(message)``) stay calls."""
+
+    def __init__(self, t: NullTranslations) -> None:
+        self.t = t
+
+    def visit_Call(self, node: nodes.Call) -> nodes.Node:  # noqa: N802 (Jinja's visitor naming)
+        self.generic_visit(node)
+        if (
+            not isinstance(node.node, nodes.Name)
+            or node.kwargs
+            or node.dyn_args is not None
+            or node.dyn_kwargs is not None
+        ):
+            return node
+        # The literal texts among the arguments (None where an argument is computed).
+        texts = [
+            a.value if isinstance(a, nodes.Const) and isinstance(a.value, str) else None for a in node.args
+        ]
+        match node.node.name, texts:
+            case (("_" | "gettext"), [str(message)]):
+                return nodes.Const(self.t.gettext(message), lineno=node.lineno)
+            case "pgettext", [str(context), str(message)]:
+                return nodes.Const(self.t.pgettext(context, message), lineno=node.lineno)
+            case "ngettext", [str(singular), str(plural), _]:
+                # Every plural category of every language shows up below 200.
+                forms = {self.t.ngettext(singular, plural, n) for n in range(200)}
+                if len(forms) == 1:
+                    return nodes.Const(forms.pop(), lineno=node.lineno)
+        return node
+
+
+class _LanguageEnvironment(Environment):
+    """An environment for one UI language (``_``, ``gettext`` and ``pgettext`` are reserved names)."""
+
+    translations: NullTranslations = NullTranslations()
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        # Jinja's internal parse hook (the one `parse` and `compile` share): the tree is
+        # rewritten before the optimizer folds the constants into text.
+        tree = cast(
+            nodes.Template,
+            _TranslateLiterals(self.translations).visit(super()._parse(source, name, filename)),
+        )
+        tree.set_environment(self)
+        return tree
 
 
 class Themes:
@@ -35,18 +161,18 @@ class Themes:
         self.themes_dir = themes_dir
         self.static_prefix = static_prefix
         self.auto_reload = auto_reload
-        self._envs: dict[str, Environment] = {}
+        self._envs: dict[tuple[str, str], Environment] = {}
 
     def known(self, theme: str) -> bool:
         return theme == DEFAULT_THEME or (self.themes_dir / theme).is_dir()
 
-    def env(self, theme: str = DEFAULT_THEME) -> Environment:
-        env = self._envs.get(theme)
+    def env(self, theme: str = DEFAULT_THEME, lang: str = DEFAULT_LANGUAGE) -> Environment:
+        env = self._envs.get((theme, lang))
         if env is None:
-            env = self._envs[theme] = self._build(theme)
+            env = self._envs[theme, lang] = self._build(theme, lang)
         return env
 
-    def _build(self, theme: str) -> Environment:
+    def _build(self, theme: str, lang: str) -> Environment:
         loaders: list[Any] = []
         if theme != DEFAULT_THEME and (self.themes_dir / theme / "templates").is_dir():
             loaders.append(FileSystemLoader(self.themes_dir / theme / "templates"))
@@ -55,23 +181,43 @@ class Themes:
         # "default/home.html" lets a theme extend the default template it overrides.
         loaders.append(PrefixLoader({DEFAULT_THEME: default}))
         loaders.append(PackageLoader("motcua", "templates"))
-        env = Environment(
+        env = _LanguageEnvironment(
             loader=ChoiceLoader(loaders),
             autoescape=select_autoescape(default=True),
             undefined=StrictUndefined,
             auto_reload=self.auto_reload,
             trim_blocks=True,
             lstrip_blocks=True,
+            extensions=["jinja2.ext.i18n"],
         )
+        # One msgid per sentence however the template wraps its lines (babel.cfg: trimmed = true).
+        env.policies["ext.i18n.trimmed"] = True
+        env.translations = t = translations(lang)
+        # Old-style gettext on purpose: `_(text)` returns plain text that autoescaping escapes,
+        # so templates may translate runtime text (`_(message)`, which may hold a requested URL)
+        # safely. New-style would mark every result as safe HTML and %-format it.
+        env.install_gettext_translations(t, newstyle=False)  # type: ignore[attr-defined]
+        # `_` straight to gettext, not Jinja's alias that looks `gettext` up again on every call.
+        env.globals["_"] = t.gettext
         env.filters["vnd"] = format_vnd
+        env.filters["term"] = term_filter(t.gettext)
+        env.filters["duration"] = duration_filter(t)
         env.globals["static"] = self.static_url
         env.globals["theme_name"] = theme
+        env.globals["lang"] = lang
         return env
 
     def static_url(self, path: str, theme: str = DEFAULT_THEME) -> str:
         return f"{self.static_prefix}/{theme}/{path}"
 
-    def render(self, template: str, *, tenant: Tenant | None = None, **context: Any) -> str:
+    def render(
+        self,
+        template: str,
+        *,
+        tenant: Tenant | None = None,
+        lang: str = DEFAULT_LANGUAGE,
+        **context: Any,
+    ) -> str:
         theme = tenant.theme if tenant is not None and self.known(tenant.theme) else DEFAULT_THEME
         branding = {"primary": "#0b5394", "accent": "#f1c232", "logo": None}
         if tenant is not None:
@@ -80,4 +226,55 @@ class Themes:
         context.setdefault("csrf_token", "")
         context.setdefault("site", "tenant" if tenant is not None else None)
         context.setdefault("request_path", "/")
-        return self.env(theme).get_template(template).render(tenant=tenant, branding=branding, **context)
+        context.setdefault("here", context["request_path"])
+        env = self.env(theme, lang if lang in LANGUAGES else DEFAULT_LANGUAGE)
+        return env.get_template(template).render(tenant=tenant, branding=branding, **context)
+
+
+# Message extraction (babel.cfg) ----------------------------------------------------------------
+def extract_vietnamese(
+    fileobj: IO[bytes],
+    keywords: Mapping[str, Any],
+    comment_tags: Collection[str],
+    options: Mapping[str, Any],
+) -> Iterator[tuple[Any, ...]]:
+    """A Babel extractor for Python modules whose Vietnamese texts templates translate at render
+    (``{{ _(title) }}``, ``{{ label|term }}``): the string literals with non-ASCII letters (that is,
+    Vietnamese; identifiers and protocol strings are ASCII) inside the top-level definitions that
+    babel.cfg names (``names = MESSAGES, http_exception_handler``), docstrings and f-strings left
+    out. Then the usual ``_()`` calls, as Babel's own Python extractor finds them."""
+    source = fileobj.read()
+    names = {n.strip() for n in str(options.get("names", "")).split(",") if n.strip()}
+    tree = ast.parse(source)
+    for node in tree.body:
+        if _defined_name(node) & names:
+            docstrings = {
+                id(body[0].value)
+                for sub in ast.walk(node)
+                if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                and (body := sub.body)
+                and isinstance(body[0], ast.Expr)
+            }
+            formatted = {
+                id(v) for sub in ast.walk(node) if isinstance(sub, ast.JoinedStr) for v in sub.values
+            }
+            for sub in ast.walk(node):
+                if (
+                    isinstance(sub, ast.Constant)
+                    and isinstance(sub.value, str)
+                    and not sub.value.isascii()
+                    and id(sub) not in docstrings
+                    and id(sub) not in formatted
+                ):
+                    yield sub.lineno, None, sub.value, []
+    yield from extract_python(io.BytesIO(source), keywords, comment_tags, cast(Any, options))
+
+
+def _defined_name(node: ast.stmt) -> set[str]:
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {node.name}
+    if isinstance(node, ast.Assign):
+        return {t.id for t in node.targets if isinstance(t, ast.Name)}
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return {node.target.id}
+    return set()
