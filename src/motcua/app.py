@@ -23,6 +23,7 @@ from motcua.core.security import derive_key
 from motcua.core.settings import Settings, load_settings
 from motcua.dossiers.routes import router as dossiers_router
 from motcua.dossiers.storage import LocalStorage
+from motcua.feedback.routes import router as feedback_router
 from motcua.identity.devprovider import router as dev_eid_router
 from motcua.identity.middleware import session_middleware
 from motcua.identity.oidc import OidcClient
@@ -35,7 +36,15 @@ from motcua.web.errors import EXCEPTION_HANDLERS
 from motcua.web.routes import router as web_router
 from motcua.web.theming import Themes
 
-ROUTERS = [web_router, catalog_router, admin_router, identity_router, dossiers_router, backoffice_router]
+ROUTERS = [
+    web_router,
+    catalog_router,
+    admin_router,
+    identity_router,
+    dossiers_router,
+    backoffice_router,
+    feedback_router,
+]
 
 
 def routers_for(settings: Settings) -> list[Router]:

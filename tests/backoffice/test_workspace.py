@@ -210,3 +210,53 @@ async def test_reception_overdue_dossiers_show_in_the_overdue_queue(
     overdue = await officer.get("/officer?queue=overdue")
     assert code in overdue.text
     assert 'data-queue-count="overdue">(1)' in overdue.text
+
+
+async def test_results_land_in_the_document_store_and_can_be_reused(
+    sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    tenant = make_tenant(procedures=[BIRTH])
+    citizen, code = await _submit(sign_in, tenant)
+    officer = await _officer(sign_in, engine, tenant)
+    for action in ("accept", "start"):
+        assert (await _act(officer, code, action)).status_code == 303
+    page = await officer.get(f"/officer/dossiers/{code}")
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    await officer.post(
+        f"/officer/dossiers/{code}/results",
+        data={"_csrf_token": token.group(1)},
+        files={"file": ("giay-khai-sinh-ket-qua.pdf", PDF, "application/pdf")},
+    )
+    for action in ("finish", "deliver"):
+        assert (await _act(officer, code, action)).status_code == 303
+
+    store = await citizen.get("/my/documents")
+    assert "giay-khai-sinh-ket-qua.pdf" in store.text
+    assert "Kết quả" in store.text
+    result_id = re.search(r'href="/my/files/([0-9a-f]{32})">giay-khai-sinh-ket-qua.pdf', store.text)
+    assert result_id is not None
+
+    # A new dossier reuses the stored document instead of a new upload.
+    form = await citizen.get("/procedures/1.001193/apply")
+    assert "Hoặc dùng lại giấy tờ trong kho của bạn" in form.text
+    form_token = re.search(r'name="_csrf_token" value="([^"]+)"', form.text)
+    assert form_token is not None
+    reused = await citizen.post(
+        "/procedures/1.001193/apply/reuse/to-khai",
+        data={"_csrf_token": form_token.group(1), "file_id": result_id.group(1)},
+    )
+    assert reused.status_code == 303
+    again = await citizen.get("/procedures/1.001193/apply")
+    assert "giay-khai-sinh-ket-qua.pdf" in again.text.split("Hoặc dùng lại")[0]
+    # Someone else's stored document cannot be taken.
+    stranger = await sign_in(tenant, name="Người Khác", personal_id="079085000444")
+    other_form = await stranger.get("/procedures/1.001193/apply")
+    other_token = re.search(r'name="_csrf_token" value="([^"]+)"', other_form.text)
+    assert other_token is not None
+    refused = await stranger.post(
+        "/procedures/1.001193/apply/reuse/to-khai",
+        data={"_csrf_token": other_token.group(1), "file_id": result_id.group(1)},
+    )
+    assert refused.status_code == 400
+    assert "Không tìm thấy giấy tờ trong kho" in refused.text

@@ -165,3 +165,13 @@ async def test_a_dead_smtp_server_is_retried_then_recorded_as_failed(
         ).scalar()
     assert error is not None and "DeliveryError" in error
     assert re.search(r"[a-z]", error)
+    # ...and the tenant administrator sees it.
+    from motcua.identity.schemas import RoleGrantCreate
+    from motcua.identity.services import grant_role_sync
+
+    grant_role_sync(engine, tenant, RoleGrantCreate.parse("031075000999", "tenant_admin"), actor="test")
+    admin = await sign_in(tenant, name="Quản trị", personal_id="031075000999")
+    jobs = await admin.get("/manage/jobs")
+    assert jobs.status_code == 200
+    assert "notify_citizen" in jobs.text
+    assert "DeliveryError" in jobs.text

@@ -31,10 +31,11 @@ from motcua.dossiers.models import Dossier, DossierFile, DossierStatus
 from motcua.dossiers.services import calendar_for, files_of, form_definition, history_of
 from motcua.dossiers.storage import LocalStorage
 from motcua.dossiers.uploads import UploadRejectedError
-from motcua.identity.guards import requires_officer
+from motcua.identity.guards import requires_officer, requires_tenant_admin
 from motcua.identity.schemas import PERSONAL_ID
 from motcua.identity.sessions import UserSession
 from motcua.notifications.jobs import ACTION_EVENTS, notify_after_commit
+from motcua.tenancy.models import PlatformAudit
 from motcua.tenancy.schemas import Tenant
 from motcua.web.pages import page
 
@@ -261,4 +262,23 @@ async def upload_result(
     return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
 
 
-router = Router(path="/", route_handlers=[queues, workspace, act, assign_dossier, apology, upload_result])
+@get("/manage/jobs", guards=[requires_tenant_admin], include_in_schema=False)
+async def failed_jobs(
+    request: HttpRequest, tenant: NamedDependency[Tenant], db_session: NamedDependency[AsyncSession]
+) -> Response[str]:
+    """Background jobs of this tenant that failed after all their retries (e.g. an email the
+    mail server kept refusing), for the tenant administrator to follow up."""
+    rows = (
+        await db_session.scalars(
+            select(PlatformAudit)
+            .where(PlatformAudit.action == "job.failed", PlatformAudit.tenant_slug == tenant.slug)
+            .order_by(PlatformAudit.id.desc())
+            .limit(200)
+        )
+    ).all()
+    return page(request, "backoffice/failed_jobs.html", jobs=rows, vietnam=VIETNAM)
+
+
+router = Router(
+    path="/", route_handlers=[queues, workspace, act, assign_dossier, apology, upload_result, failed_jobs]
+)

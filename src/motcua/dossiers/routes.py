@@ -30,6 +30,7 @@ from motcua.dossiers.services import (
     answer_supplement,
     attach_file,
     citizen_dossier,
+    document_store,
     draft_files,
     files_of,
     form_definition,
@@ -37,6 +38,7 @@ from motcua.dossiers.services import (
     my_dossiers,
     open_draft,
     public_status,
+    reuse_document,
     save_draft,
     submit_dossier,
     withdraw_dossier,
@@ -108,6 +110,7 @@ async def _render_form(
         values=raw,
         errors=errors,
         files=await draft_files(session, draft.id),
+        stored=await document_store(session, citizen.id),
         upload_max_mb=_upload_max_mb(request),
     )
 
@@ -206,6 +209,42 @@ async def upload_document(
 async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
     while chunk := await upload.read(64 * 1024):
         yield chunk
+
+
+@post("/procedures/{code:str}/apply/reuse/{document:str}", guards=[requires_login], include_in_schema=False)
+async def reuse_stored_document(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    code: FromPath[str],
+    document: FromPath[str],
+    data: FormData,
+) -> Response[Any]:
+    procedure = await _procedure(db_session, code)
+    if document not in {d["code"] for d in procedure.documents}:
+        raise NotFoundException()
+    citizen = await _citizen(db_session, _user(request))
+    draft = await open_draft(db_session, citizen.id, procedure, {})
+    try:
+        await reuse_document(
+            db_session, request.app.state.storage, tenant, draft, document, str(data.get("file_id", ""))
+        )
+    except DossierError as exc:
+        return await _render_form(
+            request,
+            db_session,
+            procedure,
+            citizen,
+            upload_errors={f"doc:{document}": str(exc)},
+            status_code=400,
+        )
+    return Redirect(f"/procedures/{procedure.code}/apply#doc-{document}", status_code=303)
+
+
+@get("/my/documents", guards=[requires_login], include_in_schema=False)
+async def my_documents(request: HttpRequest, db_session: NamedDependency[AsyncSession]) -> Response[str]:
+    documents = await document_store(db_session, _user(request).citizen_id or 0)
+    return page(request, "dossiers/documents.html", documents=documents, vietnam=VIETNAM)
 
 
 @get("/procedures/{code:str}/apply/review", guards=[requires_login], include_in_schema=False)
@@ -563,6 +602,8 @@ router = Router(
     path="/",
     route_handlers=[
         apply_form,
+        reuse_stored_document,
+        my_documents,
         autosave_draft,
         apply_continue,
         upload_document,

@@ -430,3 +430,50 @@ async def add_supplement_file(
     session.add(file)
     await session.flush()
     return file
+
+
+# Document store (kho dữ liệu điện tử) ----------------------------------------------------------
+async def document_store(session: AsyncSession, citizen_id: int) -> list[tuple[DossierFile, str]]:
+    """The citizen's documents kept from earlier dossiers, results first, with the dossier
+    code they came with. Reusable in a new dossier without uploading again."""
+    rows = (
+        await session.execute(
+            select(DossierFile, Dossier.code)
+            .join(Dossier, Dossier.id == DossierFile.dossier_id)
+            .where(DossierFile.citizen_id == citizen_id)
+            .order_by((DossierFile.document_code != "ket-qua"), DossierFile.created_at.desc())
+            .limit(500)
+        )
+    ).all()
+    return [(f, code) for f, code in rows]
+
+
+async def reuse_document(
+    session: AsyncSession,
+    storage: Any,
+    tenant: Tenant,
+    draft: DossierDraft,
+    document_code: str,
+    stored_file_id: str,
+) -> DossierFile:
+    """Attach a copy of one of the citizen's stored documents to the draft (a copy, so the
+    new dossier keeps its file whatever happens to the old one)."""
+    source = await session.scalar(
+        select(DossierFile).where(
+            DossierFile.id == stored_file_id[:32],
+            DossierFile.citizen_id == draft.citizen_id,
+            DossierFile.dossier_id.is_not(None),
+        )
+    )
+    if source is None:
+        raise DossierError("Không tìm thấy giấy tờ trong kho của bạn.")
+    data = b"".join([chunk async for chunk in await storage.open(tenant.schema, source.storage_key)])
+    stored = await storage.put(tenant.schema, data, media_type=source.media_type)
+    from motcua.dossiers.uploads import sniff
+
+    detected = sniff(data[:4096])
+    assert detected is not None
+    upload = ValidatedUpload(
+        detected=detected, display_name=source.display_name, size=source.size, sha256=source.sha256, data=data
+    )
+    return await attach_file(session, draft, document_code, upload, stored)

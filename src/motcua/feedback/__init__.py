@@ -1,0 +1,1 @@
+"""Citizen satisfaction: ratings of delivered dossiers and feedback (phản ánh, kiến nghị)."""

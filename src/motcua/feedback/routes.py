@@ -1,0 +1,241 @@
+"""Ratings of delivered dossiers (on the citizen's dossier page) and feedback (PAKN): the
+citizen's form and list at /feedback, the officers' list and answers at /officer/feedback."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Request, Router, get, post
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotFoundException
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Redirect, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from motcua.dossiers.deadlines import VIETNAM
+from motcua.dossiers.models import Dossier
+from motcua.dossiers.services import citizen_dossier
+from motcua.feedback.models import SCORE_LABELS
+from motcua.feedback.services import (
+    COMMENT_MAX,
+    CONTENT_MAX,
+    SUBJECT_MAX,
+    FeedbackError,
+    answer_feedback,
+    list_feedback_for_officers,
+    my_feedback,
+    rate_dossier,
+    rating_of,
+    send_feedback,
+)
+from motcua.identity.guards import requires_login, requires_officer
+from motcua.identity.sessions import UserSession
+from motcua.tenancy.schemas import Tenant
+from motcua.web.pages import page
+
+HttpRequest = Request[Any, Any, Any]
+FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _user(request: HttpRequest) -> UserSession:
+    user: UserSession = request.state.user
+    return user
+
+
+def _text(data: dict[str, Any], name: str, limit: int) -> str:
+    # Kept a little past the limit so the page can say "too long" rather than cut silently.
+    return str(data.get(name, ""))[: limit + 100]
+
+
+# Ratings ------------------------------------------------------------------------------------------
+async def _mine(request: HttpRequest, session: AsyncSession, code: str) -> Dossier:
+    dossier = await citizen_dossier(session, code[:80], _user(request).citizen_id or 0)
+    if dossier is None:
+        raise NotFoundException()  # another person's dossier is not even acknowledged
+    return dossier
+
+
+async def _rating(
+    request: HttpRequest,
+    session: AsyncSession,
+    dossier: Dossier,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response[str]:
+    partial = request.headers.get("hx-request") == "true"
+    return page(
+        request,
+        "feedback/rating_panel.html" if partial else "feedback/rating.html",
+        status_code=status_code,
+        dossier=dossier,
+        rating=await rating_of(session, dossier.id),
+        scores=SCORE_LABELS,
+        errors=errors or {},
+        values=values or {},
+        comment_max=COMMENT_MAX,
+    )
+
+
+@get("/my/dossiers/{code:str}/rating", guards=[requires_login], include_in_schema=False)
+async def rating_page(
+    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str]
+) -> Response[str]:
+    """The rating box: loaded by htmx into the dossier page, or a page of its own without JS."""
+    return await _rating(request, db_session, await _mine(request, db_session, code))
+
+
+@post("/my/dossiers/{code:str}/rating", guards=[requires_login], include_in_schema=False, status_code=303)
+async def rate(
+    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str], data: FormData
+) -> Response[Any]:
+    dossier = await _mine(request, db_session, code)
+    try:
+        await rate_dossier(
+            db_session,
+            dossier,
+            citizen_id=_user(request).citizen_id or 0,
+            score=data.get("score", ""),
+            comment=_text(data, "comment", COMMENT_MAX),
+        )
+    except FeedbackError as exc:
+        # Refused before anything was written; a field error is the person's to fix (400), the
+        # rest (already rated, not delivered yet) is the dossier's state (409).
+        status = 400 if set(exc.errors) - {""} else 409
+        return await _rating(
+            request, db_session, dossier, errors=exc.errors, values=dict(data), status_code=status
+        )
+    return Redirect(f"/my/dossiers/{dossier.code}#rating", status_code=303)
+
+
+# Feedback: the citizen ----------------------------------------------------------------------------
+async def _feedback_page(
+    request: HttpRequest,
+    session: AsyncSession,
+    *,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    sent: bool = False,
+    status_code: int = 200,
+) -> Response[str]:
+    return page(
+        request,
+        "feedback/citizen.html",
+        status_code=status_code,
+        items=await my_feedback(session, _user(request).citizen_id or 0),
+        errors=errors or {},
+        values=values or {},
+        sent=sent,
+        now=datetime.now(VIETNAM),
+        vietnam=VIETNAM,
+        subject_max=SUBJECT_MAX,
+        content_max=CONTENT_MAX,
+    )
+
+
+@get("/feedback", guards=[requires_login], include_in_schema=False)
+async def feedback_form(
+    request: HttpRequest,
+    db_session: NamedDependency[AsyncSession],
+    sent: FromQuery[bool] = False,
+    dossier: FromQuery[str] = "",
+) -> Response[str]:
+    return await _feedback_page(request, db_session, sent=sent, values={"dossier_code": dossier[:80]})
+
+
+@post("/feedback", guards=[requires_login], include_in_schema=False, status_code=303)
+async def feedback_send(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    data: FormData,
+) -> Response[Any]:
+    try:
+        await send_feedback(
+            db_session,
+            tenant,
+            citizen_id=_user(request).citizen_id or 0,
+            subject=_text(data, "subject", SUBJECT_MAX),
+            content=_text(data, "content", CONTENT_MAX),
+            dossier_code=str(data.get("dossier_code", ""))[:80],
+        )
+    except FeedbackError as exc:
+        return await _feedback_page(
+            request, db_session, errors=exc.errors, values=dict(data), status_code=400
+        )
+    return Redirect("/feedback?sent=true#mine", status_code=303)
+
+
+# Feedback: the officers ---------------------------------------------------------------------------
+async def _officer_page(
+    request: HttpRequest,
+    session: AsyncSession,
+    *,
+    error: str | None = None,
+    error_for: int | None = None,
+    values: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response[str]:
+    items = await list_feedback_for_officers(session)
+    now = datetime.now(VIETNAM)
+    return page(
+        request,
+        "feedback/officer.html",
+        status_code=status_code,
+        items=items,
+        waiting=sum(1 for f in items if not f.answered),
+        overdue=sum(1 for f in items if not f.answered and f.overdue(now)),
+        now=now,
+        vietnam=VIETNAM,
+        error=error,
+        error_for=error_for,
+        values=values or {},
+    )
+
+
+@get("/officer/feedback", guards=[requires_officer], include_in_schema=False)
+async def officer_feedback(request: HttpRequest, db_session: NamedDependency[AsyncSession]) -> Response[str]:
+    return await _officer_page(request, db_session)
+
+
+@post(
+    "/officer/feedback/{feedback_id:int}/answer",
+    guards=[requires_officer],
+    include_in_schema=False,
+    status_code=303,
+)
+async def officer_answer(
+    request: HttpRequest,
+    db_session: NamedDependency[AsyncSession],
+    feedback_id: FromPath[int],
+    data: FormData,
+) -> Response[Any]:
+    try:
+        await answer_feedback(
+            db_session,
+            feedback_id,
+            officer=f"officer:{_user(request).personal_id}",
+            answer=str(data.get("answer", ""))[:5000],
+        )
+    except LookupError:
+        raise NotFoundException() from None
+    except FeedbackError as exc:
+        status = 400 if "answer" in exc.errors else 409
+        return await _officer_page(
+            request,
+            db_session,
+            error=str(exc),
+            error_for=feedback_id,
+            values={"answer": str(data.get("answer", ""))},
+            status_code=status,
+        )
+    return Redirect(f"/officer/feedback#feedback-{feedback_id}", status_code=303)
+
+
+router = Router(
+    path="/",
+    route_handlers=[rating_page, rate, feedback_form, feedback_send, officer_feedback, officer_answer],
+)
