@@ -175,3 +175,81 @@ async def test_a_dead_smtp_server_is_retried_then_recorded_as_failed(
     assert jobs.status_code == 200
     assert "notify_citizen" in jobs.text
     assert "DeliveryError" in jobs.text
+
+
+class SlowThenOk:
+    """The first delivery attempt hangs (the worker is killed meanwhile) and is refused; later
+    ones are accepted and kept."""
+
+    def __init__(self) -> None:
+        self.attempts = 0
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
+        import asyncio
+
+        self.attempts += 1
+        if self.attempts == 1:
+            await asyncio.sleep(6)
+            return "451 4.3.0 Try again"
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+async def test_a_worker_killed_mid_job_is_replaced_and_the_mail_is_sent_once(
+    sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    import signal
+
+    from motcua.notifications.jobs import notify_citizen
+
+    handler = SlowThenOk()
+    port = _free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    tenant = make_tenant(procedures=[BIRTH])
+    _, code = await _submit(sign_in, tenant)
+    with engine.begin() as conn:
+        conn.execute(text(f"UPDATE {tenant.schema}.citizens SET email = 'mai@example.vn'"))
+        dossier_id = conn.execute(
+            text(f"SELECT id FROM {tenant.schema}.dossiers WHERE code = :c"), {"c": code}
+        ).scalar()
+    fast = {"MOTCUA_JOB_HEARTBEAT_TIMEOUT_MS": "2000", "MOTCUA_JOB_MAINTENANCE_CHANCE": "1000000"}
+    env = {**os.environ, "MOTCUA_SMTP_URL": f"smtp://127.0.0.1:{port}", **fast}
+    argv = [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "motcua.worker",
+        "--processes",
+        "1",
+        "--threads",
+        "1",
+        "--queues",
+        "notifications",
+    ]
+    first = subprocess.Popen(argv, env=env, start_new_session=True)
+    second = None
+    try:
+        notify_citizen.send(
+            tenant=tenant.slug, dossier_id=dossier_id, event="dossier_accepted", key="crash-test"
+        )
+        assert _wait(lambda: handler.attempts >= 1, timeout=30)
+        os.killpg(first.pid, signal.SIGKILL)  # dies mid-delivery, message not acknowledged
+        first.wait(timeout=10)
+        second = subprocess.Popen(argv, env=env, start_new_session=True)
+        accepted = f"Hồ sơ {code} đã được tiếp nhận"
+
+        def delivered() -> int:
+            return sum(str(make_header(decode_header(m["Subject"]))) == accepted for m in handler.messages)
+
+        assert _wait(lambda: delivered() >= 1, timeout=60)
+        time.sleep(2)  # a duplicate, if any, would arrive now
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()  # the main process only: it stops its own children once
+                proc.wait(timeout=30)
+        controller.stop()
+    assert delivered() == 1
+    assert handler.attempts >= 2  # the killed worker's attempt, then the redelivery

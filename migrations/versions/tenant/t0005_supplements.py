@@ -20,7 +20,9 @@ depends_on: Sequence[str] | None = None
 def upgrade() -> None:
     # Each pause of the legal clock ({"start", "end"} ISO times); the due date is recomputed
     # from them (DOMAIN: a supplement request pauses the clock until the citizen answers).
-    op.add_column("dossiers", sa.Column("pauses", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")))
+    op.add_column(
+        "dossiers", sa.Column("pauses", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb"))
+    )
     # The open supplement request: reason, list of what is missing, who asked and when.
     op.add_column("dossiers", sa.Column("supplement", JSONB))
 

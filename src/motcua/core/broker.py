@@ -108,7 +108,12 @@ class TenantJobs(Middleware):
 
 def setup_broker(settings: Settings) -> RedisBroker:
     assert settings.redis_url is not None and settings.database_url is not None
-    broker = RedisBroker(url=settings.redis_url, namespace="motcua")  # type: ignore[no-untyped-call]
+    broker = RedisBroker(  # type: ignore[no-untyped-call]
+        url=settings.redis_url,
+        namespace="motcua",
+        heartbeat_timeout=settings.job_heartbeat_timeout_ms,
+        maintenance_chance=settings.job_maintenance_chance,
+    )
     broker.add_middleware(AsyncIO())
     broker.add_middleware(TenantJobs(settings.database_url))
     dramatiq.set_broker(broker)

@@ -88,6 +88,11 @@ class Settings:
     mail_from: str = "Cổng dịch vụ công <no-reply@localhost>"
     sms_provider: Literal["log"] = "log"
     dev_smtp_port: int = 8025
+    # A worker silent for this long is presumed dead and its unfinished messages are handed
+    # to another worker (Dramatiq's Redis heartbeat).
+    job_heartbeat_timeout_ms: int = 60_000
+    # Out of a million broker commands, how many also sweep dead workers' messages back.
+    job_maintenance_chance: int = 1_000
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -328,6 +333,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         mail_from=_mail_from(env),
         sms_provider="log",
         dev_smtp_port=_int(env, "MOTCUA_DEV_SMTP_PORT", 8025, minimum=1, maximum=65535),
+        job_heartbeat_timeout_ms=_int(
+            env, "MOTCUA_JOB_HEARTBEAT_TIMEOUT_MS", 60_000, minimum=1_000, maximum=3_600_000
+        ),
+        job_maintenance_chance=_int(
+            env, "MOTCUA_JOB_MAINTENANCE_CHANCE", 1_000, minimum=1, maximum=1_000_000
+        ),
     )
     # Checked last, so a wrong value elsewhere is named first.
     if production and settings.notifications_enabled and settings.smtp is None:
