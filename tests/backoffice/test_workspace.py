@@ -260,3 +260,19 @@ async def test_results_land_in_the_document_store_and_can_be_reused(
     )
     assert refused.status_code == 400
     assert "Không tìm thấy giấy tờ trong kho" in refused.text
+
+
+async def test_queues_filter_by_field_and_procedure(
+    sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    other = {**BIRTH, "code": "2.000488", "name": "Cấp Phiếu lý lịch tư pháp", "field": "Lý lịch tư pháp"}
+    tenant = make_tenant(procedures=[BIRTH, other])
+    _, code = await _submit(sign_in, tenant)
+    officer = await _officer(sign_in, engine, tenant)
+    civil = await officer.get("/officer", params={"queue": "new", "field": "Hộ tịch"})
+    assert code in civil.text
+    assert '<option value="Hộ tịch" selected>' in civil.text
+    judicial = await officer.get("/officer", params={"queue": "new", "field": "Lý lịch tư pháp"})
+    assert code not in judicial.text
+    by_code = await officer.get("/officer", params={"queue": "new", "procedure": "2.000488"})
+    assert code not in by_code.text

@@ -59,6 +59,7 @@ async def queues(
     db_session: NamedDependency[AsyncSession],
     queue: FromQuery[str | None] = None,
     procedure: FromQuery[str | None] = None,
+    field: FromQuery[str | None] = None,
     mine: FromQuery[bool] = False,
 ) -> Response[str]:
     current = queue if queue in QUEUE_KEYS else "new"
@@ -67,6 +68,7 @@ async def queues(
         calendar_for(tenant),
         current,
         procedure=(procedure or None),
+        field=(field or None),
         assigned_to=_officer(request).personal_id if mine else None,
         schema=tenant.schema,
     )
@@ -75,7 +77,15 @@ async def queues(
         if request.headers.get("hx-request") == "true"
         else "backoffice/queues.html"
     )
-    return page(request, template, result=result, queues=QUEUES, procedure=procedure or "", mine=mine)
+    return page(
+        request,
+        template,
+        result=result,
+        queues=QUEUES,
+        procedure=procedure or "",
+        field=field or "",
+        mine=mine,
+    )
 
 
 async def _dossier(session: AsyncSession, code: str) -> Dossier:

@@ -79,6 +79,7 @@ class QueuePage:
     counts: dict[str, int]
     rows: list[QueueRow]
     procedures: list[tuple[str, str]]
+    fields: list[str]
 
 
 class QueueSummaryCache:
@@ -114,6 +115,7 @@ async def queue_page(
     queue: str,
     *,
     procedure: str | None = None,
+    field: str | None = None,
     assigned_to: str | None = None,
     now: datetime | None = None,
     schema: str = "",
@@ -124,15 +126,17 @@ async def queue_page(
     filters: list[ColumnElement[bool]] = []
     if procedure:
         filters.append(Dossier.procedure_code == procedure)
+    if field:
+        filters.append(Dossier.procedure_id.in_(select(Procedure.id).where(Procedure.field == field)))
     if assigned_to:
         filters.append(Dossier.assigned_to == assigned_to)
-    key = (schema, procedure, assigned_to)
+    key = (schema, f"{procedure or ''}|{field or ''}", assigned_to)
     summary = SUMMARIES.get(key) if schema else None
     if summary is None:
         summary = await _summary(session, conditions, filters)
         if schema:
             SUMMARIES.put(key, summary)
-    counts, procedures = summary
+    counts, procedures, fields = summary
     rows = (
         await session.execute(
             select(
@@ -167,12 +171,13 @@ async def queue_page(
             for r in rows
         ],
         procedures=procedures,
+        fields=fields,
     )
 
 
 async def _summary(
     session: AsyncSession, conditions: dict[str, ColumnElement[bool]], filters: list[ColumnElement[bool]]
-) -> tuple[dict[str, int], list[tuple[str, str]]]:
+) -> tuple[dict[str, int], list[tuple[str, str]], list[str]]:
     # Each count is its own indexed query (status counts from the (status, due_at) index,
     # the deadline ones as index ranges) rather than one pass over every row with FILTERs.
     by_status = dict(
@@ -198,13 +203,13 @@ async def _summary(
     # procedure_code index), not by grouping every dossier.
     procedures = (
         await session.execute(
-            select(Procedure.code, Procedure.name)
+            select(Procedure.code, Procedure.name, Procedure.field)
             .where(select(Dossier.id).where(Dossier.procedure_code == Procedure.code).exists())
             .order_by(Procedure.code)
             .limit(200)
         )
     ).all()
-    return counts, [(p[0], p[1]) for p in procedures]
+    return counts, [(p[0], p[1]) for p in procedures], sorted({p[2] for p in procedures})
 
 
 def _hours_left(calendar: WorkCalendar, now: datetime, due: datetime) -> float:
