@@ -16,6 +16,7 @@ from motcua.core.settings import Settings, load_settings
 from motcua.dossiers.models import ApologySlip, Dossier, DossierStatus
 from motcua.identity.models import Citizen, Role, RoleGrant
 from motcua.notifications.services import send_notification
+from motcua.notifications.sms import normalise_phone, sms_provider
 from motcua.notifications.templates import DossierNotice, NotificationEvent
 from motcua.tenancy.schemas import Tenant
 
@@ -67,7 +68,12 @@ async def notify_citizen(tenant: str, dossier_id: int, event: str, key: str) -> 
         dossier = await session.get(Dossier, dossier_id)
         if dossier is None:
             return
-        email = await session.scalar(select(Citizen.email).where(Citizen.id == dossier.citizen_id))
+        contact = (
+            await session.execute(
+                select(Citizen.email, Citizen.phone).where(Citizen.id == dossier.citizen_id)
+            )
+        ).one_or_none()
+        email, phone = (contact.email, contact.phone) if contact is not None else (None, None)
         extra: dict[str, object] = {}
         chosen = NotificationEvent(event)
         if chosen == NotificationEvent.SUPPLEMENT_REQUESTED and dossier.supplement:
@@ -100,6 +106,14 @@ async def notify_citizen(tenant: str, dossier_id: int, event: str, key: str) -> 
             portal_url=portal_url(settings, record),
             idempotency_key=full_key,
         )
+    if phone and settings.notifications_enabled:
+        # A short text as well: many citizens read SMS, not email (status and code only).
+        try:
+            await sms_provider(settings).send(
+                normalise_phone(phone), f"{record.name}: hồ sơ {notice.code} — {notice.status_label}"
+            )
+        except ValueError:
+            log.warning("dossier %s: the citizen's phone number is not usable for SMS", notice.code)
     await _mark(settings, full_key)
 
 
