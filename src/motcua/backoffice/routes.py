@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar import Request, Router, get, post
+from litestar import Router, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
@@ -28,7 +28,7 @@ from motcua.backoffice.services import (
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.lifecycle import RULES, Action, DossierError, allowed_actions
 from motcua.dossiers.models import Dossier, DossierFile, DossierStatus
-from motcua.dossiers.services import calendar_for, files_of, form_definition, history_of
+from motcua.dossiers.services import calendar_for, files_of, form_definition, history_of, record_file
 from motcua.dossiers.storage import LocalStorage
 from motcua.dossiers.uploads import UploadRejectedError
 from motcua.identity.guards import requires_officer, requires_tenant_admin
@@ -37,10 +37,7 @@ from motcua.identity.sessions import UserSession
 from motcua.notifications.jobs import ACTION_EVENTS, notify_after_commit
 from motcua.tenancy.models import PlatformAudit
 from motcua.tenancy.schemas import Tenant
-from motcua.web.pages import page
-
-HttpRequest = Request[Any, Any, Any]
-FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+from motcua.web.pages import FormData, HttpRequest, page
 
 
 def _officer(request: HttpRequest) -> UserSession:
@@ -241,8 +238,6 @@ async def upload_result(
     code: FromPath[str],
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Response[Any]:
-    import uuid
-
     from motcua.dossiers.routes import _validated_upload
 
     dossier = await _dossier(db_session, code)
@@ -256,18 +251,14 @@ async def upload_result(
         return await _workspace(request, db_session, dossier, error=str(exc), status_code=400)
     storage: LocalStorage = request.app.state.storage
     stored = await storage.put(tenant.schema, validated.data, media_type=validated.detected.media_type)
-    db_session.add(
-        DossierFile(
-            id=uuid.uuid4().hex,
-            citizen_id=dossier.citizen_id,
-            dossier_id=dossier.id,
-            document_code="ket-qua",
-            storage_key=stored.key,
-            display_name=validated.display_name,
-            media_type=validated.detected.media_type,
-            size=validated.size,
-            sha256=validated.sha256,
-        )
+    # Results are the citizen's too: they show in their document store for later dossiers.
+    await record_file(
+        db_session,
+        validated,
+        stored,
+        citizen_id=dossier.citizen_id,
+        document_code="ket-qua",
+        dossier_id=dossier.id,
     )
     return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
 

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from litestar import Request, Router, get, post
+from litestar import Router, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
@@ -51,10 +51,8 @@ from motcua.identity.models import Citizen
 from motcua.identity.sessions import UserSession
 from motcua.notifications.jobs import notify_after_commit
 from motcua.tenancy.schemas import Tenant
-from motcua.web.pages import page
+from motcua.web.pages import FormData, HttpRequest, page
 
-HttpRequest = Request[Any, Any, Any]
-FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 DEFAULT_UPLOAD_MB = 10
 
 

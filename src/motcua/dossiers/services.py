@@ -107,10 +107,27 @@ async def attach_file(
         .where(DossierFile.draft_id == draft.id, DossierFile.document_code == document_code)
         .values(draft_id=None)
     )
+    return await record_file(
+        session, upload, stored, citizen_id=draft.citizen_id, document_code=document_code, draft_id=draft.id
+    )
+
+
+async def record_file(
+    session: AsyncSession,
+    upload: ValidatedUpload,
+    stored: StoredObject,
+    *,
+    citizen_id: int,
+    document_code: str,
+    draft_id: int | None = None,
+    dossier_id: int | None = None,
+) -> DossierFile:
+    """The database row of a stored file: the one place a file joins a draft or a dossier."""
     file = DossierFile(
         id=uuid.uuid4().hex,
-        citizen_id=draft.citizen_id,
-        draft_id=draft.id,
+        citizen_id=citizen_id,
+        draft_id=draft_id,
+        dossier_id=dossier_id,
         document_code=document_code,
         storage_key=stored.key,
         display_name=upload.display_name,
@@ -416,20 +433,9 @@ async def _supplement_file_count(session: AsyncSession, dossier_id: int) -> int:
 async def add_supplement_file(
     session: AsyncSession, dossier: Dossier, upload: ValidatedUpload, stored: StoredObject
 ) -> DossierFile:
-    file = DossierFile(
-        id=uuid.uuid4().hex,
-        citizen_id=dossier.citizen_id,
-        dossier_id=dossier.id,
-        document_code="bo-sung",
-        storage_key=stored.key,
-        display_name=upload.display_name,
-        media_type=upload.detected.media_type,
-        size=upload.size,
-        sha256=upload.sha256,
+    return await record_file(
+        session, upload, stored, citizen_id=dossier.citizen_id, document_code="bo-sung", dossier_id=dossier.id
     )
-    session.add(file)
-    await session.flush()
-    return file
 
 
 # Document store (kho dữ liệu điện tử) ----------------------------------------------------------

@@ -4,13 +4,12 @@ citizen's form and list at /feedback, the officers' list and answers at /officer
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from litestar import Request, Router, get, post
+from litestar import Router, get, post
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body, FromPath, FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,10 +32,7 @@ from motcua.feedback.services import (
 from motcua.identity.guards import requires_login, requires_officer
 from motcua.identity.sessions import UserSession
 from motcua.tenancy.schemas import Tenant
-from motcua.web.pages import page
-
-HttpRequest = Request[Any, Any, Any]
-FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+from motcua.web.pages import FormData, HttpRequest, page
 
 
 def _user(request: HttpRequest) -> UserSession:

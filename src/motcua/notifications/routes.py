@@ -3,18 +3,14 @@ Registered only when dev services are on, like the mail catcher itself."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request, Router, get
+from litestar import Router, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Response
 
 from motcua.core.settings import Settings
 from motcua.notifications.mailcatcher import get_message, list_messages
-from motcua.web.pages import page
-
-HttpRequest = Request[Any, Any, Any]
+from motcua.web.pages import HttpRequest, page
 
 
 @get("/dev/mail", include_in_schema=False)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
 from litestar.response import Response
 from litestar.utils.scope.state import ScopeState
 
 from motcua.web.theming import DEFAULT_LANGUAGE, LANGUAGE_COOKIE, LANGUAGES, Themes
+
+# The request type handlers take, and an HTML form body: one definition for every domain.
+HttpRequest = Request[Any, Any, Any]
+FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 def csrf_token(request: Request) -> str:  # type: ignore[type-arg]
