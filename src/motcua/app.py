@@ -30,6 +30,8 @@ from motcua.identity.oidc import OidcClient
 from motcua.identity.routes import router as identity_router
 from motcua.identity.sessions import SessionStore
 from motcua.notifications.routes import router as dev_mail_router
+from motcua.payments.provider import StripeProvider
+from motcua.payments.routes import router as payments_router
 from motcua.tenancy import events
 from motcua.tenancy.resolution import TenantResolver, tenant_middleware
 from motcua.web.errors import EXCEPTION_HANDLERS
@@ -44,6 +46,7 @@ ROUTERS = [
     dossiers_router,
     backoffice_router,
     feedback_router,
+    payments_router,
 ]
 
 
@@ -115,6 +118,13 @@ def create_app(settings: Settings) -> Litestar:
     app.state.catalog_cache = catalog_cache
     app.state.redis = redis_client
     app.state.sessions = sessions
+    app.state.payments = (
+        StripeProvider(
+            settings.stripe_secret_key, settings.stripe_webhook_secret, api_base=settings.stripe_api_base
+        )
+        if settings.stripe_secret_key
+        else None
+    )
     app.state.storage = LocalStorage.for_settings(settings)
     app.state.oidc = oidc
     return app

@@ -125,6 +125,7 @@ def test_domain_packages_use_the_house_file_names(name: str) -> None:
         "storage",
         "forms",
         "lifecycle",
+        "provider",
         "mailer",
         "sms",
         "templates",

@@ -93,6 +93,11 @@ class Settings:
     job_heartbeat_timeout_ms: int = 60_000
     # Out of a million broker commands, how many also sweep dead workers' messages back.
     job_maintenance_chance: int = 1_000
+    # Stripe (Connect platform account). The API base is only ever changed for the local
+    # stand-in (development and tests); production talks to Stripe itself.
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -241,6 +246,17 @@ def _dev_secret(data_dir: Path) -> str:
         return value
 
 
+def _stripe_api_base(env: Mapping[str, str], *, production: bool) -> str | None:
+    raw = env.get("MOTCUA_STRIPE_API_BASE") or None
+    if raw is None:
+        return None
+    if production:
+        raise SettingsError("MOTCUA_STRIPE_API_BASE: the Stripe stand-in cannot be used in production")
+    if not re.match(r"^https?://\S+$", raw):
+        raise SettingsError("MOTCUA_STRIPE_API_BASE: must be an http(s) URL")
+    return raw.rstrip("/")
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     mode = env.get("MOTCUA_ENV", "development")
@@ -336,6 +352,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         job_heartbeat_timeout_ms=_int(
             env, "MOTCUA_JOB_HEARTBEAT_TIMEOUT_MS", 60_000, minimum=1_000, maximum=3_600_000
         ),
+        stripe_secret_key=env.get("MOTCUA_STRIPE_SECRET_KEY", ""),
+        stripe_webhook_secret=env.get("MOTCUA_STRIPE_WEBHOOK_SECRET", ""),
+        stripe_api_base=_stripe_api_base(env, production=production),
         job_maintenance_chance=_int(
             env, "MOTCUA_JOB_MAINTENANCE_CHANCE", 1_000, minimum=1, maximum=1_000_000
         ),

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 SiteKind = Literal["tenant", "console", "platform", "dev-eid"]
 
 # Served on every host, before resolution: health probes and static files.
-HOST_INDEPENDENT_PREFIXES = ("/healthz", "/readyz", "/static/")
+HOST_INDEPENDENT_PREFIXES = ("/healthz", "/readyz", "/static/", "/webhooks/")
 INTERNAL_PREFIXES = ("/console", "/platform", "/dev-eid")
 
 _TENANT_COLUMNS = ", ".join("t." + c.strip() for c in Tenant.COLUMNS.split(","))

@@ -1,0 +1,154 @@
+"""Payment providers behind one interface; Stripe (Checkout, Connect direct charges) first.
+A domestic gateway (signed redirects) implements the same four calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import stripe
+
+
+@dataclass(frozen=True)
+class LineItem:
+    name: str
+    amount_vnd: int  # whole đồng: VND is zero-decimal, never multiplied by 100
+
+
+@dataclass(frozen=True)
+class CheckoutStarted:
+    provider_ref: str
+    redirect_url: str
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    """What the provider says now, mapped to our vocabulary."""
+
+    status: str  # PaymentStatus value
+    amount_vnd: int | None
+    currency: str | None
+    provider_payment_ref: str | None
+
+
+class PaymentProviderError(Exception):
+    pass
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    def start_checkout(
+        self,
+        *,
+        payment_id: int,
+        account: str,
+        items: list[LineItem],
+        success_url: str,
+        cancel_url: str,
+        reference: str,
+    ) -> CheckoutStarted: ...
+
+    def fetch(self, *, account: str, provider_ref: str) -> ProviderStatus: ...
+
+    def refund(
+        self, *, account: str, provider_payment_ref: str, amount_vnd: int | None, reason: str
+    ) -> str: ...
+
+    def verify_webhook(self, payload: bytes, signature: str) -> dict[str, Any]: ...
+
+
+class StripeProvider:
+    name = "stripe"
+
+    def __init__(self, api_key: str, webhook_secret: str, *, api_base: str | None = None) -> None:
+        base = {"api": api_base} if api_base else None
+        self.client = stripe.StripeClient(api_key, base_addresses=base, max_network_retries=2)  # type: ignore[arg-type]
+        self.webhook_secret = webhook_secret
+
+    def start_checkout(
+        self,
+        *,
+        payment_id: int,
+        account: str,
+        items: list[LineItem],
+        success_url: str,
+        cancel_url: str,
+        reference: str,
+    ) -> CheckoutStarted:
+        params: dict[str, Any] = {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "price_data": {
+                        "currency": "vnd",
+                        "unit_amount": item.amount_vnd,
+                        "product_data": {"name": item.name},
+                    },
+                    "quantity": 1,
+                }
+                for item in items
+            ],
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "client_reference_id": reference,
+            "metadata": {"payment_id": str(payment_id)},
+        }
+        try:
+            # The key is derived from our payment id: a retry after a crash gets the same session.
+            session = self.client.v1.checkout.sessions.create(
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": f"motcua-payment-{payment_id}", "stripe_account": account},
+            )
+        except stripe.StripeError as exc:
+            raise PaymentProviderError(
+                f"Stripe refused the checkout: {exc.user_message or type(exc).__name__}"
+            ) from None
+        assert session.url is not None
+        return CheckoutStarted(provider_ref=session.id, redirect_url=session.url)
+
+    def fetch(self, *, account: str, provider_ref: str) -> ProviderStatus:
+        try:
+            session = self.client.v1.checkout.sessions.retrieve(
+                provider_ref, options={"stripe_account": account}
+            )
+        except stripe.StripeError as exc:
+            raise PaymentProviderError(f"Stripe: {type(exc).__name__}") from None
+        return status_of_session(session)
+
+    def refund(self, *, account: str, provider_payment_ref: str, amount_vnd: int | None, reason: str) -> str:
+        params: dict[str, Any] = {
+            "payment_intent": provider_payment_ref,
+            "metadata": {"reason": reason[:400]},
+        }
+        if amount_vnd is not None:
+            params["amount"] = amount_vnd
+        try:
+            refund = self.client.v1.refunds.create(params=params, options={"stripe_account": account})  # type: ignore[arg-type]
+        except stripe.StripeError as exc:
+            raise PaymentProviderError(
+                f"Stripe refused the refund: {exc.user_message or type(exc).__name__}"
+            ) from None
+        return str(refund.id)
+
+    def verify_webhook(self, payload: bytes, signature: str) -> dict[str, Any]:
+        """Raises ValueError on a bad payload or stripe.SignatureVerificationError on a bad or
+        stale signature (Stripe's own check: HMAC of "t.payload", 5-minute tolerance)."""
+        event = stripe.Webhook.construct_event(payload, signature, self.webhook_secret)
+        return dict(event.to_dict())
+
+
+def status_of_session(session: Any) -> ProviderStatus:
+    if session.get("payment_status") == "paid":
+        status = "succeeded"
+    elif session.get("status") == "expired":
+        status = "expired"
+    else:
+        status = "started"
+    intent = session.get("payment_intent")
+    return ProviderStatus(
+        status=status,
+        amount_vnd=session.get("amount_total"),
+        currency=session.get("currency"),
+        provider_payment_ref=intent if isinstance(intent, str) else (intent or {}).get("id"),
+    )

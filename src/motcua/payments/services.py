@@ -1,0 +1,175 @@
+"""Payments: start a checkout, apply provider events exactly once, reconcile what is stuck.
+
+A payment row is committed *before* the provider is called and updated in a second
+transaction after, so a crash in between leaves a payment that reconciliation can finish (the
+provider call is idempotent by payment id): no payment is lost, none is counted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from motcua.core.db import Database
+from motcua.dossiers.lifecycle import DossierError
+from motcua.dossiers.models import Dossier
+from motcua.payments.models import RANK, Payment, PaymentEvent, PaymentStatus
+from motcua.payments.provider import LineItem, PaymentProvider, ProviderStatus
+from motcua.tenancy.schemas import Tenant
+
+log = logging.getLogger(__name__)
+PAYABLE = frozenset({"submitted", "accepted", "in_progress", "payment_requested"})
+
+
+def account_of(tenant: Tenant) -> str | None:
+    """The locality's own merchant account (Stripe Connect, direct charges)."""
+    value = (tenant.settings.get("payments") or {}).get("stripe_account")
+    return str(value) if value else None
+
+
+@dataclass(frozen=True)
+class Started:
+    payment_id: int
+    redirect_url: str
+
+
+async def start_payment(
+    db: Database,
+    provider: PaymentProvider,
+    tenant: Tenant,
+    dossier_code: str,
+    *,
+    citizen_id: int,
+    origin: str,
+) -> Started:
+    account = account_of(tenant)
+    if account is None:
+        raise DossierError("Cổng này chưa nhận thanh toán trực tuyến; vui lòng nộp phí tại Bộ phận Một cửa.")
+    async with db.tenant_session(tenant) as session:
+        dossier = await session.scalar(
+            select(Dossier).where(Dossier.code == dossier_code, Dossier.citizen_id == citizen_id)
+        )
+        if dossier is None:
+            raise DossierError("Không tìm thấy hồ sơ.")
+        if dossier.fee_vnd <= 0 or dossier.status not in PAYABLE:
+            raise DossierError("Hồ sơ này không có khoản phí cần thanh toán.")
+        paid = await session.scalar(
+            select(func.count())
+            .select_from(Payment)
+            .where(Payment.dossier_id == dossier.id, Payment.status == PaymentStatus.SUCCEEDED)
+        )
+        if paid:
+            raise DossierError("Hồ sơ này đã được thanh toán.")
+        payment = Payment(
+            dossier_id=dossier.id,
+            provider=provider.name,
+            amount_vnd=dossier.fee_vnd,
+            status=PaymentStatus.CREATED,
+            account=account,
+        )
+        session.add(payment)
+        await session.flush()
+        payment_id, fee, name, code = payment.id, dossier.fee_vnd, dossier.procedure_name, dossier.code
+    # Committed above; now the provider (idempotent by payment id), then record what it said.
+    started = provider.start_checkout(
+        payment_id=payment_id,
+        account=account,
+        items=[LineItem(name=f"Phí, lệ phí: {name}", amount_vnd=fee)],
+        success_url=f"{origin}/payments/{payment_id}/return",
+        cancel_url=f"{origin}/my/dossiers/{code}",
+        reference=code,
+    )
+    async with db.tenant_session(tenant) as session:
+        await session.execute(
+            update(Payment)
+            .where(Payment.id == payment_id, Payment.status == PaymentStatus.CREATED)
+            .values(provider_ref=started.provider_ref, status=PaymentStatus.STARTED, updated_at=func.now())
+        )
+    return Started(payment_id, started.redirect_url)
+
+
+async def _settle(session: AsyncSession, payment: Payment, observed: ProviderStatus) -> None:
+    """Move a payment forward to what the provider reports, never backwards; an amount or
+    currency that does not match what we asked for goes to review instead of being accepted."""
+    target = PaymentStatus(observed.status)
+    values: dict[str, Any] = {}
+    if target == PaymentStatus.SUCCEEDED and (
+        observed.amount_vnd != payment.amount_vnd or (observed.currency or "").lower() != "vnd"
+    ):
+        target = PaymentStatus.REVIEW
+        values["review_reason"] = (
+            f"provider reported {observed.amount_vnd} {observed.currency}, expected {payment.amount_vnd} vnd"
+        )
+    if RANK[target] <= RANK[PaymentStatus(payment.status)]:
+        return
+    if observed.provider_payment_ref:
+        values["provider_payment_ref"] = observed.provider_payment_ref
+    await session.execute(
+        update(Payment).where(Payment.id == payment.id).values(status=target, updated_at=func.now(), **values)
+    )
+
+
+async def apply_event(session: AsyncSession, event: dict[str, Any]) -> bool:
+    """Apply one verified provider event in the tenant's transaction. False when it was seen
+    before (its id is recorded in the same transaction as its effect)."""
+    inserted = await session.execute(
+        pg_insert(PaymentEvent)
+        .values(event_id=str(event["id"]), type=str(event["type"]), payload=event)
+        .on_conflict_do_nothing()
+        .returning(PaymentEvent.event_id)
+    )
+    if inserted.scalar_one_or_none() is None:
+        return False
+    obj = (event.get("data") or {}).get("object") or {}
+    if not str(event["type"]).startswith("checkout.session."):
+        return True
+    payment = await session.scalar(select(Payment).where(Payment.provider_ref == obj.get("id")))
+    if payment is None:
+        log.warning("payment event %s names no known payment", event["id"])
+        return True
+    await session.execute(
+        update(PaymentEvent).where(PaymentEvent.event_id == str(event["id"])).values(payment_id=payment.id)
+    )
+    from motcua.payments.provider import status_of_session
+
+    observed = status_of_session(obj)
+    if event["type"] == "checkout.session.expired":
+        observed = ProviderStatus(
+            "expired", observed.amount_vnd, observed.currency, observed.provider_payment_ref
+        )
+    await _settle(session, payment, observed)
+    return True
+
+
+async def reconcile(db: Database, provider: PaymentProvider, tenant: Tenant) -> int:
+    """Re-fetch payments stuck in created/started and settle them; returns how many moved."""
+    async with db.tenant_session(tenant) as session:
+        stuck = (
+            await session.scalars(
+                select(Payment).where(Payment.status.in_((PaymentStatus.CREATED, PaymentStatus.STARTED)))
+            )
+        ).all()
+        moved = 0
+        for payment in stuck:
+            if payment.provider_ref is None:
+                continue  # never reached the provider: the citizen simply starts again
+            before = payment.status
+            await _settle(
+                session, payment, provider.fetch(account=payment.account, provider_ref=payment.provider_ref)
+            )
+            await session.refresh(payment)
+            moved += int(payment.status != before)
+    return moved
+
+
+async def payment_for(session: AsyncSession, payment_id: int, citizen_id: int) -> Payment | None:
+    return await session.scalar(
+        select(Payment)
+        .join(Dossier, Dossier.id == Payment.dossier_id)
+        .where(Payment.id == payment_id, Dossier.citizen_id == citizen_id)
+    )
