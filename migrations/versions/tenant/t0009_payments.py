@@ -30,6 +30,9 @@ def upgrade() -> None:
         sa.Column("provider_ref", sa.String(100)),  # checkout session id
         sa.Column("provider_payment_ref", sa.String(100)),  # payment intent id
         sa.Column("account", sa.String(100), nullable=False),  # the locality's connected account
+        # The portal origin the checkout returns to: a retried provider call must send the
+        # very same parameters, or the provider's idempotency check refuses it.
+        sa.Column("origin", sa.String(300), nullable=False, server_default=""),
         sa.Column("review_reason", sa.Text),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),

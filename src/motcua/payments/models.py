@@ -47,6 +47,7 @@ class Payment(TenantBase):
     provider_ref: Mapped[str | None] = mapped_column(String(100))
     provider_payment_ref: Mapped[str | None] = mapped_column(String(100))
     account: Mapped[str] = mapped_column(String(100))
+    origin: Mapped[str] = mapped_column(String(300), default="")
     review_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

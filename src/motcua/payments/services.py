@@ -71,18 +71,36 @@ async def start_payment(
             amount_vnd=dossier.fee_vnd,
             status=PaymentStatus.CREATED,
             account=account,
+            origin=origin,
         )
         session.add(payment)
         await session.flush()
-        payment_id, fee, name, code = payment.id, dossier.fee_vnd, dossier.procedure_name, dossier.code
+        payment_id = payment.id
     # Committed above; now the provider (idempotent by payment id), then record what it said.
+    started = await _call_provider(db, provider, tenant, payment_id)
+    return Started(payment_id, started.redirect_url)
+
+
+async def _call_provider(db: Database, provider: PaymentProvider, tenant: Tenant, payment_id: int) -> Any:
+    """Ask the provider for the checkout of a committed payment, then store its reference.
+    Safe to repeat: the same payment always sends the same parameters and idempotency key."""
+    async with db.tenant_session(tenant) as session:
+        row = (
+            await session.execute(
+                select(
+                    Payment.account, Payment.origin, Payment.amount_vnd, Dossier.procedure_name, Dossier.code
+                )
+                .join(Dossier, Dossier.id == Payment.dossier_id)
+                .where(Payment.id == payment_id)
+            )
+        ).one()
     started = provider.start_checkout(
         payment_id=payment_id,
-        account=account,
-        items=[LineItem(name=f"Phí, lệ phí: {name}", amount_vnd=fee)],
-        success_url=f"{origin}/payments/{payment_id}/return",
-        cancel_url=f"{origin}/my/dossiers/{code}",
-        reference=code,
+        account=row.account,
+        items=[LineItem(name=f"Phí, lệ phí: {row.procedure_name}", amount_vnd=row.amount_vnd)],
+        success_url=f"{row.origin}/payments/{payment_id}/return",
+        cancel_url=f"{row.origin}/my/dossiers/{row.code}",
+        reference=row.code,
     )
     async with db.tenant_session(tenant) as session:
         await session.execute(
@@ -90,7 +108,7 @@ async def start_payment(
             .where(Payment.id == payment_id, Payment.status == PaymentStatus.CREATED)
             .values(provider_ref=started.provider_ref, status=PaymentStatus.STARTED, updated_at=func.now())
         )
-    return Started(payment_id, started.redirect_url)
+    return started
 
 
 async def _settle(session: AsyncSession, payment: Payment, observed: ProviderStatus) -> None:
@@ -149,15 +167,27 @@ async def apply_event(session: AsyncSession, event: dict[str, Any]) -> bool:
 async def reconcile(db: Database, provider: PaymentProvider, tenant: Tenant) -> int:
     """Re-fetch payments stuck in created/started and settle them; returns how many moved."""
     async with db.tenant_session(tenant) as session:
+        unsent = (
+            await session.scalars(
+                select(Payment.id).where(
+                    Payment.status == PaymentStatus.CREATED, Payment.provider_ref.is_(None)
+                )
+            )
+        ).all()
+    # A crash after the provider call but before its answer was stored: ask again (same
+    # idempotency key → the same checkout), so the payment is found, never duplicated.
+    for payment_id in unsent:
+        await _call_provider(db, provider, tenant, payment_id)
+    async with db.tenant_session(tenant) as session:
         stuck = (
             await session.scalars(
                 select(Payment).where(Payment.status.in_((PaymentStatus.CREATED, PaymentStatus.STARTED)))
             )
         ).all()
-        moved = 0
+        moved = len(unsent)
         for payment in stuck:
             if payment.provider_ref is None:
-                continue  # never reached the provider: the citizen simply starts again
+                continue
             before = payment.status
             await _settle(
                 session, payment, provider.fetch(account=payment.account, provider_ref=payment.provider_ref)
