@@ -126,6 +126,7 @@ def test_domain_packages_use_the_house_file_names(name: str) -> None:
         "forms",
         "lifecycle",
         "provider",
+        "standin",
         "mailer",
         "sms",
         "templates",

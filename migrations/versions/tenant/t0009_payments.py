@@ -38,7 +38,8 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.CheckConstraint("amount_vnd > 0", name="positive"),
         sa.CheckConstraint(
-            "status IN ('created', 'started', 'succeeded', 'failed', 'cancelled', 'expired', 'refunded', 'review')",
+            "status IN ('created', 'started', 'succeeded', 'failed', 'cancelled', 'expired', 'refunded', "
+            "'review')",
             name="status",
         ),
     )

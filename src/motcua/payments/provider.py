@@ -114,7 +114,7 @@ class StripeProvider:
             )
         except stripe.StripeError as exc:
             raise PaymentProviderError(f"Stripe: {type(exc).__name__}") from None
-        return status_of_session(session)
+        return status_of_session(session.to_dict())
 
     def refund(self, *, account: str, provider_payment_ref: str, amount_vnd: int | None, reason: str) -> str:
         params: dict[str, Any] = {
