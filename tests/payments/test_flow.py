@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 
 from motcua.core.db import Database
 from motcua.core.settings import Settings
-from motcua.payments.provider import StripeProvider
+from motcua.payments.provider import LineItem, StripeProvider
 from motcua.payments.services import reconcile
 from motcua.payments.standin import StripeStandin
 from motcua.tenancy.schemas import Tenant
@@ -142,3 +142,77 @@ async def test_reconciliation_repairs_a_crash_between_provider_and_database(
     assert [(r.provider_ref, r.status) for r in rows] == [
         (lost.provider_ref, "succeeded")
     ]  # found, not duplicated
+
+
+async def test_the_reconciliation_job_settles_a_payment_in_a_real_worker(
+    standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from motcua.payments.jobs import reconcile_payments
+
+    tenant = make_tenant(procedures=[FEE])
+    _merchant(engine, tenant, "acct_pay")
+    _, code = await _submit(sign_in, tenant)
+    provider = StripeProvider(API_KEY, SECRET, api_base=standin.api_base)
+    with engine.begin() as conn:
+        payment_id = conn.execute(
+            text(
+                f"INSERT INTO {tenant.schema}.payments "
+                "(dossier_id, provider, amount_vnd, status, account, origin) "
+                f"SELECT id, 'stripe', fee_vnd, 'created', 'acct_pay', 'http://{tenant.slug}.localhost' "
+                f"FROM {tenant.schema}.dossiers WHERE code = :c RETURNING id"
+            ),
+            {"c": code},
+        ).scalar_one()
+    started = provider.start_checkout(
+        payment_id=payment_id,
+        account="acct_pay",
+        items=[LineItem(name="Phí, lệ phí: Đăng ký khai sinh", amount_vnd=50000)],
+        success_url=f"http://{tenant.slug}.localhost/payments/{payment_id}/return",
+        cancel_url=f"http://{tenant.slug}.localhost/my/dossiers/{code}",
+        reference=code,
+    )
+    standin.complete(started.provider_ref)
+    env = {
+        **os.environ,
+        "MOTCUA_STRIPE_SECRET_KEY": API_KEY,
+        "MOTCUA_STRIPE_WEBHOOK_SECRET": SECRET,
+        "MOTCUA_STRIPE_API_BASE": standin.api_base,
+    }
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dramatiq",
+            "motcua.worker",
+            "--processes",
+            "1",
+            "--threads",
+            "1",
+            "--queues",
+            "payments",
+        ],
+        env=env,
+    )
+    try:
+        reconcile_payments.send(tenant=tenant.slug)
+
+        def status() -> str:
+            with engine.connect() as conn:
+                return str(
+                    conn.execute(
+                        text(f"SELECT status FROM {tenant.schema}.payments WHERE id = :p"), {"p": payment_id}
+                    ).scalar_one()
+                )
+
+        deadline = time.monotonic() + 40
+        while status() != "succeeded" and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert status() == "succeeded"
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)

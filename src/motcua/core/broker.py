@@ -23,7 +23,12 @@ from motcua.core.settings import Settings
 log = logging.getLogger(__name__)
 
 # Every module declaring actors; the worker imports them all (a meta-test checks the list).
-ACTOR_MODULES = ("motcua.tenancy.jobs", "motcua.notifications.jobs", "motcua.backoffice.jobs")
+ACTOR_MODULES = (
+    "motcua.tenancy.jobs",
+    "motcua.notifications.jobs",
+    "motcua.backoffice.jobs",
+    "motcua.payments.jobs",
+)
 
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 
