@@ -238,7 +238,7 @@ async def upload_result(
     code: FromPath[str],
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Response[Any]:
-    from motcua.dossiers.routes import _validated_upload
+    from motcua.dossiers.routes import read_upload
 
     dossier = await _dossier(db_session, code)
     if dossier.status != DossierStatus.IN_PROGRESS:
@@ -246,7 +246,7 @@ async def upload_result(
             request, db_session, dossier, error="Chỉ tải kết quả khi hồ sơ đang xử lý.", status_code=409
         )
     try:
-        validated = await _validated_upload(request, data)
+        validated = await read_upload(request, data)
     except UploadRejectedError as exc:
         return await _workspace(request, db_session, dossier, error=str(exc), status_code=400)
     storage: LocalStorage = request.app.state.storage

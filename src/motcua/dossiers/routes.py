@@ -188,7 +188,7 @@ async def upload_document(
     citizen = await _citizen(db_session, _user(request))
     draft = await open_draft(db_session, citizen.id, procedure, {})
     try:
-        validated = await _validated_upload(request, data)
+        validated = await read_upload(request, data)
     except UploadRejectedError as exc:
         return await _render_form(
             request,
@@ -432,7 +432,9 @@ async def _send_file(request: HttpRequest, tenant: Tenant, file: DossierFile | N
     )
 
 
-async def _validated_upload(request: HttpRequest, data: dict[str, Any]) -> ValidatedUpload:
+async def read_upload(request: HttpRequest, data: dict[str, Any]) -> ValidatedUpload:
+    """The ``file`` field of a multipart form, checked (name, size, type by content) against the
+    tenant's upload limit. Shared by every route that accepts a document."""
     upload = data.get("file")
     if not isinstance(upload, UploadFile):
         raise UploadRejectedError("empty", "Vui lòng chọn tệp cần tải lên.")
@@ -479,7 +481,7 @@ async def supplement_file(
             request, db_session, dossier, status_code=409, error="Hồ sơ này không có yêu cầu bổ sung."
         )
     try:
-        validated = await _validated_upload(request, data)
+        validated = await read_upload(request, data)
     except UploadRejectedError as exc:
         return await _detail(request, db_session, dossier, status_code=400, error=str(exc))
     storage: LocalStorage = request.app.state.storage
