@@ -65,6 +65,8 @@ async def test_a_citizen_pays_and_the_return_page_asks_the_provider(
     browser, code = await _submit(sign_in, tenant)
     async with await _citizen_on(paying_app, browser, tenant) as citizen:
         page = await citizen.get(f"/my/dossiers/{code}")
+        assert 'data-paid="no"' in page.text
+        assert "Thanh toán trực tuyến" in page.text
         token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
         assert token is not None
         started = await citizen.post(f"/my/dossiers/{code}/pay", data={"_csrf_token": token.group(1)})
@@ -79,6 +81,9 @@ async def test_a_citizen_pays_and_the_return_page_asks_the_provider(
         result = await citizen.get(back.removeprefix(f"http://{tenant.slug}.localhost"))
         assert 'data-payment-status="succeeded"' in result.text
         assert "50.000 ₫" in result.text
+        after = await citizen.get(f"/my/dossiers/{code}")
+        assert 'data-paid="yes"' in after.text
+        assert "Thanh toán trực tuyến" not in after.text
         again = await citizen.post(f"/my/dossiers/{code}/pay", data={"_csrf_token": token.group(1)})
         assert again.status_code == 409
         assert "đã được thanh toán" in again.text

@@ -35,6 +35,7 @@ from motcua.identity.guards import requires_officer, requires_tenant_admin
 from motcua.identity.schemas import PERSONAL_ID
 from motcua.identity.sessions import UserSession
 from motcua.notifications.jobs import ACTION_EVENTS, notify_after_commit
+from motcua.payments.services import fee_state
 from motcua.tenancy.models import PlatformAudit
 from motcua.tenancy.schemas import Tenant
 from motcua.web.pages import FormData, HttpRequest, page
@@ -111,6 +112,7 @@ async def _workspace(
         files=await files_of(session, dossier.id),
         history=await history_of(session, dossier.id),
         apologies=await apologies_of(session, dossier.id),
+        fees=await fee_state(session, request.state.tenant, dossier, online_enabled=False),
         actions=[(a.value, RULES[a]) for a in allowed_actions(dossier.status, "officer")],
         status_labels={s.value: s.label for s in DossierStatus},
         vietnam=VIETNAM,
@@ -263,6 +265,20 @@ async def upload_result(
     return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
 
 
+@post("/officer/dossiers/{code:str}/payments/counter", guards=[requires_officer], include_in_schema=False)
+async def counter_payment(
+    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str]
+) -> Response[Any]:
+    from motcua.payments.services import record_counter_payment
+
+    dossier = await _dossier(db_session, code)
+    try:
+        await record_counter_payment(db_session, dossier, officer=_officer(request).personal_id)
+    except DossierError as exc:
+        return await _workspace(request, db_session, dossier, error=str(exc), status_code=409)
+    return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
+
+
 @get("/manage/jobs", guards=[requires_tenant_admin], include_in_schema=False)
 async def failed_jobs(
     request: HttpRequest, tenant: NamedDependency[Tenant], db_session: NamedDependency[AsyncSession]
@@ -281,5 +297,15 @@ async def failed_jobs(
 
 
 router = Router(
-    path="/", route_handlers=[queues, workspace, act, assign_dossier, apology, upload_result, failed_jobs]
+    path="/",
+    route_handlers=[
+        queues,
+        workspace,
+        act,
+        assign_dossier,
+        apology,
+        upload_result,
+        counter_payment,
+        failed_jobs,
+    ],
 )

@@ -50,6 +50,7 @@ from motcua.identity.guards import requires_login, requires_officer
 from motcua.identity.models import Citizen
 from motcua.identity.sessions import UserSession
 from motcua.notifications.jobs import notify_after_commit
+from motcua.payments.services import fee_state
 from motcua.tenancy.schemas import Tenant
 from motcua.web.pages import FormData, HttpRequest, page
 
@@ -462,6 +463,9 @@ async def _detail(
         files=files,
         supplement_files=extra_files[before:] if dossier.supplement else [],
         withdrawable=dossier.status in WITHDRAWABLE,
+        fees=await fee_state(
+            session, request.state.tenant, dossier, online_enabled=request.app.state.payments is not None
+        ),
         vietnam=VIETNAM,
         error=extra.pop("error", None),
     )

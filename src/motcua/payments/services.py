@@ -203,3 +203,64 @@ async def payment_for(session: AsyncSession, payment_id: int, citizen_id: int) -
         .join(Dossier, Dossier.id == Payment.dossier_id)
         .where(Payment.id == payment_id, Dossier.citizen_id == citizen_id)
     )
+
+
+@dataclass(frozen=True)
+class FeeState:
+    """What a dossier page shows about its fees."""
+
+    fee_vnd: int
+    paid: bool
+    payable_online: bool
+    last_status: str | None
+
+
+async def fee_state(
+    session: AsyncSession, tenant: Tenant, dossier: Dossier, *, online_enabled: bool
+) -> FeeState:
+    statuses = (
+        await session.scalars(
+            select(Payment.status).where(Payment.dossier_id == dossier.id).order_by(Payment.id)
+        )
+    ).all()
+    paid = PaymentStatus.SUCCEEDED in statuses
+    return FeeState(
+        fee_vnd=dossier.fee_vnd,
+        paid=paid,
+        payable_online=(
+            online_enabled
+            and not paid
+            and dossier.fee_vnd > 0
+            and dossier.status in PAYABLE
+            and account_of(tenant) is not None
+        ),
+        last_status=statuses[-1] if statuses else None,
+    )
+
+
+async def record_counter_payment(session: AsyncSession, dossier: Dossier, *, officer: str) -> Payment:
+    """Fees paid at the one-stop desk (cash or card terminal), recorded by the officer."""
+    from motcua.dossiers.lifecycle import record_event
+
+    if dossier.fee_vnd <= 0:
+        raise DossierError("Hồ sơ này không có khoản phí.")
+    already = await session.scalar(
+        select(func.count())
+        .select_from(Payment)
+        .where(Payment.dossier_id == dossier.id, Payment.status == PaymentStatus.SUCCEEDED)
+    )
+    if already:
+        raise DossierError("Hồ sơ này đã được thanh toán.")
+    payment = Payment(
+        dossier_id=dossier.id,
+        provider="counter",
+        amount_vnd=dossier.fee_vnd,
+        status=PaymentStatus.SUCCEEDED,
+        account="",
+    )
+    session.add(payment)
+    await session.flush()
+    await record_event(
+        session, dossier, actor=f"officer:{officer}", reason=f"Thu phí tại quầy: {dossier.fee_vnd} đồng"
+    )
+    return payment
