@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -13,14 +11,12 @@ from sqlalchemy import Engine, text
 
 from motcua.core.settings import Settings
 from tests.conftest import MakeTenant
+from tests.workers import start_worker
 
 
 @pytest.fixture(scope="module")
 def worker(live_settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dramatiq", "motcua.worker", "--processes", "1", "--threads", "2"],
-        env=dict(os.environ),
-    )
+    proc = start_worker(threads=2)
     yield proc
     proc.terminate()
     proc.wait(timeout=30)

@@ -7,7 +7,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -22,6 +21,7 @@ from motcua.core.settings import Settings
 from tests.backoffice.test_workspace import _act, _officer, _submit
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import BIRTH, SignIn
+from tests.workers import start_worker
 
 
 class Inbox:
@@ -50,22 +50,7 @@ def inbox() -> Iterator[tuple[Inbox, int]]:
 
 
 def _worker(smtp_url: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "MOTCUA_SMTP_URL": smtp_url}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dramatiq",
-            "motcua.worker",
-            "--processes",
-            "1",
-            "--threads",
-            "2",
-            "--queues",
-            "notifications",
-        ],
-        env=env,
-    )
+    return start_worker("notifications", threads=2, env={"MOTCUA_SMTP_URL": smtp_url})
 
 
 def _wait(predicate: Any, timeout: float = 40.0) -> bool:
@@ -215,20 +200,8 @@ async def test_a_worker_killed_mid_job_is_replaced_and_the_mail_is_sent_once(
             text(f"SELECT id FROM {tenant.schema}.dossiers WHERE code = :c"), {"c": code}
         ).scalar()
     fast = {"MOTCUA_JOB_HEARTBEAT_TIMEOUT_MS": "2000", "MOTCUA_JOB_MAINTENANCE_CHANCE": "1000000"}
-    env = {**os.environ, "MOTCUA_SMTP_URL": f"smtp://127.0.0.1:{port}", **fast}
-    argv = [
-        sys.executable,
-        "-m",
-        "dramatiq",
-        "motcua.worker",
-        "--processes",
-        "1",
-        "--threads",
-        "1",
-        "--queues",
-        "notifications",
-    ]
-    first = subprocess.Popen(argv, env=env, start_new_session=True)
+    env = {"MOTCUA_SMTP_URL": f"smtp://127.0.0.1:{port}", **fast}
+    first = start_worker("notifications", env=env, new_session=True)
     second = None
     try:
         notify_citizen.send(
@@ -237,7 +210,7 @@ async def test_a_worker_killed_mid_job_is_replaced_and_the_mail_is_sent_once(
         assert _wait(lambda: handler.attempts >= 1, timeout=30)
         os.killpg(first.pid, signal.SIGKILL)  # dies mid-delivery, message not acknowledged
         first.wait(timeout=10)
-        second = subprocess.Popen(argv, env=env, start_new_session=True)
+        second = start_worker("notifications", env=env, new_session=True)
         accepted = f"Hồ sơ {code} đã được tiếp nhận"
 
         def delivered() -> int:

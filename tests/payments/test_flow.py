@@ -22,6 +22,7 @@ from tests.backoffice.test_workspace import _submit
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import BIRTH, SignIn
 from tests.payments.test_webhooks import SECRET, _merchant
+from tests.workers import start_worker
 
 API_KEY = "sk_test_standin"
 FEE = {**BIRTH, "fee_vnd": 50000}
@@ -152,9 +153,6 @@ async def test_reconciliation_repairs_a_crash_between_provider_and_database(
 async def test_the_reconciliation_job_settles_a_payment_in_a_real_worker(
     standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
-    import os
-    import subprocess
-    import sys
     import time
 
     from motcua.payments.jobs import reconcile_payments
@@ -183,26 +181,11 @@ async def test_the_reconciliation_job_settles_a_payment_in_a_real_worker(
     )
     standin.complete(started.provider_ref)
     env = {
-        **os.environ,
         "MOTCUA_STRIPE_SECRET_KEY": API_KEY,
         "MOTCUA_STRIPE_WEBHOOK_SECRET": SECRET,
         "MOTCUA_STRIPE_API_BASE": standin.api_base,
     }
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dramatiq",
-            "motcua.worker",
-            "--processes",
-            "1",
-            "--threads",
-            "1",
-            "--queues",
-            "payments",
-        ],
-        env=env,
-    )
+    worker = start_worker("payments", env=env)
     try:
         reconcile_payments.send(tenant=tenant.slug)
 

@@ -29,7 +29,6 @@ from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.lifecycle import RULES, Action, DossierError, allowed_actions
 from motcua.dossiers.models import Dossier, DossierFile, DossierStatus
 from motcua.dossiers.services import calendar_for, files_of, form_definition, history_of, record_file
-from motcua.dossiers.storage import LocalStorage
 from motcua.dossiers.uploads import UploadRejectedError
 from motcua.identity.guards import requires_officer, requires_tenant_admin
 from motcua.identity.schemas import PERSONAL_ID
@@ -240,7 +239,7 @@ async def upload_result(
     code: FromPath[str],
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Response[Any]:
-    from motcua.dossiers.routes import read_upload
+    from motcua.dossiers.routes import receive_upload
 
     dossier = await _dossier(db_session, code)
     if dossier.status != DossierStatus.IN_PROGRESS:
@@ -248,11 +247,9 @@ async def upload_result(
             request, db_session, dossier, error="Chỉ tải kết quả khi hồ sơ đang xử lý.", status_code=409
         )
     try:
-        validated = await read_upload(request, data)
+        validated, stored = await receive_upload(request, tenant, data)
     except UploadRejectedError as exc:
         return await _workspace(request, db_session, dossier, error=str(exc), status_code=400)
-    storage: LocalStorage = request.app.state.storage
-    stored = await storage.put(tenant.schema, validated.data, media_type=validated.detected.media_type)
     # Results are the citizen's too: they show in their document store for later dossiers.
     await record_file(
         db_session,

@@ -14,7 +14,16 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from motcua.catalog.models import Procedure
 from motcua.dossiers.deadlines import VIETNAM, WorkCalendar
-from motcua.dossiers.lifecycle import DONE, FINAL, Action, DossierError, record_event, transition
+from motcua.dossiers.lifecycle import (
+    DONE,
+    FINAL,
+    STALE,
+    Action,
+    DossierError,
+    guarded_update,
+    record_event,
+    transition,
+)
 from motcua.dossiers.models import ApologySlip, Dossier, DossierStatus
 from motcua.tenancy.schemas import Tenant
 
@@ -237,7 +246,7 @@ async def officer_act(
     """One officer action from the workspace. ``version`` is the one the officer saw: if the
     dossier changed since, the action is refused rather than applied to something else."""
     if version != dossier.version:
-        raise DossierError("Hồ sơ vừa được người khác cập nhật; vui lòng tải lại trang và thử lại.")
+        raise DossierError(STALE)
     actor = f"officer:{officer}"
     if action == Action.REQUEST_SUPPLEMENT:
         from motcua.dossiers.services import request_supplement
@@ -254,19 +263,11 @@ async def officer_act(
 async def assign(
     session: AsyncSession, dossier: Dossier, *, to: str, by: str, version: int, ip: str | None
 ) -> None:
-    from sqlalchemy import update
-
     if version != dossier.version:
-        raise DossierError("Hồ sơ vừa được người khác cập nhật; vui lòng tải lại trang và thử lại.")
+        raise DossierError(STALE)
     if dossier.status in FINAL:
         raise DossierError("Hồ sơ đã kết thúc, không phân công được.")
-    changed = await session.execute(
-        update(Dossier)
-        .where(Dossier.id == dossier.id, Dossier.version == version)
-        .values(assigned_to=to, version=Dossier.version + 1)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise DossierError("Hồ sơ vừa được người khác cập nhật; vui lòng tải lại trang và thử lại.")
+    await guarded_update(session, dossier, version, assigned_to=to)
     await record_event(session, dossier, actor=f"officer:{by}", reason=f"Phân công cho cán bộ {to}", ip=ip)
     await session.refresh(dossier)
 
@@ -282,10 +283,8 @@ async def issue_apology(
     ip: str | None,
 ) -> ApologySlip:
     """Phiếu xin lỗi và hẹn lại (DOMAIN): a late dossier gets an apology and a later date."""
-    from sqlalchemy import update
-
     if version != dossier.version:
-        raise DossierError("Hồ sơ vừa được người khác cập nhật; vui lòng tải lại trang và thử lại.")
+        raise DossierError(STALE)
     if dossier.status not in (S.SUBMITTED, *_ACTIVE):
         raise DossierError("Chỉ gửi phiếu xin lỗi cho hồ sơ đang giải quyết.")
     if not reason.strip():
@@ -300,13 +299,7 @@ async def issue_apology(
         issued_by=f"officer:{officer}",
     )
     session.add(slip)
-    changed = await session.execute(
-        update(Dossier)
-        .where(Dossier.id == dossier.id, Dossier.version == version)
-        .values(due_at=new_due, version=Dossier.version + 1)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise DossierError("Hồ sơ vừa được người khác cập nhật; vui lòng tải lại trang và thử lại.")
+    await guarded_update(session, dossier, version, due_at=new_due)
     await record_event(
         session,
         dossier,

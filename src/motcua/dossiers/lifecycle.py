@@ -111,13 +111,7 @@ async def transition(
     extra = dict(values or {})
     if rule.target in FINAL or rule.target == S.PROCESSED:
         extra.setdefault("finished_at", func.now())
-    changed = await session.execute(
-        update(Dossier)
-        .where(Dossier.id == dossier.id, Dossier.version == dossier.version)
-        .values(status=rule.target, version=Dossier.version + 1, updated_at=func.now(), **extra)
-    )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
-        raise DossierError("Hồ sơ vừa được người khác cập nhật; vui lòng tải lại trang và thử lại.")
+    await guarded_update(session, dossier, dossier.version, status=rule.target, **extra)
     await session.execute(
         insert(DossierHistory).values(
             dossier_id=dossier.id,
@@ -129,6 +123,23 @@ async def transition(
         )
     )
     await session.refresh(dossier)
+
+
+STALE = "Hồ sơ vừa được người khác cập nhật; vui lòng tải lại trang và thử lại."
+
+
+async def guarded_update(session: AsyncSession, dossier: Dossier, version: int, **values: Any) -> None:
+    """The one way a dossier row changes: only if it is still at ``version`` (the one the
+    person saw), bumping it, so of two concurrent changes one wins and the other is told."""
+    if version != dossier.version:
+        raise DossierError(STALE)
+    changed = await session.execute(
+        update(Dossier)
+        .where(Dossier.id == dossier.id, Dossier.version == version)
+        .values(version=Dossier.version + 1, updated_at=func.now(), **values)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise DossierError(STALE)
 
 
 async def record_event(

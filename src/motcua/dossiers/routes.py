@@ -44,7 +44,7 @@ from motcua.dossiers.services import (
     withdraw_dossier,
 )
 from motcua.dossiers.slip import SlipData, SlipDocument, qr_svg, render_slip_pdf
-from motcua.dossiers.storage import LocalStorage
+from motcua.dossiers.storage import LocalStorage, StoredObject
 from motcua.dossiers.uploads import UploadRejectedError, ValidatedUpload, validate_upload
 from motcua.identity.guards import requires_login, requires_officer
 from motcua.identity.models import Citizen
@@ -189,7 +189,7 @@ async def upload_document(
     citizen = await _citizen(db_session, _user(request))
     draft = await open_draft(db_session, citizen.id, procedure, {})
     try:
-        validated = await read_upload(request, data)
+        validated, stored = await receive_upload(request, tenant, data)
     except UploadRejectedError as exc:
         return await _render_form(
             request,
@@ -199,8 +199,6 @@ async def upload_document(
             upload_errors={f"doc:{document}": str(exc)},
             status_code=400,
         )
-    storage: LocalStorage = request.app.state.storage
-    stored = await storage.put(tenant.schema, validated.data, media_type=validated.detected.media_type)
     await attach_file(db_session, draft, document, validated, stored)
     return Redirect(f"/procedures/{procedure.code}/apply#doc-{document}", status_code=303)
 
@@ -448,6 +446,17 @@ async def read_upload(request: HttpRequest, data: dict[str, Any]) -> ValidatedUp
     )
 
 
+async def receive_upload(
+    request: HttpRequest, tenant: Tenant, data: dict[str, Any]
+) -> tuple[ValidatedUpload, StoredObject]:
+    """Check the uploaded file, then store it in the tenant's storage (the database row is
+    the caller's: a draft document, a supplement, a result)."""
+    validated = await read_upload(request, data)
+    storage: LocalStorage = request.app.state.storage
+    stored = await storage.put(tenant.schema, validated.data, media_type=validated.detected.media_type)
+    return validated, stored
+
+
 async def _detail(
     request: HttpRequest, session: AsyncSession, dossier: Dossier, **extra: Any
 ) -> Response[str]:
@@ -485,11 +494,9 @@ async def supplement_file(
             request, db_session, dossier, status_code=409, error="Hồ sơ này không có yêu cầu bổ sung."
         )
     try:
-        validated = await read_upload(request, data)
+        validated, stored = await receive_upload(request, tenant, data)
     except UploadRejectedError as exc:
         return await _detail(request, db_session, dossier, status_code=400, error=str(exc))
-    storage: LocalStorage = request.app.state.storage
-    stored = await storage.put(tenant.schema, validated.data, media_type=validated.detected.media_type)
     await add_supplement_file(db_session, dossier, validated, stored)
     return Redirect(f"/my/dossiers/{dossier.code}#supplement", status_code=303)
 

@@ -19,7 +19,7 @@ from motcua.identity.guards import requires_login
 from motcua.identity.sessions import UserSession
 from motcua.payments.models import PaymentStatus
 from motcua.payments.provider import PaymentProvider, PaymentProviderError
-from motcua.payments.services import _settle, apply_event, payment_for, start_payment
+from motcua.payments.services import apply_event, payment_for, settle_payment, start_payment
 from motcua.tenancy.schemas import Tenant
 from motcua.web.pages import HttpRequest, page
 
@@ -71,7 +71,7 @@ async def checkout_return(
         raise NotFoundException()
     if payment.provider_ref and payment.status in (PaymentStatus.CREATED, PaymentStatus.STARTED):
         observed = _provider(request).fetch(account=payment.account, provider_ref=payment.provider_ref)
-        await _settle(db_session, payment, observed)
+        await settle_payment(db_session, payment, observed)
         await db_session.refresh(payment)
     return page(
         request, "payments/return.html", payment=payment, label=STATUS_LABELS[PaymentStatus(payment.status)]

@@ -111,7 +111,7 @@ async def _call_provider(db: Database, provider: PaymentProvider, tenant: Tenant
     return started
 
 
-async def _settle(session: AsyncSession, payment: Payment, observed: ProviderStatus) -> None:
+async def settle_payment(session: AsyncSession, payment: Payment, observed: ProviderStatus) -> None:
     """Move a payment forward to what the provider reports, never backwards; an amount or
     currency that does not match what we asked for goes to review instead of being accepted."""
     target = PaymentStatus(observed.status)
@@ -160,7 +160,7 @@ async def apply_event(session: AsyncSession, event: dict[str, Any]) -> bool:
         observed = ProviderStatus(
             "expired", observed.amount_vnd, observed.currency, observed.provider_payment_ref
         )
-    await _settle(session, payment, observed)
+    await settle_payment(session, payment, observed)
     return True
 
 
@@ -189,7 +189,7 @@ async def reconcile(db: Database, provider: PaymentProvider, tenant: Tenant) -> 
             if payment.provider_ref is None:
                 continue
             before = payment.status
-            await _settle(
+            await settle_payment(
                 session, payment, provider.fetch(account=payment.account, provider_ref=payment.provider_ref)
             )
             await session.refresh(payment)

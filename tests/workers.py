@@ -1,0 +1,24 @@
+"""Real Dramatiq worker processes for tests (the product's own `dramatiq motcua.worker`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def worker_argv(*queues: str, threads: int = 1) -> list[str]:
+    argv = [sys.executable, "-m", "dramatiq", "motcua.worker", "--processes", "1", "--threads", str(threads)]
+    return [*argv, "--queues", *queues] if queues else argv
+
+
+def start_worker(
+    *queues: str, threads: int = 1, env: dict[str, str] | None = None, new_session: bool = False
+) -> subprocess.Popen[bytes]:
+    """A worker with the test process's settings plus ``env``; ``new_session`` so a test can
+    kill the worker and its child processes together."""
+    return subprocess.Popen(
+        worker_argv(*queues, threads=threads),
+        env={**os.environ, **(env or {})},
+        start_new_session=new_session,
+    )
