@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -267,6 +267,13 @@ def _dev_mail_catcher(live: Settings) -> Iterator[str | None]:
         yield url
 
 
+@contextmanager
+def _with_env(env: dict[str, str], provider: AbstractContextManager[dict[str, str]]) -> Iterator[None]:
+    with provider as extra:
+        env.update(extra)
+        yield
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from motcua.core.broker import setup_broker
     from motcua.tenancy.migrate import migrate_all
@@ -274,7 +281,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     settings = replace(settings, port=port)
-    with services(settings) as live, _dev_mail_catcher(live) as smtp_url:
+    with services(settings) as live, _dev_mail_catcher(live) as smtp_url, ExitStack() as stack:
         report = migrate_all(live)
         for schema, reason in report.failed.items():
             print(f"motcua: warning: migration of {schema} failed: {reason}", file=sys.stderr)
@@ -286,6 +293,15 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             if live.dev_services:
                 _seed_demo_platform_admin(live)
         env = _child_env(live)
+        if live.dev_services and not live.stripe_secret_key:
+            # Payments work offline: the local Stripe stand-in with its test checkout page.
+            from motcua.payments.standin import dev_payments
+
+            assert live.database_url
+            stack.enter_context(
+                _with_env(env, dev_payments(live.database_url, f"http://127.0.0.1:{port}/webhooks/stripe"))
+            )
+            print(f"test payments go to the local Stripe stand-in at {env['MOTCUA_STRIPE_API_BASE']}")
         if smtp_url:  # mail goes to the catcher (.motcua/mail/), never to a real inbox
             env["MOTCUA_SMTP_URL"] = smtp_url
             print(f"development mail is caught at {smtp_url} and kept in {live.data_dir / 'mail'}")

@@ -1,39 +1,174 @@
-"""Fees paid at the one-stop desk, recorded by an officer."""
+"""Fees paid at the one-stop desk, recorded by an officer, with a numbered receipt; refunds at
+the desk; a dossier waiting for its fees (status 6) going back to work once they are paid."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
+import httpx
 from sqlalchemy import Engine, text
 
-from tests.backoffice.test_workspace import _officer, _submit
+from tests.backoffice.test_workspace import _act, _officer, _submit
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import BIRTH, SignIn
 
+FEE = {**BIRTH, "fee_vnd": 15000}
 
-async def test_an_officer_records_a_counter_payment_once(
+
+async def _token(client: httpx.AsyncClient, path: str) -> str:
+    page = await client.get(path)
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert token is not None, page.text[:300]
+    return token.group(1)
+
+
+async def test_an_officer_records_a_counter_payment_once_with_a_receipt(
     sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
-    tenant = make_tenant(procedures=[{**BIRTH, "fee_vnd": 15000}])
+    tenant = make_tenant(procedures=[FEE])
     citizen, code = await _submit(sign_in, tenant)
     detail = await citizen.get(f"/my/dossiers/{code}")
     assert "nộp tại Bộ phận Một cửa" in detail.text  # no online payment on this platform
     officer = await _officer(sign_in, engine, tenant)
     page = await officer.get(f"/officer/dossiers/{code}")
     assert 'data-paid="no"' in page.text
-    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
-    assert token is not None
+    token = await _token(officer, f"/officer/dossiers/{code}")
+    no_method = await officer.post(f"/officer/dossiers/{code}/payments/counter", data={"_csrf_token": token})
+    assert no_method.status_code == 409
+    assert "Chọn hình thức nộp" in no_method.text
     done = await officer.post(
-        f"/officer/dossiers/{code}/payments/counter", data={"_csrf_token": token.group(1)}
+        f"/officer/dossiers/{code}/payments/counter", data={"_csrf_token": token, "method": "cash"}
     )
     assert done.status_code == 303
     again = await officer.post(
-        f"/officer/dossiers/{code}/payments/counter", data={"_csrf_token": token.group(1)}
+        f"/officer/dossiers/{code}/payments/counter", data={"_csrf_token": token, "method": "pos"}
     )
     assert again.status_code == 409
     assert "đã được thanh toán" in again.text
     assert 'data-paid="yes"' in (await officer.get(f"/officer/dossiers/{code}")).text
-    assert 'data-paid="yes"' in (await citizen.get(f"/my/dossiers/{code}")).text
     with engine.connect() as conn:
-        rows = conn.execute(text(f"SELECT provider, amount_vnd, status FROM {tenant.schema}.payments")).all()
-    assert [tuple(r) for r in rows] == [("counter", 15000, "succeeded")]
+        rows = conn.execute(
+            text(f"SELECT provider, method, amount_vnd, status FROM {tenant.schema}.payments")
+        ).all()
+        receipt = conn.execute(
+            text(f"SELECT id, series, number, amount_vnd, collected_by FROM {tenant.schema}.receipts")
+        ).one()
+    assert [tuple(r) for r in rows] == [("counter", "cash", 15000, "succeeded")]
+    year = datetime.now(UTC).year  # the series is the year in Vietnam time; not run at New Year
+    assert (receipt.series, receipt.number, receipt.amount_vnd) == (f"BL{year}", 1, 15000)
+    assert receipt.collected_by is not None
+
+    # The citizen sees it on the dossier, in the document store, as a page and as a PDF.
+    mine = await citizen.get(f"/my/dossiers/{code}")
+    assert 'data-paid="yes"' in mine.text
+    assert f'href="/receipts/{receipt.id}"' in mine.text
+    assert f"/receipts/{receipt.id}" in (await citizen.get("/my/documents")).text
+    shown = await citizen.get(f"/receipts/{receipt.id}")
+    assert shown.status_code == 200
+    assert f'data-receipt-number="BL{year}-0000001"' in shown.text
+    assert "15.000 ₫" in shown.text
+    assert "Mười lăm nghìn đồng" in shown.text
+    assert "Tiền mặt" in shown.text
+    pdf = await citizen.get(f"/receipts/{receipt.id}/pdf")
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    assert pdf.content == (await citizen.get(f"/receipts/{receipt.id}/pdf")).content  # same bytes
+    # Someone else's receipt does not exist for another citizen.
+    stranger = await sign_in(tenant, name="Lê Văn Khác", personal_id="001190009999")
+    assert (await stranger.get(f"/receipts/{receipt.id}")).status_code == 404
+    assert (await stranger.get(f"/receipts/{receipt.id}/pdf")).status_code == 404
+    # Issued receipts never change.
+    with engine.begin() as conn:
+        try:
+            conn.execute(text(f"UPDATE {tenant.schema}.receipts SET amount_vnd = 1"))
+        except Exception as exc:
+            assert "never changed" in str(exc)
+        else:
+            raise AssertionError("a receipt was changed")
+
+
+async def test_a_dossier_waiting_for_its_fees_resumes_when_they_are_paid(
+    sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    tenant = make_tenant(procedures=[FEE])
+    citizen, code = await _submit(sign_in, tenant)
+    officer = await _officer(sign_in, engine, tenant)
+    assert (await _act(officer, code, "accept")).status_code == 303
+    assert (await _act(officer, code, "request_payment")).status_code == 303
+    waiting = await citizen.get(f"/my/dossiers/{code}")
+    assert "đề nghị bạn nộp phí" in waiting.text
+    token = await _token(officer, f"/officer/dossiers/{code}")
+    paid = await officer.post(
+        f"/officer/dossiers/{code}/payments/counter", data={"_csrf_token": token, "method": "pos"}
+    )
+    assert paid.status_code == 303
+    with engine.connect() as conn:
+        status = conn.execute(
+            text(f"SELECT status FROM {tenant.schema}.dossiers WHERE code = :c"), {"c": code}
+        )
+        history = conn.execute(
+            text(
+                f"SELECT from_status, to_status, reason FROM {tenant.schema}.dossier_history "
+                "ORDER BY id DESC LIMIT 1"
+            )
+        ).one()
+    assert status.scalar_one() == "in_progress"
+    assert (history.from_status, history.to_status) == ("payment_requested", "in_progress")
+    assert "biên lai" in history.reason and "15.000 đồng" in history.reason
+
+
+async def test_refunds_at_the_desk_are_partial_or_full_with_a_reason(
+    sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    tenant = make_tenant(procedures=[FEE])
+    _, code = await _submit(sign_in, tenant)
+    officer = await _officer(sign_in, engine, tenant)
+    token = await _token(officer, f"/officer/dossiers/{code}")
+    await officer.post(
+        f"/officer/dossiers/{code}/payments/counter", data={"_csrf_token": token, "method": "cash"}
+    )
+    with engine.connect() as conn:
+        payment_id = conn.execute(text(f"SELECT id FROM {tenant.schema}.payments")).scalar_one()
+    url = f"/officer/dossiers/{code}/payments/{payment_id}/refund"
+
+    no_reason = await officer.post(url, data={"_csrf_token": token, "amount": "5000", "reason": ""})
+    assert no_reason.status_code == 409
+    assert "lý do hoàn tiền" in no_reason.text
+    too_much = await officer.post(url, data={"_csrf_token": token, "amount": "20.000", "reason": "Thu thừa"})
+    assert too_much.status_code == 409
+    assert "lớn hơn số còn có thể hoàn (15.000 đồng)" in too_much.text
+    not_a_number = await officer.post(
+        url, data={"_csrf_token": token, "amount": "năm nghìn", "reason": "Thu thừa"}
+    )
+    assert not_a_number.status_code == 409
+    assert "phải là số đồng" in not_a_number.text
+
+    part = await officer.post(url, data={"_csrf_token": token, "amount": "5.000", "reason": "Thu thừa tiền"})
+    assert part.status_code == 303
+    with engine.connect() as conn:
+        row = conn.execute(text(f"SELECT status, refunded_vnd FROM {tenant.schema}.payments")).one()
+    assert (row.status, row.refunded_vnd) == ("succeeded", 5000)
+    rest = await officer.post(url, data={"_csrf_token": token, "amount": "", "reason": "Hủy hồ sơ, hoàn phí"})
+    assert rest.status_code == 303
+    with engine.connect() as conn:
+        row = conn.execute(text(f"SELECT status, refunded_vnd FROM {tenant.schema}.payments")).one()
+        refunds = conn.execute(
+            text(f"SELECT amount_vnd, status FROM {tenant.schema}.refunds ORDER BY id")
+        ).all()
+    assert (row.status, row.refunded_vnd) == ("refunded", 15000)
+    assert [tuple(r) for r in refunds] == [(5000, "succeeded"), (10000, "succeeded")]
+    nothing_left = await officer.post(url, data={"_csrf_token": token, "amount": "", "reason": "Lần nữa"})
+    assert nothing_left.status_code == 409
+    workspace = await officer.get(f"/officer/dossiers/{code}")
+    assert 'data-payment-status="refunded"' in workspace.text
+    assert "Hủy hồ sơ, hoàn phí" in workspace.text
+    # A payment of another dossier cannot be refunded through this one.
+    _, other = await _submit(sign_in, tenant)
+    assert (
+        await officer.post(
+            f"/officer/dossiers/{other}/payments/{payment_id}/refund",
+            data={"_csrf_token": token, "amount": "", "reason": "Nhầm hồ sơ"},
+        )
+    ).status_code == 404

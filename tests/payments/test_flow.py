@@ -18,7 +18,7 @@ from motcua.payments.provider import LineItem, StripeProvider
 from motcua.payments.services import reconcile
 from motcua.payments.standin import StripeStandin
 from motcua.tenancy.schemas import Tenant
-from tests.backoffice.test_workspace import _submit
+from tests.backoffice.test_workspace import _officer, _submit
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import BIRTH, SignIn
 from tests.payments.test_webhooks import SECRET, _merchant
@@ -90,19 +90,39 @@ async def test_a_citizen_pays_and_the_return_page_asks_the_provider(
         assert "đã được thanh toán" in again.text
     with engine.connect() as conn:
         row = conn.execute(
-            text(f"SELECT amount_vnd, status, provider_payment_ref FROM {tenant.schema}.payments")
+            text(f"SELECT id, amount_vnd, status, provider_payment_ref FROM {tenant.schema}.payments")
         ).one()
+        receipt_id = conn.execute(text(f"SELECT id FROM {tenant.schema}.receipts")).scalar_one()
     assert (row.amount_vnd, row.status) == (50000, "succeeded")
     assert row.provider_payment_ref.startswith("pi_test_")
+    assert f'href="/receipts/{receipt_id}"' in result.text  # the return page links the receipt
+    assert "Thanh toán trực tuyến" in (await browser.get(f"/receipts/{receipt_id}")).text
 
-    provider = StripeProvider(API_KEY, SECRET, api_base=standin.api_base)
-    refund_id = provider.refund(
-        account="acct_pay",
-        provider_payment_ref=row.provider_payment_ref,
-        amount_vnd=20000,
-        reason="Thu thừa lệ phí",
+    # The officer sees it paid, then refunds part of it through the provider.
+    officer_browser = await _officer(sign_in, engine, tenant)
+    async with await _citizen_on(paying_app, officer_browser, tenant) as officer:
+        workspace = await officer.get(f"/officer/dossiers/{code}")
+        assert 'data-paid="yes"' in workspace.text
+        assert f'data-payment-id="{row.id}" data-payment-status="succeeded"' in workspace.text
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', workspace.text)
+        assert token is not None
+        refunded = await officer.post(
+            f"/officer/dossiers/{code}/payments/{row.id}/refund",
+            data={"_csrf_token": token.group(1), "amount": "20000", "reason": "Thu thừa lệ phí"},
+        )
+        assert refunded.status_code == 303, refunded.text[:500]
+    with engine.connect() as conn:
+        refund = conn.execute(
+            text(f"SELECT amount_vnd, status, provider_ref FROM {tenant.schema}.refunds")
+        ).one()
+        payment = conn.execute(text(f"SELECT status, refunded_vnd FROM {tenant.schema}.payments")).one()
+    assert (refund.amount_vnd, refund.status) == (20000, "succeeded")
+    assert (payment.status, payment.refunded_vnd) == ("succeeded", 20000)
+    # The provider holds the same refund, in whole đồng, on the locality's account.
+    stripe_refund = StripeProvider(API_KEY, SECRET, api_base=standin.api_base).client.v1.refunds.retrieve(
+        refund.provider_ref, options={"stripe_account": "acct_pay"}
     )
-    assert refund_id.startswith("re_test_")
+    assert (stripe_refund.amount, stripe_refund.currency) == (20000, "vnd")
 
 
 async def test_reconciliation_repairs_a_crash_between_provider_and_database(

@@ -48,7 +48,16 @@ async def platform(live_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def _merchant(engine: Engine, tenant: Tenant, account: str) -> None:
+    """Connect ``account`` to ``tenant`` (taking it from an earlier test's tenant: an account
+    belongs to one tenant at a time)."""
     with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE platform.tenants SET settings = settings #- '{payments,stripe_account}' "
+                "WHERE settings->'payments'->>'stripe_account' = :a"
+            ),
+            {"a": account},
+        )
         conn.execute(
             text(
                 "UPDATE platform.tenants SET settings = settings || jsonb_build_object('payments', "

@@ -25,6 +25,7 @@ from motcua.backoffice.services import (
     officer_act,
     queue_page,
 )
+from motcua.core.db import Database
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.lifecycle import RULES, Action, DossierError, allowed_actions
 from motcua.dossiers.models import Dossier, DossierFile, DossierStatus
@@ -34,7 +35,10 @@ from motcua.identity.guards import requires_officer, requires_tenant_admin
 from motcua.identity.schemas import PERSONAL_ID
 from motcua.identity.sessions import UserSession
 from motcua.notifications.jobs import ACTION_EVENTS, notify_after_commit
-from motcua.payments.services import fee_state
+from motcua.payments.models import PaymentMethod
+from motcua.payments.refunds import parse_refund_amount, refunds_of, request_refund
+from motcua.payments.routes import REFUND_LABELS, STATUS_LABELS
+from motcua.payments.services import fee_state, payments_of, record_counter_payment
 from motcua.tenancy.models import PlatformAudit
 from motcua.tenancy.schemas import Tenant
 from motcua.web.pages import FormData, HttpRequest, page
@@ -112,6 +116,10 @@ async def _workspace(
         history=await history_of(session, dossier.id),
         apologies=await apologies_of(session, dossier.id),
         fees=await fee_state(session, request.state.tenant, dossier, online_enabled=False),
+        refunds=await refunds_of(session, dossier.id),
+        payment_labels=STATUS_LABELS,
+        method_labels={m.value: m.label for m in PaymentMethod},
+        refund_labels=REFUND_LABELS,
         actions=[(a.value, RULES[a]) for a in allowed_actions(dossier.status, "officer")],
         status_labels={s.value: s.label for s in DossierStatus},
         vietnam=VIETNAM,
@@ -264,13 +272,52 @@ async def upload_result(
 
 @post("/officer/dossiers/{code:str}/payments/counter", guards=[requires_officer], include_in_schema=False)
 async def counter_payment(
-    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str]
+    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str], data: FormData
 ) -> Response[Any]:
-    from motcua.payments.services import record_counter_payment
-
     dossier = await _dossier(db_session, code)
     try:
-        await record_counter_payment(db_session, dossier, officer=_officer(request).personal_id)
+        await record_counter_payment(
+            db_session,
+            request.state.tenant,
+            dossier,
+            officer=_officer(request).personal_id,
+            method=str(data.get("method") or ""),
+        )
+    except DossierError as exc:
+        return await _workspace(request, db_session, dossier, error=str(exc), status_code=409)
+    return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
+
+
+@post(
+    "/officer/dossiers/{code:str}/payments/{payment_id:int}/refund",
+    guards=[requires_officer],
+    include_in_schema=False,
+)
+async def refund_payment(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db: NamedDependency[Database],
+    db_session: NamedDependency[AsyncSession],
+    code: FromPath[str],
+    payment_id: FromPath[int],
+    data: FormData,
+) -> Response[Any]:
+    """Full or partial refund with a reason, through the provider for online payments."""
+    dossier = await _dossier(db_session, code)
+    if payment_id not in {p.id for p in await payments_of(db_session, dossier.id)}:
+        raise NotFoundException()
+    # The refund commits in its own transactions (before and after the provider call); this
+    # request's session only read the dossier, so it holds no lock the refund needs.
+    try:
+        await request_refund(
+            db,
+            request.app.state.payments,
+            tenant,
+            payment_id,
+            amount_vnd=parse_refund_amount(str(data.get("amount") or "")),
+            reason=str(data.get("reason") or ""),
+            officer=_officer(request).personal_id,
+        )
     except DossierError as exc:
         return await _workspace(request, db_session, dossier, error=str(exc), status_code=409)
     return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
@@ -303,6 +350,7 @@ router = Router(
         apology,
         upload_result,
         counter_payment,
+        refund_payment,
         failed_jobs,
     ],
 )

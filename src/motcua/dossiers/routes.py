@@ -50,6 +50,7 @@ from motcua.identity.guards import requires_login, requires_officer
 from motcua.identity.models import Citizen
 from motcua.identity.sessions import UserSession
 from motcua.notifications.jobs import notify_after_commit
+from motcua.payments.receipts import receipts_of_citizen
 from motcua.payments.services import fee_state
 from motcua.tenancy.schemas import Tenant
 from motcua.web.pages import FormData, HttpRequest, page
@@ -240,8 +241,10 @@ async def reuse_stored_document(
 
 @get("/my/documents", guards=[requires_login], include_in_schema=False)
 async def my_documents(request: HttpRequest, db_session: NamedDependency[AsyncSession]) -> Response[str]:
-    documents = await document_store(db_session, _user(request).citizen_id or 0)
-    return page(request, "dossiers/documents.html", documents=documents, vietnam=VIETNAM)
+    citizen_id = _user(request).citizen_id or 0
+    documents = await document_store(db_session, citizen_id)
+    receipts = await receipts_of_citizen(db_session, citizen_id)
+    return page(request, "dossiers/documents.html", documents=documents, receipts=receipts, vietnam=VIETNAM)
 
 
 @get("/procedures/{code:str}/apply/review", guards=[requires_login], include_in_schema=False)

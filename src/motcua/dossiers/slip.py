@@ -150,7 +150,7 @@ def render_slip_pdf(slip: SlipData) -> bytes:
     _draw_documents(pdf, slip.documents)
     _draw_terms(pdf, slip)
     _draw_tracking(pdf, slip.tracking_url)
-    _raise_on_missing_glyphs(pdf)
+    raise_on_missing_glyphs(pdf)
     return bytes(pdf.output())
 
 
@@ -194,16 +194,24 @@ def _add_slip_fonts(pdf: FPDF) -> None:
 
 
 def _new_document(slip: SlipData) -> FPDF:
+    # The slip's date, not the wall clock, so the same dossier always yields the same bytes.
+    return new_official_pdf(
+        f"{SLIP_TITLE.capitalize()} - {_nfc(slip.dossier_code)}", slip.agency_name, slip.received_at
+    )
+
+
+def new_official_pdf(title: str, author: str, created: datetime) -> FPDF:
+    """An A4 document in the administrative layout with the embedded Vietnamese fonts; the same
+    inputs give the same bytes (``created`` is the document's own date, not the clock)."""
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
     pdf.set_margins(_LEFT_MARGIN, _TOP_MARGIN, _RIGHT_MARGIN)
     pdf.set_auto_page_break(auto=True, margin=15)
     _add_slip_fonts(pdf)
     pdf.set_lang("vi")
-    pdf.set_title(f"{SLIP_TITLE.capitalize()} - {_nfc(slip.dossier_code)}")
-    pdf.set_author(_nfc(slip.agency_name))
+    pdf.set_title(_nfc(title))
+    pdf.set_author(_nfc(author))
     pdf.set_creator("motcua")
-    # The slip's date, not the wall clock, so the same dossier always yields the same bytes.
-    pdf.set_creation_date(slip.received_at)
+    pdf.set_creation_date(created)
     return pdf
 
 
@@ -213,11 +221,20 @@ def _nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
+def set_font(pdf: FPDF, *, bold: bool = False, size: float = _BODY_SIZE) -> None:
+    _font(pdf, bold=bold, size=size)
+
+
 def _font(pdf: FPDF, *, bold: bool = False, size: float = _BODY_SIZE) -> None:
     pdf.set_font(FONT_FAMILY, "B" if bold else "", size)
 
 
 def _draw_header(pdf: FPDF, slip: SlipData) -> None:
+    draw_official_header(pdf, slip.tenant_name, slip.agency_name)
+
+
+def draw_official_header(pdf: FPDF, tenant_name: str, agency_name: str) -> None:
+    """The issuing body on the left, the national motto on the right (Decree 30/2020 layout)."""
     top = pdf.get_y()
     left_w = 84.0
     right_x = pdf.l_margin + left_w
@@ -225,9 +242,9 @@ def _draw_header(pdf: FPDF, slip: SlipData) -> None:
 
     pdf.set_xy(pdf.l_margin, top)
     _font(pdf, size=9.5)
-    pdf.multi_cell(left_w, 5, _nfc(slip.tenant_name).upper(), align=Align.C, new_x=XPos.LMARGIN)
+    pdf.multi_cell(left_w, 5, _nfc(tenant_name).upper(), align=Align.C, new_x=XPos.LMARGIN)
     _font(pdf, bold=True, size=9.5)
-    pdf.multi_cell(left_w, 5, _nfc(slip.agency_name).upper(), align=Align.C, new_x=XPos.LMARGIN)
+    pdf.multi_cell(left_w, 5, _nfc(agency_name).upper(), align=Align.C, new_x=XPos.LMARGIN)
     left_bottom = pdf.get_y()
     _underline(pdf, pdf.l_margin + left_w / 2, left_bottom + 1.5, 28)
 
@@ -254,6 +271,10 @@ def _draw_title(pdf: FPDF, slip: SlipData) -> None:
     _font(pdf, bold=True, size=12)
     pdf.multi_cell(0, 7, code_line, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(4)
+
+
+def draw_field(pdf: FPDF, label: str, value: str, *, bold_value: bool = False) -> None:
+    _field(pdf, label, value, bold_value=bold_value)
 
 
 def _field(pdf: FPDF, label: str, value: str, *, bold_value: bool = False) -> None:
@@ -402,7 +423,7 @@ def _draw_qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
     pdf.link(x, y, size, size, url)
 
 
-def _raise_on_missing_glyphs(pdf: FPDF) -> None:
+def raise_on_missing_glyphs(pdf: FPDF) -> None:
     # fpdf2 only logs a warning and draws nothing for a character its font lacks; a slip with a
     # hole in the citizen's name is worse than no slip.
     missing = sorted(

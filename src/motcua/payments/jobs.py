@@ -1,17 +1,22 @@
-"""Payment jobs: reconciliation of payments stuck before a final state (every 10 minutes per
-tenant), so a lost webhook or a crash never leaves a paid dossier looking unpaid."""
+"""Payment jobs: reconciliation of payments and refunds stuck before a final state (every 10
+minutes per tenant), so a lost webhook or a crash never leaves a paid dossier looking unpaid;
+and the daily payments report (stored hourly for the day before, idempotent)."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import dramatiq
 
-from motcua.core.jobs import job_database, load_tenant
+from motcua.core.jobs import job_database, load_tenant, tenant_job_session
 from motcua.core.scheduler import PeriodicJob, register
 from motcua.core.settings import load_settings
 from motcua.payments.provider import StripeProvider
-from motcua.payments.services import account_of, reconcile
+from motcua.payments.refunds import retry_pending_refunds
+from motcua.payments.reports import store_day, vietnam_today
+from motcua.payments.services import reconcile
+from motcua.payments.settings import payment_settings_of
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +28,24 @@ async def reconcile_payments(tenant: str) -> None:
         return  # this platform takes no online payments
     db = job_database()
     record = await load_tenant(db, tenant)
-    if account_of(record) is None:
+    # An account, enabled or not: payments and refunds started before a switch-off still finish.
+    if payment_settings_of(record).stripe_account is None:
         return
     provider = StripeProvider(
         settings.stripe_secret_key, settings.stripe_webhook_secret, api_base=settings.stripe_api_base
     )
     moved = await reconcile(db, provider, record)
-    if moved:
-        log.info("reconciled %d payments of %s", moved, tenant)
+    refunded = await retry_pending_refunds(db, provider, record)
+    if moved or refunded:
+        log.info("reconciled %d payments and %d refunds of %s", moved, refunded, tenant)
+
+
+@dramatiq.actor(queue_name="payments", max_retries=3, min_backoff=10_000, time_limit=300_000)
+async def report_payments(tenant: str) -> None:
+    """Yesterday's report (Vietnam time); repeating it recomputes the same figures."""
+    async with tenant_job_session(tenant) as (_, session):
+        await store_day(session, vietnam_today() - timedelta(days=1))
 
 
 register(PeriodicJob("payment-reconciliation", 600, "reconcile_payments", per_tenant=True))
+register(PeriodicJob("payment-daily-report", 3600, "report_payments", per_tenant=True))

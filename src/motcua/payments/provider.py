@@ -32,7 +32,17 @@ class ProviderStatus:
 
 
 class PaymentProviderError(Exception):
-    pass
+    """The provider refused or could not be reached. ``retryable``: the request may or may not
+    have been applied (network trouble, provider outage), so it must be asked again with the
+    same idempotency key rather than given up."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def _retryable(exc: stripe.StripeError) -> bool:
+    return isinstance(exc, stripe.APIConnectionError) or (exc.http_status or 0) >= 500
 
 
 class PaymentProvider(Protocol):
@@ -47,12 +57,19 @@ class PaymentProvider(Protocol):
         success_url: str,
         cancel_url: str,
         reference: str,
+        application_fee_vnd: int = 0,
     ) -> CheckoutStarted: ...
 
     def fetch(self, *, account: str, provider_ref: str) -> ProviderStatus: ...
 
     def refund(
-        self, *, account: str, provider_payment_ref: str, amount_vnd: int | None, reason: str
+        self,
+        *,
+        account: str,
+        provider_payment_ref: str,
+        amount_vnd: int | None,
+        reason: str,
+        idempotency_key: str,
     ) -> str: ...
 
     def verify_webhook(self, payload: bytes, signature: str) -> dict[str, Any]: ...
@@ -75,6 +92,7 @@ class StripeProvider:
         success_url: str,
         cancel_url: str,
         reference: str,
+        application_fee_vnd: int = 0,
     ) -> CheckoutStarted:
         params: dict[str, Any] = {
             "mode": "payment",
@@ -94,6 +112,9 @@ class StripeProvider:
             "client_reference_id": reference,
             "metadata": {"payment_id": str(payment_id)},
         }
+        if application_fee_vnd:
+            # Direct charge: the locality is the merchant, the platform takes its fee from it.
+            params["payment_intent_data"] = {"application_fee_amount": application_fee_vnd}
         try:
             # The key is derived from our payment id: a retry after a crash gets the same session.
             session = self.client.v1.checkout.sessions.create(
@@ -102,7 +123,8 @@ class StripeProvider:
             )
         except stripe.StripeError as exc:
             raise PaymentProviderError(
-                f"Stripe refused the checkout: {exc.user_message or type(exc).__name__}"
+                f"Stripe refused the checkout: {exc.user_message or type(exc).__name__}",
+                retryable=_retryable(exc),
             ) from None
         assert session.url is not None
         return CheckoutStarted(provider_ref=session.id, redirect_url=session.url)
@@ -113,10 +135,18 @@ class StripeProvider:
                 provider_ref, options={"stripe_account": account}
             )
         except stripe.StripeError as exc:
-            raise PaymentProviderError(f"Stripe: {type(exc).__name__}") from None
+            raise PaymentProviderError(f"Stripe: {type(exc).__name__}", retryable=_retryable(exc)) from None
         return status_of_session(session.to_dict())
 
-    def refund(self, *, account: str, provider_payment_ref: str, amount_vnd: int | None, reason: str) -> str:
+    def refund(
+        self,
+        *,
+        account: str,
+        provider_payment_ref: str,
+        amount_vnd: int | None,
+        reason: str,
+        idempotency_key: str,
+    ) -> str:
         params: dict[str, Any] = {
             "payment_intent": provider_payment_ref,
             "metadata": {"reason": reason[:400]},
@@ -124,10 +154,14 @@ class StripeProvider:
         if amount_vnd is not None:
             params["amount"] = amount_vnd
         try:
-            refund = self.client.v1.refunds.create(params=params, options={"stripe_account": account})  # type: ignore[arg-type]
+            refund = self.client.v1.refunds.create(
+                params=params,  # type: ignore[arg-type]
+                options={"stripe_account": account, "idempotency_key": idempotency_key},
+            )
         except stripe.StripeError as exc:
             raise PaymentProviderError(
-                f"Stripe refused the refund: {exc.user_message or type(exc).__name__}"
+                f"Stripe refused the refund: {exc.user_message or type(exc).__name__}",
+                retryable=_retryable(exc),
             ) from None
         return str(refund.id)
 

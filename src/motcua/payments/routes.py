@@ -1,4 +1,5 @@
-"""Paying a dossier's fees online, the return from checkout, and the provider's webhook."""
+"""Paying a dossier's fees online, the return from checkout, the provider's webhook, receipts,
+and the tenant administrator's payment settings and daily reports."""
 
 from __future__ import annotations
 
@@ -10,18 +11,35 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Response
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.db import Database
 from motcua.dossiers.lifecycle import DossierError
-from motcua.identity.guards import requires_login
+from motcua.dossiers.slip import VIETNAM_TZ, MissingGlyphError
+from motcua.identity.guards import requires_login, requires_tenant_admin
+from motcua.identity.models import Role
 from motcua.identity.sessions import UserSession
-from motcua.payments.models import PaymentStatus
+from motcua.payments.models import PaymentMethod, PaymentStatus, Receipt, RefundStatus
 from motcua.payments.provider import PaymentProvider, PaymentProviderError
-from motcua.payments.services import apply_event, payment_for, settle_payment, start_payment
+from motcua.payments.receipts import amount_in_words, render_receipt_pdf
+from motcua.payments.reports import compute_day, recent_reports, vietnam_today
+from motcua.payments.services import (
+    apply_event,
+    payment_for,
+    settle_payment,
+    start_payment,
+    update_payment_settings,
+)
+from motcua.payments.settings import PaymentSettingsError, parse_payment_settings, payment_settings_of
 from motcua.tenancy.schemas import Tenant
-from motcua.web.pages import HttpRequest, page
+from motcua.web.pages import FormData, HttpRequest, page
+
+REFUND_LABELS = {
+    RefundStatus.PENDING: "đang chờ cổng thanh toán",
+    RefundStatus.SUCCEEDED: "đã hoàn",
+    RefundStatus.FAILED: "không thành công",
+}
 
 STATUS_LABELS = {
     PaymentStatus.CREATED: "Chưa thanh toán",
@@ -70,11 +88,20 @@ async def checkout_return(
     if payment is None:
         raise NotFoundException()
     if payment.provider_ref and payment.status in (PaymentStatus.CREATED, PaymentStatus.STARTED):
-        observed = _provider(request).fetch(account=payment.account, provider_ref=payment.provider_ref)
-        await settle_payment(db_session, payment, observed)
-        await db_session.refresh(payment)
+        try:
+            observed = _provider(request).fetch(account=payment.account, provider_ref=payment.provider_ref)
+        except PaymentProviderError:
+            observed = None  # shown as still waiting; the webhook or reconciliation settles it
+        if observed is not None:
+            await settle_payment(db_session, request.state.tenant, payment, observed)
+            await db_session.refresh(payment)
+    receipt = await db_session.scalar(select(Receipt).where(Receipt.payment_id == payment.id))
     return page(
-        request, "payments/return.html", payment=payment, label=STATUS_LABELS[PaymentStatus(payment.status)]
+        request,
+        "payments/return.html",
+        payment=payment,
+        receipt=receipt,
+        label=STATUS_LABELS[PaymentStatus(payment.status)],
     )
 
 
@@ -103,8 +130,119 @@ async def stripe_webhook(request: HttpRequest, db: NamedDependency[Database]) ->
         return Response({"error": "unknown account"}, status_code=400)
     tenant = Tenant.from_row(row)
     async with db.tenant_session(tenant) as session:
-        fresh = await apply_event(session, event)
+        fresh = await apply_event(session, tenant, event)
     return Response({"status": "applied" if fresh else "duplicate"})
 
 
-router = Router(path="/", route_handlers=[pay, checkout_return, stripe_webhook])
+async def _receipt(request: HttpRequest, session: AsyncSession, receipt_id: int) -> Receipt:
+    """A receipt for its payer, or for an officer of this tenant (roles are per site)."""
+    user: UserSession = request.state.user
+    receipt = await session.get(Receipt, receipt_id)
+    if receipt is None or not (user.has(Role.OFFICER) or receipt.citizen_id == user.citizen_id):
+        raise NotFoundException()
+    return receipt
+
+
+@get("/receipts/{receipt_id:int}", guards=[requires_login], include_in_schema=False)
+async def receipt_page(
+    request: HttpRequest, db_session: NamedDependency[AsyncSession], receipt_id: FromPath[int]
+) -> Response[str]:
+    receipt = await _receipt(request, db_session, receipt_id)
+    return page(
+        request,
+        "payments/receipt.html",
+        receipt=receipt,
+        in_words=amount_in_words(receipt.amount_vnd),
+        method_label=PaymentMethod(receipt.method).label,
+        vietnam=VIETNAM_TZ,
+    )
+
+
+@get("/receipts/{receipt_id:int}/pdf", guards=[requires_login], include_in_schema=False)
+async def receipt_pdf(
+    request: HttpRequest, db_session: NamedDependency[AsyncSession], receipt_id: FromPath[int]
+) -> Response[bytes]:
+    receipt = await _receipt(request, db_session, receipt_id)
+    try:
+        pdf = render_receipt_pdf(receipt)
+    except MissingGlyphError:
+        # A name the embedded font cannot draw: the HTML receipt still shows it correctly.
+        return Response(b"", status_code=303, headers={"Location": f"/receipts/{receipt.id}"})
+    filename = f"bien-lai-{receipt.series}-{receipt.display_number}.pdf"
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="{filename}"',
+            "Cache-Control": "private, max-age=3600",
+        },
+    )
+
+
+async def _settings_page(
+    request: HttpRequest,
+    tenant: Tenant,
+    session: AsyncSession,
+    *,
+    error: str | None = None,
+    saved: bool = False,
+    status_code: int = 200,
+) -> Response[str]:
+    return page(
+        request,
+        "payments/manage.html",
+        status_code=status_code,
+        settings=payment_settings_of(tenant),
+        provider_ready=request.app.state.payments is not None,
+        today=await compute_day(session, vietnam_today()),
+        reports=await recent_reports(session),
+        error=error,
+        saved=saved,
+    )
+
+
+@get("/manage/payments", guards=[requires_tenant_admin], include_in_schema=False)
+async def manage_payments(
+    request: HttpRequest, tenant: NamedDependency[Tenant], db_session: NamedDependency[AsyncSession]
+) -> Response[str]:
+    return await _settings_page(request, tenant, db_session, saved=request.query_params.get("saved") == "1")
+
+
+@post("/manage/payments", guards=[requires_tenant_admin], include_in_schema=False)
+async def save_payment_settings(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db: NamedDependency[Database],
+    db_session: NamedDependency[AsyncSession],
+    data: FormData,
+) -> Response[Any]:
+    current = payment_settings_of(tenant)
+    user: UserSession = request.state.user
+    try:
+        wanted = parse_payment_settings(
+            {
+                "enabled": data.get("enabled") == "on",
+                "stripe_account": str(data.get("stripe_account") or ""),
+                # The platform fee is the platform's to set (tenant file, console), not the locality's.
+                "platform_fee_vnd": current.platform_fee_vnd,
+            },
+            where="Thanh toán",
+        )
+        await update_payment_settings(db, tenant, wanted, actor=f"tenant_admin:{user.personal_id}")
+    except PaymentSettingsError as exc:
+        return await _settings_page(request, tenant, db_session, error=str(exc), status_code=400)
+    return Redirect("/manage/payments?saved=1", status_code=303)
+
+
+router = Router(
+    path="/",
+    route_handlers=[
+        pay,
+        checkout_return,
+        stripe_webhook,
+        receipt_page,
+        receipt_pdf,
+        manage_payments,
+        save_payment_settings,
+    ],
+)

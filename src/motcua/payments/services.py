@@ -7,19 +7,27 @@ provider call is idempotent by payment id): no payment is lost, none is counted 
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.db import Database
-from motcua.dossiers.lifecycle import DossierError
-from motcua.dossiers.models import Dossier
-from motcua.payments.models import RANK, Payment, PaymentEvent, PaymentStatus
-from motcua.payments.provider import LineItem, PaymentProvider, ProviderStatus
+from motcua.dossiers.lifecycle import Action, DossierError, record_event, transition
+from motcua.dossiers.models import Dossier, DossierStatus
+from motcua.dossiers.slip import format_fee_vnd
+from motcua.payments.models import RANK, Payment, PaymentEvent, PaymentMethod, PaymentStatus, Receipt
+from motcua.payments.provider import LineItem, PaymentProvider, ProviderStatus, status_of_session
+from motcua.payments.receipts import issue_receipt
+from motcua.payments.settings import PaymentSettings, PaymentSettingsError, payment_settings_of
+from motcua.tenancy.events import tenants_changed
+from motcua.tenancy.models import PlatformAudit
 from motcua.tenancy.schemas import Tenant
 
 log = logging.getLogger(__name__)
@@ -27,9 +35,10 @@ PAYABLE = frozenset({"submitted", "accepted", "in_progress", "payment_requested"
 
 
 def account_of(tenant: Tenant) -> str | None:
-    """The locality's own merchant account (Stripe Connect, direct charges)."""
-    value = (tenant.settings.get("payments") or {}).get("stripe_account")
-    return str(value) if value else None
+    """The locality's own merchant account (Stripe Connect, direct charges) when it takes
+    online payments, else None."""
+    settings = payment_settings_of(tenant)
+    return settings.stripe_account if settings.online else None
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,10 @@ async def start_payment(
         payment = Payment(
             dossier_id=dossier.id,
             provider=provider.name,
+            method=PaymentMethod.ONLINE,
             amount_vnd=dossier.fee_vnd,
+            # Kept on the payment: a retried provider call must send the very same parameters.
+            platform_fee_vnd=min(payment_settings_of(tenant).platform_fee_vnd, dossier.fee_vnd),
             status=PaymentStatus.CREATED,
             account=account,
             origin=origin,
@@ -88,7 +100,12 @@ async def _call_provider(db: Database, provider: PaymentProvider, tenant: Tenant
         row = (
             await session.execute(
                 select(
-                    Payment.account, Payment.origin, Payment.amount_vnd, Dossier.procedure_name, Dossier.code
+                    Payment.account,
+                    Payment.origin,
+                    Payment.amount_vnd,
+                    Payment.platform_fee_vnd,
+                    Dossier.procedure_name,
+                    Dossier.code,
                 )
                 .join(Dossier, Dossier.id == Payment.dossier_id)
                 .where(Payment.id == payment_id)
@@ -101,6 +118,7 @@ async def _call_provider(db: Database, provider: PaymentProvider, tenant: Tenant
         success_url=f"{row.origin}/payments/{payment_id}/return",
         cancel_url=f"{row.origin}/my/dossiers/{row.code}",
         reference=row.code,
+        application_fee_vnd=row.platform_fee_vnd,
     )
     async with db.tenant_session(tenant) as session:
         await session.execute(
@@ -111,9 +129,12 @@ async def _call_provider(db: Database, provider: PaymentProvider, tenant: Tenant
     return started
 
 
-async def settle_payment(session: AsyncSession, payment: Payment, observed: ProviderStatus) -> None:
+async def settle_payment(
+    session: AsyncSession, tenant: Tenant, payment: Payment, observed: ProviderStatus
+) -> None:
     """Move a payment forward to what the provider reports, never backwards; an amount or
-    currency that does not match what we asked for goes to review instead of being accepted."""
+    currency that does not match what we asked for goes to review instead of being accepted,
+    and so does a second payment of a dossier already paid (two tabs): it is to be refunded."""
     target = PaymentStatus(observed.status)
     values: dict[str, Any] = {}
     if target == PaymentStatus.SUCCEEDED and (
@@ -125,14 +146,68 @@ async def settle_payment(session: AsyncSession, payment: Payment, observed: Prov
         )
     if RANK[target] <= RANK[PaymentStatus(payment.status)]:
         return
+    dossier: Dossier | None = None
+    if target == PaymentStatus.SUCCEEDED:
+        # The dossier row is the lock every way of paying takes, so "already paid?" is exact.
+        dossier = await session.scalar(
+            select(Dossier)
+            .where(Dossier.id == payment.dossier_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if await _paid_by_another(session, payment.dossier_id, payment.id):
+            target = PaymentStatus.REVIEW
+            values["review_reason"] = "dossier already paid by another payment: refund this one"
     if observed.provider_payment_ref:
         values["provider_payment_ref"] = observed.provider_payment_ref
     await session.execute(
         update(Payment).where(Payment.id == payment.id).values(status=target, updated_at=func.now(), **values)
     )
+    await session.refresh(payment)
+    if target == PaymentStatus.SUCCEEDED and dossier is not None:
+        await _record_paid(session, tenant, payment, dossier, actor="citizen:online-payment")
 
 
-async def apply_event(session: AsyncSession, event: dict[str, Any]) -> bool:
+async def _paid_by_another(session: AsyncSession, dossier_id: int, payment_id: int | None) -> bool:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Payment)
+        .where(
+            Payment.dossier_id == dossier_id,
+            Payment.status == PaymentStatus.SUCCEEDED,
+            Payment.id != (payment_id or 0),
+        )
+    )
+    return bool(count)
+
+
+async def _record_paid(
+    session: AsyncSession,
+    tenant: Tenant,
+    payment: Payment,
+    dossier: Dossier,
+    *,
+    actor: str,
+    collected_by: str | None = None,
+) -> Receipt:
+    """What follows a succeeded payment, in its transaction: the numbered receipt, a line in the
+    dossier's history, and a dossier waiting for this payment (status 6) going back to work."""
+    receipt = await issue_receipt(
+        session, payment, tenant, issued_at=datetime.now(UTC), collected_by=collected_by
+    )
+    method = PaymentMethod(payment.method).label.lower()
+    note = (
+        f"Đã nộp phí, lệ phí {format_fee_vnd(payment.amount_vnd)} ({method}); "
+        f"biên lai {receipt.series} số {receipt.display_number}"
+    )
+    if dossier.status == DossierStatus.PAYMENT_REQUESTED:
+        await transition(session, dossier, Action.RECORD_PAYMENT, actor=actor, reason=note)
+    else:
+        await record_event(session, dossier, actor=actor, reason=note)
+    return receipt
+
+
+async def apply_event(session: AsyncSession, tenant: Tenant, event: dict[str, Any]) -> bool:
     """Apply one verified provider event in the tenant's transaction. False when it was seen
     before (its id is recorded in the same transaction as its effect)."""
     inserted = await session.execute(
@@ -153,14 +228,12 @@ async def apply_event(session: AsyncSession, event: dict[str, Any]) -> bool:
     await session.execute(
         update(PaymentEvent).where(PaymentEvent.event_id == str(event["id"])).values(payment_id=payment.id)
     )
-    from motcua.payments.provider import status_of_session
-
     observed = status_of_session(obj)
     if event["type"] == "checkout.session.expired":
         observed = ProviderStatus(
             "expired", observed.amount_vnd, observed.currency, observed.provider_payment_ref
         )
-    await settle_payment(session, payment, observed)
+    await settle_payment(session, tenant, payment, observed)
     return True
 
 
@@ -190,7 +263,10 @@ async def reconcile(db: Database, provider: PaymentProvider, tenant: Tenant) -> 
                 continue
             before = payment.status
             await settle_payment(
-                session, payment, provider.fetch(account=payment.account, provider_ref=payment.provider_ref)
+                session,
+                tenant,
+                payment,
+                provider.fetch(account=payment.account, provider_ref=payment.provider_ref),
             )
             await session.refresh(payment)
             moved += int(payment.status != before)
@@ -213,17 +289,18 @@ class FeeState:
     paid: bool
     payable_online: bool
     last_status: str | None
+    payments: tuple[Payment, ...] = ()
+    receipts: tuple[Receipt, ...] = ()
 
 
 async def fee_state(
     session: AsyncSession, tenant: Tenant, dossier: Dossier, *, online_enabled: bool
 ) -> FeeState:
-    statuses = (
-        await session.scalars(
-            select(Payment.status).where(Payment.dossier_id == dossier.id).order_by(Payment.id)
-        )
+    payments = await payments_of(session, dossier.id)
+    receipts = (
+        await session.scalars(select(Receipt).where(Receipt.dossier_id == dossier.id).order_by(Receipt.id))
     ).all()
-    paid = PaymentStatus.SUCCEEDED in statuses
+    paid = any(p.status == PaymentStatus.SUCCEEDED for p in payments)
     return FeeState(
         fee_vnd=dossier.fee_vnd,
         paid=paid,
@@ -234,33 +311,79 @@ async def fee_state(
             and dossier.status in PAYABLE
             and account_of(tenant) is not None
         ),
-        last_status=statuses[-1] if statuses else None,
+        last_status=payments[-1].status if payments else None,
+        payments=tuple(payments),
+        receipts=tuple(receipts),
     )
 
 
-async def record_counter_payment(session: AsyncSession, dossier: Dossier, *, officer: str) -> Payment:
-    """Fees paid at the one-stop desk (cash or card terminal), recorded by the officer."""
-    from motcua.dossiers.lifecycle import record_event
-
-    if dossier.fee_vnd <= 0:
+async def record_counter_payment(
+    session: AsyncSession, tenant: Tenant, dossier: Dossier, *, officer: str, method: str
+) -> Receipt:
+    """Fees paid at the one-stop desk (cash or card terminal), recorded by the officer, with
+    the receipt handed to the citizen."""
+    if method not in (PaymentMethod.CASH, PaymentMethod.POS):
+        raise DossierError("Chọn hình thức nộp: tiền mặt hoặc thẻ qua máy POS.")
+    locked = await session.scalar(
+        select(Dossier)
+        .where(Dossier.id == dossier.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert locked is not None
+    if locked.fee_vnd <= 0:
         raise DossierError("Hồ sơ này không có khoản phí.")
-    already = await session.scalar(
-        select(func.count())
-        .select_from(Payment)
-        .where(Payment.dossier_id == dossier.id, Payment.status == PaymentStatus.SUCCEEDED)
-    )
-    if already:
+    if await _paid_by_another(session, locked.id, None):
         raise DossierError("Hồ sơ này đã được thanh toán.")
     payment = Payment(
-        dossier_id=dossier.id,
+        dossier_id=locked.id,
         provider="counter",
-        amount_vnd=dossier.fee_vnd,
+        method=method,
+        amount_vnd=locked.fee_vnd,
         status=PaymentStatus.SUCCEEDED,
         account="",
     )
     session.add(payment)
     await session.flush()
-    await record_event(
-        session, dossier, actor=f"officer:{officer}", reason=f"Thu phí tại quầy: {dossier.fee_vnd} đồng"
+    return await _record_paid(
+        session, tenant, payment, locked, actor=f"officer:{officer}", collected_by=officer
     )
-    return payment
+
+
+async def payments_of(session: AsyncSession, dossier_id: int) -> list[Payment]:
+    return list(
+        (
+            await session.scalars(
+                select(Payment).where(Payment.dossier_id == dossier_id).order_by(Payment.id)
+            )
+        ).all()
+    )
+
+
+async def update_payment_settings(
+    db: Database, tenant: Tenant, wanted: PaymentSettings, *, actor: str
+) -> None:
+    """Store a tenant's payment settings (audited). An account already used by another tenant
+    is refused: an event naming it must reach exactly one tenant."""
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE platform.tenants SET settings = jsonb_set(settings, '{payments}', "
+                    "CAST(:value AS jsonb), true), updated_at = now() WHERE id = :id"
+                ),
+                {"value": json.dumps(wanted.as_json()), "id": tenant.id},
+            )
+            await conn.execute(
+                insert(PlatformAudit).values(
+                    actor=actor[:200],
+                    action="payments.configured",
+                    tenant_slug=tenant.slug,
+                    detail=wanted.as_json(),
+                )
+            )
+    except IntegrityError:
+        raise PaymentSettingsError(
+            "Tài khoản thanh toán này đang được một cổng dịch vụ công khác sử dụng."
+        ) from None
+    tenants_changed()

@@ -25,7 +25,8 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -183,12 +184,16 @@ class StripeStandin:
         api_key: str,
         webhook_secret: str,
         *,
-        known_accounts: set[str],
+        known_accounts: set[str] | Callable[[str], bool],
         webhook_url: str | None = None,
+        port: int = 0,
     ) -> None:
         self._api_key = api_key
         self._webhook_secret = webhook_secret
-        self.known_accounts = set(known_accounts)
+        # The accounts connected to the platform: a fixed set (tests) or a lookup (``make run``
+        # asks the tenant records, so an account set in /manage/payments works at once).
+        self.known_accounts = known_accounts if callable(known_accounts) else set(known_accounts)
+        self._port = port
         self.webhook_url = webhook_url
         self._state = _State()
         self._lock = threading.RLock()
@@ -210,7 +215,7 @@ class StripeStandin:
         class Handler(_Handler):
             owner = standin
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -356,7 +361,8 @@ class StripeStandin:
                 "This stand-in serves direct charges only: send the Stripe-Account header.",
                 param="Stripe-Account",
             )
-        if account not in self.known_accounts:
+        known = self.known_accounts
+        if not (known(account) if callable(known) else account in known):
             raise StripeError(
                 403,
                 f"The provided key does not have access to account '{account}' (or that account "
@@ -660,3 +666,39 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._route("POST")
+
+
+@contextmanager
+def dev_payments(database_url: str, webhook_url: str) -> Iterator[dict[str, str]]:
+    """For ``motcua run`` in development: a stand-in with fresh test keys, the accounts of the
+    tenant records as its connected accounts, and webhooks sent to the local portal. Yields the
+    ``MOTCUA_STRIPE_*`` variables the app and the workers need."""
+    from sqlalchemy import text
+
+    from motcua.core.db import sync_engine
+
+    engine = sync_engine(database_url, pool_size=1)
+
+    def connected(account: str) -> bool:
+        with engine.connect() as conn:
+            return (
+                conn.execute(
+                    text("SELECT 1 FROM platform.tenants WHERE settings->'payments'->>'stripe_account' = :a"),
+                    {"a": account},
+                ).first()
+                is not None
+            )
+
+    api_key = "sk_test_" + secrets.token_hex(12)
+    webhook_secret = "whsec_" + secrets.token_hex(16)
+    try:
+        with StripeStandin(
+            api_key, webhook_secret, known_accounts=connected, webhook_url=webhook_url
+        ) as standin:
+            yield {
+                "MOTCUA_STRIPE_SECRET_KEY": api_key,
+                "MOTCUA_STRIPE_WEBHOOK_SECRET": webhook_secret,
+                "MOTCUA_STRIPE_API_BASE": standin.api_base,
+            }
+    finally:
+        engine.dispose()

@@ -143,6 +143,11 @@ def spec_from_file(path: Path, **overrides: Any) -> TenantCreate:
         if not isinstance(calendar, dict):
             raise TenancyError(f"{path}: [working_calendar] must be a table")
         settings["working_calendar"] = calendar
+    payments = data.get("payments")
+    if payments is not None:
+        if not isinstance(payments, dict):
+            raise TenancyError(f"{path}: [payments] must be a table")
+        settings["payments"] = payments
     roles = data.get("roles", [])
     if not isinstance(roles, list) or not all(isinstance(r, dict) for r in roles):
         raise TenancyError(f"{path}: roles must be a list of [[roles]] tables")
@@ -236,6 +241,15 @@ def build_spec(
             WorkCalendar.from_config(settings["working_calendar"])
         except ValueError as exc:
             raise TenancyError(f"{where}: {exc}") from None
+    if "payments" in settings:
+        from motcua.payments.settings import PaymentSettingsError, parse_payment_settings
+
+        try:
+            settings["payments"] = parse_payment_settings(
+                dict(settings["payments"]), where=f"{where}: payments"
+            ).as_json()
+        except PaymentSettingsError as exc:
+            raise TenancyError(str(exc)) from None
     return TenantCreate(
         settings=settings,
         roles=tuple(roles),
@@ -283,6 +297,7 @@ def onboard_tenant(
             # Refuse before writing anything: a host owned by another tenant is the caller's
             # mistake, not a half-made tenant to leave behind.
             _check_domains_free(conn, spec.slug, hosts)
+            _check_payment_account_free(conn, spec.slug, spec.settings)
         try:
             with engine.begin() as conn:
                 existing = _claim_record(conn, spec, schema, actor)
@@ -402,6 +417,21 @@ def _check_domains_free(conn: Connection, slug: str, hosts: Sequence[str]) -> No
     ).first()
     if taken is not None:
         raise TenancyError(f"domain {taken.host!r} already belongs to tenant {taken.slug!r}")
+
+
+def _check_payment_account_free(conn: Connection, slug: str, settings: dict[str, Any]) -> None:
+    account = (settings.get("payments") or {}).get("stripe_account")
+    if not account:
+        return
+    owner = conn.execute(
+        text(
+            "SELECT slug FROM platform.tenants "
+            "WHERE settings->'payments'->>'stripe_account' = :a AND slug <> :s"
+        ),
+        {"a": account, "s": slug},
+    ).scalar_one_or_none()
+    if owner is not None:
+        raise TenancyError(f"payment account {account!r} already belongs to tenant {owner!r}")
 
 
 def _register_domains(conn: Connection, slug: str, hosts: Sequence[str]) -> None:

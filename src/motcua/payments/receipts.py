@@ -1,0 +1,189 @@
+"""Electronic receipts (biên lai điện tử) for fees paid online or at the desk.
+
+A receipt is issued in the same transaction that records the payment as succeeded, numbered
+without gaps in a yearly series (the upsert on ``receipt_sequences`` locks the series row until
+commit, as dossier codes do), and keeps a snapshot of what was paid, so it never changes when
+the dossier does (a database trigger refuses any update). The HTML page and the PDF are drawn
+from that snapshot: the same receipt always gives the same bytes, so nothing needs storing
+beside it; the citizen finds it in their document store and on the dossier.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fpdf.enums import Align, XPos, YPos
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from motcua.dossiers.models import Dossier
+from motcua.dossiers.slip import (
+    VIETNAM_TZ,
+    draw_field,
+    draw_official_header,
+    format_slip_time,
+    new_official_pdf,
+    raise_on_missing_glyphs,
+    set_font,
+)
+from motcua.payments.models import Payment, PaymentMethod, Receipt, ReceiptSequence
+from motcua.tenancy.schemas import Tenant
+
+RECEIPT_TITLE = "BIÊN LAI THU PHÍ, LỆ PHÍ"
+RECEIPT_NOTE = "Biên lai điện tử do hệ thống dịch vụ công lập khi khoản thu được ghi nhận."
+
+_DIGITS = ("không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín")
+
+
+def _three(n: int, *, full: bool) -> list[str]:
+    """A group of three digits read aloud; ``full`` reads leading zeros ("không trăm linh năm")."""
+    hundreds, tens, units = n // 100, n // 10 % 10, n % 10
+    words: list[str] = []
+    if full or hundreds:
+        words += [_DIGITS[hundreds], "trăm"]
+    if tens == 0:
+        if units:
+            words += (["linh"] if words else []) + [_DIGITS[units]]
+    elif tens == 1:
+        words.append("mười")
+        if units:
+            words.append("lăm" if units == 5 else _DIGITS[units])
+    else:
+        words += [_DIGITS[tens], "mươi"]
+        if units:
+            words.append({1: "mốt", 5: "lăm"}.get(units, _DIGITS[units]))
+    return words
+
+
+def _read(n: int, *, full: bool = False) -> list[str]:
+    if n >= 1_000_000_000:
+        high, low = divmod(n, 1_000_000_000)
+        return _read(high, full=full) + ["tỷ"] + (_read(low, full=True) if low else [])
+    words: list[str] = []
+    groups = [(n // 1_000_000, "triệu"), (n // 1000 % 1000, "nghìn"), (n % 1000, "")]
+    for value, unit in groups:
+        if value == 0:
+            continue
+        words += _three(value, full=full or bool(words)) + ([unit] if unit else [])
+    return words
+
+
+def amount_in_words(amount_vnd: int) -> str:
+    """50000 → "Năm mươi nghìn đồng": receipts state the amount in words as well as figures."""
+    if amount_vnd < 0:
+        raise ValueError("an amount cannot be negative")
+    words = _read(amount_vnd) if amount_vnd else ["không"]
+    text = " ".join([*words, "đồng"])
+    return text[0].upper() + text[1:]
+
+
+def series_for(moment: datetime) -> str:
+    """One series a year, in Vietnam time: "BL2026"."""
+    return f"BL{moment.astimezone(VIETNAM_TZ):%Y}"
+
+
+async def issue_receipt(
+    session: AsyncSession,
+    payment: Payment,
+    tenant: Tenant,
+    *,
+    issued_at: datetime,
+    collected_by: str | None = None,
+) -> Receipt:
+    """The payment's receipt, issued now unless it already has one (issuing is idempotent)."""
+    existing = await session.scalar(select(Receipt).where(Receipt.payment_id == payment.id))
+    if existing is not None:
+        return existing
+    dossier = await session.get(Dossier, payment.dossier_id)
+    assert dossier is not None
+    series = series_for(issued_at)
+    personal_id = dossier.applicant_personal_id
+    number = await session.scalar(
+        pg_insert(ReceiptSequence)
+        .values(series=series, last=1)
+        .on_conflict_do_update(
+            index_elements=[ReceiptSequence.series], set_={"last": ReceiptSequence.last + 1}
+        )
+        .returning(ReceiptSequence.last)
+    )
+    assert number is not None
+    receipt = Receipt(
+        series=series,
+        number=number,
+        payment_id=payment.id,
+        dossier_id=dossier.id,
+        citizen_id=dossier.citizen_id,
+        issuer_name=tenant.name,
+        dossier_code=dossier.code,
+        procedure_name=dossier.procedure_name,
+        payer_name=dossier.applicant_name,
+        payer_personal_id_masked=f"{personal_id[:3]}******{personal_id[-3:]}",
+        amount_vnd=payment.amount_vnd,
+        method=payment.method,
+        provider_payment_ref=payment.provider_payment_ref,
+        collected_by=collected_by,
+        issued_at=issued_at,
+    )
+    session.add(receipt)
+    await session.flush()
+    return receipt
+
+
+async def receipts_of_dossier(session: AsyncSession, dossier_id: int) -> list[Receipt]:
+    return list(
+        (
+            await session.scalars(
+                select(Receipt).where(Receipt.dossier_id == dossier_id).order_by(Receipt.id)
+            )
+        ).all()
+    )
+
+
+async def receipts_of_citizen(session: AsyncSession, citizen_id: int) -> list[Receipt]:
+    return list(
+        (
+            await session.scalars(
+                select(Receipt).where(Receipt.citizen_id == citizen_id).order_by(Receipt.id.desc())
+            )
+        ).all()
+    )
+
+
+def _vnd_text(amount: int) -> str:
+    return f"{amount:,}".replace(",", ".") + " đồng"
+
+
+def render_receipt_pdf(receipt: Receipt) -> bytes:
+    pdf = new_official_pdf(
+        f"Biên lai {receipt.series} số {receipt.display_number}", receipt.issuer_name, receipt.issued_at
+    )
+    pdf.add_page()
+    draw_official_header(pdf, receipt.issuer_name, "Bộ phận Một cửa")
+    set_font(pdf, bold=True, size=13.5)
+    pdf.multi_cell(0, 7, RECEIPT_TITLE, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    set_font(pdf, size=11)
+    pdf.multi_cell(
+        0,
+        6,
+        f"Ký hiệu: {receipt.series}    Số: {receipt.display_number}",
+        align=Align.C,
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
+    pdf.ln(4)
+    draw_field(pdf, "Họ tên người nộp", receipt.payer_name, bold_value=True)
+    draw_field(pdf, "Số định danh cá nhân", receipt.payer_personal_id_masked)
+    draw_field(pdf, "Nội dung thu", f"Phí, lệ phí: {receipt.procedure_name}")
+    draw_field(pdf, "Mã hồ sơ", receipt.dossier_code)
+    draw_field(pdf, "Số tiền", _vnd_text(receipt.amount_vnd), bold_value=True)
+    draw_field(pdf, "Bằng chữ", amount_in_words(receipt.amount_vnd))
+    draw_field(pdf, "Hình thức thanh toán", PaymentMethod(receipt.method).label)
+    if receipt.provider_payment_ref:
+        draw_field(pdf, "Mã giao dịch", receipt.provider_payment_ref)
+    draw_field(pdf, "Thời điểm lập", format_slip_time(receipt.issued_at))
+    pdf.ln(4)
+    set_font(pdf, size=9.5)
+    pdf.multi_cell(0, 5, RECEIPT_NOTE, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    raise_on_missing_glyphs(pdf)
+    return bytes(pdf.output())

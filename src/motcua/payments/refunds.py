@@ -1,0 +1,197 @@
+"""Refunds, full or partial, with a reason, by an officer.
+
+Like payments, a refund is committed as ``pending`` before the provider is asked, with an
+idempotency key derived from its id; the answer is recorded in a second transaction. A crash or
+a network failure in between leaves a pending refund that reconciliation asks about again with
+the same key, so money goes back once. Fees paid at the desk are refunded at the desk: recorded
+at once, no provider involved.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from motcua.core.db import Database
+from motcua.dossiers.lifecycle import DossierError, record_event
+from motcua.dossiers.models import Dossier
+from motcua.dossiers.slip import format_fee_vnd
+from motcua.payments.models import Payment, PaymentMethod, PaymentStatus, Refund, RefundStatus
+from motcua.payments.provider import PaymentProvider, PaymentProviderError
+from motcua.tenancy.schemas import Tenant
+
+REFUNDABLE = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.REVIEW})
+MIN_REASON = 5
+
+
+def parse_refund_amount(raw: str | None) -> int | None:
+    """Blank means the whole remaining amount; otherwise whole đồng ("20.000" and "20000" alike)."""
+    text = (raw or "").strip().replace(".", "").replace(",", "").replace(" ", "").removesuffix("₫")
+    if not text:
+        return None
+    if not text.isdigit():
+        raise DossierError("Số tiền hoàn phải là số đồng, ví dụ 20.000.")
+    amount = int(text)
+    if amount <= 0:
+        raise DossierError("Số tiền hoàn phải lớn hơn 0.")
+    return amount
+
+
+async def _open_refunds_vnd(session: AsyncSession, payment_id: int) -> int:
+    pending = await session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_vnd), 0)).where(
+            Refund.payment_id == payment_id, Refund.status == RefundStatus.PENDING
+        )
+    )
+    return int(pending or 0)
+
+
+async def request_refund(
+    db: Database,
+    provider: PaymentProvider | None,
+    tenant: Tenant,
+    payment_id: int,
+    *,
+    amount_vnd: int | None,
+    reason: str,
+    officer: str,
+) -> Refund:
+    """Refund ``amount_vnd`` (None: all that is left) of a payment. Raises DossierError with
+    what to fix; a provider refusal marks the refund failed and says why."""
+    reason = reason.strip()[:2000]
+    if len(reason) < MIN_REASON:
+        raise DossierError("Ghi rõ lý do hoàn tiền (ít nhất 5 ký tự).")
+    async with db.tenant_session(tenant) as session:
+        payment = await session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
+        if payment is None:
+            raise DossierError("Không tìm thấy khoản thanh toán.")
+        if payment.status not in REFUNDABLE:
+            raise DossierError("Chỉ hoàn được khoản đã thanh toán thành công.")
+        remaining = payment.amount_vnd - payment.refunded_vnd - await _open_refunds_vnd(session, payment.id)
+        if remaining <= 0:
+            raise DossierError("Khoản thanh toán này đã được hoàn hết (hoặc đang chờ hoàn).")
+        amount = remaining if amount_vnd is None else amount_vnd
+        if amount > remaining:
+            raise DossierError(
+                f"Số tiền hoàn ({amount:,} đồng) lớn hơn số còn có thể hoàn ({remaining:,} đồng).".replace(
+                    ",", "."
+                )
+            )
+        online = payment.method == PaymentMethod.ONLINE
+        if online and (provider is None or not payment.provider_payment_ref):
+            raise DossierError("Cổng thanh toán chưa sẵn sàng; chưa thể hoàn tiền trực tuyến.")
+        refund = Refund(
+            payment_id=payment.id,
+            amount_vnd=amount,
+            reason=reason,
+            officer=officer,
+            status=RefundStatus.PENDING,
+        )
+        session.add(refund)
+        await session.flush()
+        if not online:  # cash handed back at the desk: nothing to ask anyone
+            await _settle_refund(session, refund, provider_ref=None)
+            return refund
+        refund_id = refund.id
+    assert provider is not None
+    return await _ask_provider(db, provider, tenant, refund_id)
+
+
+async def _ask_provider(db: Database, provider: PaymentProvider, tenant: Tenant, refund_id: int) -> Refund:
+    async with db.tenant_session(tenant) as session:
+        refund = await session.get(Refund, refund_id)
+        payment = await session.get(Payment, refund.payment_id) if refund else None
+        assert refund is not None and payment is not None and payment.provider_payment_ref
+        account, intent = payment.account, payment.provider_payment_ref
+        amount, reason = refund.amount_vnd, refund.reason
+    try:
+        provider_ref = provider.refund(
+            account=account,
+            provider_payment_ref=intent,
+            amount_vnd=amount,
+            reason=reason,
+            idempotency_key=f"motcua-refund-{refund_id}",
+        )
+    except PaymentProviderError as exc:
+        if exc.retryable:
+            raise DossierError(
+                "Chưa liên lạc được cổng thanh toán; yêu cầu hoàn tiền được giữ và sẽ tự gửi lại."
+            ) from None
+        async with db.tenant_session(tenant) as session:
+            await session.execute(
+                update(Refund)
+                .where(Refund.id == refund_id, Refund.status == RefundStatus.PENDING)
+                .values(status=RefundStatus.FAILED, error=str(exc)[:1000], updated_at=func.now())
+            )
+        raise DossierError(f"Cổng thanh toán từ chối hoàn tiền: {exc}") from None
+    async with db.tenant_session(tenant) as session:
+        refund = await session.scalar(select(Refund).where(Refund.id == refund_id).with_for_update())
+        assert refund is not None
+        await _settle_refund(session, refund, provider_ref=provider_ref)
+        return refund
+
+
+async def _settle_refund(session: AsyncSession, refund: Refund, *, provider_ref: str | None) -> None:
+    """Record a refund the provider (or the desk) made, once; the payment becomes refunded when
+    nothing is left of it."""
+    if refund.status != RefundStatus.PENDING:
+        return
+    await session.execute(
+        update(Refund)
+        .where(Refund.id == refund.id)
+        .values(status=RefundStatus.SUCCEEDED, provider_ref=provider_ref, updated_at=func.now())
+    )
+    payment = await session.scalar(
+        select(Payment)
+        .where(Payment.id == refund.payment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert payment is not None
+    refunded = payment.refunded_vnd + refund.amount_vnd
+    values: dict[str, object] = {"refunded_vnd": refunded, "updated_at": func.now()}
+    if refunded >= payment.amount_vnd:
+        values["status"] = PaymentStatus.REFUNDED
+    await session.execute(update(Payment).where(Payment.id == payment.id).values(**values))
+    dossier = await session.get(Dossier, payment.dossier_id)
+    assert dossier is not None
+    await record_event(
+        session,
+        dossier,
+        actor=f"officer:{refund.officer}",
+        reason=f"Hoàn {format_fee_vnd(refund.amount_vnd)}: {refund.reason}",
+    )
+    await session.refresh(refund)
+
+
+async def retry_pending_refunds(db: Database, provider: PaymentProvider, tenant: Tenant) -> int:
+    """Ask again about refunds left pending by a crash or an outage (same idempotency key)."""
+    async with db.tenant_session(tenant) as session:
+        pending = (
+            await session.scalars(
+                select(Refund.id)
+                .join(Payment, Payment.id == Refund.payment_id)
+                .where(Refund.status == RefundStatus.PENDING, Payment.method == PaymentMethod.ONLINE)
+            )
+        ).all()
+    done = 0
+    for refund_id in pending:
+        try:
+            await _ask_provider(db, provider, tenant, refund_id)
+            done += 1
+        except DossierError:
+            continue
+    return done
+
+
+async def refunds_of(session: AsyncSession, dossier_id: int) -> list[Refund]:
+    return list(
+        (
+            await session.scalars(
+                select(Refund)
+                .join(Payment, Payment.id == Refund.payment_id)
+                .where(Payment.dossier_id == dossier_id)
+                .order_by(Refund.id)
+            )
+        ).all()
+    )

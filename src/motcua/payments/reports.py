@@ -1,0 +1,101 @@
+"""The daily payments report of a tenant: what was collected (by method), refunded, and what
+needs a person (payments in review, checkouts that never finished), per day in Vietnam time.
+
+Computed from the receipts and refunds themselves, so recomputing a day gives the same figures;
+the job stores yesterday's once an hour (idempotent upsert), and the page adds today so far.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from motcua.dossiers.slip import VIETNAM_TZ
+from motcua.payments.models import (
+    Payment,
+    PaymentDailyReport,
+    PaymentMethod,
+    PaymentStatus,
+    Receipt,
+    Refund,
+    RefundStatus,
+)
+
+
+def vietnam_today(now: datetime | None = None) -> date:
+    return (now or datetime.now(VIETNAM_TZ)).astimezone(VIETNAM_TZ).date()
+
+
+def _bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time.min, tzinfo=VIETNAM_TZ)
+    return start, start + timedelta(days=1)
+
+
+async def compute_day(session: AsyncSession, day: date) -> dict[str, Any]:
+    start, end = _bounds(day)
+    by_method = {m.value: {"count": 0, "vnd": 0} for m in PaymentMethod}
+    rows = await session.execute(
+        select(Receipt.method, func.count(), func.coalesce(func.sum(Receipt.amount_vnd), 0))
+        .where(Receipt.issued_at >= start, Receipt.issued_at < end)
+        .group_by(Receipt.method)
+    )
+    for method, count, vnd in rows:
+        by_method[method] = {"count": int(count), "vnd": int(vnd)}
+    platform_fee = await session.scalar(
+        select(func.coalesce(func.sum(Payment.platform_fee_vnd), 0))
+        .join(Receipt, Receipt.payment_id == Payment.id)
+        .where(Receipt.issued_at >= start, Receipt.issued_at < end)
+    )
+    refunds = (
+        await session.execute(
+            select(func.count(), func.coalesce(func.sum(Refund.amount_vnd), 0)).where(
+                Refund.status == RefundStatus.SUCCEEDED, Refund.updated_at >= start, Refund.updated_at < end
+            )
+        )
+    ).one()
+    unfinished = await session.scalar(
+        select(func.count())
+        .select_from(Payment)
+        .where(
+            Payment.created_at >= start,
+            Payment.created_at < end,
+            Payment.status.in_((PaymentStatus.FAILED, PaymentStatus.CANCELLED, PaymentStatus.EXPIRED)),
+        )
+    )
+    review = await session.scalar(
+        select(func.count()).select_from(Payment).where(Payment.status == PaymentStatus.REVIEW)
+    )
+    return {
+        "receipts": sum(v["count"] for v in by_method.values()),
+        "collected_vnd": sum(v["vnd"] for v in by_method.values()),
+        "by_method": by_method,
+        "platform_fee_vnd": int(platform_fee or 0),
+        "refunds": int(refunds[0]),
+        "refunded_vnd": int(refunds[1]),
+        "unfinished": int(unfinished or 0),
+        "in_review": int(review or 0),
+    }
+
+
+async def store_day(session: AsyncSession, day: date) -> dict[str, Any]:
+    totals = await compute_day(session, day)
+    await session.execute(
+        pg_insert(PaymentDailyReport)
+        .values(day=day, totals=totals)
+        .on_conflict_do_update(index_elements=[PaymentDailyReport.day], set_={"totals": totals})
+    )
+    return totals
+
+
+async def recent_reports(session: AsyncSession, limit: int = 31) -> list[PaymentDailyReport]:
+    return list(
+        (
+            await session.scalars(
+                select(PaymentDailyReport).order_by(PaymentDailyReport.day.desc()).limit(limit)
+            )
+        ).all()
+    )

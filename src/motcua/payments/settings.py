@@ -1,0 +1,74 @@
+"""A locality's payment settings, kept in its tenant record under ``settings.payments``.
+
+Under Stripe Connect direct charges the locality is the merchant: its connected-account id is
+all the platform needs (the API key and the webhook secret are the platform's, from the
+environment). The account id is no secret, so nothing here needs sealing; a gateway that gives
+each locality its own secret would seal it with ``core.security.SecretBox`` like the identity
+settings do.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from motcua.tenancy.schemas import Tenant
+
+_ACCOUNT = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
+MAX_PLATFORM_FEE_VND = 1_000_000
+
+
+class PaymentSettingsError(ValueError):
+    """A setting the form must show back with what to fix (Vietnamese)."""
+
+
+@dataclass(frozen=True)
+class PaymentSettings:
+    enabled: bool
+    stripe_account: str | None
+    platform_fee_vnd: int  # taken by the platform from each online payment (application fee)
+
+    @property
+    def online(self) -> bool:
+        return self.enabled and self.stripe_account is not None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "enabled": self.enabled,
+            "stripe_account": self.stripe_account,
+            "platform_fee_vnd": self.platform_fee_vnd,
+        }
+
+
+def payment_settings_of(tenant: Tenant) -> PaymentSettings:
+    raw = tenant.settings.get("payments") or {}
+    account = raw.get("stripe_account")
+    return PaymentSettings(
+        # A tenant record from before the switch existed took payments once it had an account.
+        enabled=bool(raw.get("enabled", True)),
+        stripe_account=str(account) if account else None,
+        platform_fee_vnd=int(raw.get("platform_fee_vnd") or 0),
+    )
+
+
+def parse_payment_settings(raw: dict[str, Any], *, where: str = "payments") -> PaymentSettings:
+    """Validate settings from a form, a tenant file or the CLI; errors name the field."""
+    account = str(raw.get("stripe_account") or "").strip() or None
+    if account is not None and not _ACCOUNT.match(account):
+        raise PaymentSettingsError(
+            f"{where}: mã tài khoản Stripe phải có dạng acct_… (chữ và số), ví dụ acct_1Nv0FGQ9RKHgCVdK."
+        )
+    fee_raw = raw.get("platform_fee_vnd", 0)
+    try:
+        fee = int(str(fee_raw).strip().replace(".", "").replace(",", "") or 0)
+    except ValueError:
+        raise PaymentSettingsError(f"{where}: phí nền tảng phải là số đồng (số nguyên).") from None
+    if not 0 <= fee <= MAX_PLATFORM_FEE_VND:
+        raise PaymentSettingsError(f"{where}: phí nền tảng phải từ 0 đến {MAX_PLATFORM_FEE_VND:,} đồng.")
+    enabled = raw.get("enabled", False)
+    if isinstance(enabled, str):
+        enabled = enabled.lower() in ("1", "true", "on", "yes")
+    if enabled and account is None:
+        raise PaymentSettingsError(f"{where}: cần mã tài khoản Stripe để bật thanh toán trực tuyến.")
+    return PaymentSettings(enabled=bool(enabled), stripe_account=account, platform_fee_vnd=fee)
