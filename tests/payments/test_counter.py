@@ -7,13 +7,16 @@ import re
 from datetime import UTC, datetime
 
 import httpx
+import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from tests.backoffice.test_workspace import _act, _officer, _submit
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import BIRTH, SignIn
 
 FEE = {**BIRTH, "fee_vnd": 15000}
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 
 
 async def _token(client: httpx.AsyncClient, path: str) -> str:
@@ -80,13 +83,8 @@ async def test_an_officer_records_a_counter_payment_once_with_a_receipt(
     assert (await stranger.get(f"/receipts/{receipt.id}")).status_code == 404
     assert (await stranger.get(f"/receipts/{receipt.id}/pdf")).status_code == 404
     # Issued receipts never change.
-    with engine.begin() as conn:
-        try:
-            conn.execute(text(f"UPDATE {tenant.schema}.receipts SET amount_vnd = 1"))
-        except Exception as exc:
-            assert "never changed" in str(exc)
-        else:
-            raise AssertionError("a receipt was changed")
+    with pytest.raises(DBAPIError, match="never changed"), engine.begin() as conn:
+        conn.execute(text(f"UPDATE {tenant.schema}.receipts SET amount_vnd = 1"))
 
 
 async def test_a_dossier_waiting_for_its_fees_resumes_when_they_are_paid(
@@ -172,3 +170,44 @@ async def test_refunds_at_the_desk_are_partial_or_full_with_a_reason(
             data={"_csrf_token": token, "amount": "", "reason": "Nhầm hồ sơ"},
         )
     ).status_code == 404
+
+
+async def test_fees_come_before_the_result(sign_in: SignIn, make_tenant: MakeTenant, engine: Engine) -> None:
+    tenant = make_tenant(procedures=[FEE])
+    _, code = await _submit(sign_in, tenant)
+    officer = await _officer(sign_in, engine, tenant)
+    for action in ("accept", "start"):
+        assert (await _act(officer, code, action)).status_code == 303
+    token = await _token(officer, f"/officer/dossiers/{code}")
+    uploaded = await officer.post(
+        f"/officer/dossiers/{code}/results",
+        data={"_csrf_token": token},
+        files={"file": ("ket-qua.pdf", PDF, "application/pdf")},
+    )
+    assert uploaded.status_code == 303
+    unpaid = await _act(officer, code, "finish")
+    assert unpaid.status_code == 409
+    assert "Hồ sơ chưa nộp phí, lệ phí (15.000 đồng)" in unpaid.text
+    # No bare "paid" button: only a payment moves a dossier out of "payment requested".
+    assert 'data-action="record_payment"' not in unpaid.text
+    await officer.post(
+        f"/officer/dossiers/{code}/payments/counter", data={"_csrf_token": token, "method": "cash"}
+    )
+    assert (await _act(officer, code, "finish")).status_code == 303
+    with engine.connect() as conn:
+        status = conn.execute(
+            text(f"SELECT status FROM {tenant.schema}.dossiers WHERE code = :c"), {"c": code}
+        )
+    assert status.scalar_one() == "processed"
+
+
+async def test_payment_is_only_requested_when_something_is_owed(
+    sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    tenant = make_tenant(procedures=[BIRTH])  # a procedure without fees
+    _, code = await _submit(sign_in, tenant)
+    officer = await _officer(sign_in, engine, tenant)
+    assert (await _act(officer, code, "accept")).status_code == 303
+    refused = await _act(officer, code, "request_payment")
+    assert refused.status_code == 409
+    assert "không còn khoản phí, lệ phí nào phải nộp" in refused.text

@@ -18,7 +18,7 @@ from motcua.payments.provider import LineItem, StripeProvider
 from motcua.payments.services import reconcile
 from motcua.payments.standin import StripeStandin
 from motcua.tenancy.schemas import Tenant
-from tests.backoffice.test_workspace import _officer, _submit
+from tests.backoffice.test_workspace import _act, _officer, _submit
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import BIRTH, SignIn
 from tests.payments.test_webhooks import SECRET, _merchant
@@ -224,3 +224,187 @@ async def test_the_reconciliation_job_settles_a_payment_in_a_real_worker(
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+async def _checkout(citizen: httpx.AsyncClient, code: str) -> str:
+    """Press "Thanh toán trực tuyến" on the dossier page; returns the hosted checkout URL."""
+    page = await citizen.get(f"/my/dossiers/{code}")
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert token is not None and "Thanh toán trực tuyến" in page.text, page.text[:500]
+    started = await citizen.post(f"/my/dossiers/{code}/pay", data={"_csrf_token": token.group(1)})
+    assert started.status_code == 303, started.text[:500]
+    return str(started.headers["location"])
+
+
+async def _pay(citizen: httpx.AsyncClient, checkout: str, tenant: Tenant) -> httpx.Response:
+    """Pay on the hosted page and follow the browser back to the portal's return page."""
+    paid = httpx.post(checkout, data={"action": "pay"}, follow_redirects=False)
+    assert paid.status_code == 303, paid.text
+    return await citizen.get(paid.headers["location"].removeprefix(f"http://{tenant.slug}.localhost"))
+
+
+async def test_paying_online_resumes_a_dossier_waiting_for_its_fees(
+    paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    tenant = make_tenant(procedures=[FEE])
+    _merchant(engine, tenant, "acct_pay")
+    browser, code = await _submit(sign_in, tenant)
+    officer = await _officer(sign_in, engine, tenant)
+    assert (await _act(officer, code, "accept")).status_code == 303
+    assert (await _act(officer, code, "request_payment")).status_code == 303
+    async with await _citizen_on(paying_app, browser, tenant) as citizen:
+        back = await _pay(citizen, await _checkout(citizen, code), tenant)
+        assert 'data-payment-status="succeeded"' in back.text
+    with engine.connect() as conn:
+        status = conn.execute(
+            text(f"SELECT status FROM {tenant.schema}.dossiers WHERE code = :c"), {"c": code}
+        )
+        reason = conn.execute(
+            text(f"SELECT reason FROM {tenant.schema}.dossier_history ORDER BY id DESC LIMIT 1")
+        ).scalar_one()
+    assert status.scalar_one() == "in_progress"
+    assert "thanh toán trực tuyến" in reason and "biên lai" in reason
+
+
+async def test_the_platform_fee_is_taken_from_the_locality_s_charge(
+    paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    tenant = make_tenant(procedures=[FEE])
+    _merchant(engine, tenant, "acct_pay")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE platform.tenants SET settings = jsonb_set(settings, '{payments,platform_fee_vnd}', "
+                "'2000') WHERE id = :t"
+            ),
+            {"t": tenant.id},
+        )
+    from motcua.tenancy import events
+
+    events.tenants_changed()
+    browser, code = await _submit(sign_in, tenant)
+    async with await _citizen_on(paying_app, browser, tenant) as citizen:
+        await _pay(citizen, await _checkout(citizen, code), tenant)
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(f"SELECT platform_fee_vnd, provider_payment_ref, status FROM {tenant.schema}.payments")
+        ).one()
+    assert (row.platform_fee_vnd, row.status) == (2000, "succeeded")
+    intent = StripeProvider(API_KEY, SECRET, api_base=standin.api_base).client.v1.payment_intents.retrieve(
+        row.provider_payment_ref, options={"stripe_account": "acct_pay"}
+    )
+    assert (intent.amount, intent.application_fee_amount) == (50000, 2000)  # whole đồng both
+
+
+async def test_paying_twice_in_two_tabs_sends_the_second_payment_to_review_and_refund(
+    paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    tenant = make_tenant(procedures=[FEE])
+    _merchant(engine, tenant, "acct_pay")
+    browser, code = await _submit(sign_in, tenant)
+    async with await _citizen_on(paying_app, browser, tenant) as citizen:
+        first, second = await _checkout(citizen, code), await _checkout(citizen, code)
+        assert first != second
+        assert 'data-payment-status="succeeded"' in (await _pay(citizen, first, tenant)).text
+        assert 'data-payment-status="review"' in (await _pay(citizen, second, tenant)).text
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(f"SELECT id, status, review_reason FROM {tenant.schema}.payments ORDER BY id")
+        ).all()
+        receipts = conn.execute(text(f"SELECT payment_id FROM {tenant.schema}.receipts")).scalars().all()
+    assert [r.status for r in rows] == ["succeeded", "review"]
+    assert "refund this one" in rows[1].review_reason
+    assert receipts == [rows[0].id]  # counted once
+
+    officer_browser = await _officer(sign_in, engine, tenant)
+    async with await _citizen_on(paying_app, officer_browser, tenant) as officer:
+        workspace = await officer.get(f"/officer/dossiers/{code}")
+        assert f'action="/officer/dossiers/{code}/payments/{rows[1].id}/refund"' in workspace.text
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', workspace.text)
+        assert token is not None
+        done = await officer.post(
+            f"/officer/dossiers/{code}/payments/{rows[1].id}/refund",
+            data={"_csrf_token": token.group(1), "amount": "", "reason": "Thanh toán trùng"},
+        )
+        assert done.status_code == 303, done.text[:500]
+    with engine.connect() as conn:
+        statuses = (
+            conn.execute(text(f"SELECT status FROM {tenant.schema}.payments ORDER BY id")).scalars().all()
+        )
+    assert statuses == ["succeeded", "refunded"]
+
+
+async def test_a_refund_lost_in_a_crash_is_finished_once_and_a_refused_one_says_why(
+    paying_app: object,
+    standin: StripeStandin,
+    sign_in: SignIn,
+    make_tenant: MakeTenant,
+    engine: Engine,
+    live_settings: Settings,
+) -> None:
+    from motcua.payments.refunds import retry_pending_refunds
+
+    tenant = make_tenant(procedures=[FEE])
+    _merchant(engine, tenant, "acct_pay")
+    browser, code = await _submit(sign_in, tenant)
+    async with await _citizen_on(paying_app, browser, tenant) as citizen:
+        await _pay(citizen, await _checkout(citizen, code), tenant)
+    with engine.begin() as conn:
+        payment = conn.execute(text(f"SELECT id, provider_payment_ref FROM {tenant.schema}.payments")).one()
+        refund_id = conn.execute(
+            text(
+                f"INSERT INTO {tenant.schema}.refunds (payment_id, amount_vnd, reason, officer, status) "
+                "VALUES (:p, 30000, 'Thu thừa', '001178006789', 'pending') RETURNING id"
+            ),
+            {"p": payment.id},
+        ).scalar_one()
+    provider = StripeProvider(API_KEY, SECRET, api_base=standin.api_base)
+    # The provider refunded, then the process died before recording it.
+    lost = provider.refund(
+        account="acct_pay",
+        provider_payment_ref=payment.provider_payment_ref,
+        amount_vnd=30000,
+        reason="Thu thừa",
+        idempotency_key=f"motcua-refund-{refund_id}",
+    )
+    tenant = replace(tenant, settings={**tenant.settings, "payments": {"stripe_account": "acct_pay"}})
+    db = Database(live_settings.database_url or "", pool_size=2)
+    try:
+        assert await retry_pending_refunds(db, provider, tenant) == 1
+        assert await retry_pending_refunds(db, provider, tenant) == 0
+    finally:
+        await db.dispose()
+    with engine.connect() as conn:
+        refund = conn.execute(text(f"SELECT status, provider_ref FROM {tenant.schema}.refunds")).one()
+        row = conn.execute(text(f"SELECT status, refunded_vnd FROM {tenant.schema}.payments")).one()
+    assert (refund.status, refund.provider_ref) == ("succeeded", lost)  # the same refund, not a second
+    assert (row.status, row.refunded_vnd) == ("succeeded", 30000)
+
+    # The provider refuses more than is left on the charge: the refund fails and says why.
+    with engine.begin() as conn:  # as if 10,000 ₫ more had been refunded outside the portal
+        conn.execute(text(f"UPDATE {tenant.schema}.payments SET refunded_vnd = 0"))
+    provider.refund(
+        account="acct_pay",
+        provider_payment_ref=payment.provider_payment_ref,
+        amount_vnd=10000,
+        reason="Ngoài hệ thống",
+        idempotency_key="dashboard-1",
+    )
+    officer_browser = await _officer(sign_in, engine, tenant)
+    async with await _citizen_on(paying_app, officer_browser, tenant) as officer:
+        workspace = await officer.get(f"/officer/dossiers/{code}")
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', workspace.text)
+        assert token is not None
+        refused = await officer.post(
+            f"/officer/dossiers/{code}/payments/{payment.id}/refund",
+            data={"_csrf_token": token.group(1), "amount": "15000", "reason": "Hoàn thêm"},
+        )
+    assert refused.status_code == 409
+    assert "Cổng thanh toán từ chối hoàn tiền" in refused.text
+    with engine.connect() as conn:
+        last = conn.execute(
+            text(f"SELECT status, error FROM {tenant.schema}.refunds ORDER BY id DESC LIMIT 1")
+        ).one()
+        row = conn.execute(text(f"SELECT refunded_vnd FROM {tenant.schema}.payments")).one()
+    assert last.status == "failed" and "greater than unrefunded amount" in last.error
+    assert row.refunded_vnd == 0  # nothing counted for a refused refund

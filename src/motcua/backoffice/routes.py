@@ -30,6 +30,7 @@ from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.lifecycle import RULES, Action, DossierError, allowed_actions
 from motcua.dossiers.models import Dossier, DossierFile, DossierStatus
 from motcua.dossiers.services import calendar_for, files_of, form_definition, history_of, record_file
+from motcua.dossiers.slip import format_fee_vnd
 from motcua.dossiers.uploads import UploadRejectedError
 from motcua.identity.guards import requires_officer, requires_tenant_admin
 from motcua.identity.schemas import PERSONAL_ID
@@ -166,6 +167,8 @@ async def act(
             )
             if not results:
                 raise DossierError("Vui lòng tải lên văn bản kết quả trước khi hoàn thành xử lý.")
+        if chosen in (Action.FINISH, Action.REQUEST_PAYMENT) and dossier.status in RULES[chosen].sources:
+            await _check_fees(db_session, tenant, dossier, chosen)
         await officer_act(
             db_session,
             tenant,
@@ -186,6 +189,19 @@ async def act(
         event = ACTION_EVENTS[chosen.value]
         notify_after_commit(request, tenant, dossier.id, event, f"{dossier.id}:{event}:{dossier.version}")
     return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
+
+
+async def _check_fees(session: AsyncSession, tenant: Tenant, dossier: Dossier, action: Action) -> None:
+    """Fees come before the result: a dossier with unpaid fees is not finished, and payment is
+    only requested when something is owed."""
+    fees = await fee_state(session, tenant, dossier, online_enabled=False)
+    if action == Action.FINISH and fees.fee_vnd > 0 and not fees.paid:
+        raise DossierError(
+            f"Hồ sơ chưa nộp phí, lệ phí ({format_fee_vnd(fees.fee_vnd)}): hãy “Yêu cầu nghĩa vụ tài "
+            "chính” hoặc ghi nhận thu phí tại quầy trước khi hoàn thành xử lý."
+        )
+    if action == Action.REQUEST_PAYMENT and (fees.fee_vnd <= 0 or fees.paid):
+        raise DossierError("Hồ sơ này không còn khoản phí, lệ phí nào phải nộp.")
 
 
 @post("/officer/dossiers/{code:str}/assign", guards=[requires_officer], include_in_schema=False)

@@ -42,7 +42,7 @@ class Action(enum.StrEnum):
 class Rule:
     sources: frozenset[DossierStatus]
     target: DossierStatus
-    by: str  # "officer" or "citizen"
+    by: str  # "officer", "citizen" or "system"
     label: str
     reason_required: bool = False
 
@@ -59,8 +59,10 @@ RULES: dict[Action, Rule] = {
         frozenset({S.SUPPLEMENT_REQUESTED}), S.IN_PROGRESS, "citizen", "Bổ sung hồ sơ"
     ),
     Action.REQUEST_PAYMENT: Rule(_IN_PROCESS, S.PAYMENT_REQUESTED, "officer", "Yêu cầu nghĩa vụ tài chính"),
+    # Taken by the payment itself (online or recorded at the desk, with its receipt), never by
+    # a bare button: a dossier cannot look paid without a payment behind it.
     Action.RECORD_PAYMENT: Rule(
-        frozenset({S.PAYMENT_REQUESTED}), S.IN_PROGRESS, "officer", "Xác nhận đã nộp phí"
+        frozenset({S.PAYMENT_REQUESTED}), S.IN_PROGRESS, "system", "Xác nhận đã nộp phí"
     ),
     Action.STOP: Rule(
         frozenset({S.ACCEPTED, S.IN_PROGRESS, S.SUPPLEMENT_REQUESTED, S.PAYMENT_REQUESTED}),

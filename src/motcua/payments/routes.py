@@ -187,12 +187,17 @@ async def _settings_page(
     error: str | None = None,
     saved: bool = False,
     status_code: int = 200,
+    typed: dict[str, Any] | None = None,
 ) -> Response[str]:
+    settings = payment_settings_of(tenant)
+    # A refused form shows what was typed, so nothing has to be typed again.
+    shown = typed or {"stripe_account": settings.stripe_account or "", "enabled": settings.online}
     return page(
         request,
         "payments/manage.html",
         status_code=status_code,
-        settings=payment_settings_of(tenant),
+        settings=settings,
+        shown=shown,
         provider_ready=request.app.state.payments is not None,
         today=await compute_day(session, vietnam_today()),
         reports=await recent_reports(session),
@@ -218,11 +223,11 @@ async def save_payment_settings(
 ) -> Response[Any]:
     current = payment_settings_of(tenant)
     user: UserSession = request.state.user
+    typed = {"enabled": data.get("enabled") == "on", "stripe_account": str(data.get("stripe_account") or "")}
     try:
         wanted = parse_payment_settings(
             {
-                "enabled": data.get("enabled") == "on",
-                "stripe_account": str(data.get("stripe_account") or ""),
+                **typed,
                 # The platform fee is the platform's to set (tenant file, console), not the locality's.
                 "platform_fee_vnd": current.platform_fee_vnd,
             },
@@ -230,7 +235,7 @@ async def save_payment_settings(
         )
         await update_payment_settings(db, tenant, wanted, actor=f"tenant_admin:{user.personal_id}")
     except PaymentSettingsError as exc:
-        return await _settings_page(request, tenant, db_session, error=str(exc), status_code=400)
+        return await _settings_page(request, tenant, db_session, error=str(exc), status_code=400, typed=typed)
     return Redirect("/manage/payments?saved=1", status_code=303)
 
 
