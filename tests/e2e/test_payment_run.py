@@ -1,0 +1,86 @@
+"""Payments on `make run`, offline: a citizen of Hà Nội submits a procedure with a fee, is sent to
+the local Stripe stand-in's checkout page, pays, comes back and sees the receipt; the webhook
+(signed by the stand-in, verified by the portal) marks the dossier paid; the officer sees it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+
+from motcua.identity.oidc import LoopbackNames
+from tests.e2e.test_back_office_run import PDF, _dev_login, _token
+from tests.e2e.test_run import _free_port, _start, _stop
+
+
+async def test_a_citizen_pays_a_fee_through_the_stand_in_checkout_on_make_run(tmp_path: Path) -> None:
+    port = _free_port()
+    server = _start(tmp_path / "data", port)
+    base = f"http://hanoi.localhost:{port}"
+    try:
+        async with (
+            httpx.AsyncClient(transport=LoopbackNames(), follow_redirects=False, timeout=30) as citizen,
+            httpx.AsyncClient(transport=LoopbackNames(), follow_redirects=False, timeout=30) as officer,
+        ):
+            await _dev_login(citizen, base, port, "Nguyễn Văn An")
+            procedure = await citizen.get(f"{base}/procedures/1.004873")
+            assert "15.000 ₫" in procedure.text  # Cấp Giấy xác nhận tình trạng hôn nhân
+            form = await citizen.get(f"{base}/procedures/1.004873/apply")
+            token = _token(form.text)
+            uploaded = await citizen.post(
+                f"{base}/procedures/1.004873/apply/files/to-khai",
+                data={"_csrf_token": token},
+                files={"file": ("to-khai.pdf", PDF, "application/pdf")},
+            )
+            assert uploaded.status_code == 303
+            answers = {"purpose": "Kết hôn", "marital_status": "Chưa kết hôn"}
+            ok = await citizen.post(
+                f"{base}/procedures/1.004873/apply", data={"_csrf_token": token, **answers}
+            )
+            assert ok.status_code == 303, ok.text[:1500]
+            review = await citizen.get(f"{base}/procedures/1.004873/apply/review")
+            submit_token = re.search(r'name="token" value="([^"]+)"', review.text)
+            assert submit_token is not None
+            slip = await citizen.post(
+                f"{base}/procedures/1.004873/apply/submit",
+                data={"_csrf_token": _token(review.text), "token": submit_token.group(1)},
+            )
+            code = slip.headers["location"].split("/")[3]
+
+            detail = await citizen.get(f"{base}/my/dossiers/{code}")
+            assert 'data-paid="no"' in detail.text
+            started = await citizen.post(
+                f"{base}/my/dossiers/{code}/pay", data={"_csrf_token": _token(detail.text)}
+            )
+            assert started.status_code == 303, started.text[:500]
+            checkout = started.headers["location"]
+            assert checkout.startswith("http://127.0.0.1:") and "/pay/cs_test_" in checkout
+            hosted = await citizen.get(checkout)
+            assert "Thanh toán thử — không dùng thẻ thật" in hosted.text
+            assert "15.000 ₫" in hosted.text
+            paid = await citizen.post(checkout, data={"action": "pay"})
+            assert paid.status_code == 303
+            back = paid.headers["location"]
+            assert back.startswith(f"{base}/payments/")
+
+            # The signed webhook reached the portal before the browser came back.
+            assert 'data-paid="yes"' in (await citizen.get(f"{base}/my/dossiers/{code}")).text
+            result = await citizen.get(back)
+            assert 'data-payment-status="succeeded"' in result.text
+            receipt_link = re.search(r'href="(/receipts/\d+)" data-testid="receipt-link"', result.text)
+            assert receipt_link is not None
+            receipt = await citizen.get(f"{base}{receipt_link.group(1)}")
+            assert "Mười lăm nghìn đồng" in receipt.text
+            assert "Nguyễn Văn An" in receipt.text
+            pdf = await citizen.get(f"{base}{receipt_link.group(1)}/pdf")
+            assert pdf.content.startswith(b"%PDF")
+            assert receipt_link.group(1) in (await citizen.get(f"{base}/my/documents")).text
+
+            await _dev_login(officer, base, port, "Phạm Thị Thu Hà")
+            workspace = await officer.get(f"{base}/officer/dossiers/{code}")
+            assert 'data-paid="yes"' in workspace.text
+            assert 'data-payment-status="succeeded"' in workspace.text
+            assert receipt_link.group(1) in workspace.text
+    finally:
+        _stop(server)
