@@ -155,7 +155,7 @@ async def test_reconciliation_repairs_a_crash_between_provider_and_database(
                 )
             ],
             success_url=f"http://{tenant.slug}.localhost/payments/{payment_id}/return",
-            cancel_url=f"http://{tenant.slug}.localhost/my/dossiers/{code}",
+            cancel_url=f"http://{tenant.slug}.localhost/payments/{payment_id}/cancel",
             reference=code,
         )
         standin.complete(lost.provider_ref)  # and the citizen paid meanwhile
@@ -196,7 +196,7 @@ async def test_the_reconciliation_job_settles_a_payment_in_a_real_worker(
         account="acct_pay",
         items=[LineItem(name="Phí, lệ phí: Đăng ký khai sinh", amount_vnd=50000)],
         success_url=f"http://{tenant.slug}.localhost/payments/{payment_id}/return",
-        cancel_url=f"http://{tenant.slug}.localhost/my/dossiers/{code}",
+        cancel_url=f"http://{tenant.slug}.localhost/payments/{payment_id}/cancel",
         reference=code,
     )
     standin.complete(started.provider_ref)
@@ -408,3 +408,35 @@ async def test_a_refund_lost_in_a_crash_is_finished_once_and_a_refused_one_says_
         row = conn.execute(text(f"SELECT refunded_vnd FROM {tenant.schema}.payments")).one()
     assert last.status == "failed" and "greater than unrefunded amount" in last.error
     assert row.refunded_vnd == 0  # nothing counted for a refused refund
+
+
+async def test_cancelling_on_the_checkout_page_closes_the_session_and_allows_a_new_payment(
+    paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    tenant = make_tenant(procedures=[FEE])
+    _merchant(engine, tenant, "acct_pay")
+    browser, code = await _submit(sign_in, tenant)
+    async with await _citizen_on(paying_app, browser, tenant) as citizen:
+        checkout = await _checkout(citizen, code)
+        cancelled = httpx.post(checkout, data={"action": "cancel"}, follow_redirects=False)
+        assert cancelled.status_code == 303
+        back = cancelled.headers["location"]
+        assert re.fullmatch(rf"http://{tenant.slug}\.localhost/payments/\d+/cancel", back)
+        shown = await citizen.get(back.removeprefix(f"http://{tenant.slug}.localhost"))
+        assert 'data-payment-status="cancelled"' in shown.text
+        assert "Đã hủy thanh toán" in shown.text
+        # The provider's session is closed: it can no longer be paid by surprise.
+        assert httpx.post(checkout, data={"action": "pay"}, follow_redirects=False).status_code == 409
+        # Someone else cannot cancel (or even see) this payment.
+        stranger = await sign_in(tenant, name="Lê Văn Khác", personal_id="001190009999")
+        async with await _citizen_on(paying_app, stranger, tenant) as other:
+            assert (await other.get(back.removeprefix(f"http://{tenant.slug}.localhost"))).status_code == 404
+        # A new attempt works and is paid.
+        again = await _checkout(citizen, code)
+        assert again != checkout
+        assert 'data-payment-status="succeeded"' in (await _pay(citizen, again, tenant)).text
+    with engine.connect() as conn:
+        statuses = (
+            conn.execute(text(f"SELECT status FROM {tenant.schema}.payments ORDER BY id")).scalars().all()
+        )
+    assert statuses == ["cancelled", "succeeded"]

@@ -315,3 +315,31 @@ def test_refuses_to_start_in_production(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("MOTCUA_ENV", "production")
     with pytest.raises(RuntimeError, match="production"):
         StripeStandin(API_KEY, WEBHOOK_SECRET, known_accounts=set()).start()
+
+
+def test_only_an_open_session_can_be_expired() -> None:
+    with StripeStandin("sk_test_x", "whsec_x", known_accounts={"acct_a", "acct_b"}) as server:
+        client = stripe.StripeClient("sk_test_x", base_addresses={"api": server.api_base})  # type: ignore[arg-type]
+        session = client.v1.checkout.sessions.create(
+            params={
+                "mode": "payment",
+                "success_url": "http://t.localhost/ok",
+                "line_items": [
+                    {
+                        "price_data": {
+                            "currency": "vnd",
+                            "unit_amount": 15000,
+                            "product_data": {"name": "Phí"},
+                        },
+                        "quantity": 1,
+                    }
+                ],
+            },
+            options={"stripe_account": "acct_a"},
+        )
+        expired = client.v1.checkout.sessions.expire(session.id, options={"stripe_account": "acct_a"})
+        assert expired.status == "expired"
+        with pytest.raises(stripe.InvalidRequestError, match="can be expired"):
+            client.v1.checkout.sessions.expire(session.id, options={"stripe_account": "acct_a"})
+        with pytest.raises(stripe.InvalidRequestError, match=r"No such checkout\.session"):
+            client.v1.checkout.sessions.expire(session.id, options={"stripe_account": "acct_b"})

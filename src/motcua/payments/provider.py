@@ -62,6 +62,8 @@ class PaymentProvider(Protocol):
 
     def fetch(self, *, account: str, provider_ref: str) -> ProviderStatus: ...
 
+    def cancel(self, *, account: str, provider_ref: str) -> ProviderStatus: ...
+
     def refund(
         self,
         *,
@@ -134,6 +136,19 @@ class StripeProvider:
             session = self.client.v1.checkout.sessions.retrieve(
                 provider_ref, options={"stripe_account": account}
             )
+        except stripe.StripeError as exc:
+            raise PaymentProviderError(f"Stripe: {type(exc).__name__}", retryable=_retryable(exc)) from None
+        return status_of_session(session.to_dict())
+
+    def cancel(self, *, account: str, provider_ref: str) -> ProviderStatus:
+        """The citizen gave up on the checkout page: close the session so it can no longer be
+        paid. A session that was paid or closed meanwhile is reported as it is."""
+        try:
+            session = self.client.v1.checkout.sessions.expire(
+                provider_ref, options={"stripe_account": account}
+            )
+        except stripe.InvalidRequestError:
+            return self.fetch(account=account, provider_ref=provider_ref)  # no longer open
         except stripe.StripeError as exc:
             raise PaymentProviderError(f"Stripe: {type(exc).__name__}", retryable=_retryable(exc)) from None
         return status_of_session(session.to_dict())

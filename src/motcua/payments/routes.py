@@ -3,6 +3,7 @@ and the tenant administrator's payment settings and daily reports."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import stripe
@@ -26,6 +27,7 @@ from motcua.payments.receipts import amount_in_words, render_receipt_pdf
 from motcua.payments.reports import compute_day, recent_reports, vietnam_today
 from motcua.payments.services import (
     apply_event,
+    cancel_payment,
     payment_for,
     settle_payment,
     start_payment,
@@ -95,6 +97,31 @@ async def checkout_return(
         if observed is not None:
             await settle_payment(db_session, request.state.tenant, payment, observed)
             await db_session.refresh(payment)
+    receipt = await db_session.scalar(select(Receipt).where(Receipt.payment_id == payment.id))
+    return page(
+        request,
+        "payments/return.html",
+        payment=payment,
+        receipt=receipt,
+        label=STATUS_LABELS[PaymentStatus(payment.status)],
+    )
+
+
+@get("/payments/{payment_id:int}/cancel", guards=[requires_login], include_in_schema=False)
+async def checkout_cancelled(
+    request: HttpRequest, db_session: NamedDependency[AsyncSession], payment_id: FromPath[int]
+) -> Response[str]:
+    """The citizen pressed "cancel" on the checkout page (a GET: it is where the provider sends
+    the browser). Only the payer's own payment, only while it is still waiting."""
+    user: UserSession = request.state.user
+    payment = await payment_for(db_session, payment_id, user.citizen_id or 0)
+    if payment is None:
+        raise NotFoundException()
+    # On a provider outage it stays "waiting": the session expires by itself and reconciliation
+    # records that.
+    with contextlib.suppress(PaymentProviderError):
+        await cancel_payment(db_session, request.state.tenant, _provider(request), payment)
+    await db_session.refresh(payment)
     receipt = await db_session.scalar(select(Receipt).where(Receipt.payment_id == payment.id))
     return page(
         request,
@@ -244,6 +271,7 @@ router = Router(
     route_handlers=[
         pay,
         checkout_return,
+        checkout_cancelled,
         stripe_webhook,
         receipt_page,
         receipt_pdf,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -116,7 +116,7 @@ async def _call_provider(db: Database, provider: PaymentProvider, tenant: Tenant
         account=row.account,
         items=[LineItem(name=f"Phí, lệ phí: {row.procedure_name}", amount_vnd=row.amount_vnd)],
         success_url=f"{row.origin}/payments/{payment_id}/return",
-        cancel_url=f"{row.origin}/my/dossiers/{row.code}",
+        cancel_url=f"{row.origin}/payments/{payment_id}/cancel",
         reference=row.code,
         application_fee_vnd=row.platform_fee_vnd,
     )
@@ -166,6 +166,20 @@ async def settle_payment(
     await session.refresh(payment)
     if target == PaymentStatus.SUCCEEDED and dossier is not None:
         await _record_paid(session, tenant, payment, dossier, actor="citizen:online-payment")
+
+
+async def cancel_payment(
+    session: AsyncSession, tenant: Tenant, provider: PaymentProvider, payment: Payment
+) -> None:
+    """The citizen left the checkout page with "cancel": close the session at the provider so
+    it cannot be paid later by surprise, and record the payment as cancelled (or as whatever
+    the provider says happened first, e.g. paid a moment before)."""
+    if payment.status != PaymentStatus.STARTED or not payment.provider_ref:
+        return
+    observed = provider.cancel(account=payment.account, provider_ref=payment.provider_ref)
+    if observed.status == PaymentStatus.EXPIRED:
+        observed = replace(observed, status=PaymentStatus.CANCELLED)
+    await settle_payment(session, tenant, payment, observed)
 
 
 async def _paid_by_another(session: AsyncSession, dossier_id: int, payment_id: int | None) -> bool:
@@ -230,9 +244,9 @@ async def apply_event(session: AsyncSession, tenant: Tenant, event: dict[str, An
     )
     observed = status_of_session(obj)
     if event["type"] == "checkout.session.expired":
-        observed = ProviderStatus(
-            "expired", observed.amount_vnd, observed.currency, observed.provider_payment_ref
-        )
+        observed = replace(observed, status=PaymentStatus.EXPIRED)
+    elif event["type"] == "checkout.session.async_payment_failed":
+        observed = replace(observed, status=PaymentStatus.FAILED)
     await settle_payment(session, tenant, payment, observed)
     return True
 

@@ -398,8 +398,11 @@ class StripeStandin:
                     )
                 return stored.body
         params = _nest(pairs)
+        expire = re.fullmatch(r"/v1/checkout/sessions/([^/]+)/expire", path)
         if path == "/v1/checkout/sessions":
             result = self._create_session(account, params)
+        elif expire is not None:
+            result = self._expire_session(account, expire.group(1), params)
         elif path == "/v1/refunds":
             result = self._create_refund(account, params)
         else:
@@ -506,6 +509,22 @@ class StripeStandin:
             line_items=items,
         )
         return data
+
+    def _expire_session(self, account: str, session_id: str, params: JSON) -> JSON:
+        _unknown(params, frozenset({"expand"}))
+        session = self._state.sessions.get(session_id)
+        if session is None or session.account != account:
+            raise StripeError(
+                404, f"No such checkout.session: '{session_id}'", code="resource_missing", param="session"
+            )
+        if session.data["status"] != "open":
+            raise StripeError(400, 'Only Checkout Sessions with a status in ["open"] can be expired.')
+        session.data["status"] = "expired"
+        snapshot = json.loads(json.dumps(session.data))
+        # Delivered after the answer, as Stripe does; a thread keeps the lock-holding call short.
+        payload = self.event("checkout.session.expired", snapshot, account)
+        threading.Thread(target=self.deliver, args=(payload,), daemon=True).start()
+        return snapshot  # type: ignore[no-any-return]
 
     def _create_refund(self, account: str, params: JSON) -> JSON:
         _unknown(params, _REFUND_PARAMS)
