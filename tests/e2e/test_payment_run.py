@@ -1,9 +1,11 @@
 """Payments on `make run`, offline: a citizen of Hà Nội submits a procedure with a fee, is sent to
 the local Stripe stand-in's checkout page, pays, comes back and sees the receipt; the webhook
-(signed by the stand-in, verified by the portal) marks the dossier paid; the officer sees it."""
+(signed by the stand-in, verified by the portal) marks the dossier paid, the receipt is mailed;
+the officer sees it paid."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -76,6 +78,13 @@ async def test_a_citizen_pays_a_fee_through_the_stand_in_checkout_on_make_run(tm
             pdf = await citizen.get(f"{base}{receipt_link.group(1)}/pdf")
             assert pdf.content.startswith(b"%PDF")
             assert receipt_link.group(1) in (await citizen.get(f"{base}/my/documents")).text
+
+            for _ in range(60):  # the worker sends the receipt email; give it a moment
+                mail = (await citizen.get(f"http://localhost:{port}/dev/mail")).text
+                if f"Hồ sơ {code}: đã nhận phí, lệ phí" in mail:
+                    break
+                await asyncio.sleep(0.5)
+            assert f"Hồ sơ {code}: đã nhận phí, lệ phí" in mail
 
             await _dev_login(officer, base, port, "Phạm Thị Thu Hà")
             workspace = await officer.get(f"{base}/officer/dossiers/{code}")

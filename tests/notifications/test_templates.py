@@ -36,6 +36,8 @@ FULL = DossierNotice(
     items=("Bản sao giấy chứng sinh", "Căn cước công dân"),
     fee_vnd=50000,
     new_due_at=DUE + timedelta(days=3),
+    receipt="BL2026 số 0000042",
+    receipt_id=42,
 )
 # Only what each event cannot do without.
 MINIMAL = DossierNotice(code=CODE, procedure_name="Đăng ký khai sinh", status_label="Đang xử lý")
@@ -43,6 +45,7 @@ NEEDS = {
     NotificationEvent.DOSSIER_REFUSED: {"reason": "Không thuộc thẩm quyền"},
     NotificationEvent.SUPPLEMENT_REQUESTED: {"reason": "Thiếu giấy tờ"},
     NotificationEvent.PAYMENT_REQUESTED: {"fee_vnd": 0},
+    NotificationEvent.PAYMENT_RECEIVED: {"fee_vnd": 15000, "receipt": "BL2026 số 0000001", "receipt_id": 1},
     NotificationEvent.APOLOGY_ISSUED: {"reason": "Cần xác minh thêm", "new_due_at": DUE},
     NotificationEvent.DEADLINE_DUE_SOON: {"due_at": DUE},
     NotificationEvent.DEADLINE_OVERDUE: {"due_at": DUE},
@@ -112,6 +115,10 @@ def test_the_texts_say_what_each_event_is_about(templates: MailTemplates) -> Non
     assert "- Bản sao giấy chứng sinh\n- Căn cước công dân\n" in supplement
     assert f"{PORTAL}my/dossiers/{CODE}" in supplement
     assert "Số tiền: 50.000 ₫" in text(NotificationEvent.PAYMENT_REQUESTED)
+    received = templates.render(tenant(), NotificationEvent.PAYMENT_RECEIVED, FULL, portal_url=PORTAL)
+    assert received.subject == f"Hồ sơ {CODE}: đã nhận phí, lệ phí — biên lai BL2026 số 0000042"
+    assert "khoản phí, lệ phí 50.000 ₫" in received.text
+    assert f"{PORTAL}receipts/42" in received.text
     apology = text(NotificationEvent.APOLOGY_ISSUED)
     assert "xin lỗi" in apology and "Thời hạn trả kết quả mới: 17:00 ngày 28/11/2026" in apology
     assert "đã quá hạn" in text(NotificationEvent.DEADLINE_OVERDUE)
@@ -123,6 +130,7 @@ def test_the_texts_say_what_each_event_is_about(templates: MailTemplates) -> Non
     [
         (NotificationEvent.DOSSIER_REFUSED, "reason"),
         (NotificationEvent.PAYMENT_REQUESTED, "fee_vnd"),
+        (NotificationEvent.PAYMENT_RECEIVED, "fee_vnd, receipt, receipt_id"),
         (NotificationEvent.APOLOGY_ISSUED, "reason, new_due_at"),
         (NotificationEvent.DEADLINE_OVERDUE, "due_at"),
     ],

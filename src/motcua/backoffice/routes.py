@@ -187,7 +187,7 @@ async def act(
     SUMMARIES.invalidate(tenant.schema)
     if chosen.value in ACTION_EVENTS:
         event = ACTION_EVENTS[chosen.value]
-        notify_after_commit(request, tenant, dossier.id, event, f"{dossier.id}:{event}:{dossier.version}")
+        notify_after_commit(db_session, tenant, dossier.id, event, f"{dossier.id}:{event}:{dossier.version}")
     return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
 
 
@@ -250,7 +250,11 @@ async def apology(
     except DossierError as exc:
         return await _workspace(request, db_session, dossier, error=str(exc), status_code=409)
     notify_after_commit(
-        request, request.state.tenant, dossier.id, "apology_issued", f"{dossier.id}:apology:{dossier.version}"
+        db_session,
+        request.state.tenant,
+        dossier.id,
+        "apology_issued",
+        f"{dossier.id}:apology:{dossier.version}",
     )
     return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
 

@@ -3,12 +3,15 @@
 ``SET LOCAL`` lasts until COMMIT/ROLLBACK, so a pooled connection can never carry one tenant's
 path into the next request, and it works behind PgBouncer in transaction mode.
 ``tenant_session`` is the only way to get a tenant-scoped session, for web requests and jobs.
+Work that must only happen once the transaction is committed (enqueueing a job that reads what
+it wrote) is registered with ``after_commit(session, fn)`` and runs right after the COMMIT.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Protocol
 
@@ -17,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
+log = logging.getLogger(__name__)
 _SCHEMA = re.compile(r"^t_[a-z][a-z0-9_]{1,30}$")
 
 
@@ -68,12 +72,28 @@ class Database:
 
         Commits when the block ends normally, rolls back on an exception.
         """
-        async with self.sessions() as session, session.begin():
-            await session.execute(text(search_path_sql(tenant.schema)))
-            yield session
+        async with self.sessions() as session:
+            async with session.begin():
+                await session.execute(text(search_path_sql(tenant.schema)))
+                yield session
+            for job in session.info.pop(_AFTER_COMMIT, ()):
+                try:
+                    job()
+                except Exception:
+                    # The change is committed and the person has their answer; a lost job
+                    # must not turn that into an error. Logged for operators to re-send.
+                    log.exception("could not run work queued after commit")
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+_AFTER_COMMIT = "motcua_after_commit"
+
+
+def after_commit(session: AsyncSession, job: Callable[[], object]) -> None:
+    """Run ``job`` once ``session``'s transaction has committed (never if it rolls back)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(job)
 
 
 def sync_engine(url: str, *, pool_size: int = 5) -> Engine:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncGenerator
 
 from litestar import Request
@@ -13,8 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.core.db import Database
 from motcua.tenancy.schemas import Tenant
 from motcua.web.theming import Themes
-
-log = logging.getLogger(__name__)
 
 
 def provide_tenant(request: Request) -> Tenant:  # type: ignore[type-arg]
@@ -37,22 +34,14 @@ def provide_themes(request: Request) -> Themes:  # type: ignore[type-arg]
 
 
 async def provide_db_session(
-    request: Request,  # type: ignore[type-arg]
     tenant: NamedDependency[Tenant],
     db: NamedDependency[Database],
 ) -> AsyncGenerator[AsyncSession, None]:
     """One transaction per request with the tenant's search_path; commits after the handler,
-    rolls back if it raised. Jobs a handler queued in ``request.state.after_commit`` are sent
-    only once the commit succeeded, so no job ever sees data that was rolled back."""
+    rolls back if it raised. Jobs a handler queued with ``core.db.after_commit`` are sent only
+    once the commit succeeded, so no job ever sees data that was rolled back."""
     async with db.tenant_session(tenant) as session:
         yield session
-    for job in request.state.get("after_commit", ()):
-        try:
-            job()
-        except Exception:
-            # The change is committed and the person has their answer; a lost notification
-            # must not turn that into an error page. Logged for operators to re-send.
-            log.exception("could not enqueue a job after commit on %s", request.url.path)
 
 
 DEPENDENCIES = {

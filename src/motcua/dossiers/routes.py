@@ -298,7 +298,7 @@ async def submit(
         return await _render_form(request, db_session, procedure, citizen, result=outcome, status_code=400)
     if outcome.created:
         notify_after_commit(
-            request, tenant, outcome.dossier.id, "dossier_submitted", f"{outcome.dossier.id}:submitted"
+            db_session, tenant, outcome.dossier.id, "dossier_submitted", f"{outcome.dossier.id}:submitted"
         )
     return Redirect(f"/my/dossiers/{outcome.dossier.code}/slip", status_code=303)
 
@@ -540,7 +540,7 @@ async def withdraw(
             request, "web/forbidden.html", status_code=409, title="Không rút được hồ sơ", message=str(exc)
         )
     notify_after_commit(
-        request, request.state.tenant, dossier.id, "dossier_withdrawn", f"{dossier.id}:{version}"
+        db_session, request.state.tenant, dossier.id, "dossier_withdrawn", f"{dossier.id}:{version}"
     )
     return Redirect(f"/my/dossiers/{dossier.code}", status_code=303)
 

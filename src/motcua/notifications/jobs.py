@@ -5,12 +5,13 @@ and a sent key is remembered, so at-least-once delivery does not mean twice in e
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import dramatiq
 import redis.asyncio as aioredis
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.core.db import after_commit
 from motcua.core.jobs import tenant_job_session
 from motcua.core.settings import Settings, load_settings
 from motcua.dossiers.models import ApologySlip, Dossier, DossierStatus
@@ -18,6 +19,7 @@ from motcua.identity.models import Citizen, Role, RoleGrant
 from motcua.notifications.services import send_notification
 from motcua.notifications.sms import normalise_phone, sms_provider
 from motcua.notifications.templates import DossierNotice, NotificationEvent
+from motcua.payments.models import Receipt
 from motcua.tenancy.schemas import Tenant
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,17 @@ async def notify_citizen(tenant: str, dossier_id: int, event: str, key: str) -> 
             extra = {"reason": await _last_reason(session, dossier.id) or "Không đủ điều kiện tiếp nhận"}
         elif chosen == NotificationEvent.PAYMENT_REQUESTED:
             extra = {"fee_vnd": dossier.fee_vnd}
+        elif chosen == NotificationEvent.PAYMENT_RECEIVED:
+            receipt = await session.scalar(
+                select(Receipt).where(Receipt.dossier_id == dossier.id).order_by(Receipt.id.desc()).limit(1)
+            )
+            if receipt is None:
+                return
+            extra = {
+                "fee_vnd": receipt.amount_vnd,
+                "receipt": f"{receipt.series} số {receipt.display_number}",
+                "receipt_id": receipt.id,
+            }
         elif chosen == NotificationEvent.APOLOGY_ISSUED:
             slip = await session.scalar(
                 select(ApologySlip)
@@ -181,13 +194,12 @@ async def notify_deadline(tenant: str, dossier_id: int, kind: str) -> None:
     await _mark(settings, key)
 
 
-def notify_after_commit(request: Any, tenant: Tenant, dossier_id: int, event: str, key: str) -> None:
-    """Queue the citizen's notification to be sent once the request's transaction commits
-    (the db_session dependency runs ``request.state.after_commit``)."""
-    pending = list(request.state.get("after_commit") or [])
+def notify_after_commit(session: AsyncSession, tenant: Tenant, dossier_id: int, event: str, key: str) -> None:
+    """Queue the citizen's notification to be sent once ``session``'s transaction commits."""
     slug = tenant.slug
-    pending.append(lambda: notify_citizen.send(tenant=slug, dossier_id=dossier_id, event=event, key=key))
-    request.state.after_commit = pending
+    after_commit(
+        session, lambda: notify_citizen.send(tenant=slug, dossier_id=dossier_id, event=event, key=key)
+    )
 
 
 # Which citizen-visible event each officer action produces.

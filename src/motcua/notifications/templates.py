@@ -43,6 +43,7 @@ class NotificationEvent(enum.StrEnum):
     DOSSIER_REFUSED = "dossier_refused"
     SUPPLEMENT_REQUESTED = "supplement_requested"
     PAYMENT_REQUESTED = "payment_requested"
+    PAYMENT_RECEIVED = "payment_received"
     DOSSIER_PROCESSED = "dossier_processed"
     RESULT_DELIVERED = "result_delivered"
     DOSSIER_WITHDRAWN = "dossier_withdrawn"
@@ -60,6 +61,7 @@ _REQUIRED: dict[NotificationEvent, tuple[str, ...]] = {
     E.DOSSIER_REFUSED: ("reason",),
     E.SUPPLEMENT_REQUESTED: ("reason",),
     E.PAYMENT_REQUESTED: ("fee_vnd",),
+    E.PAYMENT_RECEIVED: ("fee_vnd", "receipt", "receipt_id"),
     E.APOLOGY_ISSUED: ("reason", "new_due_at"),
     E.DEADLINE_DUE_SOON: ("due_at",),
     E.DEADLINE_OVERDUE: ("due_at",),
@@ -94,6 +96,9 @@ class DossierNotice:
     fee_vnd: int | None = None
     # The new promised date of an apology letter.
     new_due_at: datetime | None = None
+    # The receipt of a payment: "BL2026 số 0000042", and its id for the link.
+    receipt: str | None = None
+    receipt_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +192,8 @@ def notification_context(
         "reason": notice.reason or None,
         "items": list(notice.items),
         "fee": format_vnd(notice.fee_vnd) if notice.fee_vnd is not None else None,
+        "receipt": notice.receipt,
+        "receipt_url": f"{portal}/receipts/{notice.receipt_id}" if notice.receipt_id is not None else None,
     }
 
 

@@ -22,6 +22,7 @@ from motcua.core.db import Database
 from motcua.dossiers.lifecycle import Action, DossierError, record_event, transition
 from motcua.dossiers.models import Dossier, DossierStatus
 from motcua.dossiers.slip import format_fee_vnd
+from motcua.notifications.jobs import notify_after_commit
 from motcua.payments.models import RANK, Payment, PaymentEvent, PaymentMethod, PaymentStatus, Receipt
 from motcua.payments.provider import LineItem, PaymentProvider, ProviderStatus, status_of_session
 from motcua.payments.receipts import issue_receipt
@@ -218,6 +219,7 @@ async def _record_paid(
         await transition(session, dossier, Action.RECORD_PAYMENT, actor=actor, reason=note)
     else:
         await record_event(session, dossier, actor=actor, reason=note)
+    notify_after_commit(session, tenant, dossier.id, "payment_received", f"{dossier.id}:receipt:{receipt.id}")
     return receipt
 
 
