@@ -49,6 +49,8 @@ async def test_a_citizen_pays_a_fee_through_the_stand_in_checkout_on_make_run(tm
                 data={"_csrf_token": _token(review.text), "token": submit_token.group(1)},
             )
             code = slip.headers["location"].split("/")[3]
+            slip_page = await citizen.get(f"{base}{slip.headers['location']}")
+            assert "Hồ sơ có phí, lệ phí 15.000 ₫." in slip_page.text
 
             detail = await citizen.get(f"{base}/my/dossiers/{code}")
             assert 'data-paid="no"' in detail.text

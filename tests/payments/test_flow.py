@@ -21,6 +21,7 @@ from motcua.tenancy.schemas import Tenant
 from tests.backoffice.test_workspace import _act, _officer, _submit
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import BIRTH, SignIn
+from tests.payments.test_settings import _admin
 from tests.payments.test_webhooks import SECRET, _merchant
 from tests.workers import start_worker
 
@@ -315,6 +316,9 @@ async def test_paying_twice_in_two_tabs_sends_the_second_payment_to_review_and_r
     assert [r.status for r in rows] == ["succeeded", "review"]
     assert "refund this one" in rows[1].review_reason
     assert receipts == [rows[0].id]  # counted once
+    admin = await _admin(sign_in, engine, tenant)
+    attention = (await admin.get("/manage/payments")).text.split('data-testid="attention"', 1)
+    assert len(attention) == 2 and code in attention[1]  # the administrator is told
 
     officer_browser = await _officer(sign_in, engine, tenant)
     async with await _citizen_on(paying_app, officer_browser, tenant) as officer:
@@ -332,6 +336,7 @@ async def test_paying_twice_in_two_tabs_sends_the_second_payment_to_review_and_r
             conn.execute(text(f"SELECT status FROM {tenant.schema}.payments ORDER BY id")).scalars().all()
         )
     assert statuses == ["succeeded", "refunded"]
+    assert 'data-testid="attention"' not in (await admin.get("/manage/payments")).text
 
 
 async def test_a_refund_lost_in_a_crash_is_finished_once_and_a_refused_one_says_why(

@@ -99,3 +99,17 @@ async def recent_reports(session: AsyncSession, limit: int = 31) -> list[Payment
             )
         ).all()
     )
+
+
+async def needing_attention(session: AsyncSession, limit: int = 100) -> list[tuple[Payment, str]]:
+    """Payments a person must look at (amount mismatch, paid twice), with their dossier code."""
+    from motcua.dossiers.models import Dossier
+
+    rows = await session.execute(
+        select(Payment, Dossier.code)
+        .join(Dossier, Dossier.id == Payment.dossier_id)
+        .where(Payment.status == PaymentStatus.REVIEW, Payment.refunded_vnd < Payment.amount_vnd)
+        .order_by(Payment.id)
+        .limit(limit)
+    )
+    return [(payment, code) for payment, code in rows.tuples()]

@@ -24,7 +24,7 @@ from motcua.identity.sessions import UserSession
 from motcua.payments.models import PaymentMethod, PaymentStatus, Receipt, RefundStatus
 from motcua.payments.provider import PaymentProvider, PaymentProviderError
 from motcua.payments.receipts import amount_in_words, render_receipt_pdf
-from motcua.payments.reports import compute_day, recent_reports, vietnam_today
+from motcua.payments.reports import compute_day, needing_attention, recent_reports, vietnam_today
 from motcua.payments.services import (
     apply_event,
     cancel_payment,
@@ -228,6 +228,7 @@ async def _settings_page(
         provider_ready=request.app.state.payments is not None,
         today=await compute_day(session, vietnam_today()),
         reports=await recent_reports(session),
+        attention=await needing_attention(session),
         error=error,
         saved=saved,
     )
