@@ -160,3 +160,44 @@ def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("motcua: error: cannot reach the database")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_the_platform_sets_a_tenant_s_payments(
+    make_tenant: MakeTenant, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tenant = make_tenant()
+
+    def stored() -> dict[str, object]:
+        with engine.connect() as conn:
+            value = conn.execute(
+                text("SELECT settings->'payments' FROM platform.tenants WHERE id = :t"), {"t": tenant.id}
+            ).scalar_one()
+        return dict(value or {})
+
+    code, out, err = run_cli(capsys, "tenants", "payments", tenant.slug, "--enable")
+    assert code == 1 and "cần mã tài khoản Stripe" in err
+    assert stored() == {}
+    code, out, err = run_cli(capsys, "tenants", "payments", tenant.slug, "--platform-fee", "nhiều")
+    assert code == 1 and "phí nền tảng phải là số đồng" in err
+    code, out, err = run_cli(
+        capsys,
+        "tenants",
+        "payments",
+        tenant.slug,
+        "--account",
+        "acct_cli1",
+        "--platform-fee",
+        "1.500",
+        "--enable",
+    )
+    assert (code, err) == (0, "")
+    assert "takes online payments (account acct_cli1, platform fee 1500 VND)" in out
+    assert stored() == {"enabled": True, "stripe_account": "acct_cli1", "platform_fee_vnd": 1500}
+    code, out, _ = run_cli(capsys, "tenants", "payments", tenant.slug, "--disable")
+    assert code == 0
+    assert stored() == {"enabled": False, "stripe_account": "acct_cli1", "platform_fee_vnd": 1500}
+    other = make_tenant()
+    code, _, err = run_cli(capsys, "tenants", "payments", other.slug, "--account", "acct_cli1")
+    assert code == 1 and "đang được một cổng dịch vụ công khác sử dụng" in err
+    assert run_cli(capsys, "tenants", "payments", "khong-co", "--enable")[0] == 1
+    assert run_cli(capsys, "tenants", "payments", tenant.slug, "--enable", "--disable")[0] == 2

@@ -444,6 +444,59 @@ def cmd_tenants_identity(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tenants_payments(settings: Settings, args: argparse.Namespace) -> int:
+    """The platform's side of a tenant's payment settings: its connected account, whether it
+    takes online payments, and the platform fee (which its own administrator cannot change)."""
+    import asyncio
+
+    from motcua.core.db import Database, sync_engine
+    from motcua.payments.services import update_payment_settings
+    from motcua.payments.settings import PaymentSettingsError, parse_payment_settings, payment_settings_of
+    from motcua.tenancy.services import TenancyError, get_tenant
+
+    with services(settings) as live:
+        assert live.database_url
+        engine = sync_engine(live.database_url, pool_size=0)
+        try:
+            tenant = get_tenant(engine, args.slug)
+        finally:
+            engine.dispose()
+        if tenant is None:
+            raise TenancyError(f"no tenant with slug {args.slug!r}")
+        current = payment_settings_of(tenant)
+        try:
+            wanted = parse_payment_settings(
+                {
+                    "enabled": current.enabled if args.enabled is None else args.enabled,
+                    "stripe_account": current.stripe_account if args.account is None else args.account,
+                    "platform_fee_vnd": current.platform_fee_vnd
+                    if args.platform_fee is None
+                    else args.platform_fee,
+                },
+                where="payments",
+            )
+        except PaymentSettingsError as exc:
+            raise CommandError(str(exc)) from None
+
+        async def store() -> None:
+            db = Database(live.database_url or "", pool_size=1)
+            try:
+                await update_payment_settings(db, tenant, wanted, actor="cli")
+            finally:
+                await db.dispose()
+
+        try:
+            asyncio.run(store())
+        except PaymentSettingsError as exc:
+            raise CommandError(str(exc)) from None
+    state = "takes online payments" if wanted.online else "does not take online payments"
+    print(
+        f"tenant {args.slug} {state} (account {wanted.stripe_account or '-'}, "
+        f"platform fee {wanted.platform_fee_vnd} VND)"
+    )
+    return 0
+
+
 # Parser --------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="motcua", description="Multi-tenant online public-service portals")
@@ -499,6 +552,14 @@ def build_parser() -> argparse.ArgumentParser:
     ident.add_argument("--personal-id-claim", default="personal_id")
     ident.add_argument("--display-name", default="VNeID")
     ident.set_defaults(handler=cmd_tenants_identity)
+    pay = tenants.add_parser("payments", help="set a tenant's payment account, platform fee, on/off")
+    pay.add_argument("slug")
+    pay.add_argument("--account", metavar="ACCT", help="Stripe Connect account id (acct_…); '' removes it")
+    pay.add_argument("--platform-fee", metavar="VND", help="platform fee per online payment, whole đồng")
+    onoff = pay.add_mutually_exclusive_group()
+    onoff.add_argument("--enable", dest="enabled", action="store_const", const=True, default=None)
+    onoff.add_argument("--disable", dest="enabled", action="store_const", const=False)
+    pay.set_defaults(handler=cmd_tenants_payments)
 
     admins = sub.add_parser("admins", help="platform administrators").add_subparsers(
         dest="admins_command", required=True, metavar="ACTION"
