@@ -445,3 +445,70 @@ async def test_cancelling_on_the_checkout_page_closes_the_session_and_allows_a_n
             conn.execute(text(f"SELECT status FROM {tenant.schema}.payments ORDER BY id")).scalars().all()
         )
     assert statuses == ["cancelled", "succeeded"]
+
+
+async def test_the_webhook_and_the_return_page_settling_at_once_count_the_payment_once(
+    standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine, live_settings: Settings
+) -> None:
+    import asyncio
+
+    from motcua.payments.models import Payment
+    from motcua.payments.provider import ProviderStatus
+    from motcua.payments.services import settle_payment
+
+    tenant = make_tenant(procedures=[FEE])
+    _, code = await _submit(sign_in, tenant)
+    with engine.begin() as conn:
+        payment_id = conn.execute(
+            text(
+                f"INSERT INTO {tenant.schema}.payments "
+                "(dossier_id, provider, amount_vnd, status, account, origin, provider_ref) "
+                "SELECT id, 'stripe', fee_vnd, 'started', 'acct_pay', '', 'cs_test_race' "
+                f"FROM {tenant.schema}.dossiers WHERE code = :c RETURNING id"
+            ),
+            {"c": code},
+        ).scalar_one()
+    paid = ProviderStatus("succeeded", 50000, "vnd", "pi_test_race")
+    db = Database(live_settings.database_url or "", pool_size=4)
+    loaded = asyncio.Event()
+    ready = 0
+
+    async def settle() -> None:
+        nonlocal ready
+        async with db.tenant_session(tenant) as session:
+            payment = await session.get(Payment, payment_id)
+            assert payment is not None and payment.status == "started"
+            ready += 1
+            if ready == 2:
+                loaded.set()
+            await loaded.wait()  # both saw "started" before either settles
+            await settle_payment(session, tenant, payment, paid)
+
+    try:
+        await asyncio.gather(settle(), settle())
+    finally:
+        await db.dispose()
+    with engine.connect() as conn:
+        receipts = conn.execute(text(f"SELECT count(*) FROM {tenant.schema}.receipts")).scalar_one()
+        notes = conn.execute(
+            text(f"SELECT count(*) FROM {tenant.schema}.dossier_history WHERE reason LIKE 'Đã nộp phí%'")
+        ).scalar_one()
+    assert (receipts, notes) == (1, 1)
+
+
+async def test_a_checkout_the_provider_refuses_fails_the_payment_and_says_so(
+    paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    tenant = make_tenant(procedures=[FEE])
+    _merchant(engine, tenant, "acct_revoked")  # not (or no longer) connected to the platform
+    browser, code = await _submit(sign_in, tenant)
+    async with await _citizen_on(paying_app, browser, tenant) as citizen:
+        page = await citizen.get(f"/my/dossiers/{code}")
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        refused = await citizen.post(f"/my/dossiers/{code}/pay", data={"_csrf_token": token.group(1)})
+    assert refused.status_code == 409
+    assert "Không thanh toán được" in refused.text
+    with engine.connect() as conn:
+        row = conn.execute(text(f"SELECT status, review_reason FROM {tenant.schema}.payments")).one()
+    assert row.status == "failed" and "Stripe refused the checkout" in row.review_reason

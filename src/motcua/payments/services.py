@@ -24,7 +24,13 @@ from motcua.dossiers.models import Dossier, DossierStatus
 from motcua.dossiers.slip import format_fee_vnd
 from motcua.notifications.jobs import notify_after_commit
 from motcua.payments.models import RANK, Payment, PaymentEvent, PaymentMethod, PaymentStatus, Receipt
-from motcua.payments.provider import LineItem, PaymentProvider, ProviderStatus, status_of_session
+from motcua.payments.provider import (
+    LineItem,
+    PaymentProvider,
+    PaymentProviderError,
+    ProviderStatus,
+    status_of_session,
+)
 from motcua.payments.receipts import issue_receipt
 from motcua.payments.settings import PaymentSettings, PaymentSettingsError, payment_settings_of
 from motcua.tenancy.events import tenants_changed
@@ -112,15 +118,25 @@ async def _call_provider(db: Database, provider: PaymentProvider, tenant: Tenant
                 .where(Payment.id == payment_id)
             )
         ).one()
-    started = provider.start_checkout(
-        payment_id=payment_id,
-        account=row.account,
-        items=[LineItem(name=f"Phí, lệ phí: {row.procedure_name}", amount_vnd=row.amount_vnd)],
-        success_url=f"{row.origin}/payments/{payment_id}/return",
-        cancel_url=f"{row.origin}/payments/{payment_id}/cancel",
-        reference=row.code,
-        application_fee_vnd=row.platform_fee_vnd,
-    )
+    try:
+        started = provider.start_checkout(
+            payment_id=payment_id,
+            account=row.account,
+            items=[LineItem(name=f"Phí, lệ phí: {row.procedure_name}", amount_vnd=row.amount_vnd)],
+            success_url=f"{row.origin}/payments/{payment_id}/return",
+            cancel_url=f"{row.origin}/payments/{payment_id}/cancel",
+            reference=row.code,
+            application_fee_vnd=row.platform_fee_vnd,
+        )
+    except PaymentProviderError as exc:
+        if not exc.retryable:  # refused for good: nothing to retry, nothing was charged
+            async with db.tenant_session(tenant) as session:
+                await session.execute(
+                    update(Payment)
+                    .where(Payment.id == payment_id, Payment.status == PaymentStatus.CREATED)
+                    .values(status=PaymentStatus.FAILED, review_reason=str(exc)[:1000], updated_at=func.now())
+                )
+        raise
     async with db.tenant_session(tenant) as session:
         await session.execute(
             update(Payment)
@@ -149,13 +165,17 @@ async def settle_payment(
         return
     dossier: Dossier | None = None
     if target == PaymentStatus.SUCCEEDED:
-        # The dossier row is the lock every way of paying takes, so "already paid?" is exact.
+        # The dossier row is the lock every way of paying takes, so "already paid?" is exact;
+        # the payment is read again under it (a webhook and the return page may race).
         dossier = await session.scalar(
             select(Dossier)
             .where(Dossier.id == payment.dossier_id)
             .with_for_update()
             .execution_options(populate_existing=True)
         )
+        await session.refresh(payment)
+        if RANK[target] <= RANK[PaymentStatus(payment.status)]:
+            return
         if await _paid_by_another(session, payment.dossier_id, payment.id):
             target = PaymentStatus.REVIEW
             values["review_reason"] = "dossier already paid by another payment: refund this one"
@@ -254,38 +274,35 @@ async def apply_event(session: AsyncSession, tenant: Tenant, event: dict[str, An
 
 
 async def reconcile(db: Database, provider: PaymentProvider, tenant: Tenant) -> int:
-    """Re-fetch payments stuck in created/started and settle them; returns how many moved."""
+    """Re-fetch payments stuck in created/started and settle them, each in its own transaction
+    (one the provider cannot answer for now does not hold up the others); returns how many
+    moved."""
     async with db.tenant_session(tenant) as session:
-        unsent = (
-            await session.scalars(
-                select(Payment.id).where(
-                    Payment.status == PaymentStatus.CREATED, Payment.provider_ref.is_(None)
+        stuck = (
+            await session.execute(
+                select(Payment.id, Payment.provider_ref).where(
+                    Payment.status.in_((PaymentStatus.CREATED, PaymentStatus.STARTED))
                 )
             )
         ).all()
-    # A crash after the provider call but before its answer was stored: ask again (same
-    # idempotency key → the same checkout), so the payment is found, never duplicated.
-    for payment_id in unsent:
-        await _call_provider(db, provider, tenant, payment_id)
-    async with db.tenant_session(tenant) as session:
-        stuck = (
-            await session.scalars(
-                select(Payment).where(Payment.status.in_((PaymentStatus.CREATED, PaymentStatus.STARTED)))
-            )
-        ).all()
-        moved = len(unsent)
-        for payment in stuck:
-            if payment.provider_ref is None:
-                continue
-            before = payment.status
-            await settle_payment(
-                session,
-                tenant,
-                payment,
-                provider.fetch(account=payment.account, provider_ref=payment.provider_ref),
-            )
-            await session.refresh(payment)
-            moved += int(payment.status != before)
+    moved = 0
+    for payment_id, provider_ref in stuck:
+        try:
+            if provider_ref is None:
+                # A crash after the provider call but before its answer was stored: ask again
+                # (same idempotency key → the same checkout), so it is found, never duplicated.
+                await _call_provider(db, provider, tenant, payment_id)
+                moved += 1
+            async with db.tenant_session(tenant) as session:
+                payment = await session.get(Payment, payment_id)
+                assert payment is not None and payment.provider_ref is not None
+                before = payment.status
+                observed = provider.fetch(account=payment.account, provider_ref=payment.provider_ref)
+                await settle_payment(session, tenant, payment, observed)
+                await session.refresh(payment)
+                moved += int(payment.status != before and provider_ref is not None)
+        except PaymentProviderError as exc:
+            log.warning("payment %s of %s not reconciled: %s", payment_id, tenant.slug, exc)
     return moved
 
 
