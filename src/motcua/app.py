@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 import redis.asyncio as aioredis
 from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
@@ -22,6 +23,7 @@ from motcua.core.logging import configure_logging
 from motcua.core.security import derive_key
 from motcua.core.settings import Settings, load_settings
 from motcua.dossiers.routes import router as dossiers_router
+from motcua.dossiers.slip import prepare_slip_fonts
 from motcua.dossiers.storage import LocalStorage
 from motcua.feedback.routes import router as feedback_router
 from motcua.identity.devprovider import router as dev_eid_router
@@ -79,6 +81,8 @@ def create_app(settings: Settings) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Cut the PDF fonts (slips, receipts) before the first citizen asks for one (~0.5 s).
+        await anyio.to_thread.run_sync(prepare_slip_fonts)
         try:
             yield
         finally:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
+import anyio.to_thread
 from litestar import Router, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
@@ -378,7 +379,7 @@ async def slip_pdf(
     dossier = await _mine(request, db_session, code)
     files = await files_of(db_session, dossier.id)
     procedure = await db_session.get(Procedure, dossier.procedure_id)
-    pdf = render_slip_pdf(_slip_data(request, dossier, files, procedure))
+    pdf = await anyio.to_thread.run_sync(render_slip_pdf, _slip_data(request, dossier, files, procedure))
     return Response(
         pdf,
         media_type="application/pdf",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+import anyio.to_thread
 import stripe
 from litestar import Router, get, post
 from litestar.di import NamedDependency
@@ -191,7 +192,8 @@ async def receipt_pdf(
 ) -> Response[bytes]:
     receipt = await _receipt(request, db_session, receipt_id)
     try:
-        pdf = render_receipt_pdf(receipt)
+        # ~40 ms of pure-Python drawing: off the event loop, so other requests keep flowing.
+        pdf = await anyio.to_thread.run_sync(render_receipt_pdf, receipt)
     except MissingGlyphError:
         # A name the embedded font cannot draw: the HTML receipt still shows it correctly.
         return Response(b"", status_code=303, headers={"Location": f"/receipts/{receipt.id}"})
