@@ -112,4 +112,4 @@ async def needing_attention(session: AsyncSession, limit: int = 100) -> list[tup
         .order_by(Payment.id)
         .limit(limit)
     )
-    return [(payment, code) for payment, code in rows.tuples()]
+    return [(payment, code) for payment, code in rows]
