@@ -22,7 +22,7 @@ from tests.backoffice.test_workspace import _act, _officer, _submit
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import BIRTH, SignIn
 from tests.payments.test_settings import _admin
-from tests.payments.test_webhooks import SECRET, _merchant
+from tests.payments.test_webhooks import SECRET, _merchant, _payment
 from tests.workers import start_worker
 
 API_KEY = "sk_test_standin"
@@ -57,6 +57,33 @@ async def _citizen_on(app: object, browser: httpx.AsyncClient, tenant: Tenant) -
     )
     client.cookies = browser.cookies
     return client
+
+
+async def _refund_as_officer(
+    paying_app: object,
+    sign_in: SignIn,
+    engine: Engine,
+    tenant: Tenant,
+    code: str,
+    payment_id: int,
+    *,
+    amount: str,
+    reason: str,
+    seen: tuple[str, ...] = (),
+) -> httpx.Response:
+    """An officer of ``tenant`` opens the dossier's workspace (checking it shows ``seen``) and
+    refunds ``amount`` of the payment with ``reason``."""
+    officer_browser = await _officer(sign_in, engine, tenant)
+    async with await _citizen_on(paying_app, officer_browser, tenant) as officer:
+        workspace = await officer.get(f"/officer/dossiers/{code}")
+        for text_seen in seen:
+            assert text_seen in workspace.text, text_seen
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', workspace.text)
+        assert token is not None
+        return await officer.post(
+            f"/officer/dossiers/{code}/payments/{payment_id}/refund",
+            data={"_csrf_token": token.group(1), "amount": amount, "reason": reason},
+        )
 
 
 async def test_a_citizen_pays_and_the_return_page_asks_the_provider(
@@ -100,18 +127,18 @@ async def test_a_citizen_pays_and_the_return_page_asks_the_provider(
     assert "Thanh toán trực tuyến" in (await browser.get(f"/receipts/{receipt_id}")).text
 
     # The officer sees it paid, then refunds part of it through the provider.
-    officer_browser = await _officer(sign_in, engine, tenant)
-    async with await _citizen_on(paying_app, officer_browser, tenant) as officer:
-        workspace = await officer.get(f"/officer/dossiers/{code}")
-        assert 'data-paid="yes"' in workspace.text
-        assert f'data-payment-id="{row.id}" data-payment-status="succeeded"' in workspace.text
-        token = re.search(r'name="_csrf_token" value="([^"]+)"', workspace.text)
-        assert token is not None
-        refunded = await officer.post(
-            f"/officer/dossiers/{code}/payments/{row.id}/refund",
-            data={"_csrf_token": token.group(1), "amount": "20000", "reason": "Thu thừa lệ phí"},
-        )
-        assert refunded.status_code == 303, refunded.text[:500]
+    refunded = await _refund_as_officer(
+        paying_app,
+        sign_in,
+        engine,
+        tenant,
+        code,
+        row.id,
+        amount="20000",
+        reason="Thu thừa lệ phí",
+        seen=('data-paid="yes"', f'data-payment-id="{row.id}" data-payment-status="succeeded"'),
+    )
+    assert refunded.status_code == 303, refunded.text[:500]
     with engine.connect() as conn:
         refund = conn.execute(
             text(f"SELECT amount_vnd, status, provider_ref FROM {tenant.schema}.refunds")
@@ -132,16 +159,9 @@ async def test_reconciliation_repairs_a_crash_between_provider_and_database(
     tenant = make_tenant(procedures=[FEE])
     _merchant(engine, tenant, "acct_pay")
     _, code = await _submit(sign_in, tenant)
-    with engine.begin() as conn:
-        payment_id = conn.execute(
-            text(
-                f"INSERT INTO {tenant.schema}.payments "
-                "(dossier_id, provider, amount_vnd, status, account, origin) "
-                f"SELECT id, 'stripe', fee_vnd, 'created', 'acct_pay', 'http://{tenant.slug}.localhost' "
-                f"FROM {tenant.schema}.dossiers WHERE code = :c RETURNING id"
-            ),
-            {"c": code},
-        ).scalar_one()
+    payment_id = _payment(
+        engine, tenant, code, "acct_pay", None, status="created", origin=f"http://{tenant.slug}.localhost"
+    )
     provider = StripeProvider(API_KEY, SECRET, api_base=standin.api_base)
     tenant = replace(tenant, settings={**tenant.settings, "payments": {"stripe_account": "acct_pay"}})
     db = Database(live_settings.database_url or "", pool_size=2)
@@ -182,16 +202,9 @@ async def test_the_reconciliation_job_settles_a_payment_in_a_real_worker(
     _merchant(engine, tenant, "acct_pay")
     _, code = await _submit(sign_in, tenant)
     provider = StripeProvider(API_KEY, SECRET, api_base=standin.api_base)
-    with engine.begin() as conn:
-        payment_id = conn.execute(
-            text(
-                f"INSERT INTO {tenant.schema}.payments "
-                "(dossier_id, provider, amount_vnd, status, account, origin) "
-                f"SELECT id, 'stripe', fee_vnd, 'created', 'acct_pay', 'http://{tenant.slug}.localhost' "
-                f"FROM {tenant.schema}.dossiers WHERE code = :c RETURNING id"
-            ),
-            {"c": code},
-        ).scalar_one()
+    payment_id = _payment(
+        engine, tenant, code, "acct_pay", None, status="created", origin=f"http://{tenant.slug}.localhost"
+    )
     started = provider.start_checkout(
         payment_id=payment_id,
         account="acct_pay",
@@ -320,17 +333,18 @@ async def test_paying_twice_in_two_tabs_sends_the_second_payment_to_review_and_r
     attention = (await admin.get("/manage/payments")).text.split('data-testid="attention"', 1)
     assert len(attention) == 2 and code in attention[1]  # the administrator is told
 
-    officer_browser = await _officer(sign_in, engine, tenant)
-    async with await _citizen_on(paying_app, officer_browser, tenant) as officer:
-        workspace = await officer.get(f"/officer/dossiers/{code}")
-        assert f'action="/officer/dossiers/{code}/payments/{rows[1].id}/refund"' in workspace.text
-        token = re.search(r'name="_csrf_token" value="([^"]+)"', workspace.text)
-        assert token is not None
-        done = await officer.post(
-            f"/officer/dossiers/{code}/payments/{rows[1].id}/refund",
-            data={"_csrf_token": token.group(1), "amount": "", "reason": "Thanh toán trùng"},
-        )
-        assert done.status_code == 303, done.text[:500]
+    done = await _refund_as_officer(
+        paying_app,
+        sign_in,
+        engine,
+        tenant,
+        code,
+        rows[1].id,
+        amount="",
+        reason="Thanh toán trùng",
+        seen=(f'action="/officer/dossiers/{code}/payments/{rows[1].id}/refund"',),
+    )
+    assert done.status_code == 303, done.text[:500]
     with engine.connect() as conn:
         statuses = (
             conn.execute(text(f"SELECT status FROM {tenant.schema}.payments ORDER BY id")).scalars().all()
@@ -395,15 +409,9 @@ async def test_a_refund_lost_in_a_crash_is_finished_once_and_a_refused_one_says_
         reason="Ngoài hệ thống",
         idempotency_key="dashboard-1",
     )
-    officer_browser = await _officer(sign_in, engine, tenant)
-    async with await _citizen_on(paying_app, officer_browser, tenant) as officer:
-        workspace = await officer.get(f"/officer/dossiers/{code}")
-        token = re.search(r'name="_csrf_token" value="([^"]+)"', workspace.text)
-        assert token is not None
-        refused = await officer.post(
-            f"/officer/dossiers/{code}/payments/{payment.id}/refund",
-            data={"_csrf_token": token.group(1), "amount": "15000", "reason": "Hoàn thêm"},
-        )
+    refused = await _refund_as_officer(
+        paying_app, sign_in, engine, tenant, code, payment.id, amount="15000", reason="Hoàn thêm"
+    )
     assert refused.status_code == 409
     assert "Cổng thanh toán từ chối hoàn tiền" in refused.text
     with engine.connect() as conn:
@@ -458,16 +466,7 @@ async def test_the_webhook_and_the_return_page_settling_at_once_count_the_paymen
 
     tenant = make_tenant(procedures=[FEE])
     _, code = await _submit(sign_in, tenant)
-    with engine.begin() as conn:
-        payment_id = conn.execute(
-            text(
-                f"INSERT INTO {tenant.schema}.payments "
-                "(dossier_id, provider, amount_vnd, status, account, origin, provider_ref) "
-                "SELECT id, 'stripe', fee_vnd, 'started', 'acct_pay', '', 'cs_test_race' "
-                f"FROM {tenant.schema}.dossiers WHERE code = :c RETURNING id"
-            ),
-            {"c": code},
-        ).scalar_one()
+    payment_id = _payment(engine, tenant, code, "acct_pay", "cs_test_race")
     paid = ProviderStatus("succeeded", 50000, "vnd", "pi_test_race")
     db = Database(live_settings.database_url or "", pool_size=4)
     loaded = asyncio.Event()

@@ -68,17 +68,27 @@ def _merchant(engine: Engine, tenant: Tenant, account: str) -> None:
     events.tenants_changed()
 
 
-def _payment(engine: Engine, tenant: Tenant, code: str, account: str, ref: str) -> int:
+def _payment(
+    engine: Engine,
+    tenant: Tenant,
+    code: str,
+    account: str,
+    ref: str | None,
+    *,
+    status: str = "started",
+    origin: str = "",
+) -> int:
+    """A payment row of the dossier's fee, as the product leaves it at ``status``."""
     with engine.begin() as conn:
         return int(
             conn.execute(
                 text(
                     f"INSERT INTO {tenant.schema}.payments "
-                    "(dossier_id, provider, amount_vnd, status, provider_ref, account) "
-                    "SELECT id, 'stripe', fee_vnd, 'started', :ref, :a "
+                    "(dossier_id, provider, amount_vnd, status, provider_ref, account, origin) "
+                    "SELECT id, 'stripe', fee_vnd, :s, :ref, :a, :o "
                     f"FROM {tenant.schema}.dossiers WHERE code = :c RETURNING id"
                 ),
-                {"ref": ref, "a": account, "c": code},
+                {"ref": ref, "a": account, "c": code, "s": status, "o": origin},
             ).scalar_one()
         )
 

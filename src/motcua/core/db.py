@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -94,6 +94,15 @@ _AFTER_COMMIT = "motcua_after_commit"
 def after_commit(session: AsyncSession, job: Callable[[], object]) -> None:
     """Run ``job`` once ``session``'s transaction has committed (never if it rolls back)."""
     session.info.setdefault(_AFTER_COMMIT, []).append(job)
+
+
+M = TypeVar("M")
+
+
+async def locked(session: AsyncSession, model: type[M], ident: int) -> M | None:
+    """The row, locked until the transaction ends (``FOR UPDATE``) and read fresh: whoever held
+    the lock before may have changed it since the session last loaded it."""
+    return await session.get(model, ident, with_for_update=True, populate_existing=True)
 
 
 def sync_engine(url: str, *, pool_size: int = 5) -> Engine:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from motcua.core.db import Database
+from motcua.core.db import Database, locked
 from motcua.dossiers.lifecycle import DossierError, record_event
 from motcua.dossiers.models import Dossier
 from motcua.dossiers.slip import format_fee_vnd
@@ -62,7 +62,7 @@ async def request_refund(
     if len(reason) < MIN_REASON:
         raise DossierError("Ghi rõ lý do hoàn tiền (ít nhất 5 ký tự).")
     async with db.tenant_session(tenant) as session:
-        payment = await session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
+        payment = await locked(session, Payment, payment_id)
         if payment is None:
             raise DossierError("Không tìm thấy khoản thanh toán.")
         if payment.status not in REFUNDABLE:
@@ -125,7 +125,7 @@ async def _ask_provider(db: Database, provider: PaymentProvider, tenant: Tenant,
             )
         raise DossierError(f"Cổng thanh toán từ chối hoàn tiền: {exc}") from None
     async with db.tenant_session(tenant) as session:
-        refund = await session.scalar(select(Refund).where(Refund.id == refund_id).with_for_update())
+        refund = await locked(session, Refund, refund_id)
         assert refund is not None
         await _settle_refund(session, refund, provider_ref=provider_ref)
         return refund
@@ -141,12 +141,7 @@ async def _settle_refund(session: AsyncSession, refund: Refund, *, provider_ref:
         .where(Refund.id == refund.id)
         .values(status=RefundStatus.SUCCEEDED, provider_ref=provider_ref, updated_at=func.now())
     )
-    payment = await session.scalar(
-        select(Payment)
-        .where(Payment.id == refund.payment_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    payment = await locked(session, Payment, refund.payment_id)
     assert payment is not None
     refunded = payment.refunded_vnd + refund.amount_vnd
     values: dict[str, object] = {"refunded_vnd": refunded, "updated_at": func.now()}

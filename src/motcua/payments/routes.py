@@ -22,7 +22,7 @@ from motcua.dossiers.slip import VIETNAM_TZ, MissingGlyphError
 from motcua.identity.guards import requires_login, requires_tenant_admin
 from motcua.identity.models import Role
 from motcua.identity.sessions import UserSession
-from motcua.payments.models import PaymentMethod, PaymentStatus, Receipt, RefundStatus
+from motcua.payments.models import Payment, PaymentMethod, PaymentStatus, Receipt, RefundStatus
 from motcua.payments.provider import PaymentProvider, PaymentProviderError
 from motcua.payments.receipts import amount_in_words, render_receipt_pdf
 from motcua.payments.reports import compute_day, needing_attention, recent_reports, vietnam_today
@@ -80,6 +80,18 @@ async def pay(
     return Redirect(started.redirect_url, status_code=303)
 
 
+async def _payment_page(request: HttpRequest, session: AsyncSession, payment: Payment) -> Response[str]:
+    """Where the citizen lands back from the checkout: the payment's real state, its receipt."""
+    receipt = await session.scalar(select(Receipt).where(Receipt.payment_id == payment.id))
+    return page(
+        request,
+        "payments/return.html",
+        payment=payment,
+        receipt=receipt,
+        label=STATUS_LABELS[PaymentStatus(payment.status)],
+    )
+
+
 @get("/payments/{payment_id:int}/return", guards=[requires_login], include_in_schema=False)
 async def checkout_return(
     request: HttpRequest, db_session: NamedDependency[AsyncSession], payment_id: FromPath[int]
@@ -98,14 +110,7 @@ async def checkout_return(
         if observed is not None:
             await settle_payment(db_session, request.state.tenant, payment, observed)
             await db_session.refresh(payment)
-    receipt = await db_session.scalar(select(Receipt).where(Receipt.payment_id == payment.id))
-    return page(
-        request,
-        "payments/return.html",
-        payment=payment,
-        receipt=receipt,
-        label=STATUS_LABELS[PaymentStatus(payment.status)],
-    )
+    return await _payment_page(request, db_session, payment)
 
 
 @get("/payments/{payment_id:int}/cancel", guards=[requires_login], include_in_schema=False)
@@ -123,14 +128,7 @@ async def checkout_cancelled(
     with contextlib.suppress(PaymentProviderError):
         await cancel_payment(db_session, request.state.tenant, _provider(request), payment)
     await db_session.refresh(payment)
-    receipt = await db_session.scalar(select(Receipt).where(Receipt.payment_id == payment.id))
-    return page(
-        request,
-        "payments/return.html",
-        payment=payment,
-        receipt=receipt,
-        label=STATUS_LABELS[PaymentStatus(payment.status)],
-    )
+    return await _payment_page(request, db_session, payment)
 
 
 @post("/webhooks/stripe", include_in_schema=False, opt={"exclude_from_csrf": True}, status_code=200)

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from motcua.core.db import Database
+from motcua.core.db import Database, locked
 from motcua.dossiers.lifecycle import Action, DossierError, record_event, transition
 from motcua.dossiers.models import Dossier, DossierStatus
 from motcua.dossiers.slip import format_fee_vnd
@@ -167,12 +167,7 @@ async def settle_payment(
     if target == PaymentStatus.SUCCEEDED:
         # The dossier row is the lock every way of paying takes, so "already paid?" is exact;
         # the payment is read again under it (a webhook and the return page may race).
-        dossier = await session.scalar(
-            select(Dossier)
-            .where(Dossier.id == payment.dossier_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
+        dossier = await locked(session, Dossier, payment.dossier_id)
         await session.refresh(payment)
         if RANK[target] <= RANK[PaymentStatus(payment.status)]:
             return
@@ -357,29 +352,24 @@ async def record_counter_payment(
     the receipt handed to the citizen."""
     if method not in (PaymentMethod.CASH, PaymentMethod.POS):
         raise DossierError("Chọn hình thức nộp: tiền mặt hoặc thẻ qua máy POS.")
-    locked = await session.scalar(
-        select(Dossier)
-        .where(Dossier.id == dossier.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert locked is not None
-    if locked.fee_vnd <= 0:
+    current = await locked(session, Dossier, dossier.id)
+    assert current is not None
+    if current.fee_vnd <= 0:
         raise DossierError("Hồ sơ này không có khoản phí.")
-    if await _paid_by_another(session, locked.id, None):
+    if await _paid_by_another(session, current.id, None):
         raise DossierError("Hồ sơ này đã được thanh toán.")
     payment = Payment(
-        dossier_id=locked.id,
+        dossier_id=current.id,
         provider="counter",
         method=method,
-        amount_vnd=locked.fee_vnd,
+        amount_vnd=current.fee_vnd,
         status=PaymentStatus.SUCCEEDED,
         account="",
     )
     session.add(payment)
     await session.flush()
     return await _record_paid(
-        session, tenant, payment, locked, actor=f"officer:{officer}", collected_by=officer
+        session, tenant, payment, current, actor=f"officer:{officer}", collected_by=officer
     )
 
 
