@@ -108,6 +108,62 @@ def make_dossier(engine: Any, settings: Any, slug: str) -> str:
     return asyncio.run(go())
 
 
+def make_receipt(engine: Any, settings: Any, slug: str, code: str) -> tuple[str, int]:
+    """The dossier's fee recorded at the desk with its receipt, and a session of its citizen:
+    for the dossier page (fees, payments, receipts) and the receipt page and PDF."""
+    import asyncio
+
+    from sqlalchemy import select, update
+
+    from motcua.core.db import Database
+    from motcua.dossiers.models import Dossier
+    from motcua.identity.sessions import SessionStore, UserSession
+    from motcua.payments.models import Receipt
+    from motcua.payments.services import record_counter_payment
+
+    tenant = get_tenant(engine, slug)
+    assert tenant is not None
+
+    async def go() -> tuple[str, int]:
+        import redis.asyncio as aioredis
+
+        db = Database(settings.database_url, pool_size=1)
+        try:
+            async with db.tenant_session(tenant) as session:
+                dossier = await session.scalar(select(Dossier).where(Dossier.code == code))
+                assert dossier is not None
+                receipt = await session.scalar(select(Receipt).where(Receipt.dossier_id == dossier.id))
+                if receipt is None:
+                    if dossier.fee_vnd <= 0:
+                        await session.execute(
+                            update(Dossier).where(Dossier.id == dossier.id).values(fee_vnd=25000)
+                        )
+                        await session.refresh(dossier)
+                    receipt = await record_counter_payment(
+                        session, tenant, dossier, officer="079085009999", method="cash"
+                    )
+                receipt_id, citizen_id = receipt.id, dossier.citizen_id
+        finally:
+            await db.dispose()
+        redis = aioredis.Redis.from_url(settings.redis_url)
+        store = SessionStore(redis, idle_seconds=3600, absolute_seconds=7200)
+        sid = await store.create(
+            UserSession(
+                site=slug,
+                issuer="https://eid.bench",
+                subject="bench",
+                personal_id="001190000001",
+                name="Bench",
+                roles=["citizen"],
+                citizen_id=citizen_id,
+            )
+        )
+        await redis.aclose()
+        return sid, receipt_id
+
+    return asyncio.run(go())
+
+
 OFFICER_PID = "079085009999"
 
 
@@ -309,6 +365,7 @@ def main() -> int:
                 actor="bench",
             )
         tracking_code = make_dossier(engine, settings, big_slug)
+        citizen_sid, receipt_id = make_receipt(engine, settings, big_slug, tracking_code)
         officer_sid, scan_first, scan_repeat = make_back_office(engine, settings, big_slug, args.dossiers)
 
         child_env = {**os.environ, **env}
@@ -398,6 +455,17 @@ def main() -> int:
                 args.seconds,
                 cookie=f"motcua_session={officer_sid}",
             )
+        # The citizen's own pages: the dossier (fees, payments, receipts, history) and the
+        # receipt as a page and as a PDF (drawn on each request from the receipt's snapshot).
+        for label, path in (
+            ("citizen_dossier_page", f"/my/dossiers/{tracking_code}"),
+            ("receipt_page", f"/receipts/{receipt_id}"),
+            ("receipt_pdf", f"/receipts/{receipt_id}/pdf"),
+        ):
+            for connections in (1, 16):
+                results["load"][f"{label}@{connections}"] = wrk(
+                    url, big_hosts, path, connections, args.seconds, cookie=f"motcua_session={citizen_sid}"
+                )
         results["deadline_scan_seconds"] = {"first": round(scan_first, 3), "repeat": round(scan_repeat, 3)}
     finally:
         if server is not None:

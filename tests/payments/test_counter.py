@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from motcua.web.theming import LANGUAGE_COOKIE
 from tests.backoffice.test_workspace import _act, _officer, _submit
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import BIRTH, SignIn
@@ -78,6 +79,13 @@ async def test_an_officer_records_a_counter_payment_once_with_a_receipt(
     assert pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
     assert pdf.content == (await citizen.get(f"/receipts/{receipt.id}/pdf")).content  # same bytes
+    # In English on request (legal amounts in words stay Vietnamese, as on the paper receipt).
+    citizen.cookies.set(LANGUAGE_COOKIE, "en")
+    english = await citizen.get(f"/receipts/{receipt.id}")
+    assert "Receipt for fees and charges" in english.text
+    assert "Cash at the one-stop desk" in english.text
+    assert "Mười lăm nghìn đồng" in english.text
+    citizen.cookies.delete(LANGUAGE_COOKIE)
     # Someone else's receipt does not exist for another citizen.
     stranger = await sign_in(tenant, name="Lê Văn Khác", personal_id="001190009999")
     assert (await stranger.get(f"/receipts/{receipt.id}")).status_code == 404

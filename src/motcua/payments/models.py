@@ -74,7 +74,7 @@ class PaymentMethod(enum.StrEnum):
     @property
     def label(self) -> str:
         return {
-            "online": "Thanh toán trực tuyến",
+            "online": "Thanh toán trực tuyến qua cổng thanh toán",
             "cash": "Tiền mặt tại Bộ phận Một cửa",
             "pos": "Thẻ qua máy POS tại Bộ phận Một cửa",
         }[self.value]
