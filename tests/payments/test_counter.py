@@ -156,8 +156,22 @@ async def test_refunds_at_the_desk_are_partial_or_full_with_a_reason(
     with engine.connect() as conn:
         row = conn.execute(text(f"SELECT status, refunded_vnd FROM {tenant.schema}.payments")).one()
     assert (row.status, row.refunded_vnd) == ("succeeded", 5000)
-    rest = await officer.post(url, data={"_csrf_token": token, "amount": "", "reason": "Hủy hồ sơ, hoàn phí"})
+    # The form carries what was left when it was shown: sent twice (a double click), it
+    # refunds once.
+    workspace = await officer.get(f"/officer/dossiers/{code}")
+    remaining = re.search(r'name="remaining" value="(\d+)"', workspace.text)
+    assert remaining is not None and remaining.group(1) == "10000"
+    form = {
+        "_csrf_token": token,
+        "remaining": remaining.group(1),
+        "amount": "",
+        "reason": "Hủy hồ sơ, hoàn phí",
+    }
+    rest = await officer.post(url, data=form)
     assert rest.status_code == 303
+    twice = await officer.post(url, data=form)
+    assert twice.status_code == 409
+    assert "vừa được người khác cập nhật" in twice.text
     with engine.connect() as conn:
         row = conn.execute(text(f"SELECT status, refunded_vnd FROM {tenant.schema}.payments")).one()
         refunds = conn.execute(

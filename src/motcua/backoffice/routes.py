@@ -37,7 +37,13 @@ from motcua.identity.schemas import PERSONAL_ID
 from motcua.identity.sessions import UserSession
 from motcua.notifications.jobs import ACTION_EVENTS, notify_after_commit
 from motcua.payments.models import PaymentMethod
-from motcua.payments.refunds import parse_refund_amount, refunds_of, request_refund
+from motcua.payments.refunds import (
+    parse_expected_remaining,
+    parse_refund_amount,
+    refundable,
+    refunds_of,
+    request_refund,
+)
 from motcua.payments.routes import REFUND_LABELS, STATUS_LABELS
 from motcua.payments.services import fee_state, payments_of, record_counter_payment
 from motcua.tenancy.models import PlatformAudit
@@ -107,6 +113,7 @@ async def _workspace(
 ) -> Response[str]:
     definition = await form_definition(session, dossier.procedure_id, dossier.form_version)
     labels = {f["name"]: f["label"] for f in definition}
+    fees = await fee_state(session, request.state.tenant, dossier, online_enabled=False)
     return page(
         request,
         "backoffice/workspace.html",
@@ -116,7 +123,8 @@ async def _workspace(
         files=await files_of(session, dossier.id),
         history=await history_of(session, dossier.id),
         apologies=await apologies_of(session, dossier.id),
-        fees=await fee_state(session, request.state.tenant, dossier, online_enabled=False),
+        fees=fees,
+        refundable={p.id: await refundable(session, p) for p in fees.payments},
         refunds=await refunds_of(session, dossier.id),
         payment_labels=STATUS_LABELS,
         method_labels={m.value: m.label for m in PaymentMethod},
@@ -337,6 +345,7 @@ async def refund_payment(
             amount_vnd=parse_refund_amount(str(data.get("amount") or "")),
             reason=str(data.get("reason") or ""),
             officer=_officer(request).personal_id,
+            expected_remaining=parse_expected_remaining(str(data.get("remaining") or "")),
         )
     except DossierError as exc:
         return await _workspace(request, db_session, dossier, error=str(exc), status_code=409)

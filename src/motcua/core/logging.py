@@ -32,6 +32,12 @@ def configure_logging(settings: Settings) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
     root.setLevel(settings.log_level)
+    # fontTools narrates every table it prunes when the PDF fonts are cut at start-up.
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
     for existing in root.handlers:
         if not any(isinstance(f, RedactSecrets) for f in existing.filters):
-            existing.addFilter(RedactSecrets([settings.secret_key]))
+            existing.addFilter(
+                RedactSecrets(
+                    [settings.secret_key, settings.stripe_secret_key, settings.stripe_webhook_secret]
+                )
+            )

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.db import Database, locked
-from motcua.dossiers.lifecycle import DossierError, record_event
+from motcua.dossiers.lifecycle import STALE, DossierError, record_event
 from motcua.dossiers.models import Dossier
 from motcua.dossiers.slip import format_fee_vnd
 from motcua.payments.models import Payment, PaymentMethod, PaymentStatus, Refund, RefundStatus
@@ -37,6 +37,11 @@ def parse_refund_amount(raw: str | None) -> int | None:
     return amount
 
 
+def parse_expected_remaining(raw: str | None) -> int | None:
+    text = (raw or "").strip()
+    return int(text) if text.isdigit() else None
+
+
 async def _open_refunds_vnd(session: AsyncSession, payment_id: int) -> int:
     pending = await session.scalar(
         select(func.coalesce(func.sum(Refund.amount_vnd), 0)).where(
@@ -55,9 +60,13 @@ async def request_refund(
     amount_vnd: int | None,
     reason: str,
     officer: str,
+    expected_remaining: int | None = None,
 ) -> Refund:
     """Refund ``amount_vnd`` (None: all that is left) of a payment. Raises DossierError with
-    what to fix; a provider refusal marks the refund failed and says why."""
+    what to fix; a provider refusal marks the refund failed and says why.
+
+    ``expected_remaining`` is what was left to refund on the page the officer saw: a form sent
+    twice (a double click, a second tab) finds it changed and refunds nothing more."""
     reason = reason.strip()[:2000]
     if len(reason) < MIN_REASON:
         raise DossierError("Ghi rõ lý do hoàn tiền (ít nhất 5 ký tự).")
@@ -65,17 +74,18 @@ async def request_refund(
         payment = await locked(session, Payment, payment_id)
         if payment is None:
             raise DossierError("Không tìm thấy khoản thanh toán.")
+        remaining = await refundable(session, payment)
+        if expected_remaining is not None and expected_remaining != remaining:
+            raise DossierError(STALE)
         if payment.status not in REFUNDABLE:
             raise DossierError("Chỉ hoàn được khoản đã thanh toán thành công.")
-        remaining = payment.amount_vnd - payment.refunded_vnd - await _open_refunds_vnd(session, payment.id)
         if remaining <= 0:
             raise DossierError("Khoản thanh toán này đã được hoàn hết (hoặc đang chờ hoàn).")
         amount = remaining if amount_vnd is None else amount_vnd
         if amount > remaining:
             raise DossierError(
-                f"Số tiền hoàn ({amount:,} đồng) lớn hơn số còn có thể hoàn ({remaining:,} đồng).".replace(
-                    ",", "."
-                )
+                f"Số tiền hoàn ({format_fee_vnd(amount)}) lớn hơn số còn có thể hoàn "
+                f"({format_fee_vnd(remaining)})."
             )
         online = payment.method == PaymentMethod.ONLINE
         if online and (provider is None or not payment.provider_payment_ref):
@@ -157,6 +167,13 @@ async def _settle_refund(session: AsyncSession, refund: Refund, *, provider_ref:
         reason=f"Hoàn {format_fee_vnd(refund.amount_vnd)}: {refund.reason}",
     )
     await session.refresh(refund)
+
+
+async def refundable(session: AsyncSession, payment: Payment) -> int:
+    """What is left to refund of a payment: not yet refunded, nor waiting for the provider."""
+    if payment.status not in REFUNDABLE:
+        return 0
+    return payment.amount_vnd - payment.refunded_vnd - await _open_refunds_vnd(session, payment.id)
 
 
 async def retry_pending_refunds(db: Database, provider: PaymentProvider, tenant: Tenant) -> int:
