@@ -63,6 +63,7 @@ async def test_a_citizen_pays_a_fee_through_the_stand_in_checkout_on_make_run(tm
             hosted = await citizen.get(checkout)
             assert "Thanh toán thử — không dùng thẻ thật" in hosted.text
             assert "15.000 ₫" in hosted.text
+            assert "Lệ phí cấp Giấy xác nhận tình trạng hôn nhân" in hosted.text  # the catalogue's fee
             paid = await citizen.post(checkout, data={"action": "pay"})
             assert paid.status_code == 303
             back = paid.headers["location"]

@@ -104,6 +104,7 @@ async def test_a_citizen_pays_and_the_return_page_asks_the_provider(
         assert checkout.startswith(standin.api_base + "/pay/cs_test_")
         hosted = httpx.get(checkout)
         assert "50.000" in hosted.text  # 50,000 ₫, not 500 and not 5,000,000
+        assert "Phí, lệ phí: " in hosted.text  # no fee in the catalogue matches: a generic line
         paid = httpx.post(checkout, data={"action": "pay"}, follow_redirects=False)
         back = paid.headers["location"]
         assert back.startswith(f"http://{tenant.slug}.localhost/payments/")

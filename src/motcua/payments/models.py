@@ -52,6 +52,7 @@ class Payment(TenantBase):
     method: Mapped[str] = mapped_column(String(10), default="online")  # online, cash, pos
     refunded_vnd: Mapped[int] = mapped_column(BigInteger, default=0)
     platform_fee_vnd: Mapped[int] = mapped_column(BigInteger, default=0)
+    item_name: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.catalog.models import Procedure
 from motcua.core.db import Database, locked
 from motcua.dossiers.lifecycle import Action, DossierError, record_event, transition
 from motcua.dossiers.models import Dossier, DossierStatus
@@ -84,6 +85,7 @@ async def start_payment(
         payment = Payment(
             dossier_id=dossier.id,
             provider=provider.name,
+            item_name=await _fee_name(session, dossier),
             method=PaymentMethod.ONLINE,
             amount_vnd=dossier.fee_vnd,
             # Kept on the payment: a retried provider call must send the very same parameters.
@@ -100,6 +102,16 @@ async def start_payment(
     return Started(payment_id, started.redirect_url)
 
 
+async def _fee_name(session: AsyncSession, dossier: Dossier) -> str:
+    """The line the citizen sees on the checkout: the procedure's fee being paid (its catalogue
+    name, e.g. "Lệ phí cấp Giấy xác nhận tình trạng hôn nhân"), else a generic one."""
+    fees = await session.scalar(select(Procedure.fees).where(Procedure.id == dossier.procedure_id))
+    for fee in fees or []:
+        if int(fee.get("amount_vnd") or 0) == dossier.fee_vnd and fee.get("name"):
+            return str(fee["name"])[:300]
+    return f"Phí, lệ phí: {dossier.procedure_name}"[:300]
+
+
 async def _call_provider(db: Database, provider: PaymentProvider, tenant: Tenant, payment_id: int) -> Any:
     """Ask the provider for the checkout of a committed payment, then store its reference.
     Safe to repeat: the same payment always sends the same parameters and idempotency key."""
@@ -111,6 +123,7 @@ async def _call_provider(db: Database, provider: PaymentProvider, tenant: Tenant
                     Payment.origin,
                     Payment.amount_vnd,
                     Payment.platform_fee_vnd,
+                    Payment.item_name,
                     Dossier.procedure_name,
                     Dossier.code,
                 )
@@ -122,7 +135,11 @@ async def _call_provider(db: Database, provider: PaymentProvider, tenant: Tenant
         started = provider.start_checkout(
             payment_id=payment_id,
             account=row.account,
-            items=[LineItem(name=f"Phí, lệ phí: {row.procedure_name}", amount_vnd=row.amount_vnd)],
+            items=[
+                LineItem(
+                    name=row.item_name or f"Phí, lệ phí: {row.procedure_name}", amount_vnd=row.amount_vnd
+                )
+            ],
             success_url=f"{row.origin}/payments/{payment_id}/return",
             cancel_url=f"{row.origin}/payments/{payment_id}/cancel",
             reference=row.code,
