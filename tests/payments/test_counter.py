@@ -223,13 +223,39 @@ async def test_fees_come_before_the_result(sign_in: SignIn, make_tenant: MakeTen
     assert status.scalar_one() == "processed"
 
 
-async def test_payment_is_only_requested_when_something_is_owed(
+async def test_the_officer_requests_the_amount_worked_out_for_the_dossier(
     sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
-    tenant = make_tenant(procedures=[BIRTH])  # a procedure without fees
-    _, code = await _submit(sign_in, tenant)
+    tenant = make_tenant(procedures=[BIRTH])  # nothing in the catalogue: the officer works it out
+    citizen, code = await _submit(sign_in, tenant)
     officer = await _officer(sign_in, engine, tenant)
     assert (await _act(officer, code, "accept")).status_code == 303
-    refused = await _act(officer, code, "request_payment")
-    assert refused.status_code == 409
-    assert "không còn khoản phí, lệ phí nào phải nộp" in refused.text
+    nothing = await _act(officer, code, "request_payment")
+    assert nothing.status_code == 409
+    assert "Nhập số tiền phải nộp" in nothing.text
+    words = await _act(officer, code, "request_payment", amount="mười nghìn")
+    assert words.status_code == 409
+    assert "Số tiền phải nộp phải là số đồng" in words.text
+    asked = await _act(officer, code, "request_payment", amount="12.000")
+    assert asked.status_code == 303
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(f"SELECT status, fee_vnd FROM {tenant.schema}.dossiers WHERE code = :c"), {"c": code}
+        ).one()
+        reason = conn.execute(
+            text(f"SELECT reason FROM {tenant.schema}.dossier_history ORDER BY id DESC LIMIT 1")
+        ).scalar_one()
+    assert (row.status, row.fee_vnd) == ("payment_requested", 12000)
+    assert reason == "Số tiền phải nộp: 12.000 đồng"
+    assert "12.000 ₫" in (await citizen.get(f"/my/dossiers/{code}")).text
+    token = await _token(officer, f"/officer/dossiers/{code}")
+    paid = await officer.post(
+        f"/officer/dossiers/{code}/payments/counter", data={"_csrf_token": token, "method": "cash"}
+    )
+    assert paid.status_code == 303
+    with engine.connect() as conn:
+        receipt = conn.execute(text(f"SELECT amount_vnd FROM {tenant.schema}.receipts")).scalar_one()
+    assert receipt == 12000
+    again = await _act(officer, code, "request_payment", amount="5000")
+    assert again.status_code == 409  # in progress again, and already paid
+    assert "Hồ sơ này đã nộp phí, lệ phí." in again.text

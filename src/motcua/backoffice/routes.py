@@ -46,6 +46,7 @@ from motcua.payments.refunds import (
 )
 from motcua.payments.routes import REFUND_LABELS, STATUS_LABELS
 from motcua.payments.services import fee_state, payments_of, record_counter_payment
+from motcua.payments.settings import parse_amount_vnd
 from motcua.tenancy.models import PlatformAudit
 from motcua.tenancy.schemas import Tenant
 from motcua.web.pages import FormData, HttpRequest, page
@@ -176,7 +177,7 @@ async def act(
             if not results:
                 raise DossierError("Vui lòng tải lên văn bản kết quả trước khi hoàn thành xử lý.")
         if chosen in (Action.FINISH, Action.REQUEST_PAYMENT) and dossier.status in RULES[chosen].sources:
-            await _check_fees(db_session, tenant, dossier, chosen)
+            await _check_fees(db_session, tenant, dossier, chosen, data)
         await officer_act(
             db_session,
             tenant,
@@ -199,17 +200,24 @@ async def act(
     return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
 
 
-async def _check_fees(session: AsyncSession, tenant: Tenant, dossier: Dossier, action: Action) -> None:
+async def _check_fees(
+    session: AsyncSession, tenant: Tenant, dossier: Dossier, action: Action, data: dict[str, Any]
+) -> None:
     """Fees come before the result: a dossier with unpaid fees is not finished, and payment is
-    only requested when something is owed."""
+    only requested when something is owed (the catalogue's fee or the amount typed)."""
     fees = await fee_state(session, tenant, dossier, online_enabled=False)
+    if action == Action.REQUEST_PAYMENT:
+        typed = parse_amount_vnd(str(data.get("amount") or ""), what="Số tiền phải nộp")
+        if fees.paid:
+            raise DossierError("Hồ sơ này đã nộp phí, lệ phí.")
+        if (typed or fees.fee_vnd) <= 0:
+            raise DossierError("Nhập số tiền phải nộp (đồng) để yêu cầu nghĩa vụ tài chính.")
+        return
     if action == Action.FINISH and fees.fee_vnd > 0 and not fees.paid:
         raise DossierError(
             f"Hồ sơ chưa nộp phí, lệ phí ({format_fee_vnd(fees.fee_vnd)}): hãy “Yêu cầu nghĩa vụ tài "
             "chính” hoặc ghi nhận thu phí tại quầy trước khi hoàn thành xử lý."
         )
-    if action == Action.REQUEST_PAYMENT and (fees.fee_vnd <= 0 or fees.paid):
-        raise DossierError("Hồ sơ này không còn khoản phí, lệ phí nào phải nộp.")
 
 
 @post("/officer/dossiers/{code:str}/assign", guards=[requires_officer], include_in_schema=False)

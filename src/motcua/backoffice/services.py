@@ -25,6 +25,8 @@ from motcua.dossiers.lifecycle import (
     transition,
 )
 from motcua.dossiers.models import ApologySlip, Dossier, DossierStatus
+from motcua.dossiers.slip import format_fee_vnd
+from motcua.payments.settings import parse_amount_vnd
 from motcua.tenancy.schemas import Tenant
 
 S = DossierStatus
@@ -257,6 +259,12 @@ async def officer_act(
     values: dict[str, Any] = {}
     if action == Action.ACCEPT and dossier.assigned_to is None:
         values["assigned_to"] = officer  # whoever receives a dossier owns it until reassigned
+    if action == Action.REQUEST_PAYMENT:
+        # The amount the officer worked out (fees per page, per copy…); none: the catalogue's.
+        amount = parse_amount_vnd(str(data.get("amount") or ""), what="Số tiền phải nộp")
+        if amount is not None:
+            values["fee_vnd"] = amount
+            reason = reason or f"Số tiền phải nộp: {format_fee_vnd(amount)}"
     await transition(session, dossier, action, actor=actor, reason=reason, ip=ip, values=values)
 
 

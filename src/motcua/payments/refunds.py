@@ -18,6 +18,7 @@ from motcua.dossiers.models import Dossier
 from motcua.dossiers.slip import format_fee_vnd
 from motcua.payments.models import Payment, PaymentMethod, PaymentStatus, Refund, RefundStatus
 from motcua.payments.provider import PaymentProvider, PaymentProviderError
+from motcua.payments.settings import parse_amount_vnd
 from motcua.tenancy.schemas import Tenant
 
 REFUNDABLE = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.REVIEW})
@@ -26,15 +27,7 @@ MIN_REASON = 5
 
 def parse_refund_amount(raw: str | None) -> int | None:
     """Blank means the whole remaining amount; otherwise whole đồng ("20.000" and "20000" alike)."""
-    text = (raw or "").strip().replace(".", "").replace(",", "").replace(" ", "").removesuffix("₫")
-    if not text:
-        return None
-    if not text.isdigit():
-        raise DossierError("Số tiền hoàn phải là số đồng, ví dụ 20.000.")
-    amount = int(text)
-    if amount <= 0:
-        raise DossierError("Số tiền hoàn phải lớn hơn 0.")
-    return amount
+    return parse_amount_vnd(raw, what="Số tiền hoàn")
 
 
 def parse_expected_remaining(raw: str | None) -> int | None:

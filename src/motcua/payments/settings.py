@@ -19,6 +19,25 @@ _ACCOUNT = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
 MAX_PLATFORM_FEE_VND = 1_000_000
 
 
+MAX_AMOUNT_VND = 1_000_000_000_000
+
+
+def parse_amount_vnd(raw: str | None, *, what: str) -> int | None:
+    """An amount typed by a person, in whole đồng: "20.000", "20000" and "20.000 ₫" alike;
+    blank is None. Anything else is refused with what to type instead."""
+    from motcua.dossiers.lifecycle import DossierError
+
+    text = (raw or "").strip().replace(".", "").replace(",", "").replace(" ", "").removesuffix("₫")
+    if not text:
+        return None
+    if not text.isdigit():
+        raise DossierError(f"{what} phải là số đồng, ví dụ 20.000.")
+    amount = int(text)
+    if not 0 < amount <= MAX_AMOUNT_VND:
+        raise DossierError(f"{what} phải lớn hơn 0 và không quá {MAX_AMOUNT_VND:,} đồng.".replace(",", "."))
+    return amount
+
+
 class PaymentSettingsError(ValueError):
     """A setting the form must show back with what to fix (Vietnamese)."""
 
