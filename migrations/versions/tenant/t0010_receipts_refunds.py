@@ -27,6 +27,8 @@ def upgrade() -> None:
     # The line item as first sent to the provider (the procedure's fee): a retry must send the
     # same, even if the catalogue changed meanwhile.
     op.add_column("payments", sa.Column("item_name", sa.String(300), nullable=False, server_default=""))
+    # Where the citizen pays: a second click (or tab) goes back to the same open checkout.
+    op.add_column("payments", sa.Column("checkout_url", sa.String(2000)))
     op.create_check_constraint("refund_within_amount", "payments", "refunded_vnd BETWEEN 0 AND amount_vnd")
     op.create_check_constraint("method", "payments", "method IN ('online', 'cash', 'pos')")
     # At most one succeeded payment per dossier: two tabs paying at once cannot both count (the
@@ -114,6 +116,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION receipts_are_immutable()")
     op.drop_table("receipt_sequences")
     op.drop_index("ux_payments_one_success", "payments")
+    op.drop_column("payments", "checkout_url")
     op.drop_column("payments", "item_name")
     op.drop_column("payments", "platform_fee_vnd")
     op.drop_column("payments", "refunded_vnd")

@@ -53,6 +53,7 @@ class Payment(TenantBase):
     refunded_vnd: Mapped[int] = mapped_column(BigInteger, default=0)
     platform_fee_vnd: Mapped[int] = mapped_column(BigInteger, default=0)
     item_name: Mapped[str] = mapped_column(String(300), default="")
+    checkout_url: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, text, update
@@ -39,6 +39,7 @@ from motcua.tenancy.models import PlatformAudit
 from motcua.tenancy.schemas import Tenant
 
 log = logging.getLogger(__name__)
+REUSE_CHECKOUT_FOR = timedelta(minutes=30)
 PAYABLE = frozenset({"submitted", "accepted", "in_progress", "payment_requested"})
 
 
@@ -82,6 +83,22 @@ async def start_payment(
         )
         if paid:
             raise DossierError("Hồ sơ này đã được thanh toán.")
+        # A second click, or a second tab, goes back to the checkout already open: one dossier,
+        # one payment in flight (a session is reused while well within its 24-hour life).
+        open_checkout = await session.scalar(
+            select(Payment)
+            .where(
+                Payment.dossier_id == dossier.id,
+                Payment.status == PaymentStatus.STARTED,
+                Payment.amount_vnd == dossier.fee_vnd,
+                Payment.checkout_url.is_not(None),
+                Payment.created_at > func.now() - REUSE_CHECKOUT_FOR,
+            )
+            .order_by(Payment.id.desc())
+            .limit(1)
+        )
+        if open_checkout is not None and open_checkout.checkout_url:
+            return Started(open_checkout.id, open_checkout.checkout_url)
         payment = Payment(
             dossier_id=dossier.id,
             provider=provider.name,
@@ -158,7 +175,12 @@ async def _call_provider(db: Database, provider: PaymentProvider, tenant: Tenant
         await session.execute(
             update(Payment)
             .where(Payment.id == payment_id, Payment.status == PaymentStatus.CREATED)
-            .values(provider_ref=started.provider_ref, status=PaymentStatus.STARTED, updated_at=func.now())
+            .values(
+                provider_ref=started.provider_ref,
+                checkout_url=started.redirect_url,
+                status=PaymentStatus.STARTED,
+                updated_at=func.now(),
+            )
         )
     return started
 
