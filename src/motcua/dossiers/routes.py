@@ -54,7 +54,7 @@ from motcua.notifications.jobs import notify_after_commit
 from motcua.payments.receipts import receipts_of_citizen
 from motcua.payments.services import fee_state
 from motcua.tenancy.schemas import Tenant
-from motcua.web.pages import FormData, HttpRequest, page
+from motcua.web.pages import FormData, HttpRequest, page, public_origin
 
 DEFAULT_UPLOAD_MB = 10
 
@@ -76,10 +76,6 @@ async def _procedure(session: AsyncSession, code: str) -> Procedure:
     if procedure is None or procedure.level == "information":
         raise NotFoundException()
     return procedure
-
-
-def _origin(request: HttpRequest) -> str:
-    return f"{request.url.scheme}://{request.headers.get('host', '')}"
 
 
 async def _render_form(
@@ -350,7 +346,7 @@ def _slip_data(
             SlipDocument(name=names.get(f.document_code, f.display_name), copies="Bản điện tử") for f in files
         ),
         fee_vnd=dossier.fee_vnd,
-        tracking_url=f"{_origin(request)}/tracking?code={dossier.code}",
+        tracking_url=f"{public_origin(request)}/tracking?code={dossier.code}",
     )
 
 

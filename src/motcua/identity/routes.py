@@ -36,7 +36,7 @@ from motcua.identity.services import (
 )
 from motcua.identity.sessions import SESSION_COOKIE, SessionStore, UserSession
 from motcua.tenancy.schemas import Tenant
-from motcua.web.pages import page
+from motcua.web.pages import page, public_origin
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +98,6 @@ def safe_next(raw: str | None) -> str:
     return "/"
 
 
-def _public_origin(request: Request) -> str:  # type: ignore[type-arg]
-    return f"{request.url.scheme}://{request.headers.get('host', '')}"
-
-
 def _store(request: Request) -> SessionStore:  # type: ignore[type-arg]
     store: SessionStore = request.app.state.sessions
     return store
@@ -153,7 +149,7 @@ async def login(
         url, browser = await _oidc(request).begin(
             provider,
             site=site,
-            redirect_uri=_public_origin(request) + "/auth/callback",
+            redirect_uri=public_origin(request) + "/auth/callback",
             next_path=safe_next(next_path),
         )
     except LoginError as exc:
@@ -240,7 +236,7 @@ async def logout(request: Request) -> Response[Any]:  # type: ignore[type-arg]
             user.end_session_endpoint,
             id_token=user.id_token,
             client_id=user.client_id,
-            post_logout_redirect_uri=_public_origin(request) + "/",
+            post_logout_redirect_uri=public_origin(request) + "/",
         )
     response: Response[Any] = Redirect(target, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")

@@ -36,7 +36,7 @@ from motcua.payments.services import (
 )
 from motcua.payments.settings import PaymentSettingsError, parse_payment_settings, payment_settings_of
 from motcua.tenancy.schemas import Tenant
-from motcua.web.pages import FormData, HttpRequest, page
+from motcua.web.pages import FormData, HttpRequest, page, public_origin
 
 REFUND_LABELS = {
     RefundStatus.PENDING: "đang chờ cổng thanh toán",
@@ -68,7 +68,7 @@ async def pay(
     request: HttpRequest, tenant: NamedDependency[Tenant], db: NamedDependency[Database], code: FromPath[str]
 ) -> Response[Any]:
     user: UserSession = request.state.user
-    origin = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    origin = public_origin(request)
     try:
         started = await start_payment(
             db, _provider(request), tenant, code[:80], citizen_id=user.citizen_id or 0, origin=origin

@@ -40,7 +40,7 @@ from motcua.tenancy.schemas import Tenant
 
 log = logging.getLogger(__name__)
 REUSE_CHECKOUT_FOR = timedelta(minutes=30)
-PAYABLE = frozenset({"submitted", "accepted", "in_progress", "payment_requested"})
+PAYABLE = frozenset({"submitted", "accepted", "in_progress", "supplement_requested", "payment_requested"})
 
 
 def account_of(tenant: Tenant) -> str | None:

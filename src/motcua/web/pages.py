@@ -30,6 +30,15 @@ def language(request: Request) -> str:  # type: ignore[type-arg]
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
 
 
+def public_origin(request: Request) -> str:  # type: ignore[type-arg]
+    """``scheme://host`` as the browser sees this site, for links that leave the page (e-ID
+    redirect URIs, checkout return URLs, the slip's QR code). Production is always served over
+    TLS by the proxy in front, whose X-Forwarded-Proto the app does not have to trust."""
+    production = request.app.state.settings.is_production
+    scheme = "https" if production else request.url.scheme
+    return f"{scheme}://{request.headers.get('host', '')}"
+
+
 def public_path(request: Request) -> str:  # type: ignore[type-arg]
     """This page's path and query as the browser sees them: the console, platform and e-ID hosts
     reach handlers under a path prefix (motcua.tenancy.resolution) that their URLs don't have."""

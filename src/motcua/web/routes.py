@@ -17,7 +17,7 @@ from sqlalchemy import text
 from motcua.core.db import Database
 from motcua.core.settings import Settings
 from motcua.identity.routes import safe_next
-from motcua.web.pages import page
+from motcua.web.pages import page, public_origin
 from motcua.web.theming import DEFAULT_THEME, LANGUAGE_COOKIE, LANGUAGES, Themes
 
 LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -86,7 +86,7 @@ async def platform_home(
         tenants=rows,
         domain=settings.platform_domain,
         port=port,
-        scheme=request.url.scheme,
+        scheme=public_origin(request).split("://", 1)[0],
     )
 
 

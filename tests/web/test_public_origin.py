@@ -1,0 +1,29 @@
+"""Links that leave the page (e-ID redirect URIs, checkout return URLs, the slip's QR code) use
+the scheme the browser sees: https in production, behind the TLS proxy, whatever the proxy
+forwards."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+from motcua.web.pages import public_origin
+
+
+def _request(*, production: bool, scheme: str, host: str) -> Any:
+    settings = SimpleNamespace(is_production=production)
+    return SimpleNamespace(
+        app=SimpleNamespace(state=SimpleNamespace(settings=settings)),
+        url=SimpleNamespace(scheme=scheme),
+        headers={"host": host},
+    )
+
+
+def test_production_links_are_https_even_when_the_proxy_speaks_http() -> None:
+    request = _request(production=True, scheme="http", host="hanoi.dichvucong.example.vn")
+    assert public_origin(request) == "https://hanoi.dichvucong.example.vn"
+
+
+def test_development_links_keep_the_scheme_and_port_of_the_request() -> None:
+    request = _request(production=False, scheme="http", host="hanoi.localhost:8000")
+    assert public_origin(request) == "http://hanoi.localhost:8000"
