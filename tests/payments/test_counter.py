@@ -3,18 +3,23 @@ the desk; a dossier waiting for its fees (status 6) going back to work once they
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from motcua.core.settings import Settings
 from motcua.web.theming import LANGUAGE_COOKIE
 from tests.backoffice.test_workspace import _act, _officer, _submit
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import BIRTH, SignIn
+from tests.workers import start_worker
 
 FEE = {**BIRTH, "fee_vnd": 15000}
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
@@ -259,3 +264,41 @@ async def test_the_officer_requests_the_amount_worked_out_for_the_dossier(
     again = await _act(officer, code, "request_payment", amount="5000")
     assert again.status_code == 409  # in progress again, and already paid
     assert "Hồ sơ này đã nộp phí, lệ phí." in again.text
+
+
+async def test_the_receipt_pdf_is_filed_once_by_a_real_worker(
+    sign_in: SignIn, make_tenant: MakeTenant, engine: Engine, live_settings: Settings
+) -> None:
+    import hashlib
+    import time
+
+    tenant = make_tenant(procedures=[FEE])
+    citizen, code = await _submit(sign_in, tenant)
+    officer = await _officer(sign_in, engine, tenant)
+    token = await _token(officer, f"/officer/dossiers/{code}")
+    worker = start_worker("payments")
+    try:
+        paid = await officer.post(
+            f"/officer/dossiers/{code}/payments/counter", data={"_csrf_token": token, "method": "cash"}
+        )
+        assert paid.status_code == 303
+
+        def filed() -> Any:
+            with engine.connect() as conn:
+                return conn.execute(
+                    text(f"SELECT receipt_id, storage_key, size, sha256 FROM {tenant.schema}.receipt_files")
+                ).one_or_none()
+
+        deadline = time.monotonic() + 40
+        while filed() is None and time.monotonic() < deadline:
+            time.sleep(0.3)
+        row = filed()
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert row is not None
+    stored = (live_settings.data_dir / "files" / row.storage_key).read_bytes()
+    assert (len(stored), hashlib.sha256(stored).hexdigest()) == (row.size, row.sha256)
+    download = await citizen.get(f"/receipts/{row.receipt_id}/pdf")
+    assert download.content == stored  # served from the store, the very bytes drawn at issue
+    assert "Mười lăm nghìn đồng" in PdfReader(io.BytesIO(stored)).pages[0].extract_text()

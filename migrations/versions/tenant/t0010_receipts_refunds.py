@@ -82,6 +82,17 @@ def upgrade() -> None:
         """
     )
 
+    # The receipt's PDF, drawn once after the receipt is committed and kept in the tenant's
+    # storage (its checksum beside it): downloads are file reads, and the document never changes.
+    op.create_table(
+        "receipt_files",
+        sa.Column("receipt_id", sa.BigInteger, sa.ForeignKey("receipts.id"), primary_key=True),
+        sa.Column("storage_key", sa.String(200), nullable=False),
+        sa.Column("size", sa.Integer, nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+
     # Refunds: committed as 'pending' before the provider is asked (idempotency key from the id),
     # so a crash in between is finished by reconciliation, never refunded twice.
     op.create_table(
@@ -112,6 +123,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("payment_daily_reports")
     op.drop_table("refunds")
+    op.drop_table("receipt_files")
     op.drop_table("receipts")
     op.execute("DROP FUNCTION receipts_are_immutable()")
     op.drop_table("receipt_sequences")

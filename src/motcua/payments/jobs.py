@@ -1,6 +1,7 @@
 """Payment jobs: reconciliation of payments and refunds stuck before a final state (every 10
 minutes per tenant), so a lost webhook or a crash never leaves a paid dossier looking unpaid;
-and the daily payments report (stored hourly for the day before, idempotent)."""
+the daily payments report (stored hourly for the day before, idempotent); and filing each
+receipt's PDF once it is issued."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ import dramatiq
 from motcua.core.jobs import job_database, load_tenant, tenant_job_session
 from motcua.core.scheduler import PeriodicJob, register
 from motcua.core.settings import load_settings
+from motcua.dossiers.slip import MissingGlyphError
+from motcua.dossiers.storage import LocalStorage
+from motcua.payments.models import Receipt
 from motcua.payments.provider import StripeProvider
+from motcua.payments.receipts import file_receipt_pdf
 from motcua.payments.refunds import retry_pending_refunds
 from motcua.payments.reports import store_day, vietnam_today
 from motcua.payments.services import reconcile
@@ -45,6 +50,21 @@ async def report_payments(tenant: str) -> None:
     """Yesterday's report (Vietnam time); repeating it recomputes the same figures."""
     async with tenant_job_session(tenant) as (_, session):
         await store_day(session, vietnam_today() - timedelta(days=1))
+
+
+@dramatiq.actor(queue_name="payments", max_retries=5, min_backoff=5_000, time_limit=120_000)
+async def file_receipt(tenant: str, receipt_id: int) -> None:
+    """Draw an issued receipt's PDF into the tenant's storage (idempotent)."""
+    async with tenant_job_session(tenant) as (record, session):
+        receipt = await session.get(Receipt, receipt_id)
+        if receipt is None:
+            return
+        try:
+            await file_receipt_pdf(session, LocalStorage.for_settings(load_settings()), record, receipt)
+        except MissingGlyphError:
+            # A name the embedded font cannot draw: retrying will not help; the receipt page
+            # shows it, and the PDF link says so.
+            log.warning("receipt %s of %s has characters the PDF font lacks", receipt_id, tenant)
 
 
 register(PeriodicJob("payment-reconciliation", 600, "reconcile_payments", per_tenant=True))

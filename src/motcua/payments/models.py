@@ -116,6 +116,18 @@ class Receipt(TenantBase):
         return f"{self.number:07d}"
 
 
+class ReceiptFile(TenantBase):
+    """The receipt's PDF in the tenant's storage, drawn once from the receipt's snapshot."""
+
+    __tablename__ = "receipt_files"
+
+    receipt_id: Mapped[int] = mapped_column(ForeignKey("receipts.id"), primary_key=True)
+    storage_key: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class RefundStatus(enum.StrEnum):
     PENDING = "pending"
     SUCCEEDED = "succeeded"

@@ -4,14 +4,17 @@ A receipt is issued in the same transaction that records the payment as succeede
 without gaps in a yearly series (the upsert on ``receipt_sequences`` locks the series row until
 commit, as dossier codes do), and keeps a snapshot of what was paid, so it never changes when
 the dossier does (a database trigger refuses any update). The HTML page and the PDF are drawn
-from that snapshot: the same receipt always gives the same bytes, so nothing needs storing
-beside it; the citizen finds it in their document store and on the dossier.
+from that snapshot: the same receipt always gives the same bytes. After commit a job draws the
+PDF once into the tenant's storage (``receipt_files``), so downloads are file reads; until it
+has, the PDF is drawn on request. The citizen finds it in their document store and on the
+dossier.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+import anyio.to_thread
 from fpdf.enums import Align, XPos, YPos
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,7 +30,8 @@ from motcua.dossiers.slip import (
     raise_on_missing_glyphs,
     set_font,
 )
-from motcua.payments.models import Payment, PaymentMethod, Receipt, ReceiptSequence
+from motcua.dossiers.storage import Storage
+from motcua.payments.models import Payment, PaymentMethod, Receipt, ReceiptFile, ReceiptSequence
 from motcua.tenancy.schemas import Tenant
 
 RECEIPT_TITLE = "BIÊN LAI THU PHÍ, LỆ PHÍ"
@@ -148,6 +152,32 @@ async def receipts_of_citizen(session: AsyncSession, citizen_id: int) -> list[Re
             )
         ).all()
     )
+
+
+async def receipt_file(session: AsyncSession, receipt_id: int) -> ReceiptFile | None:
+    return await session.get(ReceiptFile, receipt_id)
+
+
+async def file_receipt_pdf(
+    session: AsyncSession, storage: Storage, tenant: Tenant, receipt: Receipt
+) -> ReceiptFile:
+    """Draw the receipt's PDF into the tenant's storage, once (a repeat finds it filed)."""
+    filed = await receipt_file(session, receipt.id)
+    if filed is not None:
+        return filed
+    pdf = await anyio.to_thread.run_sync(render_receipt_pdf, receipt)
+    stored = await storage.put(tenant.schema, pdf, media_type="application/pdf")
+    inserted = await session.scalar(
+        pg_insert(ReceiptFile)
+        .values(receipt_id=receipt.id, storage_key=stored.key, size=stored.size, sha256=stored.sha256)
+        .on_conflict_do_nothing()
+        .returning(ReceiptFile.receipt_id)
+    )
+    if inserted is None:  # filed meanwhile by another worker: keep theirs, drop ours
+        await storage.delete(tenant.schema, stored.key)
+    filed = await receipt_file(session, receipt.id)
+    assert filed is not None
+    return filed
 
 
 def _vnd_text(amount: int) -> str:

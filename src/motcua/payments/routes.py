@@ -19,12 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.core.db import Database
 from motcua.dossiers.lifecycle import DossierError
 from motcua.dossiers.slip import VIETNAM_TZ, MissingGlyphError
+from motcua.dossiers.storage import LocalStorage
 from motcua.identity.guards import requires_login, requires_tenant_admin
 from motcua.identity.models import Role
 from motcua.identity.sessions import UserSession
 from motcua.payments.models import Payment, PaymentMethod, PaymentStatus, Receipt, RefundStatus
 from motcua.payments.provider import PaymentProvider, PaymentProviderError
-from motcua.payments.receipts import amount_in_words, render_receipt_pdf
+from motcua.payments.receipts import amount_in_words, receipt_file, render_receipt_pdf
 from motcua.payments.reports import compute_day, needing_attention, recent_reports, vietnam_today
 from motcua.payments.services import (
     apply_event,
@@ -186,15 +187,24 @@ async def receipt_page(
 
 @get("/receipts/{receipt_id:int}/pdf", guards=[requires_login], include_in_schema=False)
 async def receipt_pdf(
-    request: HttpRequest, db_session: NamedDependency[AsyncSession], receipt_id: FromPath[int]
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    receipt_id: FromPath[int],
 ) -> Response[bytes]:
     receipt = await _receipt(request, db_session, receipt_id)
-    try:
-        # ~40 ms of pure-Python drawing: off the event loop, so other requests keep flowing.
-        pdf = await anyio.to_thread.run_sync(render_receipt_pdf, receipt)
-    except MissingGlyphError:
-        # A name the embedded font cannot draw: the HTML receipt still shows it correctly.
-        return Response(b"", status_code=303, headers={"Location": f"/receipts/{receipt.id}"})
+    filed = await receipt_file(db_session, receipt.id)
+    if filed is not None:
+        storage: LocalStorage = request.app.state.storage
+        chunks = await storage.open(tenant.schema, filed.storage_key)
+        pdf = b"".join([chunk async for chunk in chunks])
+    else:  # not filed yet (the job runs right after the payment): drawn now
+        try:
+            # ~40 ms of pure-Python drawing: off the event loop, so other requests keep flowing.
+            pdf = await anyio.to_thread.run_sync(render_receipt_pdf, receipt)
+        except MissingGlyphError:
+            # A name the embedded font cannot draw: the HTML receipt still shows it correctly.
+            return Response(b"", status_code=303, headers={"Location": f"/receipts/{receipt.id}"})
     filename = f"bien-lai-{receipt.series}-{receipt.display_number}.pdf"
     return Response(
         pdf,
@@ -202,6 +212,7 @@ async def receipt_pdf(
         headers={
             "Content-Disposition": f'inline; filename="{filename}"',
             "Cache-Control": "private, max-age=3600",
+            "X-Content-Type-Options": "nosniff",
         },
     )
 

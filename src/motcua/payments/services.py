@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure
-from motcua.core.db import Database, locked
+from motcua.core.db import Database, after_commit, locked
 from motcua.dossiers.lifecycle import Action, DossierError, record_event, transition
 from motcua.dossiers.models import Dossier, DossierStatus
 from motcua.dossiers.slip import format_fee_vnd
@@ -274,6 +274,10 @@ async def _record_paid(
     else:
         await record_event(session, dossier, actor=actor, reason=note)
     notify_after_commit(session, tenant, dossier.id, "payment_received", f"{dossier.id}:receipt:{receipt.id}")
+    from motcua.payments.jobs import file_receipt  # the jobs module imports this one
+
+    slug, receipt_id = tenant.slug, receipt.id
+    after_commit(session, lambda: file_receipt.send(tenant=slug, receipt_id=receipt_id))
     return receipt
 
 
