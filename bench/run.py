@@ -117,8 +117,10 @@ def make_receipt(engine: Any, settings: Any, slug: str, code: str) -> tuple[str,
 
     from motcua.core.db import Database
     from motcua.dossiers.models import Dossier
+    from motcua.dossiers.storage import LocalStorage
     from motcua.identity.sessions import SessionStore, UserSession
     from motcua.payments.models import Receipt
+    from motcua.payments.receipts import file_receipt_pdf
     from motcua.payments.services import record_counter_payment
 
     tenant = get_tenant(engine, slug)
@@ -142,6 +144,8 @@ def make_receipt(engine: Any, settings: Any, slug: str, code: str) -> tuple[str,
                     receipt = await record_counter_payment(
                         session, tenant, dossier, officer="079085009999", method="cash"
                     )
+                # Filed as the job does right after the payment: downloads read the stored PDF.
+                await file_receipt_pdf(session, LocalStorage.for_settings(settings), tenant, receipt)
                 receipt_id, citizen_id = receipt.id, dossier.citizen_id
         finally:
             await db.dispose()
