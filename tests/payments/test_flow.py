@@ -517,3 +517,22 @@ async def test_a_checkout_the_provider_refuses_fails_the_payment_and_says_so(
     with engine.connect() as conn:
         row = conn.execute(text(f"SELECT status, review_reason FROM {tenant.schema}.payments")).one()
     assert row.status == "failed" and "Stripe refused the checkout" in row.review_reason
+
+
+async def test_a_fee_over_the_online_limit_is_paid_at_the_desk(
+    paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    tenant = make_tenant(procedures=[{**BIRTH, "fee_vnd": 100_000_000}])
+    _merchant(engine, tenant, "acct_pay")
+    browser, code = await _submit(sign_in, tenant)
+    async with await _citizen_on(paying_app, browser, tenant) as citizen:
+        page = await citizen.get(f"/my/dossiers/{code}")
+        assert "vượt hạn mức thanh toán trực tuyến" in page.text
+        assert f'action="/my/dossiers/{code}/pay"' not in page.text
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        refused = await citizen.post(f"/my/dossiers/{code}/pay", data={"_csrf_token": token.group(1)})
+    assert refused.status_code == 409
+    assert "vượt hạn mức thanh toán trực tuyến" in refused.text
+    with engine.connect() as conn:
+        assert conn.execute(text(f"SELECT count(*) FROM {tenant.schema}.payments")).scalar_one() == 0

@@ -343,3 +343,32 @@ def test_only_an_open_session_can_be_expired() -> None:
             client.v1.checkout.sessions.expire(session.id, options={"stripe_account": "acct_a"})
         with pytest.raises(stripe.InvalidRequestError, match=r"No such checkout\.session"):
             client.v1.checkout.sessions.expire(session.id, options={"stripe_account": "acct_b"})
+
+
+def test_an_amount_over_eight_digits_is_refused() -> None:
+    with StripeStandin("sk_test_x", "whsec_x", known_accounts={"acct_a"}) as server:
+        client = stripe.StripeClient("sk_test_x", base_addresses={"api": server.api_base})  # type: ignore[arg-type]
+
+        def create(amount: int) -> Any:
+            return client.v1.checkout.sessions.create(
+                params={
+                    "mode": "payment",
+                    "success_url": "http://t.localhost/ok",
+                    "line_items": [
+                        {
+                            "price_data": {
+                                "currency": "vnd",
+                                "unit_amount": amount,
+                                "product_data": {"name": "Phí"},
+                            },
+                            "quantity": 1,
+                        }
+                    ],
+                },
+                options={"stripe_account": "acct_a"},
+            )
+
+        assert create(99_999_999).amount_total == 99_999_999
+        with pytest.raises(stripe.InvalidRequestError, match="no more than") as refused:
+            create(100_000_000)
+        assert refused.value.code == "amount_too_large"

@@ -114,7 +114,7 @@ async def _workspace(
 ) -> Response[str]:
     definition = await form_definition(session, dossier.procedure_id, dossier.form_version)
     labels = {f["name"]: f["label"] for f in definition}
-    fees = await fee_state(session, request.state.tenant, dossier, online_enabled=False)
+    fees = await fee_state(session, request.state.tenant, dossier, provider=None)
     return page(
         request,
         "backoffice/workspace.html",
@@ -205,7 +205,7 @@ async def _check_fees(
 ) -> None:
     """Fees come before the result: a dossier with unpaid fees is not finished, and payment is
     only requested when something is owed (the catalogue's fee or the amount typed)."""
-    fees = await fee_state(session, tenant, dossier, online_enabled=False)
+    fees = await fee_state(session, tenant, dossier, provider=None)
     if action == Action.REQUEST_PAYMENT:
         typed = parse_amount_vnd(str(data.get("amount") or ""), what="Số tiền phải nộp")
         if fees.paid:

@@ -472,9 +472,7 @@ async def _detail(
         files=files,
         supplement_files=extra_files[before:] if dossier.supplement else [],
         withdrawable=dossier.status in WITHDRAWABLE,
-        fees=await fee_state(
-            session, request.state.tenant, dossier, online_enabled=request.app.state.payments is not None
-        ),
+        fees=await fee_state(session, request.state.tenant, dossier, provider=request.app.state.payments),
         vietnam=VIETNAM,
         error=extra.pop("error", None),
     )

@@ -47,6 +47,7 @@ def _retryable(exc: stripe.StripeError) -> bool:
 
 class PaymentProvider(Protocol):
     name: str
+    max_amount_vnd: int  # the most one payment can be; above it, the fee is paid at the desk
 
     def start_checkout(
         self,
@@ -79,6 +80,7 @@ class PaymentProvider(Protocol):
 
 class StripeProvider:
     name = "stripe"
+    max_amount_vnd = 99_999_999  # amounts have at most eight digits of the smallest unit
 
     def __init__(self, api_key: str, webhook_secret: str, *, api_base: str | None = None) -> None:
         base = {"api": api_base} if api_base else None

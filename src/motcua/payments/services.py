@@ -40,6 +40,7 @@ from motcua.tenancy.schemas import Tenant
 
 log = logging.getLogger(__name__)
 REUSE_CHECKOUT_FOR = timedelta(minutes=30)
+OVER_LIMIT = "Khoản phí vượt hạn mức thanh toán trực tuyến; vui lòng nộp tại Bộ phận Một cửa."
 PAYABLE = frozenset({"submitted", "accepted", "in_progress", "supplement_requested", "payment_requested"})
 
 
@@ -76,6 +77,8 @@ async def start_payment(
             raise DossierError("Không tìm thấy hồ sơ.")
         if dossier.fee_vnd <= 0 or dossier.status not in PAYABLE:
             raise DossierError("Hồ sơ này không có khoản phí cần thanh toán.")
+        if dossier.fee_vnd > provider.max_amount_vnd:
+            raise DossierError(OVER_LIMIT)
         paid = await session.scalar(
             select(func.count())
             .select_from(Payment)
@@ -360,13 +363,15 @@ class FeeState:
     paid: bool
     payable_online: bool
     last_status: str | None
+    over_limit: bool = False  # more than one online payment may be: paid at the desk
     payments: tuple[Payment, ...] = ()
     receipts: tuple[Receipt, ...] = ()
 
 
 async def fee_state(
-    session: AsyncSession, tenant: Tenant, dossier: Dossier, *, online_enabled: bool
+    session: AsyncSession, tenant: Tenant, dossier: Dossier, *, provider: PaymentProvider | None
 ) -> FeeState:
+    """``provider``: the platform's payment provider where the page may offer paying online."""
     payments = await payments_of(session, dossier.id)
     receipts = (
         await session.scalars(select(Receipt).where(Receipt.dossier_id == dossier.id).order_by(Receipt.id))
@@ -376,12 +381,13 @@ async def fee_state(
         fee_vnd=dossier.fee_vnd,
         paid=paid,
         payable_online=(
-            online_enabled
+            provider is not None
             and not paid
-            and dossier.fee_vnd > 0
+            and 0 < dossier.fee_vnd <= provider.max_amount_vnd
             and dossier.status in PAYABLE
             and account_of(tenant) is not None
         ),
+        over_limit=provider is not None and dossier.fee_vnd > provider.max_amount_vnd,
         last_status=payments[-1].status if payments else None,
         payments=tuple(payments),
         receipts=tuple(receipts),

@@ -58,6 +58,7 @@ _SESSION_PARAMS = frozenset(
 )
 _REFUND_PARAMS = frozenset({"payment_intent", "amount", "reason", "metadata", "expand"})
 _REFUND_REASONS = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
+MAX_AMOUNT = 99_999_999  # Stripe's limit: eight digits of the smallest unit (for VND, đồng)
 _KEY_PART = re.compile(r"\[([^\]]*)\]")
 
 
@@ -468,6 +469,14 @@ class StripeStandin:
             items.append({"name": name, "unit_amount": unit_amount, "quantity": quantity})
         if not items:
             raise StripeError(400, "Missing required param: line_items.", param="line_items")
+        if total > MAX_AMOUNT:
+            # Stripe takes at most eight digits in the currency's smallest unit.
+            raise StripeError(
+                400,
+                f"Amount must be no more than {_vnd(MAX_AMOUNT)}",
+                code="amount_too_large",
+                param="amount",
+            )
         intent_data = params.get("payment_intent_data") or {}
         if not isinstance(intent_data, dict):
             raise StripeError(400, "Invalid hash: payment_intent_data", param="payment_intent_data")
