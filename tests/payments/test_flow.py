@@ -536,3 +536,26 @@ async def test_a_fee_over_the_online_limit_is_paid_at_the_desk(
     assert "vượt hạn mức thanh toán trực tuyến" in refused.text
     with engine.connect() as conn:
         assert conn.execute(text(f"SELECT count(*) FROM {tenant.schema}.payments")).scalar_one() == 0
+
+
+async def test_a_checkout_the_provider_does_not_know_goes_to_review(
+    standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine, live_settings: Settings
+) -> None:
+    tenant = make_tenant(procedures=[FEE])
+    _merchant(engine, tenant, "acct_pay")
+    _, code = await _submit(sign_in, tenant)
+    payment_id = _payment(engine, tenant, code, "acct_pay", "cs_test_forgotten")
+    provider = StripeProvider(API_KEY, SECRET, api_base=standin.api_base)
+    tenant = replace(tenant, settings={**tenant.settings, "payments": {"stripe_account": "acct_pay"}})
+    db = Database(live_settings.database_url or "", pool_size=2)
+    try:
+        assert await reconcile(db, provider, tenant) == 1
+        assert await reconcile(db, provider, tenant) == 0  # not asked about again
+    finally:
+        await db.dispose()
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(f"SELECT status, review_reason FROM {tenant.schema}.payments WHERE id = :p"),
+            {"p": payment_id},
+        ).one()
+    assert row.status == "review" and "No such checkout.session" in row.review_reason

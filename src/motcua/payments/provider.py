@@ -36,9 +36,10 @@ class PaymentProviderError(Exception):
     have been applied (network trouble, provider outage), so it must be asked again with the
     same idempotency key rather than given up."""
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
+    def __init__(self, message: str, *, retryable: bool = False, missing: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.missing = missing  # the provider does not know the object asked about
 
 
 def _retryable(exc: stripe.StripeError) -> bool:
@@ -139,7 +140,11 @@ class StripeProvider:
                 provider_ref, options={"stripe_account": account}
             )
         except stripe.StripeError as exc:
-            raise PaymentProviderError(f"Stripe: {type(exc).__name__}", retryable=_retryable(exc)) from None
+            raise PaymentProviderError(
+                f"Stripe: {exc.user_message or type(exc).__name__}",
+                retryable=_retryable(exc),
+                missing=exc.code == "resource_missing",
+            ) from None
         return status_of_session(session.to_dict())
 
     def cancel(self, *, account: str, provider_ref: str) -> ProviderStatus:

@@ -344,6 +344,18 @@ async def reconcile(db: Database, provider: PaymentProvider, tenant: Tenant) -> 
                 moved += int(payment.status != before and provider_ref is not None)
         except PaymentProviderError as exc:
             log.warning("payment %s of %s not reconciled: %s", payment_id, tenant.slug, exc)
+            if exc.missing:  # asking again will not help: a person looks (listed for review)
+                async with db.tenant_session(tenant) as session:
+                    await session.execute(
+                        update(Payment)
+                        .where(Payment.id == payment_id, Payment.status == PaymentStatus.STARTED)
+                        .values(
+                            status=PaymentStatus.REVIEW,
+                            review_reason=f"the provider does not know this checkout: {exc}"[:1000],
+                            updated_at=func.now(),
+                        )
+                    )
+                moved += 1
     return moved
 
 
