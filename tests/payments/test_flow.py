@@ -559,3 +559,28 @@ async def test_a_checkout_the_provider_does_not_know_goes_to_review(
             {"p": payment_id},
         ).one()
     assert row.status == "review" and "No such checkout.session" in row.review_reason
+
+
+async def test_nobody_pays_or_sees_another_citizen_s_payment(
+    paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    tenant = make_tenant(procedures=[FEE])
+    _merchant(engine, tenant, "acct_pay")
+    browser, code = await _submit(sign_in, tenant)
+    async with await _citizen_on(paying_app, browser, tenant) as citizen:
+        checkout = await _checkout(citizen, code)
+    stranger_browser = await sign_in(tenant, name="Lê Văn Khác", personal_id="001190009999")
+    async with await _citizen_on(paying_app, stranger_browser, tenant) as stranger:
+        page = await stranger.get("/my/dossiers")
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+        csrf = token.group(1) if token else stranger_browser.cookies.get("motcua_csrf", "")
+        refused = await stranger.post(f"/my/dossiers/{code}/pay", data={"_csrf_token": csrf})
+        assert refused.status_code == 409
+        assert "Không tìm thấy hồ sơ" in refused.text
+        with engine.connect() as conn:
+            payment_id = conn.execute(text(f"SELECT id FROM {tenant.schema}.payments")).scalar_one()
+        assert (await stranger.get(f"/payments/{payment_id}/return")).status_code == 404
+        assert (await stranger.get(f"/payments/{payment_id}/cancel")).status_code == 404
+    with engine.connect() as conn:
+        assert conn.execute(text(f"SELECT count(*) FROM {tenant.schema}.payments")).scalar_one() == 1
+    assert httpx.get(checkout).status_code == 200  # the owner's checkout is still open
