@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, text
+from sqlalchemy import Connection, Engine, delete, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -131,23 +131,29 @@ async def record_console_login(db: Database, identity: VerifiedIdentity) -> Logi
 
 
 # Role grants (tenant administrators) ------------------------------------------------------------
-async def grant_role(session: AsyncSession, grant: RoleGrantCreate, *, actor: str) -> bool:
-    """Grant a role to a personal ID; returns False when it was already held."""
-    result = await session.execute(
+# One way to grant a role, run on an async session (the UI) or a sync connection (the CLI,
+# onboarding): the row if it is new, and its audit line.
+def grant_statement(personal_id: str, role: str, *, actor: str) -> Any:
+    return (
         pg_insert(RoleGrant)
-        .values(personal_id=grant.personal_id, role=grant.role, granted_by=actor)
+        .values(personal_id=personal_id, role=role, granted_by=actor)
         .on_conflict_do_nothing()
         .returning(RoleGrant.id)
     )
+
+
+def granted_audit(personal_id: str, role: str, *, actor: str) -> Any:
+    return insert(TenantAudit).values(
+        actor=actor, action="role.granted", detail={"personal_id": personal_id, "role": role}
+    )
+
+
+async def grant_role(session: AsyncSession, grant: RoleGrantCreate, *, actor: str) -> bool:
+    """Grant a role to a personal ID; returns False when it was already held."""
+    result = await session.execute(grant_statement(grant.personal_id, grant.role, actor=actor))
     created = result.scalar_one_or_none() is not None
     if created:
-        await session.execute(
-            insert(TenantAudit).values(
-                actor=actor,
-                action="role.granted",
-                detail={"personal_id": grant.personal_id, "role": grant.role},
-            )
-        )
+        await session.execute(granted_audit(grant.personal_id, grant.role, actor=actor))
     return created
 
 
@@ -234,23 +240,14 @@ def grant_role_sync(engine: Engine, tenant: Tenant, grant: RoleGrantCreate, *, a
 
     with engine.begin() as conn:
         conn.execute(text(search_path_sql(tenant.schema)))
-        created = (
-            conn.execute(
-                pg_insert(RoleGrant)
-                .values(personal_id=grant.personal_id, role=grant.role, granted_by=actor)
-                .on_conflict_do_nothing()
-                .returning(RoleGrant.id)
-            ).scalar_one_or_none()
-            is not None
-        )
-        if created:
-            conn.execute(
-                insert(TenantAudit).values(
-                    actor=actor,
-                    action="role.granted",
-                    detail={"personal_id": grant.personal_id, "role": grant.role},
-                )
-            )
+        return grant_role_on(conn, grant.personal_id, grant.role, actor=actor)
+
+
+def grant_role_on(conn: Connection, personal_id: str, role: str, *, actor: str) -> bool:
+    """The sync form, on a connection whose search_path is the tenant's."""
+    created = conn.execute(grant_statement(personal_id, role, actor=actor)).scalar_one_or_none() is not None
+    if created:
+        conn.execute(granted_audit(personal_id, role, actor=actor))
     return created
 
 

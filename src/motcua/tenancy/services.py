@@ -397,14 +397,10 @@ def _claim_record(conn: Connection, spec: TenantCreate, schema: str, actor: str)
 
 
 def _seed_roles(conn: Connection, roles: Sequence[tuple[str, str]], actor: str) -> None:
-    from motcua.identity.models import RoleGrant
+    from motcua.identity.services import grant_role_on
 
     for personal_id, role in roles:
-        conn.execute(
-            pg_insert(RoleGrant)
-            .values(personal_id=personal_id, role=role, granted_by=actor)
-            .on_conflict_do_nothing()
-        )
+        grant_role_on(conn, personal_id, role, actor=actor)
 
 
 def _check_domains_free(conn: Connection, slug: str, hosts: Sequence[str]) -> None:
