@@ -338,6 +338,7 @@ async def test_paying_twice_sends_the_second_payment_to_review_and_refund(
     admin = await _admin(sign_in, engine, tenant)
     attention = (await admin.get("/manage/payments")).text.split('data-testid="attention"', 1)
     assert len(attention) == 2 and code in attention[1]  # the administrator is told
+    assert "1/1 hồ sơ có phí, lệ phí được thanh toán trực tuyến (100.0%)" in attention[0]
 
     done = await _refund_as_officer(
         paying_app,

@@ -44,6 +44,8 @@ async def test_today_s_collections_refunds_and_methods_are_reported(
     cells = [c.split("</td>")[0] for c in today.split("<td>")[1:]]
     # receipts, collected, online, at the desk, refunded, in review
     assert cells[1:] == ["2", "30.000 ₫", "0 ₫", "30.000 ₫", "5.000 ₫", "0"]
+    # Decree 42's online payment rate: both were paid at the desk.
+    assert "0/2 hồ sơ có phí, lệ phí được thanh toán trực tuyến (0.0%)" in page.text
 
 
 async def test_the_daily_job_stores_yesterday_in_a_real_worker(

@@ -7,6 +7,7 @@ the job stores yesterday's once an hour (idempotent upsert), and the page adds t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -113,3 +114,43 @@ async def needing_attention(session: AsyncSession, limit: int = 100) -> list[tup
         .limit(limit)
     )
     return [(payment, code) for payment, code in rows]
+
+
+@dataclass(frozen=True)
+class OnlinePaymentRate:
+    """Decree 42/2022's online payment rate for a month: dossiers whose fees were paid online
+    ÷ dossiers with fees (received that month, Vietnam time)."""
+
+    month: date
+    with_fees: int
+    paid_online: int
+
+    @property
+    def percent(self) -> float | None:
+        return round(100 * self.paid_online / self.with_fees, 1) if self.with_fees else None
+
+
+async def online_payment_rate(session: AsyncSession, month: date) -> OnlinePaymentRate:
+    from motcua.dossiers.models import Dossier
+
+    first = month.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    start = datetime.combine(first, time.min, tzinfo=VIETNAM_TZ)
+    end = datetime.combine(following, time.min, tzinfo=VIETNAM_TZ)
+    paid_online = (
+        select(Payment.id)
+        .where(
+            Payment.dossier_id == Dossier.id,
+            Payment.method == PaymentMethod.ONLINE,
+            Payment.status == PaymentStatus.SUCCEEDED,
+        )
+        .exists()
+    )
+    row = (
+        await session.execute(
+            select(func.count(), func.count().filter(paid_online)).where(
+                Dossier.fee_vnd > 0, Dossier.received_at >= start, Dossier.received_at < end
+            )
+        )
+    ).one()
+    return OnlinePaymentRate(month=first, with_fees=int(row[0]), paid_online=int(row[1]))

@@ -26,7 +26,13 @@ from motcua.identity.sessions import UserSession
 from motcua.payments.models import Payment, PaymentMethod, PaymentStatus, Receipt, RefundStatus
 from motcua.payments.provider import PaymentProvider, PaymentProviderError
 from motcua.payments.receipts import amount_in_words, receipt_file, render_receipt_pdf
-from motcua.payments.reports import compute_day, needing_attention, recent_reports, vietnam_today
+from motcua.payments.reports import (
+    compute_day,
+    needing_attention,
+    online_payment_rate,
+    recent_reports,
+    vietnam_today,
+)
 from motcua.payments.services import (
     apply_event,
     cancel_payment,
@@ -240,6 +246,7 @@ async def _settings_page(
         today=await compute_day(session, vietnam_today()),
         reports=await recent_reports(session),
         attention=await needing_attention(session),
+        rate=await online_payment_rate(session, vietnam_today()),
         error=error,
         saved=saved,
     )
