@@ -515,6 +515,8 @@ async def test_a_checkout_the_provider_refuses_fails_the_payment_and_says_so(
         refused = await citizen.post(f"/my/dossiers/{code}/pay", data={"_csrf_token": token.group(1)})
     assert refused.status_code == 409
     assert "Không thanh toán được" in refused.text
+    assert "Cổng thanh toán chưa nhận giao dịch này" in refused.text  # not Stripe's English
+    assert "Stripe" not in refused.text
     with engine.connect() as conn:
         row = conn.execute(text(f"SELECT status, review_reason FROM {tenant.schema}.payments")).one()
     assert row.status == "failed" and "Stripe refused the checkout" in row.review_reason

@@ -4,6 +4,7 @@ and the tenant administrator's payment settings and daily reports."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from typing import Any
 
 import anyio.to_thread
@@ -63,6 +64,12 @@ STATUS_LABELS = {
 }
 
 
+PROVIDER_UNAVAILABLE = (
+    "Cổng thanh toán chưa nhận giao dịch này. Vui lòng thử lại sau ít phút, hoặc nộp phí tại Bộ phận Một cửa."
+)
+log = logging.getLogger(__name__)
+
+
 def _provider(request: HttpRequest) -> PaymentProvider:
     provider: PaymentProvider | None = request.app.state.payments
     if provider is None:
@@ -80,11 +87,16 @@ async def pay(
         started = await start_payment(
             db, _provider(request), tenant, code[:80], citizen_id=user.citizen_id or 0, origin=origin
         )
-    except (DossierError, PaymentProviderError) as exc:
-        return page(
-            request, "web/forbidden.html", status_code=409, title="Không thanh toán được", message=str(exc)
-        )
-    return Redirect(started.redirect_url, status_code=303)
+    except DossierError as exc:
+        message = str(exc)
+    except PaymentProviderError as exc:
+        log.warning("checkout for dossier %s of %s not started: %s", code[:80], tenant.slug, exc)
+        message = PROVIDER_UNAVAILABLE
+    else:
+        return Redirect(started.redirect_url, status_code=303)
+    return page(
+        request, "web/forbidden.html", status_code=409, title="Không thanh toán được", message=message
+    )
 
 
 async def _payment_page(request: HttpRequest, session: AsyncSession, payment: Payment) -> Response[str]:
