@@ -587,3 +587,65 @@ async def test_nobody_pays_or_sees_another_citizen_s_payment(
     with engine.connect() as conn:
         assert conn.execute(text(f"SELECT count(*) FROM {tenant.schema}.payments")).scalar_one() == 1
     assert httpx.get(checkout).status_code == 200  # the owner's checkout is still open
+
+
+async def test_refunds_made_outside_the_portal_show_once_and_never_backwards(
+    paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    tenant = make_tenant(procedures=[FEE])
+    _merchant(engine, tenant, "acct_pay")
+    browser, code = await _submit(sign_in, tenant)
+    async with await _citizen_on(paying_app, browser, tenant) as citizen:
+        await _pay(citizen, await _checkout(citizen, code), tenant)
+    with engine.connect() as conn:
+        payment = conn.execute(text(f"SELECT id, provider_payment_ref FROM {tenant.schema}.payments")).one()
+    provider = StripeProvider(API_KEY, SECRET, api_base=standin.api_base)
+    intent = payment.provider_payment_ref
+
+    async def deliver(amount_refunded: int) -> httpx.Response:
+        charge = {"id": "ch_x", "amount": 50000, "amount_refunded": amount_refunded, "currency": "vnd"}
+        payload = standin.event("charge.refunded", {**charge, "payment_intent": intent}, "acct_pay")
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=paying_app),  # type: ignore[arg-type]
+            base_url="http://localhost",
+        ) as stripe_side:
+            return await stripe_side.post(
+                "/webhooks/stripe",
+                content=payload,
+                headers={"stripe-signature": standin.sign(payload), "content-type": "application/json"},
+            )
+
+    def state() -> tuple[str, int, int]:
+        with engine.connect() as conn:
+            row = conn.execute(text(f"SELECT status, refunded_vnd FROM {tenant.schema}.payments")).one()
+            notes = conn.execute(
+                text(
+                    f"SELECT count(*) FROM {tenant.schema}.dossier_history "
+                    "WHERE reason LIKE 'Cổng thanh toán ghi nhận%'"
+                )
+            ).scalar_one()
+        return row.status, row.refunded_vnd, notes
+
+    # 10,000 ₫ refunded from the provider's dashboard: the event brings it into the portal.
+    provider.refund(
+        account="acct_pay",
+        provider_payment_ref=intent,
+        amount_vnd=10000,
+        reason="x",
+        idempotency_key="dash-1",
+    )
+    assert (await deliver(10000)).json() == {"status": "applied"}
+    assert state() == ("succeeded", 10000, 1)
+    # The officer refunds what is left through the portal. Until the provider's event for it
+    # arrives the portal knows only its own refunds (40,000 ₫) and the dashboard's (10,000 ₫)
+    # separately, and shows the larger; the event brings the provider's total, counted once.
+    done = await _refund_as_officer(
+        paying_app, sign_in, engine, tenant, code, payment.id, amount="", reason="Hủy hồ sơ"
+    )
+    assert done.status_code == 303, done.text[:300]
+    assert state() == ("succeeded", 40000, 1)
+    assert (await deliver(50000)).json() == {"status": "applied"}
+    assert state() == ("refunded", 50000, 2)
+    # A late event with an older total never lowers it.
+    assert (await deliver(10000)).json() == {"status": "applied"}
+    assert state() == ("refunded", 50000, 2)

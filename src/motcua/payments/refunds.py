@@ -5,6 +5,12 @@ idempotency key derived from its id; the answer is recorded in a second transact
 a network failure in between leaves a pending refund that reconciliation asks about again with
 the same key, so money goes back once. Fees paid at the desk are refunded at the desk: recorded
 at once, no provider involved.
+
+Refunds made outside the portal (the provider's dashboard) arrive as ``charge.refunded`` events
+carrying the provider's running total. A payment shows the larger of that total and the sum of
+the portal's own refunds: both only grow, so the order they arrive in does not matter and
+nothing counts twice (until the provider's event for a portal refund arrives, a dashboard refund
+made before it is not added on top).
 """
 
 from __future__ import annotations
@@ -146,11 +152,7 @@ async def _settle_refund(session: AsyncSession, refund: Refund, *, provider_ref:
     )
     payment = await locked(session, Payment, refund.payment_id)
     assert payment is not None
-    refunded = payment.refunded_vnd + refund.amount_vnd
-    values: dict[str, object] = {"refunded_vnd": refunded, "updated_at": func.now()}
-    if refunded >= payment.amount_vnd:
-        values["status"] = PaymentStatus.REFUNDED
-    await session.execute(update(Payment).where(Payment.id == payment.id).values(**values))
+    await _set_refunded(session, payment, await _succeeded_refunds_vnd(session, payment.id))
     dossier = await session.get(Dossier, payment.dossier_id)
     assert dossier is not None
     await record_event(
@@ -160,6 +162,50 @@ async def _settle_refund(session: AsyncSession, refund: Refund, *, provider_ref:
         reason=f"Hoàn {format_fee_vnd(refund.amount_vnd)}: {refund.reason}",
     )
     await session.refresh(refund)
+
+
+async def _succeeded_refunds_vnd(session: AsyncSession, payment_id: int) -> int:
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_vnd), 0)).where(
+            Refund.payment_id == payment_id, Refund.status == RefundStatus.SUCCEEDED
+        )
+    )
+    return int(total or 0)
+
+
+async def _set_refunded(session: AsyncSession, payment: Payment, refunded_vnd: int) -> int:
+    """Raise what the payment shows refunded to ``refunded_vnd`` (never lower it), marking it
+    refunded once nothing is left. Our own refunds and the provider's refund events both land
+    here and may arrive in either order: the larger figure wins, so nothing counts twice.
+    Returns by how much it rose."""
+    new = min(max(payment.refunded_vnd, refunded_vnd), payment.amount_vnd)
+    risen = new - payment.refunded_vnd
+    if risen <= 0:
+        return 0
+    values: dict[str, object] = {"refunded_vnd": new, "updated_at": func.now()}
+    if new >= payment.amount_vnd:
+        values["status"] = PaymentStatus.REFUNDED
+    await session.execute(update(Payment).where(Payment.id == payment.id).values(**values))
+    await session.refresh(payment)
+    return risen
+
+
+async def mirror_provider_refunds(session: AsyncSession, payment: Payment, amount_refunded: int) -> None:
+    """The provider says ``amount_refunded`` of the payment went back (a ``charge.refunded``
+    event): refunds made outside the portal (the provider's dashboard) show here too."""
+    locked_payment = await locked(session, Payment, payment.id)
+    assert locked_payment is not None
+    risen = await _set_refunded(session, locked_payment, amount_refunded)
+    ours = await _succeeded_refunds_vnd(session, payment.id)
+    if risen and amount_refunded > ours:
+        dossier = await session.get(Dossier, locked_payment.dossier_id)
+        assert dossier is not None
+        await record_event(
+            session,
+            dossier,
+            actor="provider",
+            reason=f"Cổng thanh toán ghi nhận đã hoàn tổng cộng {format_fee_vnd(amount_refunded)}",
+        )
 
 
 async def refundable(session: AsyncSession, payment: Payment) -> int:

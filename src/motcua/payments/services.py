@@ -33,6 +33,7 @@ from motcua.payments.provider import (
     status_of_session,
 )
 from motcua.payments.receipts import issue_receipt
+from motcua.payments.refunds import mirror_provider_refunds
 from motcua.payments.settings import PaymentSettings, PaymentSettingsError, payment_settings_of
 from motcua.tenancy.events import tenants_changed
 from motcua.tenancy.models import PlatformAudit
@@ -296,15 +297,21 @@ async def apply_event(session: AsyncSession, tenant: Tenant, event: dict[str, An
     if inserted.scalar_one_or_none() is None:
         return False
     obj = (event.get("data") or {}).get("object") or {}
+    if event["type"] == "charge.refunded":
+        refunded = await session.scalar(
+            select(Payment).where(Payment.provider_payment_ref == obj.get("payment_intent"))
+        )
+        if refunded is not None and str(obj.get("currency") or "").lower() == "vnd":
+            await _link_event(session, event, refunded)
+            await mirror_provider_refunds(session, refunded, int(obj.get("amount_refunded") or 0))
+        return True
     if not str(event["type"]).startswith("checkout.session."):
         return True
     payment = await session.scalar(select(Payment).where(Payment.provider_ref == obj.get("id")))
     if payment is None:
         log.warning("payment event %s names no known payment", event["id"])
         return True
-    await session.execute(
-        update(PaymentEvent).where(PaymentEvent.event_id == str(event["id"])).values(payment_id=payment.id)
-    )
+    await _link_event(session, event, payment)
     observed = status_of_session(obj)
     if event["type"] == "checkout.session.expired":
         observed = replace(observed, status=PaymentStatus.EXPIRED)
@@ -312,6 +319,12 @@ async def apply_event(session: AsyncSession, tenant: Tenant, event: dict[str, An
         observed = replace(observed, status=PaymentStatus.FAILED)
     await settle_payment(session, tenant, payment, observed)
     return True
+
+
+async def _link_event(session: AsyncSession, event: dict[str, Any], payment: Payment) -> None:
+    await session.execute(
+        update(PaymentEvent).where(PaymentEvent.event_id == str(event["id"])).values(payment_id=payment.id)
+    )
 
 
 async def reconcile(db: Database, provider: PaymentProvider, tenant: Tenant) -> int:

@@ -581,6 +581,18 @@ class StripeStandin:
             "status": "succeeded",
         }
         self._state.refunds[refund["id"]] = (account, refund)
+        # Stripe tells the platform about every refund, however it was made (API or dashboard).
+        charge = {
+            "id": "ch_" + intent_id.removeprefix("pi_"),
+            "object": "charge",
+            "amount": int(intent["amount_received"]),
+            "amount_refunded": refunded + amount,
+            "currency": "vnd",
+            "payment_intent": intent_id,
+            "refunded": refunded + amount >= int(intent["amount_received"]),
+        }
+        payload = self.event("charge.refunded", charge, account)
+        threading.Thread(target=self.deliver, args=(payload,), daemon=True).start()
         return refund
 
     # -- hosted checkout -------------------------------------------------------------------------
