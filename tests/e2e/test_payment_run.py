@@ -94,5 +94,26 @@ async def test_a_citizen_pays_a_fee_through_the_stand_in_checkout_on_make_run(tm
             assert 'data-paid="yes"' in workspace.text
             assert 'data-payment-status="succeeded"' in workspace.text
             assert receipt_link.group(1) in workspace.text
+
+            # A partial refund through the stand-in; the citizen is told by mail.
+            payment_id = re.search(r'data-payment-id="(\d+)"', workspace.text)
+            remaining = re.search(r'name="remaining" value="(\d+)"', workspace.text)
+            assert payment_id is not None and remaining is not None
+            refunded = await officer.post(
+                f"{base}/officer/dossiers/{code}/payments/{payment_id.group(1)}/refund",
+                data={
+                    "_csrf_token": _token(workspace.text),
+                    "remaining": remaining.group(1),
+                    "amount": "5.000",
+                    "reason": "Thu thừa phí sao lục",
+                },
+            )
+            assert refunded.status_code == 303, refunded.text[:500]
+            for _ in range(60):
+                mail = (await citizen.get(f"http://localhost:{port}/dev/mail")).text
+                if f"Hồ sơ {code}: hoàn trả 5.000 ₫" in mail:
+                    break
+                await asyncio.sleep(0.5)
+            assert f"Hồ sơ {code}: hoàn trả 5.000 ₫" in mail
     finally:
         _stop(server)

@@ -46,6 +46,7 @@ NEEDS = {
     NotificationEvent.SUPPLEMENT_REQUESTED: {"reason": "Thiếu giấy tờ"},
     NotificationEvent.PAYMENT_REQUESTED: {"fee_vnd": 0},
     NotificationEvent.PAYMENT_RECEIVED: {"fee_vnd": 15000, "receipt": "BL2026 số 0000001", "receipt_id": 1},
+    NotificationEvent.PAYMENT_REFUNDED: {"fee_vnd": 5000, "reason": "Thu thừa"},
     NotificationEvent.APOLOGY_ISSUED: {"reason": "Cần xác minh thêm", "new_due_at": DUE},
     NotificationEvent.DEADLINE_DUE_SOON: {"due_at": DUE},
     NotificationEvent.DEADLINE_OVERDUE: {"due_at": DUE},
@@ -119,6 +120,9 @@ def test_the_texts_say_what_each_event_is_about(templates: MailTemplates) -> Non
     assert received.subject == f"Hồ sơ {CODE}: đã nhận phí, lệ phí — biên lai BL2026 số 0000042"
     assert "khoản phí, lệ phí 50.000 ₫" in received.text
     assert f"{PORTAL}receipts/42" in received.text
+    refunded = templates.render(tenant(), NotificationEvent.PAYMENT_REFUNDED, FULL, portal_url=PORTAL)
+    assert refunded.subject == f"Hồ sơ {CODE}: hoàn trả 50.000 ₫"
+    assert "Lý do: Thiếu bản sao <giấy chứng sinh> & CCCD" in refunded.text
     apology = text(NotificationEvent.APOLOGY_ISSUED)
     assert "xin lỗi" in apology and "Thời hạn trả kết quả mới: 17:00 ngày 28/11/2026" in apology
     assert "đã quá hạn" in text(NotificationEvent.DEADLINE_OVERDUE)
@@ -131,6 +135,7 @@ def test_the_texts_say_what_each_event_is_about(templates: MailTemplates) -> Non
         (NotificationEvent.DOSSIER_REFUSED, "reason"),
         (NotificationEvent.PAYMENT_REQUESTED, "fee_vnd"),
         (NotificationEvent.PAYMENT_RECEIVED, "fee_vnd, receipt, receipt_id"),
+        (NotificationEvent.PAYMENT_REFUNDED, "fee_vnd, reason"),
         (NotificationEvent.APOLOGY_ISSUED, "reason, new_due_at"),
         (NotificationEvent.DEADLINE_OVERDUE, "due_at"),
     ],

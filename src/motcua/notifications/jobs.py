@@ -19,7 +19,7 @@ from motcua.identity.models import Citizen, Role, RoleGrant
 from motcua.notifications.services import send_notification
 from motcua.notifications.sms import normalise_phone, sms_provider
 from motcua.notifications.templates import DossierNotice, NotificationEvent
-from motcua.payments.models import Receipt
+from motcua.payments.models import Payment, Receipt, Refund
 from motcua.tenancy.schemas import Tenant
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,9 @@ def _notice(dossier: Dossier, **extra: object) -> DossierNotice:
 
 
 @dramatiq.actor(queue_name="notifications", max_retries=8, min_backoff=2000, max_backoff=600_000)
-async def notify_citizen(tenant: str, dossier_id: int, event: str, key: str) -> None:
+async def notify_citizen(tenant: str, dossier_id: int, event: str, key: str, ref: int | None = None) -> None:
+    """``ref``: the id of what the event is about when a dossier may have several (a receipt,
+    a refund)."""
     settings = load_settings()
     full_key = f"{tenant}:{key}"
     if not await _once(settings, full_key):
@@ -89,7 +91,7 @@ async def notify_citizen(tenant: str, dossier_id: int, event: str, key: str) -> 
             extra = {"fee_vnd": dossier.fee_vnd}
         elif chosen == NotificationEvent.PAYMENT_RECEIVED:
             receipt = await session.scalar(
-                select(Receipt).where(Receipt.dossier_id == dossier.id).order_by(Receipt.id.desc()).limit(1)
+                select(Receipt).where(Receipt.dossier_id == dossier.id, Receipt.id == ref)
             )
             if receipt is None:
                 return
@@ -98,6 +100,15 @@ async def notify_citizen(tenant: str, dossier_id: int, event: str, key: str) -> 
                 "receipt": f"{receipt.series} số {receipt.display_number}",
                 "receipt_id": receipt.id,
             }
+        elif chosen == NotificationEvent.PAYMENT_REFUNDED:
+            refund = await session.scalar(
+                select(Refund)
+                .join(Payment, Payment.id == Refund.payment_id)
+                .where(Payment.dossier_id == dossier.id, Refund.id == ref)
+            )
+            if refund is None:
+                return
+            extra = {"fee_vnd": refund.amount_vnd, "reason": refund.reason}
         elif chosen == NotificationEvent.APOLOGY_ISSUED:
             slip = await session.scalar(
                 select(ApologySlip)
@@ -194,11 +205,14 @@ async def notify_deadline(tenant: str, dossier_id: int, kind: str) -> None:
     await _mark(settings, key)
 
 
-def notify_after_commit(session: AsyncSession, tenant: Tenant, dossier_id: int, event: str, key: str) -> None:
+def notify_after_commit(
+    session: AsyncSession, tenant: Tenant, dossier_id: int, event: str, key: str, *, ref: int | None = None
+) -> None:
     """Queue the citizen's notification to be sent once ``session``'s transaction commits."""
     slug = tenant.slug
     after_commit(
-        session, lambda: notify_citizen.send(tenant=slug, dossier_id=dossier_id, event=event, key=key)
+        session,
+        lambda: notify_citizen.send(tenant=slug, dossier_id=dossier_id, event=event, key=key, ref=ref),
     )
 
 

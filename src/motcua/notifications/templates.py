@@ -44,6 +44,7 @@ class NotificationEvent(enum.StrEnum):
     SUPPLEMENT_REQUESTED = "supplement_requested"
     PAYMENT_REQUESTED = "payment_requested"
     PAYMENT_RECEIVED = "payment_received"
+    PAYMENT_REFUNDED = "payment_refunded"
     DOSSIER_PROCESSED = "dossier_processed"
     RESULT_DELIVERED = "result_delivered"
     DOSSIER_WITHDRAWN = "dossier_withdrawn"
@@ -62,6 +63,7 @@ _REQUIRED: dict[NotificationEvent, tuple[str, ...]] = {
     E.SUPPLEMENT_REQUESTED: ("reason",),
     E.PAYMENT_REQUESTED: ("fee_vnd",),
     E.PAYMENT_RECEIVED: ("fee_vnd", "receipt", "receipt_id"),
+    E.PAYMENT_REFUNDED: ("fee_vnd", "reason"),
     E.APOLOGY_ISSUED: ("reason", "new_due_at"),
     E.DEADLINE_DUE_SOON: ("due_at",),
     E.DEADLINE_OVERDUE: ("due_at",),

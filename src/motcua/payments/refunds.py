@@ -22,6 +22,7 @@ from motcua.core.db import Database, locked
 from motcua.dossiers.lifecycle import STALE, DossierError, record_event
 from motcua.dossiers.models import Dossier
 from motcua.dossiers.slip import format_fee_vnd
+from motcua.notifications.jobs import notify_after_commit
 from motcua.payments.models import Payment, PaymentMethod, PaymentStatus, Refund, RefundStatus
 from motcua.payments.provider import PaymentProvider, PaymentProviderError
 from motcua.payments.settings import parse_amount_vnd
@@ -99,7 +100,7 @@ async def request_refund(
         session.add(refund)
         await session.flush()
         if not online:  # cash handed back at the desk: nothing to ask anyone
-            await _settle_refund(session, refund, provider_ref=None)
+            await _settle_refund(session, tenant, refund, provider_ref=None)
             return refund
         refund_id = refund.id
     assert provider is not None
@@ -136,13 +137,15 @@ async def _ask_provider(db: Database, provider: PaymentProvider, tenant: Tenant,
     async with db.tenant_session(tenant) as session:
         refund = await locked(session, Refund, refund_id)
         assert refund is not None
-        await _settle_refund(session, refund, provider_ref=provider_ref)
+        await _settle_refund(session, tenant, refund, provider_ref=provider_ref)
         return refund
 
 
-async def _settle_refund(session: AsyncSession, refund: Refund, *, provider_ref: str | None) -> None:
-    """Record a refund the provider (or the desk) made, once; the payment becomes refunded when
-    nothing is left of it."""
+async def _settle_refund(
+    session: AsyncSession, tenant: Tenant, refund: Refund, *, provider_ref: str | None
+) -> None:
+    """Record a refund the provider (or the desk) made, once, and tell the citizen; the payment
+    becomes refunded when nothing is left of it."""
     if refund.status != RefundStatus.PENDING:
         return
     await session.execute(
@@ -160,6 +163,9 @@ async def _settle_refund(session: AsyncSession, refund: Refund, *, provider_ref:
         dossier,
         actor=f"officer:{refund.officer}",
         reason=f"Hoàn {format_fee_vnd(refund.amount_vnd)}: {refund.reason}",
+    )
+    notify_after_commit(
+        session, tenant, dossier.id, "payment_refunded", f"{dossier.id}:refund:{refund.id}", ref=refund.id
     )
     await session.refresh(refund)
 

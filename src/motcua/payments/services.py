@@ -277,7 +277,9 @@ async def _record_paid(
         await transition(session, dossier, Action.RECORD_PAYMENT, actor=actor, reason=note)
     else:
         await record_event(session, dossier, actor=actor, reason=note)
-    notify_after_commit(session, tenant, dossier.id, "payment_received", f"{dossier.id}:receipt:{receipt.id}")
+    notify_after_commit(
+        session, tenant, dossier.id, "payment_received", f"{dossier.id}:receipt:{receipt.id}", ref=receipt.id
+    )
     from motcua.payments.jobs import file_receipt  # the jobs module imports this one
 
     slug, receipt_id = tenant.slug, receipt.id
