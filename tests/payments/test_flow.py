@@ -603,7 +603,15 @@ async def test_refunds_made_outside_the_portal_show_once_and_never_backwards(
     intent = payment.provider_payment_ref
 
     async def deliver(amount_refunded: int) -> httpx.Response:
-        charge = {"id": "ch_x", "amount": 50000, "amount_refunded": amount_refunded, "currency": "vnd"}
+        charge = {
+            "id": "ch_x",
+            "amount": 50000,
+            "amount_refunded": amount_refunded,
+            "currency": "vnd",
+            # What a real charge carries and the portal must not keep.
+            "payment_method_details": {"card": {"brand": "visa", "last4": "4242", "exp_year": 2030}},
+            "billing_details": {"email": "an@example.com", "name": "Nguyễn Văn An"},
+        }
         payload = standin.event("charge.refunded", {**charge, "payment_intent": intent}, "acct_pay")
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=paying_app),  # type: ignore[arg-type]
@@ -649,3 +657,8 @@ async def test_refunds_made_outside_the_portal_show_once_and_never_backwards(
     # A late event with an older total never lowers it.
     assert (await deliver(10000)).json() == {"status": "applied"}
     assert state() == ("refunded", 50000, 2)
+    # Only ids, amounts and states of the provider's events are kept: no card, no contact.
+    with engine.connect() as conn:
+        kept = conn.execute(text(f"SELECT payload::text FROM {tenant.schema}.payment_events")).scalars().all()
+    assert kept and all("4242" not in p and "card" not in p and "an@example.com" not in p for p in kept)
+    assert any('"amount_refunded": 50000' in p for p in kept)

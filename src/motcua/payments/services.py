@@ -287,12 +287,45 @@ async def _record_paid(
     return receipt
 
 
+# What is kept of a provider event: ids, amounts and states. A charge carries card details
+# (brand, last four digits, expiry) and a session the payer's contact details; none of it is
+# needed here, so none of it is stored.
+_KEPT_EVENT_FIELDS = ("id", "type", "account", "created", "api_version", "livemode")
+_KEPT_OBJECT_FIELDS = (
+    "id",
+    "object",
+    "status",
+    "payment_status",
+    "amount",
+    "amount_total",
+    "amount_received",
+    "amount_refunded",
+    "currency",
+    "payment_intent",
+    "client_reference_id",
+    "metadata",
+    "refunded",
+    "created",
+    "expires_at",
+)
+
+
+def stored_payload(event: dict[str, Any]) -> dict[str, Any]:
+    obj = (event.get("data") or {}).get("object") or {}
+    kept = {k: event[k] for k in _KEPT_EVENT_FIELDS if k in event}
+    kept_object = {k: obj[k] for k in _KEPT_OBJECT_FIELDS if k in obj}
+    if isinstance(kept_object.get("payment_intent"), dict):  # expanded: its id is enough
+        kept_object["payment_intent"] = kept_object["payment_intent"].get("id")
+    kept["data"] = {"object": kept_object}
+    return kept
+
+
 async def apply_event(session: AsyncSession, tenant: Tenant, event: dict[str, Any]) -> bool:
     """Apply one verified provider event in the tenant's transaction. False when it was seen
     before (its id is recorded in the same transaction as its effect)."""
     inserted = await session.execute(
         pg_insert(PaymentEvent)
-        .values(event_id=str(event["id"]), type=str(event["type"]), payload=event)
+        .values(event_id=str(event["id"]), type=str(event["type"]), payload=stored_payload(event))
         .on_conflict_do_nothing()
         .returning(PaymentEvent.event_id)
     )
