@@ -17,9 +17,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from motcua.core.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:  # the commands import what they need when they run: `motcua --help` stays quick
+    from sqlalchemy import Engine
+
+    from motcua.tenancy.schemas import Tenant
 
 
 class CommandError(Exception):
@@ -385,31 +390,38 @@ def cmd_admins_add(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_roles_grant(settings: Settings, args: argparse.Namespace) -> int:
+@contextmanager
+def _tenant_engine(settings: Settings, slug: str) -> Iterator[tuple[Settings, Engine, Tenant]]:
+    """The live settings, a blocking engine and the tenant ``slug`` (one clear line if no such
+    tenant), for the commands that change one tenant."""
     from motcua.core.db import sync_engine
-    from motcua.identity.schemas import RoleGrantCreate
-    from motcua.identity.services import grant_role_sync
     from motcua.tenancy.services import TenancyError, get_tenant
 
-    grant = RoleGrantCreate.parse(args.personal_id, args.role)
     with services(settings) as live:
         assert live.database_url
         engine = sync_engine(live.database_url, pool_size=1)
         try:
-            tenant = get_tenant(engine, args.slug)
+            tenant = get_tenant(engine, slug)
             if tenant is None:
-                raise TenancyError(f"no tenant with slug {args.slug!r}")
-            created = grant_role_sync(engine, tenant, grant, actor="cli")
+                raise TenancyError(f"no tenant with slug {slug!r}")
+            yield live, engine, tenant
         finally:
             engine.dispose()
+
+
+def cmd_roles_grant(settings: Settings, args: argparse.Namespace) -> int:
+    from motcua.identity.schemas import RoleGrantCreate
+    from motcua.identity.services import grant_role_sync
+
+    grant = RoleGrantCreate.parse(args.personal_id, args.role)
+    with _tenant_engine(settings, args.slug) as (_, engine, tenant):
+        created = grant_role_sync(engine, tenant, grant, actor="cli")
     print(f"{grant.personal_id} {'now has' if created else 'already had'} role {grant.role} in {args.slug}")
     return 0
 
 
 def cmd_tenants_identity(settings: Settings, args: argparse.Namespace) -> int:
-    from motcua.core.db import sync_engine
     from motcua.identity.services import set_identity_setting
-    from motcua.tenancy.services import TenancyError, get_tenant
 
     # The secret never goes on the command line (it would show in `ps` and shell history).
     secret = os.environ.get("MOTCUA_TENANT_CLIENT_SECRET") or (
@@ -419,27 +431,19 @@ def cmd_tenants_identity(settings: Settings, args: argparse.Namespace) -> int:
         raise CommandError(
             "give the client secret in MOTCUA_TENANT_CLIENT_SECRET or with --client-secret-stdin"
         )
-    with services(settings) as live:
-        assert live.database_url
-        engine = sync_engine(live.database_url, pool_size=1)
-        try:
-            tenant = get_tenant(engine, args.slug)
-            if tenant is None:
-                raise TenancyError(f"no tenant with slug {args.slug!r}")
-            set_identity_setting(
-                engine,
-                live,
-                tenant,
-                issuer=args.issuer,
-                client_id=args.client_id,
-                client_secret=secret,
-                scopes=args.scopes,
-                personal_id_claim=args.personal_id_claim,
-                display_name=args.display_name,
-                actor="cli",
-            )
-        finally:
-            engine.dispose()
+    with _tenant_engine(settings, args.slug) as (live, engine, tenant):
+        set_identity_setting(
+            engine,
+            live,
+            tenant,
+            issuer=args.issuer,
+            client_id=args.client_id,
+            client_secret=secret,
+            scopes=args.scopes,
+            personal_id_claim=args.personal_id_claim,
+            display_name=args.display_name,
+            actor="cli",
+        )
     print(f"tenant {args.slug} now logs in with {args.issuer}")
     return 0
 
@@ -449,34 +453,19 @@ def cmd_tenants_payments(settings: Settings, args: argparse.Namespace) -> int:
     takes online payments, and the platform fee (which its own administrator cannot change)."""
     import asyncio
 
-    from motcua.core.db import Database, sync_engine
+    from motcua.core.db import Database
     from motcua.payments.services import update_payment_settings
-    from motcua.payments.settings import PaymentSettingsError, parse_payment_settings, payment_settings_of
-    from motcua.tenancy.services import TenancyError, get_tenant
+    from motcua.payments.settings import parse_payment_settings, payment_settings_of
 
-    with services(settings) as live:
-        assert live.database_url
-        engine = sync_engine(live.database_url, pool_size=0)
-        try:
-            tenant = get_tenant(engine, args.slug)
-        finally:
-            engine.dispose()
-        if tenant is None:
-            raise TenancyError(f"no tenant with slug {args.slug!r}")
-        current = payment_settings_of(tenant)
-        try:
-            wanted = parse_payment_settings(
-                {
-                    "enabled": current.enabled if args.enabled is None else args.enabled,
-                    "stripe_account": current.stripe_account if args.account is None else args.account,
-                    "platform_fee_vnd": current.platform_fee_vnd
-                    if args.platform_fee is None
-                    else args.platform_fee,
-                },
-                where="payments",
-            )
-        except PaymentSettingsError as exc:
-            raise CommandError(str(exc)) from None
+    with _tenant_engine(settings, args.slug) as (live, _, tenant):
+        # What is not given on the command line stays as it is.
+        given = {
+            "enabled": args.enabled,
+            "stripe_account": args.account,
+            "platform_fee_vnd": args.platform_fee,
+        }
+        current = payment_settings_of(tenant).as_json()
+        wanted = parse_payment_settings({k: current[k] if v is None else v for k, v in given.items()})
 
         async def store() -> None:
             db = Database(live.database_url or "", pool_size=1)
@@ -485,10 +474,7 @@ def cmd_tenants_payments(settings: Settings, args: argparse.Namespace) -> int:
             finally:
                 await db.dispose()
 
-        try:
-            asyncio.run(store())
-        except PaymentSettingsError as exc:
-            raise CommandError(str(exc)) from None
+        asyncio.run(store())
     state = "takes online payments" if wanted.online else "does not take online payments"
     print(
         f"tenant {args.slug} {state} (account {wanted.stripe_account or '-'}, "
@@ -609,9 +595,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         from motcua.identity.schemas import IdentityInputError
+        from motcua.payments.settings import PaymentSettingsError
         from motcua.tenancy.services import TenancyError
 
-        if isinstance(exc, TenancyError | IdentityInputError):
+        if isinstance(exc, TenancyError | IdentityInputError | PaymentSettingsError):
             return _fail(str(exc))
         from sqlalchemy.exc import OperationalError, ProgrammingError
 

@@ -59,6 +59,22 @@ async def _citizen_on(app: object, browser: httpx.AsyncClient, tenant: Tenant) -
     return client
 
 
+async def _merchant_dossier(
+    sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> tuple[Tenant, httpx.AsyncClient, str]:
+    """A tenant taking online payments on ``acct_pay``, and a dossier with a 50.000 ₫ fee that a
+    citizen (the returned browser) submitted there."""
+    tenant = make_tenant(procedures=[FEE])
+    _merchant(engine, tenant, "acct_pay")
+    browser, code = await _submit(sign_in, tenant)
+    return tenant, browser, code
+
+
+async def _pay_online(paying_app: object, browser: httpx.AsyncClient, tenant: Tenant, code: str) -> None:
+    async with await _citizen_on(paying_app, browser, tenant) as citizen:
+        await _pay(citizen, await _checkout(citizen, code), tenant)
+
+
 async def _refund_as_officer(
     paying_app: object,
     sign_in: SignIn,
@@ -89,9 +105,7 @@ async def _refund_as_officer(
 async def test_a_citizen_pays_and_the_return_page_asks_the_provider(
     paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
-    tenant = make_tenant(procedures=[FEE])
-    _merchant(engine, tenant, "acct_pay")
-    browser, code = await _submit(sign_in, tenant)
+    tenant, browser, code = await _merchant_dossier(sign_in, make_tenant, engine)
     async with await _citizen_on(paying_app, browser, tenant) as citizen:
         page = await citizen.get(f"/my/dossiers/{code}")
         assert 'data-paid="no"' in page.text
@@ -261,9 +275,7 @@ async def _pay(citizen: httpx.AsyncClient, checkout: str, tenant: Tenant) -> htt
 async def test_paying_online_resumes_a_dossier_waiting_for_its_fees(
     paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
-    tenant = make_tenant(procedures=[FEE])
-    _merchant(engine, tenant, "acct_pay")
-    browser, code = await _submit(sign_in, tenant)
+    tenant, browser, code = await _merchant_dossier(sign_in, make_tenant, engine)
     officer = await _officer(sign_in, engine, tenant)
     assert (await _act(officer, code, "accept")).status_code == 303
     assert (await _act(officer, code, "request_payment")).status_code == 303
@@ -298,8 +310,7 @@ async def test_the_platform_fee_is_taken_from_the_locality_s_charge(
 
     events.tenants_changed()
     browser, code = await _submit(sign_in, tenant)
-    async with await _citizen_on(paying_app, browser, tenant) as citizen:
-        await _pay(citizen, await _checkout(citizen, code), tenant)
+    await _pay_online(paying_app, browser, tenant, code)
     with engine.connect() as conn:
         row = conn.execute(
             text(f"SELECT platform_fee_vnd, provider_payment_ref, status FROM {tenant.schema}.payments")
@@ -314,9 +325,7 @@ async def test_the_platform_fee_is_taken_from_the_locality_s_charge(
 async def test_paying_twice_sends_the_second_payment_to_review_and_refund(
     paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
-    tenant = make_tenant(procedures=[FEE])
-    _merchant(engine, tenant, "acct_pay")
-    browser, code = await _submit(sign_in, tenant)
+    tenant, browser, code = await _merchant_dossier(sign_in, make_tenant, engine)
     async with await _citizen_on(paying_app, browser, tenant) as citizen:
         first = await _checkout(citizen, code)
         assert await _checkout(citizen, code) == first  # a second click: the same open checkout
@@ -370,11 +379,8 @@ async def test_a_refund_lost_in_a_crash_is_finished_once_and_a_refused_one_says_
 ) -> None:
     from motcua.payments.refunds import retry_pending_refunds
 
-    tenant = make_tenant(procedures=[FEE])
-    _merchant(engine, tenant, "acct_pay")
-    browser, code = await _submit(sign_in, tenant)
-    async with await _citizen_on(paying_app, browser, tenant) as citizen:
-        await _pay(citizen, await _checkout(citizen, code), tenant)
+    tenant, browser, code = await _merchant_dossier(sign_in, make_tenant, engine)
+    await _pay_online(paying_app, browser, tenant, code)
     with engine.begin() as conn:
         payment = conn.execute(text(f"SELECT id, provider_payment_ref FROM {tenant.schema}.payments")).one()
         refund_id = conn.execute(
@@ -433,9 +439,7 @@ async def test_a_refund_lost_in_a_crash_is_finished_once_and_a_refused_one_says_
 async def test_cancelling_on_the_checkout_page_closes_the_session_and_allows_a_new_payment(
     paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
-    tenant = make_tenant(procedures=[FEE])
-    _merchant(engine, tenant, "acct_pay")
-    browser, code = await _submit(sign_in, tenant)
+    tenant, browser, code = await _merchant_dossier(sign_in, make_tenant, engine)
     async with await _citizen_on(paying_app, browser, tenant) as citizen:
         checkout = await _checkout(citizen, code)
         cancelled = httpx.post(checkout, data={"action": "cancel"}, follow_redirects=False)
@@ -567,9 +571,7 @@ async def test_a_checkout_the_provider_does_not_know_goes_to_review(
 async def test_nobody_pays_or_sees_another_citizen_s_payment(
     paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
-    tenant = make_tenant(procedures=[FEE])
-    _merchant(engine, tenant, "acct_pay")
-    browser, code = await _submit(sign_in, tenant)
+    tenant, browser, code = await _merchant_dossier(sign_in, make_tenant, engine)
     async with await _citizen_on(paying_app, browser, tenant) as citizen:
         checkout = await _checkout(citizen, code)
     stranger_browser = await sign_in(tenant, name="Lê Văn Khác", personal_id="001190009999")
@@ -592,11 +594,8 @@ async def test_nobody_pays_or_sees_another_citizen_s_payment(
 async def test_refunds_made_outside_the_portal_show_once_and_never_backwards(
     paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
-    tenant = make_tenant(procedures=[FEE])
-    _merchant(engine, tenant, "acct_pay")
-    browser, code = await _submit(sign_in, tenant)
-    async with await _citizen_on(paying_app, browser, tenant) as citizen:
-        await _pay(citizen, await _checkout(citizen, code), tenant)
+    tenant, browser, code = await _merchant_dossier(sign_in, make_tenant, engine)
+    await _pay_online(paying_app, browser, tenant, code)
     with engine.connect() as conn:
         payment = conn.execute(text(f"SELECT id, provider_payment_ref FROM {tenant.schema}.payments")).one()
     provider = StripeProvider(API_KEY, SECRET, api_base=standin.api_base)

@@ -49,6 +49,7 @@ from motcua.dossiers.storage import LocalStorage, StoredObject
 from motcua.dossiers.uploads import UploadRejectedError, ValidatedUpload, validate_upload
 from motcua.identity.guards import requires_login, requires_officer
 from motcua.identity.models import Citizen
+from motcua.identity.schemas import mask_personal_id
 from motcua.identity.sessions import UserSession
 from motcua.notifications.jobs import notify_after_commit
 from motcua.payments.receipts import receipts_of_citizen
@@ -334,9 +335,7 @@ def _slip_data(
         procedure_code=dossier.procedure_code,
         procedure_name=dossier.procedure_name,
         applicant_name=dossier.applicant_name,
-        applicant_personal_id_masked=dossier.applicant_personal_id[:3]
-        + "******"
-        + dossier.applicant_personal_id[-3:],
+        applicant_personal_id_masked=mask_personal_id(dossier.applicant_personal_id),
         applicant_address=None,
         applicant_phone=str(dossier.data.get("contact_phone") or "") or None,
         received_at=dossier.received_at,

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
+from motcua.identity.schemas import mask_personal_id
+
 RoleHint = Literal["citizen", "officer", "admin"]
 Gender = Literal["male", "female"]
 
@@ -51,7 +53,7 @@ class DevUser:
     @property
     def masked_personal_id(self) -> str:
         """'001085012345' → '001******345' (enough to tell the test people apart on screen)."""
-        return self.personal_id[:3] + "*" * 6 + self.personal_id[-3:]
+        return mask_personal_id(self.personal_id)
 
     @property
     def role_label(self) -> str:

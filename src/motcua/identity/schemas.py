@@ -8,6 +8,12 @@ from motcua.identity.models import GRANTABLE_ROLES
 PERSONAL_ID = re.compile(r"^\d{12}$")
 
 
+def mask_personal_id(personal_id: str) -> str:
+    """'001085012345' → '001******345': enough to recognise on a slip, a receipt or a screen,
+    not enough to use."""
+    return f"{personal_id[:3]}******{personal_id[-3:]}"
+
+
 class IdentityInputError(ValueError):
     """Bad input from a person; the message is shown to them (Vietnamese)."""
 

@@ -17,6 +17,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from motcua.core.security import digest
+from motcua.identity.schemas import mask_personal_id
 
 SESSION_COOKIE = "motcua_session"
 _PREFIX = "session:"
@@ -43,7 +44,7 @@ class UserSession:
 
     @property
     def masked_personal_id(self) -> str:
-        return self.personal_id[:3] + "******" + self.personal_id[-3:]
+        return mask_personal_id(self.personal_id)
 
 
 class SessionStore:

@@ -31,6 +31,7 @@ from motcua.dossiers.slip import (
     set_font,
 )
 from motcua.dossiers.storage import Storage
+from motcua.identity.schemas import mask_personal_id
 from motcua.payments.models import Payment, PaymentMethod, Receipt, ReceiptFile, ReceiptSequence
 from motcua.tenancy.schemas import Tenant
 
@@ -102,7 +103,6 @@ async def issue_receipt(
     dossier = await session.get(Dossier, payment.dossier_id)
     assert dossier is not None
     series = series_for(issued_at)
-    personal_id = dossier.applicant_personal_id
     number = await session.scalar(
         pg_insert(ReceiptSequence)
         .values(series=series, last=1)
@@ -122,7 +122,7 @@ async def issue_receipt(
         dossier_code=dossier.code,
         procedure_name=dossier.procedure_name,
         payer_name=dossier.applicant_name,
-        payer_personal_id_masked=f"{personal_id[:3]}******{personal_id[-3:]}",
+        payer_personal_id_masked=mask_personal_id(dossier.applicant_personal_id),
         amount_vnd=payment.amount_vnd,
         method=payment.method,
         provider_payment_ref=payment.provider_payment_ref,

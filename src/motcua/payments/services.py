@@ -169,24 +169,36 @@ async def _call_provider(db: Database, provider: PaymentProvider, tenant: Tenant
     except PaymentProviderError as exc:
         if not exc.retryable:  # refused for good: nothing to retry, nothing was charged
             async with db.tenant_session(tenant) as session:
-                await session.execute(
-                    update(Payment)
-                    .where(Payment.id == payment_id, Payment.status == PaymentStatus.CREATED)
-                    .values(status=PaymentStatus.FAILED, review_reason=str(exc)[:1000], updated_at=func.now())
+                await _move(
+                    session,
+                    payment_id,
+                    PaymentStatus.CREATED,
+                    PaymentStatus.FAILED,
+                    review_reason=str(exc)[:1000],
                 )
         raise
     async with db.tenant_session(tenant) as session:
-        await session.execute(
-            update(Payment)
-            .where(Payment.id == payment_id, Payment.status == PaymentStatus.CREATED)
-            .values(
-                provider_ref=started.provider_ref,
-                checkout_url=started.redirect_url,
-                status=PaymentStatus.STARTED,
-                updated_at=func.now(),
-            )
+        await _move(
+            session,
+            payment_id,
+            PaymentStatus.CREATED,
+            PaymentStatus.STARTED,
+            provider_ref=started.provider_ref,
+            checkout_url=started.redirect_url,
         )
     return started
+
+
+async def _move(
+    session: AsyncSession, payment_id: int, source: PaymentStatus, target: PaymentStatus, **values: Any
+) -> None:
+    """Move a payment from ``source`` to ``target``; if something else moved it meanwhile (a
+    webhook, the return page), it is left where that put it."""
+    await session.execute(
+        update(Payment)
+        .where(Payment.id == payment_id, Payment.status == source)
+        .values(status=target, updated_at=func.now(), **values)
+    )
 
 
 async def settle_payment(
@@ -394,14 +406,12 @@ async def reconcile(db: Database, provider: PaymentProvider, tenant: Tenant) -> 
             log.warning("payment %s of %s not reconciled: %s", payment_id, tenant.slug, exc)
             if exc.missing:  # asking again will not help: a person looks (listed for review)
                 async with db.tenant_session(tenant) as session:
-                    await session.execute(
-                        update(Payment)
-                        .where(Payment.id == payment_id, Payment.status == PaymentStatus.STARTED)
-                        .values(
-                            status=PaymentStatus.REVIEW,
-                            review_reason=f"the provider does not know this checkout: {exc}"[:1000],
-                            updated_at=func.now(),
-                        )
+                    await _move(
+                        session,
+                        payment_id,
+                        PaymentStatus.STARTED,
+                        PaymentStatus.REVIEW,
+                        review_reason=f"the provider does not know this checkout: {exc}"[:1000],
                     )
                 moved += 1
     return moved
