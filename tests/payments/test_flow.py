@@ -601,7 +601,7 @@ async def test_refunds_made_outside_the_portal_show_once_and_never_backwards(
     provider = StripeProvider(API_KEY, SECRET, api_base=standin.api_base)
     intent = payment.provider_payment_ref
 
-    async def deliver(amount_refunded: int) -> httpx.Response:
+    async def deliver(amount_refunded: int, account: str = "acct_pay") -> httpx.Response:
         charge = {
             "id": "ch_x",
             "amount": 50000,
@@ -611,7 +611,7 @@ async def test_refunds_made_outside_the_portal_show_once_and_never_backwards(
             "payment_method_details": {"card": {"brand": "visa", "last4": "4242", "exp_year": 2030}},
             "billing_details": {"email": "an@example.com", "name": "Nguyễn Văn An"},
         }
-        payload = standin.event("charge.refunded", {**charge, "payment_intent": intent}, "acct_pay")
+        payload = standin.event("charge.refunded", {**charge, "payment_intent": intent}, account)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=paying_app),  # type: ignore[arg-type]
             base_url="http://localhost",
@@ -633,6 +633,11 @@ async def test_refunds_made_outside_the_portal_show_once_and_never_backwards(
             ).scalar_one()
         return row.status, row.refunded_vnd, notes
 
+    # Another tenant's account naming this payment's intent reaches that tenant only: here, nothing.
+    other = make_tenant(procedures=[FEE])
+    _merchant(engine, other, "acct_other")
+    assert (await deliver(50000, account="acct_other")).json() == {"status": "applied"}
+    assert state() == ("succeeded", 0, 0)
     # 10,000 ₫ refunded from the provider's dashboard: the event brings it into the portal.
     provider.refund(
         account="acct_pay",

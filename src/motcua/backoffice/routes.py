@@ -36,7 +36,7 @@ from motcua.identity.guards import requires_officer, requires_tenant_admin
 from motcua.identity.schemas import PERSONAL_ID
 from motcua.identity.sessions import UserSession
 from motcua.notifications.jobs import ACTION_EVENTS, notify_after_commit
-from motcua.payments.models import PaymentMethod
+from motcua.payments.models import PaymentMethod, PaymentStatus, RefundStatus
 from motcua.payments.refunds import (
     parse_expected_remaining,
     parse_refund_amount,
@@ -44,7 +44,6 @@ from motcua.payments.refunds import (
     refunds_of,
     request_refund,
 )
-from motcua.payments.routes import REFUND_LABELS, STATUS_LABELS
 from motcua.payments.services import fee_state, payments_of, record_counter_payment
 from motcua.payments.settings import parse_amount_vnd
 from motcua.tenancy.models import PlatformAudit
@@ -127,9 +126,9 @@ async def _workspace(
         fees=fees,
         refundable={p.id: await refundable(session, p) for p in fees.payments},
         refunds=await refunds_of(session, dossier.id),
-        payment_labels=STATUS_LABELS,
+        payment_labels={s.value: s.label for s in PaymentStatus},
         method_labels={m.value: m.label for m in PaymentMethod},
-        refund_labels=REFUND_LABELS,
+        refund_labels={s.value: s.label for s in RefundStatus},
         actions=[(a.value, RULES[a]) for a in allowed_actions(dossier.status, "officer")],
         status_labels={s.value: s.label for s in DossierStatus},
         vietnam=VIETNAM,

@@ -21,6 +21,19 @@ class PaymentStatus(enum.StrEnum):
     REFUNDED = "refunded"
     REVIEW = "review"  # the provider reported something that does not match: a person looks
 
+    @property
+    def label(self) -> str:
+        return {
+            "created": "Chưa thanh toán",
+            "started": "Đang chờ xác nhận thanh toán",
+            "succeeded": "Đã thanh toán",
+            "failed": "Thanh toán không thành công",
+            "cancelled": "Đã hủy thanh toán",
+            "expired": "Phiên thanh toán đã hết hạn",
+            "refunded": "Đã hoàn tiền",
+            "review": "Đang được kiểm tra lại",
+        }[self.value]
+
 
 # How far along a payment is: an event may only move it forward (events arrive out of order).
 RANK = {
@@ -132,6 +145,12 @@ class RefundStatus(enum.StrEnum):
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+
+    @property
+    def label(self) -> str:
+        return {"pending": "đang chờ cổng thanh toán", "succeeded": "đã hoàn", "failed": "không thành công"}[
+            self.value
+        ]
 
 
 class Refund(TenantBase):

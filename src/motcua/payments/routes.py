@@ -24,7 +24,7 @@ from motcua.dossiers.storage import LocalStorage
 from motcua.identity.guards import requires_login, requires_tenant_admin
 from motcua.identity.models import Role
 from motcua.identity.sessions import UserSession
-from motcua.payments.models import Payment, PaymentMethod, PaymentStatus, Receipt, RefundStatus
+from motcua.payments.models import Payment, PaymentMethod, PaymentStatus, Receipt
 from motcua.payments.provider import PaymentProvider, PaymentProviderError
 from motcua.payments.receipts import amount_in_words, receipt_file, render_receipt_pdf
 from motcua.payments.reports import (
@@ -45,24 +45,6 @@ from motcua.payments.services import (
 from motcua.payments.settings import PaymentSettingsError, parse_payment_settings, payment_settings_of
 from motcua.tenancy.schemas import Tenant
 from motcua.web.pages import FormData, HttpRequest, page, public_origin
-
-REFUND_LABELS = {
-    RefundStatus.PENDING: "đang chờ cổng thanh toán",
-    RefundStatus.SUCCEEDED: "đã hoàn",
-    RefundStatus.FAILED: "không thành công",
-}
-
-STATUS_LABELS = {
-    PaymentStatus.CREATED: "Chưa thanh toán",
-    PaymentStatus.STARTED: "Đang chờ xác nhận thanh toán",
-    PaymentStatus.SUCCEEDED: "Đã thanh toán",
-    PaymentStatus.FAILED: "Thanh toán không thành công",
-    PaymentStatus.CANCELLED: "Đã hủy thanh toán",
-    PaymentStatus.EXPIRED: "Phiên thanh toán đã hết hạn",
-    PaymentStatus.REFUNDED: "Đã hoàn tiền",
-    PaymentStatus.REVIEW: "Đang được kiểm tra lại",
-}
-
 
 PROVIDER_UNAVAILABLE = (
     "Cổng thanh toán chưa nhận giao dịch này. Vui lòng thử lại sau ít phút, hoặc nộp phí tại Bộ phận Một cửa."
@@ -107,7 +89,7 @@ async def _payment_page(request: HttpRequest, session: AsyncSession, payment: Pa
         "payments/return.html",
         payment=payment,
         receipt=receipt,
-        label=STATUS_LABELS[PaymentStatus(payment.status)],
+        label=PaymentStatus(payment.status).label,
     )
 
 
