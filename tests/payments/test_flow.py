@@ -185,11 +185,7 @@ async def test_reconciliation_repairs_a_crash_between_provider_and_database(
         lost = provider.start_checkout(
             payment_id=payment_id,
             account="acct_pay",
-            items=[
-                __import__("motcua.payments.provider", fromlist=["LineItem"]).LineItem(
-                    name="Phí, lệ phí: Đăng ký khai sinh", amount_vnd=50000
-                )
-            ],
+            items=[LineItem(name="Phí, lệ phí: Đăng ký khai sinh", amount_vnd=50000)],
             success_url=f"http://{tenant.slug}.localhost/payments/{payment_id}/return",
             cancel_url=f"http://{tenant.slug}.localhost/payments/{payment_id}/cancel",
             reference=code,

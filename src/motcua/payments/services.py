@@ -32,7 +32,7 @@ from motcua.payments.provider import (
     ProviderStatus,
     status_of_session,
 )
-from motcua.payments.receipts import issue_receipt
+from motcua.payments.receipts import issue_receipt, receipts_of_dossier
 from motcua.payments.refunds import mirror_provider_refunds
 from motcua.payments.settings import PaymentSettings, PaymentSettingsError, payment_settings_of
 from motcua.tenancy.events import tenants_changed
@@ -443,9 +443,7 @@ async def fee_state(
 ) -> FeeState:
     """``provider``: the platform's payment provider where the page may offer paying online."""
     payments = await payments_of(session, dossier.id)
-    receipts = (
-        await session.scalars(select(Receipt).where(Receipt.dossier_id == dossier.id).order_by(Receipt.id))
-    ).all()
+    receipts = await receipts_of_dossier(session, dossier.id)
     paid = any(p.status == PaymentStatus.SUCCEEDED for p in payments)
     return FeeState(
         fee_vnd=dossier.fee_vnd,
