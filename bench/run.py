@@ -26,12 +26,13 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from motcua.admin.services import build_spec, onboard_tenant  # noqa: E402
 from motcua.core.broker import setup_broker  # noqa: E402
 from motcua.core.db import sync_engine  # noqa: E402
 from motcua.core.embedded import EmbeddedServices  # noqa: E402
 from motcua.core.settings import load_settings  # noqa: E402
 from motcua.tenancy.migrate import migrate_platform  # noqa: E402
-from motcua.tenancy.services import build_spec, get_tenant, onboard_tenant  # noqa: E402
+from motcua.tenancy.services import get_tenant  # noqa: E402
 
 PROCEDURES = [
     {

@@ -16,7 +16,7 @@ from litestar import Litestar
 from sqlalchemy import Engine
 
 from motcua.core.settings import Settings, load_settings
-from motcua.tenancy.schemas import Tenant
+from motcua.core.tenant import Tenant
 
 _counter = itertools.count(1)
 
@@ -77,7 +77,7 @@ MakeTenant = Callable[..., Tenant]
 @pytest.fixture
 def make_tenant(engine: Engine, live_settings: Settings) -> MakeTenant:
     """Onboard a tenant through the real service; procedures are raw dicts as in tenants/*.toml."""
-    from motcua.tenancy.services import build_spec, onboard_tenant
+    from motcua.admin.services import build_spec, onboard_tenant
 
     def make(
         slug: str | None = None,

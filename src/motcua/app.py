@@ -22,23 +22,23 @@ from motcua.core.dependencies import DEPENDENCIES
 from motcua.core.logging import configure_logging
 from motcua.core.security import derive_key
 from motcua.core.settings import Settings, load_settings
+from motcua.core.theming import Themes
+from motcua.dev.eid_provider import router as dev_eid_router
+from motcua.dev.mail_inbox import router as dev_mail_router
 from motcua.dossiers.routes import router as dossiers_router
 from motcua.dossiers.slip import prepare_slip_fonts
 from motcua.dossiers.storage import LocalStorage
 from motcua.feedback.routes import router as feedback_router
-from motcua.identity.devprovider import router as dev_eid_router
 from motcua.identity.middleware import session_middleware
 from motcua.identity.oidc import OidcClient
 from motcua.identity.routes import router as identity_router
 from motcua.identity.sessions import SessionStore
-from motcua.notifications.routes import router as dev_mail_router
 from motcua.payments.provider import StripeProvider
 from motcua.payments.routes import router as payments_router
 from motcua.tenancy import events
 from motcua.tenancy.resolution import TenantResolver, tenant_middleware
 from motcua.web.errors import EXCEPTION_HANDLERS
 from motcua.web.routes import router as web_router
-from motcua.web.theming import Themes
 
 ROUTERS = [
     web_router,

@@ -24,7 +24,7 @@ from motcua.core.settings import Settings, SettingsError, load_settings
 if TYPE_CHECKING:  # the commands import what they need when they run: `motcua --help` stays quick
     from sqlalchemy import Engine
 
-    from motcua.tenancy.schemas import Tenant
+    from motcua.core.tenant import Tenant
 
 
 class CommandError(Exception):
@@ -94,7 +94,8 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _spec_for_create(settings: Settings, args: argparse.Namespace) -> Any:
-    from motcua.tenancy.services import build_spec, spec_from_file, validate_slug
+    from motcua.admin.services import build_spec, spec_from_file
+    from motcua.tenancy.services import validate_slug
 
     validate_slug(args.slug)
     overrides: dict[str, Any] = {
@@ -114,10 +115,10 @@ def _spec_for_create(settings: Settings, args: argparse.Namespace) -> Any:
 
 
 def cmd_tenants_create(settings: Settings, args: argparse.Namespace) -> int:
+    from motcua.admin.services import onboard_tenant
     from motcua.core.broker import setup_broker
     from motcua.core.db import sync_engine
     from motcua.tenancy.migrate import migrate_platform
-    from motcua.tenancy.services import onboard_tenant
 
     spec = _spec_for_create(settings, args)  # validate everything before touching anything
     with services(settings) as live:
@@ -224,8 +225,9 @@ def _worker_argv(processes: int, threads: int) -> list[str]:
 
 def seed_demo_tenants(live: Settings) -> list[str]:
     """Onboard every ``tenants/*.toml`` that is not live yet (re-runs finish half-done ones)."""
+    from motcua.admin.services import onboard_tenant, spec_from_file
     from motcua.core.db import sync_engine
-    from motcua.tenancy.services import get_tenant, onboard_tenant, spec_from_file
+    from motcua.tenancy.services import get_tenant
 
     seeded = []
     assert live.database_url
@@ -243,7 +245,7 @@ def seed_demo_tenants(live: Settings) -> list[str]:
     return seeded
 
 
-# The demo administrator of the development e-ID provider (dev_users), console access for `make run`.
+# The demo administrator of the development e-ID provider (motcua.dev.people), console access for `make run`.
 DEMO_PLATFORM_ADMIN = "031075009876"
 
 
@@ -262,7 +264,7 @@ def _seed_demo_platform_admin(live: Settings) -> None:
 @contextmanager
 def _dev_mail_catcher(live: Settings) -> Iterator[str | None]:
     """The local SMTP catcher's URL while it runs, when development has no SMTP server."""
-    from motcua.notifications.mailcatcher import MailCatcherError, dev_mail_catcher
+    from motcua.dev.mailcatcher import MailCatcherError, dev_mail_catcher
 
     with ExitStack() as stack:
         try:
@@ -300,7 +302,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         env = _child_env(live)
         if live.dev_services and not live.stripe_secret_key:
             # Payments work offline: the local Stripe stand-in with its test checkout page.
-            from motcua.payments.standin import dev_payments
+            from motcua.dev.stripe_standin import dev_payments
 
             assert live.database_url
             stack.enter_context(

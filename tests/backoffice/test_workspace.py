@@ -11,11 +11,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from motcua.core.tenant import Tenant
 from motcua.dossiers.lifecycle import RULES, Action, allowed_actions
 from motcua.dossiers.models import DossierStatus
 from motcua.identity.schemas import RoleGrantCreate
 from motcua.identity.services import grant_role_sync
-from motcua.tenancy.schemas import Tenant
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import BIRTH, PDF, SignIn, csrf
 from tests.dossiers.test_journey import CODE, _prepare

@@ -9,10 +9,10 @@ from litestar import Litestar
 
 from motcua.core.db import Database
 from motcua.core.settings import Settings
+from motcua.core.tenant import Tenant
 from motcua.identity.oidc import VerifiedIdentity
 from motcua.identity.services import record_tenant_login
 from motcua.identity.sessions import SESSION_COOKIE, SessionStore, UserSession
-from motcua.tenancy.schemas import Tenant
 
 BIRTH = {
     "code": "1.001193",

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.db import Database
 from motcua.core.settings import Settings
+from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.models import Dossier
 from motcua.feedback.services import (
@@ -25,7 +26,6 @@ from motcua.feedback.services import (
     satisfaction_summary,
     send_feedback,
 )
-from motcua.tenancy.schemas import Tenant
 from tests.backoffice.test_workspace import OFFICER, _officer, _submit
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import BIRTH, SignIn, csrf

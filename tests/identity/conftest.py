@@ -9,8 +9,8 @@ from litestar import Litestar
 from sqlalchemy import Engine
 
 from motcua.core.settings import Settings
+from motcua.core.tenant import Tenant
 from motcua.identity.services import set_identity_setting
-from motcua.tenancy.schemas import Tenant
 from tests.identity.rogue_provider import CLIENT_ID, CLIENT_SECRET, RogueProvider
 
 

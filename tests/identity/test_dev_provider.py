@@ -22,8 +22,8 @@ from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
 from motcua.core.settings import Settings
-from motcua.identity.dev_users import DEV_USERS
-from motcua.identity.devprovider import dev_client_credentials, signing_key_path
+from motcua.dev.eid_provider import dev_client_credentials, signing_key_path
+from motcua.dev.people import DEV_USERS
 
 Client = httpx.AsyncClient
 

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from motcua.core.settings import Settings
+from motcua.core.tenant import Tenant
 from motcua.identity.schemas import RoleGrantCreate
 from motcua.identity.services import grant_role_sync
-from motcua.tenancy.schemas import Tenant
 from tests.identity.conftest import query, use_provider
 from tests.identity.node_provider import NodeOidcProvider, complete_interaction, complete_logout
 
@@ -35,7 +35,7 @@ PEOPLE = {
 
 @pytest.fixture(scope="module")
 def portals(engine: Engine, live_settings: Settings) -> list[Tenant]:
-    from motcua.tenancy.services import build_spec, onboard_tenant
+    from motcua.admin.services import build_spec, onboard_tenant
 
     suffix = uuid.uuid4().hex[:6]
     return [

@@ -17,7 +17,7 @@ import motcua
 from motcua.app import ROUTERS
 from motcua.core.broker import ACTOR_MODULES
 from motcua.core.settings import Settings
-from motcua.web.theming import Themes
+from motcua.core.theming import Themes
 
 SRC = Path(motcua.__file__).parent
 DOMAINS = sorted(p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists())

@@ -10,7 +10,7 @@ import pytest
 
 from motcua.cli import CommandError, _dev_mail_catcher
 from motcua.core.settings import Settings, SmtpServer, load_settings
-from motcua.notifications.mailcatcher import (
+from motcua.dev.mailcatcher import (
     MailCatcher,
     MailCatcherError,
     dev_mail_catcher,

@@ -9,6 +9,7 @@ import pytest
 from jinja2 import StrictUndefined, UndefinedError
 
 from motcua.core.settings import PROJECT_ROOT, Settings
+from motcua.core.tenant import Tenant
 from motcua.notifications.mailer import message_id_for
 from motcua.notifications.services import build_email, send_notification, sender_for
 from motcua.notifications.templates import (
@@ -18,7 +19,6 @@ from motcua.notifications.templates import (
     NotificationEvent,
     format_due,
 )
-from motcua.tenancy.schemas import Tenant
 from tests.notifications.conftest import SmtpFixture
 
 CODE = "000.00.01.H26-261125-0001"

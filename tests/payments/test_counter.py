@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from motcua.core.settings import Settings
-from motcua.web.theming import LANGUAGE_COOKIE
+from motcua.core.theming import LANGUAGE_COOKIE
 from tests.backoffice.test_workspace import _act, _officer, _submit
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import BIRTH, SignIn

@@ -14,10 +14,10 @@ from sqlalchemy import Engine, text
 
 from motcua.core.db import Database
 from motcua.core.settings import Settings
+from motcua.core.tenant import Tenant
+from motcua.dev.stripe_standin import StripeStandin
 from motcua.payments.provider import LineItem, StripeProvider
 from motcua.payments.services import reconcile
-from motcua.payments.standin import StripeStandin
-from motcua.tenancy.schemas import Tenant
 from tests.backoffice.test_workspace import _act, _officer, _submit
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import BIRTH, SignIn

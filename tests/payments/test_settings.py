@@ -9,10 +9,11 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from motcua.admin.services import build_spec
+from motcua.core.tenant import Tenant
 from motcua.identity.schemas import RoleGrantCreate
 from motcua.identity.services import grant_role_sync
-from motcua.tenancy.schemas import Tenant
-from motcua.tenancy.services import TenancyError, build_spec
+from motcua.tenancy.services import TenancyError
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import SignIn
 from tests.payments.test_webhooks import _merchant

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import stripe
 
-from motcua.payments.standin import StripeStandin
+from motcua.dev.stripe_standin import StripeStandin
 
 API_KEY = "sk_test_x"
 WEBHOOK_SECRET = "whsec_test_standin"

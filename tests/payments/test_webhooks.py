@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from motcua.core.settings import Settings
+from motcua.core.tenant import Tenant
 from motcua.tenancy import events
-from motcua.tenancy.schemas import Tenant
 from tests.backoffice.test_workspace import _submit
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import BIRTH, SignIn

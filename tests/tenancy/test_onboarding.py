@@ -3,15 +3,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, text
 
+from motcua.admin.services import build_spec, onboard_tenant
 from motcua.core.settings import Settings
 from motcua.tenancy.migrate import head_revision
 from motcua.tenancy.services import (
     ONBOARDING_STEPS,
     OnboardingError,
     TenancyError,
-    build_spec,
     get_tenant,
-    onboard_tenant,
     validate_slug,
 )
 from tests.conftest import MakeTenant, procedure, unique_slug

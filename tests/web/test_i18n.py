@@ -14,7 +14,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from litestar import Litestar
 
-from motcua.web.theming import LANGUAGE_COOKIE, TRANSLATIONS_DIR
+from motcua.core.theming import LANGUAGE_COOKIE, TRANSLATIONS_DIR
 from tests.conftest import MakeTenant, procedure
 
 Client = httpx.AsyncClient

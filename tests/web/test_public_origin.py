@@ -7,7 +7,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from motcua.web.pages import public_origin
+from motcua.core.pages import public_origin
 
 
 def _request(*, production: bool, scheme: str, host: str) -> Any:

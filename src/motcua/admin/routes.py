@@ -9,9 +9,9 @@ from litestar.response import Response
 from sqlalchemy import text
 
 from motcua.core.db import Database
+from motcua.core.pages import page
 from motcua.identity.models import Role
 from motcua.identity.sessions import UserSession
-from motcua.web.pages import page
 
 
 @get("/", name="console_home", include_in_schema=False)

@@ -25,7 +25,10 @@ from motcua.backoffice.services import (
     officer_act,
     queue_page,
 )
+from motcua.core.audit import PlatformAudit
 from motcua.core.db import Database
+from motcua.core.pages import FormData, HttpRequest, page
+from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.lifecycle import RULES, Action, DossierError, allowed_actions
 from motcua.dossiers.models import Dossier, DossierFile, DossierStatus
@@ -46,9 +49,6 @@ from motcua.payments.refunds import (
 )
 from motcua.payments.services import fee_state, payments_of, record_counter_payment
 from motcua.payments.settings import parse_amount_vnd
-from motcua.tenancy.models import PlatformAudit
-from motcua.tenancy.schemas import Tenant
-from motcua.web.pages import FormData, HttpRequest, page
 
 
 def _officer(request: HttpRequest) -> UserSession:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from motcua.catalog.models import Procedure
+from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, WorkCalendar
 from motcua.dossiers.lifecycle import (
     DONE,
@@ -27,7 +28,6 @@ from motcua.dossiers.lifecycle import (
 from motcua.dossiers.models import ApologySlip, Dossier, DossierStatus
 from motcua.dossiers.slip import format_fee_vnd
 from motcua.payments.settings import parse_amount_vnd
-from motcua.tenancy.schemas import Tenant
 
 S = DossierStatus
 PAGE_SIZE = 50

@@ -20,9 +20,9 @@ from motcua.catalog.services import (
     search,
 )
 from motcua.core.db import Database
-from motcua.tenancy.schemas import Tenant
+from motcua.core.pages import page
+from motcua.core.tenant import Tenant
 from motcua.web.errors import not_found_page
-from motcua.web.pages import page
 
 LEVELS = [(lv.value, lv.label) for lv in ProcedureLevel]
 

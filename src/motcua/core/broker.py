@@ -91,7 +91,7 @@ class TenantJobs(Middleware):
         max_retries = message.options.get("max_retries", actor.options.get("max_retries", 20))
         if message.options.get("retries", 0) < max_retries and not message.failed:
             return
-        from motcua.tenancy.models import PlatformAudit
+        from motcua.core.audit import PlatformAudit
 
         try:
             with self.engine.begin() as conn:

@@ -10,8 +10,8 @@ from litestar.exceptions import NotFoundException
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.db import Database
-from motcua.tenancy.schemas import Tenant
-from motcua.web.theming import Themes
+from motcua.core.tenant import Tenant
+from motcua.core.theming import Themes
 
 
 def provide_tenant(request: Request) -> Tenant:  # type: ignore[type-arg]

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.db import Database
 from motcua.core.settings import load_settings
-from motcua.tenancy.schemas import Tenant
+from motcua.core.tenant import Tenant
 
 _database: Database | None = None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -42,3 +43,14 @@ def digest(value: str) -> str:
 def sign(secret_key: str, purpose: str, value: str) -> str:
     mac = hmac.new(derive_key(secret_key, purpose), value.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+_LOCAL_PATH = re.compile(r"^/(?![/\\])[^\s\\]*$")
+
+
+def safe_next(raw: str | None) -> str:
+    """Only a path on this same host (never ``//evil``, ``/\\evil`` or a full URL): where to go
+    after a login or a language switch."""
+    if raw and len(raw) <= 500 and _LOCAL_PATH.match(raw):
+        return raw
+    return "/"

@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure
 from motcua.catalog.services import get_procedure
+from motcua.core.pages import FormData, HttpRequest, page, public_origin
+from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.forms import FormResult, prefill, validate, visible
 from motcua.dossiers.lifecycle import DossierError
@@ -54,8 +56,6 @@ from motcua.identity.sessions import UserSession
 from motcua.notifications.jobs import notify_after_commit
 from motcua.payments.receipts import receipts_of_citizen
 from motcua.payments.services import fee_state
-from motcua.tenancy.schemas import Tenant
-from motcua.web.pages import FormData, HttpRequest, page, public_origin
 
 DEFAULT_UPLOAD_MB = 10
 

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure, ProcedureForm
+from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, DurationUnit, Pause, WorkCalendar, due_date, reception_deadline
 from motcua.dossiers.forms import FormResult, validate
 from motcua.dossiers.lifecycle import Action, DossierError, transition
@@ -33,7 +34,6 @@ from motcua.dossiers.models import (
 from motcua.dossiers.storage import StoredObject
 from motcua.dossiers.uploads import ValidatedUpload
 from motcua.identity.models import Citizen
-from motcua.tenancy.schemas import Tenant
 
 
 def calendar_for(tenant: Tenant) -> WorkCalendar:

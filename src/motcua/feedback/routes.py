@@ -13,6 +13,8 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.core.pages import FormData, HttpRequest, page
+from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.models import Dossier
 from motcua.dossiers.services import citizen_dossier
@@ -31,8 +33,6 @@ from motcua.feedback.services import (
 )
 from motcua.identity.guards import requires_login, requires_officer
 from motcua.identity.sessions import UserSession
-from motcua.tenancy.schemas import Tenant
-from motcua.web.pages import FormData, HttpRequest, page
 
 
 def _user(request: HttpRequest) -> UserSession:

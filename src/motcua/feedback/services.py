@@ -14,11 +14,11 @@ from sqlalchemy import case, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, DurationUnit, due_date
 from motcua.dossiers.models import Dossier, DossierStatus
 from motcua.dossiers.services import calendar_for, citizen_dossier
 from motcua.feedback.models import SCORE_LABELS, Feedback, Rating
-from motcua.tenancy.schemas import Tenant
 
 COMMENT_MAX = 1000
 SUBJECT_MAX = 200

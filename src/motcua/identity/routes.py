@@ -7,7 +7,6 @@ The same handlers serve tenant hosts and the console host (whose paths arrive pr
 from __future__ import annotations
 
 import logging
-import re
 from typing import Annotated, Any
 
 from litestar import Request, Router, get, post
@@ -19,7 +18,10 @@ from litestar.response import Redirect, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.db import Database
+from motcua.core.pages import page, public_origin
+from motcua.core.security import safe_next
 from motcua.core.settings import Settings
+from motcua.core.tenant import Tenant
 from motcua.identity.guards import requires_login, requires_tenant_admin
 from motcua.identity.middleware import site_key
 from motcua.identity.models import Role
@@ -35,12 +37,9 @@ from motcua.identity.services import (
     revoke_role,
 )
 from motcua.identity.sessions import SESSION_COOKIE, SessionStore, UserSession
-from motcua.tenancy.schemas import Tenant
-from motcua.web.pages import page, public_origin
 
 log = logging.getLogger(__name__)
 
-_LOCAL_PATH = re.compile(r"^/(?![/\\])[^\s\\]*$")
 
 MESSAGES = {
     "unreachable": (
@@ -89,13 +88,6 @@ MESSAGES = {
         "Vui lòng liên hệ Bộ phận Một cửa.",
     ),
 }
-
-
-def safe_next(raw: str | None) -> str:
-    """Only a path on this same host (never ``//evil``, ``/\\evil`` or a full URL)."""
-    if raw and len(raw) <= 500 and _LOCAL_PATH.match(raw):
-        return raw
-    return "/"
 
 
 def _store(request: Request) -> SessionStore:  # type: ignore[type-arg]

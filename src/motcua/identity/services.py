@@ -9,18 +9,28 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.core.audit import PlatformAudit, TenantAudit
 from motcua.core.db import Database
-from motcua.core.security import SecretBox
+from motcua.core.security import SecretBox, sign
 from motcua.core.settings import Settings
+from motcua.core.tenant import Tenant
 from motcua.identity.models import Citizen, IdentitySetting, PlatformAdmin, Role, RoleGrant
 from motcua.identity.oidc import ProviderConfig, VerifiedIdentity
 from motcua.identity.schemas import PERSONAL_ID, IdentityInputError, RoleGrantCreate
-from motcua.tenancy.models import PlatformAudit, TenantAudit
-from motcua.tenancy.schemas import Tenant
 
 
 class IdentityNotConfiguredError(LookupError):
     pass
+
+
+# The one client the development e-ID provider (motcua.dev.eid_provider) registers: its secret
+# is derived from the platform's secret key, so the portal and the provider agree without a file.
+DEV_CLIENT_ID = "motcua-dev"
+
+
+def dev_client_credentials(settings: Settings) -> tuple[str, str]:
+    """``(client_id, client_secret)`` of the development provider's client, so the app can be it."""
+    return DEV_CLIENT_ID, sign(settings.secret_key, "dev-eid-client", DEV_CLIENT_ID)
 
 
 def default_provider(settings: Settings) -> ProviderConfig:
@@ -34,8 +44,6 @@ def default_provider(settings: Settings) -> ProviderConfig:
             display_name="VNeID",
         )
     if settings.dev_services:
-        from motcua.identity.devprovider import dev_client_credentials
-
         client_id, client_secret = dev_client_credentials(settings)
         return ProviderConfig(
             issuer=settings.dev_eid_issuer,

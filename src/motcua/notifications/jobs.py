@@ -14,13 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.core.db import after_commit
 from motcua.core.jobs import tenant_job_session
 from motcua.core.settings import Settings, load_settings
+from motcua.core.tenant import Tenant
 from motcua.dossiers.models import ApologySlip, Dossier, DossierStatus
 from motcua.identity.models import Citizen, Role, RoleGrant
 from motcua.notifications.services import send_notification
 from motcua.notifications.sms import normalise_phone, sms_provider
 from motcua.notifications.templates import DossierNotice, NotificationEvent
 from motcua.payments.models import Payment, Receipt, Refund
-from motcua.tenancy.schemas import Tenant
 
 log = logging.getLogger(__name__)
 SENT_TTL = 30 * 24 * 3600

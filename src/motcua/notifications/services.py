@@ -11,9 +11,9 @@ import logging
 from collections.abc import Sequence
 
 from motcua.core.settings import Settings
+from motcua.core.tenant import Tenant
 from motcua.notifications.mailer import OutgoingEmail, parse_mailbox, send_email
 from motcua.notifications.templates import DossierNotice, MailTemplates, NotificationEvent, mail_templates
-from motcua.tenancy.schemas import Tenant
 
 log = logging.getLogger(__name__)
 

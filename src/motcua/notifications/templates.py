@@ -31,7 +31,7 @@ from jinja2 import (
     select_autoescape,
 )
 
-from motcua.tenancy.schemas import Tenant
+from motcua.core.tenant import Tenant
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 DEFAULT_THEME = "default"

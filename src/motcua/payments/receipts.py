@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.core.tenant import Tenant
 from motcua.dossiers.models import Dossier
 from motcua.dossiers.slip import (
     VIETNAM_TZ,
@@ -33,7 +34,6 @@ from motcua.dossiers.slip import (
 from motcua.dossiers.storage import Storage
 from motcua.identity.schemas import mask_personal_id
 from motcua.payments.models import Payment, PaymentMethod, Receipt, ReceiptFile, ReceiptSequence
-from motcua.tenancy.schemas import Tenant
 
 RECEIPT_TITLE = "BIÊN LAI THU PHÍ, LỆ PHÍ"
 RECEIPT_NOTE = "Biên lai điện tử do hệ thống dịch vụ công lập khi khoản thu được ghi nhận."

@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.db import Database, locked
+from motcua.core.tenant import Tenant
 from motcua.dossiers.lifecycle import STALE, DossierError, record_event
 from motcua.dossiers.models import Dossier
 from motcua.dossiers.slip import format_fee_vnd
@@ -26,7 +27,6 @@ from motcua.notifications.jobs import notify_after_commit
 from motcua.payments.models import Payment, PaymentMethod, PaymentStatus, Refund, RefundStatus
 from motcua.payments.provider import PaymentProvider, PaymentProviderError
 from motcua.payments.settings import parse_amount_vnd
-from motcua.tenancy.schemas import Tenant
 
 REFUNDABLE = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.REVIEW})
 MIN_REASON = 5

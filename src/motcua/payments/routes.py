@@ -18,6 +18,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.db import Database
+from motcua.core.pages import FormData, HttpRequest, page, public_origin
+from motcua.core.tenant import Tenant
 from motcua.dossiers.lifecycle import DossierError
 from motcua.dossiers.slip import VIETNAM_TZ, MissingGlyphError
 from motcua.dossiers.storage import LocalStorage
@@ -43,8 +45,6 @@ from motcua.payments.services import (
     update_payment_settings,
 )
 from motcua.payments.settings import PaymentSettingsError, parse_payment_settings, payment_settings_of
-from motcua.tenancy.schemas import Tenant
-from motcua.web.pages import FormData, HttpRequest, page, public_origin
 
 PROVIDER_UNAVAILABLE = (
     "Cổng thanh toán chưa nhận giao dịch này. Vui lòng thử lại sau ít phút, hoặc nộp phí tại Bộ phận Một cửa."

@@ -19,7 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure
+from motcua.core.audit import PlatformAudit
 from motcua.core.db import Database, after_commit, locked
+from motcua.core.tenant import Tenant
 from motcua.dossiers.lifecycle import Action, DossierError, record_event, transition
 from motcua.dossiers.models import Dossier, DossierStatus
 from motcua.dossiers.slip import format_fee_vnd
@@ -36,8 +38,6 @@ from motcua.payments.receipts import issue_receipt, receipts_of_dossier
 from motcua.payments.refunds import mirror_provider_refunds
 from motcua.payments.settings import PaymentSettings, PaymentSettingsError, payment_settings_of
 from motcua.tenancy.events import tenants_changed
-from motcua.tenancy.models import PlatformAudit
-from motcua.tenancy.schemas import Tenant
 
 log = logging.getLogger(__name__)
 REUSE_CHECKOUT_FOR = timedelta(minutes=30)

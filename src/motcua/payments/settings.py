@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from motcua.tenancy.schemas import Tenant
+from motcua.core.tenant import Tenant
 
 _ACCOUNT = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
 MAX_PLATFORM_FEE_VND = 1_000_000

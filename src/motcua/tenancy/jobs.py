@@ -5,8 +5,8 @@ from __future__ import annotations
 import dramatiq
 from sqlalchemy import insert, select
 
+from motcua.core.audit import TenantAudit
 from motcua.core.jobs import tenant_job_session
-from motcua.tenancy.models import TenantAudit
 
 
 @dramatiq.actor(queue_name="provisioning", max_retries=5, min_backoff=1000)

@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from motcua.core.models import PlatformBase, TenantBase
+from motcua.core.models import PlatformBase
 
 
 class TenantKind(enum.StrEnum):
@@ -50,28 +50,3 @@ class Domain(PlatformBase):
     host: Mapped[str] = mapped_column(String(253), primary_key=True)
     tenant_id: Mapped[int] = mapped_column(ForeignKey("platform.tenants.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-
-class PlatformAudit(PlatformBase):
-    """Append-only record of what operators did to tenants (onboard, suspend, resume…)."""
-
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    actor: Mapped[str] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(64))
-    tenant_slug: Mapped[str | None] = mapped_column(String(31), index=True)
-    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
-
-
-class TenantAudit(TenantBase):
-    """Append-only record of events inside one tenant (lives in the tenant's own schema)."""
-
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    actor: Mapped[str] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(64))
-    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

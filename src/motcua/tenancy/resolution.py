@@ -18,10 +18,10 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEven
 from sqlalchemy import text
 
 from motcua.core.db import Database
+from motcua.core.tenant import Tenant
+from motcua.core.theming import Themes
 from motcua.tenancy import events
 from motcua.tenancy.models import TenantStatus
-from motcua.tenancy.schemas import Tenant
-from motcua.web.theming import Themes
 
 log = logging.getLogger(__name__)
 

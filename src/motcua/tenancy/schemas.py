@@ -1,40 +1,9 @@
+"""Input to onboarding: what a new tenant is made of."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
-
-
-@dataclass(frozen=True, slots=True)
-class Tenant:
-    """What a request or job knows about its tenant: immutable, cheap to cache."""
-
-    id: int
-    slug: str
-    name: str
-    kind: str
-    status: str
-    schema: str
-    theme: str = "default"
-    branding: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
-    # Per-tenant operating settings: working calendar, upload limits…
-    settings: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
-
-    # The columns every tenant lookup selects, in one place.
-    COLUMNS: ClassVar[str] = "id, slug, name, kind, status, schema_name, theme, branding, settings"
-
-    @classmethod
-    def from_row(cls, row: Any) -> Tenant:
-        return cls(
-            id=row.id,
-            slug=row.slug,
-            name=row.name,
-            kind=row.kind,
-            status=row.status,
-            schema=row.schema_name,
-            theme=row.theme,
-            branding=dict(row.branding or {}),
-            settings=dict(getattr(row, "settings", None) or {}),
-        )
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,23 +9,15 @@ from __future__ import annotations
 
 import logging
 import re
-import tomllib
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Connection, Engine, Table, func, insert, select, update
 
-from motcua.catalog.schemas import ProcedureSpec, ProcedureSpecError
-from motcua.catalog.services import upsert_procedures
-from motcua.core.db import search_path_sql
-from motcua.core.settings import Settings
+from motcua.core.audit import PlatformAudit
+from motcua.core.tenant import Tenant
 from motcua.tenancy import events
-from motcua.tenancy.migrate import migrate_tenant_schema
-from motcua.tenancy.models import Domain, PlatformAudit, TenantKind, TenantRecord, TenantStatus
-from motcua.tenancy.schemas import Tenant, TenantCreate
+from motcua.tenancy.models import Domain, TenantRecord, TenantStatus
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +57,7 @@ RESERVED_SLUGS = frozenset(
 _HOST = re.compile(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$"
 )
-_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 ONBOARDING_STEPS = ("record", "schema", "migrate", "seed", "domains", "activate")
 
@@ -109,348 +101,12 @@ def validate_host(host: str, *, slug: str, platform_domain: str) -> str:
 TENANTS = cast(Table, TenantRecord.__table__)
 
 
-def _to_tenant(row: Any) -> Tenant:
+def to_tenant(row: Any) -> Tenant:
     return Tenant.from_row(row)
 
 
-# Tenant files ------------------------------------------------------------------------------------
-def load_tenant_file(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise TenancyError(f"tenant file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise TenancyError(f"{path}: not valid TOML ({exc})") from None
-    return data
-
-
-def spec_from_file(path: Path, **overrides: Any) -> TenantCreate:
-    data = load_tenant_file(path)
-    slug = overrides.get("slug") or data.get("slug") or path.stem
-    theme = data.get("theme", {})
-    if not isinstance(theme, dict):
-        raise TenancyError(f"{path}: [theme] must be a table")
-    procedures = _procedures_with_includes(path, data)
-    defaults = data.get("defaults", {})
-    if not isinstance(defaults, dict):
-        raise TenancyError(f"{path}: [defaults] must be a table")
-    # Tenant-wide values (the agency code of dossier codes) fill what a procedure leaves out.
-    procedures = [{**defaults, **p} for p in procedures]
-    calendar = data.get("working_calendar")
-    settings: dict[str, Any] = {}
-    if calendar is not None:
-        if not isinstance(calendar, dict):
-            raise TenancyError(f"{path}: [working_calendar] must be a table")
-        settings["working_calendar"] = calendar
-    payments = data.get("payments")
-    if payments is not None:
-        if not isinstance(payments, dict):
-            raise TenancyError(f"{path}: [payments] must be a table")
-        settings["payments"] = payments
-    roles = data.get("roles", [])
-    if not isinstance(roles, list) or not all(isinstance(r, dict) for r in roles):
-        raise TenancyError(f"{path}: roles must be a list of [[roles]] tables")
-    return build_spec(
-        slug=slug,
-        roles=[(str(r.get("personal_id", "")), str(r.get("role", ""))) for r in roles],
-        name=overrides.get("name") or data.get("name", ""),
-        kind=overrides.get("kind") or data.get("kind", TenantKind.PROVINCE),
-        domains=overrides.get("domains") or data.get("domains", []),
-        theme=str(theme.get("name", "default")),
-        branding={k: v for k, v in theme.items() if k != "name"},
-        procedures=procedures,
-        settings=settings,
-        where=str(path),
-    )
-
-
-def _procedures_with_includes(path: Path, data: dict[str, Any]) -> list[dict[str, Any]]:
-    """The tenant's procedures after its shared catalogue files (``include``), a tenant's own
-    entry replacing an included one with the same code."""
-    includes = data.get("include", [])
-    if not isinstance(includes, list):
-        raise TenancyError(f"{path}: include must be a list of files")
-    merged: dict[str, dict[str, Any]] = {}
-    base = path.parent.resolve()
-    for name in includes:
-        target = (base / str(name)).resolve()
-        if not target.is_relative_to(base):
-            raise TenancyError(f"{path}: include {name!r} points outside {base}")
-        included = load_tenant_file(target).get("procedures", [])
-        if not isinstance(included, list):
-            raise TenancyError(f"{target}: procedures must be a list of [[procedures]] tables")
-        for p in included:
-            merged[str(p.get("code"))] = p
-    own = data.get("procedures", [])
-    if not isinstance(own, list):
-        raise TenancyError(f"{path}: procedures must be a list of [[procedures]] tables")
-    for p in own:
-        merged[str(p.get("code"))] = p
-    return list(merged.values())
-
-
-def build_spec(
-    *,
-    slug: str,
-    name: str,
-    kind: str = TenantKind.PROVINCE,
-    domains: Sequence[str] = (),
-    theme: str = "default",
-    branding: dict[str, Any] | None = None,
-    procedures: Sequence[dict[str, Any]] = (),
-    roles: Sequence[tuple[str, str]] = (),
-    settings: dict[str, Any] | None = None,
-    where: str = "tenant",
-) -> TenantCreate:
-    """Validate everything about a new tenant before anything is written."""
-    validate_slug(slug)
-    if not isinstance(name, str) or not name.strip():
-        raise TenancyError(f"{where}: a tenant needs a name (--name)")
-    if len(name) > 200:
-        raise TenancyError(f"{where}: the name is longer than 200 characters")
-    if kind not in {k.value for k in TenantKind}:
-        raise TenancyError(f"{where}: kind must be province or ministry, got {kind!r}")
-    branding = dict(branding or {})
-    for key in ("primary", "accent"):
-        if key in branding and not _COLOUR.match(str(branding[key])):
-            raise TenancyError(f"{where}: theme.{key} must be a colour like #a4161a")
-    if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", theme):
-        raise TenancyError(f"{where}: theme name {theme!r} is not valid")
-    parsed: list[dict[str, Any]] = []
-    codes: set[str] = set()
-    for i, raw in enumerate(procedures):
-        try:
-            spec = ProcedureSpec.parse(raw, f"{where}: procedures[{i}]")
-        except ProcedureSpecError as exc:
-            raise TenancyError(str(exc)) from None
-        if spec.code in codes:
-            raise TenancyError(f"{where}: procedures[{i}]: code {spec.code} appears twice")
-        codes.add(spec.code)
-        parsed.append(raw)
-    for i, (personal_id, role) in enumerate(roles):
-        if not re.match(r"^\d{12}$", personal_id):
-            raise TenancyError(f"{where}: roles[{i}].personal_id must be 12 digits")
-        if role not in ("officer", "tenant_admin"):
-            raise TenancyError(f"{where}: roles[{i}].role must be officer or tenant_admin")
-    settings = dict(settings or {})
-    if "working_calendar" in settings:
-        from motcua.dossiers.deadlines import WorkCalendar
-
-        try:
-            WorkCalendar.from_config(settings["working_calendar"])
-        except ValueError as exc:
-            raise TenancyError(f"{where}: {exc}") from None
-    if "payments" in settings:
-        from motcua.payments.settings import PaymentSettingsError, parse_payment_settings
-
-        try:
-            settings["payments"] = parse_payment_settings(
-                dict(settings["payments"]), where=f"{where}: payments"
-            ).as_json()
-        except PaymentSettingsError as exc:
-            raise TenancyError(str(exc)) from None
-    return TenantCreate(
-        settings=settings,
-        roles=tuple(roles),
-        slug=slug,
-        name=name.strip(),
-        kind=kind,
-        domains=tuple(dict.fromkeys(d.strip().lower().rstrip(".") for d in domains)),
-        theme=theme,
-        branding=branding,
-        procedures=tuple(parsed),
-    )
-
-
-# Onboarding ----------------------------------------------------------------------------------
-StepHook = Callable[[str], None]
-
-
-def _audit(conn: Connection, actor: str, action: str, slug: str, **detail: Any) -> None:
+def platform_audit(conn: Connection, actor: str, action: str, slug: str, **detail: Any) -> None:
     conn.execute(insert(PlatformAudit).values(actor=actor, action=action, tenant_slug=slug, detail=detail))
-
-
-def onboard_tenant(
-    engine: Engine,
-    settings: Settings,
-    spec: TenantCreate,
-    *,
-    actor: str,
-    on_step: StepHook | None = None,
-) -> Tenant:
-    """Create schema → migrate → seed catalog → register domains → activate.
-
-    Idempotent: a re-run after a crash picks up where the previous run stopped (every step is
-    safe to repeat). An error marks the tenant ``failed`` with the reason and re-raises; a tenant
-    only becomes ``active`` in the last step, so it is never served half-made.
-    """
-    validate_slug(spec.slug)
-    hosts = [validate_host(h, slug=spec.slug, platform_domain=settings.platform_domain) for h in spec.domains]
-    procedures = [ProcedureSpec.parse(p, f"procedures[{i}]") for i, p in enumerate(spec.procedures)]
-    schema = schema_for(spec.slug)
-    step = "record"
-    # One onboarding of a slug at a time, across processes; the lock dies with the connection.
-    with engine.connect() as lock_conn:
-        lock_conn.execute(text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": f"onboard:{spec.slug}"})
-        with engine.connect() as conn:
-            # Refuse before writing anything: a host owned by another tenant is the caller's
-            # mistake, not a half-made tenant to leave behind.
-            _check_domains_free(conn, spec.slug, hosts)
-            _check_payment_account_free(conn, spec.slug, spec.settings)
-        try:
-            with engine.begin() as conn:
-                existing = _claim_record(conn, spec, schema, actor)
-            if existing is not None:
-                return existing
-            for step in ONBOARDING_STEPS[1:]:
-                if on_step is not None:
-                    on_step(step)
-                with engine.begin() as conn:
-                    conn.execute(
-                        update(TenantRecord)
-                        .where(TenantRecord.slug == spec.slug)
-                        .values(onboarding_step=step)
-                    )
-                if step == "schema":
-                    with engine.begin() as conn:
-                        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
-                elif step == "migrate":
-                    migrate_tenant_schema(engine, settings.root, schema)
-                elif step == "seed":
-                    with engine.begin() as conn:
-                        conn.execute(text(search_path_sql(schema)))
-                        upsert_procedures(conn, procedures)
-                        _seed_roles(conn, spec.roles, actor)
-                elif step == "domains":
-                    with engine.begin() as conn:
-                        _register_domains(conn, spec.slug, hosts)
-                elif step == "activate":
-                    with engine.begin() as conn:
-                        row = conn.execute(
-                            update(TENANTS)
-                            .where(TENANTS.c.slug == spec.slug)
-                            .values(status=TenantStatus.ACTIVE, onboarding_step=None, failure_reason=None)
-                            .returning(*TENANTS.c)
-                        ).one()
-                        _audit(conn, actor, "tenant.activated", spec.slug, domains=hosts)
-                    tenant = _to_tenant(row)
-        except Exception as exc:
-            reason = f"{step}: {_one_line(exc)}"
-            with engine.begin() as conn:
-                conn.execute(
-                    update(TenantRecord)
-                    .where(TenantRecord.slug == spec.slug, TenantRecord.status == TenantStatus.PROVISIONING)
-                    .values(status=TenantStatus.FAILED, failure_reason=reason)
-                )
-                _audit(conn, actor, "tenant.onboarding_failed", spec.slug, reason=reason)
-            events.tenants_changed()
-            raise OnboardingError(f"onboarding {spec.slug} failed at step {reason}") from exc
-        finally:
-            lock_conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": f"onboard:{spec.slug}"})
-            lock_conn.commit()
-    events.tenants_changed()
-    _after_onboarding(tenant)
-    return tenant
-
-
-def _claim_record(conn: Connection, spec: TenantCreate, schema: str, actor: str) -> Tenant | None:
-    """Insert the tenant row, or take over a half-done one. Returns the tenant when there is
-    nothing left to do (already active)."""
-    row = conn.execute(select(TENANTS).where(TENANTS.c.slug == spec.slug).with_for_update()).one_or_none()
-    if row is None:
-        conn.execute(
-            insert(TenantRecord).values(
-                slug=spec.slug,
-                name=spec.name,
-                kind=spec.kind,
-                status=TenantStatus.PROVISIONING,
-                schema_name=schema,
-                theme=spec.theme,
-                branding=spec.branding,
-                settings=spec.settings,
-                onboarding_step="record",
-            )
-        )
-        _audit(conn, actor, "tenant.onboarding_started", spec.slug, name=spec.name, kind=spec.kind)
-        return None
-    if row.status == TenantStatus.ACTIVE:
-        return _to_tenant(row)
-    if row.status in (TenantStatus.SUSPENDED, TenantStatus.ARCHIVED):
-        raise TenancyError(f"tenant {spec.slug!r} already exists and is {row.status}")
-    # provisioning (a crashed run) or failed (an earlier error): finish it with the new spec.
-    conn.execute(
-        update(TenantRecord)
-        .where(TenantRecord.id == row.id)
-        .values(
-            status=TenantStatus.PROVISIONING,
-            name=spec.name,
-            kind=spec.kind,
-            theme=spec.theme,
-            branding=spec.branding,
-            settings=spec.settings,
-            failure_reason=None,
-        )
-    )
-    _audit(conn, actor, "tenant.onboarding_resumed", spec.slug, previous_status=row.status)
-    return None
-
-
-def _seed_roles(conn: Connection, roles: Sequence[tuple[str, str]], actor: str) -> None:
-    from motcua.identity.services import grant_role_on
-
-    for personal_id, role in roles:
-        grant_role_on(conn, personal_id, role, actor=actor)
-
-
-def _check_domains_free(conn: Connection, slug: str, hosts: Sequence[str]) -> None:
-    if not hosts:
-        return
-    taken = conn.execute(
-        select(Domain.host, TENANTS.c.slug)
-        .join(TENANTS, TENANTS.c.id == Domain.tenant_id)
-        .where(Domain.host.in_(hosts), TENANTS.c.slug != slug)
-    ).first()
-    if taken is not None:
-        raise TenancyError(f"domain {taken.host!r} already belongs to tenant {taken.slug!r}")
-
-
-def _check_payment_account_free(conn: Connection, slug: str, settings: dict[str, Any]) -> None:
-    account = (settings.get("payments") or {}).get("stripe_account")
-    if not account:
-        return
-    owner = conn.execute(
-        text(
-            "SELECT slug FROM platform.tenants "
-            "WHERE settings->'payments'->>'stripe_account' = :a AND slug <> :s"
-        ),
-        {"a": account, "s": slug},
-    ).scalar_one_or_none()
-    if owner is not None:
-        raise TenancyError(f"payment account {account!r} already belongs to tenant {owner!r}")
-
-
-def _register_domains(conn: Connection, slug: str, hosts: Sequence[str]) -> None:
-    tenant_id = conn.execute(select(TenantRecord.id).where(TenantRecord.slug == slug)).scalar_one()
-    for host in hosts:
-        conn.execute(pg_insert(Domain).values(host=host, tenant_id=tenant_id).on_conflict_do_nothing())
-        owner = conn.execute(
-            select(TenantRecord.slug)
-            .join(Domain, Domain.tenant_id == TenantRecord.id)
-            .where(Domain.host == host)
-        ).scalar_one()
-        if owner != slug:
-            raise TenancyError(f"domain {host!r} already belongs to tenant {owner!r}")
-
-
-def _after_onboarding(tenant: Tenant) -> None:
-    # Side effects after commit: the job is idempotent, so a duplicate enqueue is harmless.
-    try:
-        from motcua.tenancy.jobs import announce_tenant_ready
-
-        announce_tenant_ready.send(tenant=tenant.slug)
-    except Exception as exc:  # the tenant is live; a missed announcement must not undo that
-        log.warning("could not enqueue the post-onboarding job for %s: %s", tenant.slug, exc)
 
 
 # Status changes ------------------------------------------------------------------------------
@@ -460,13 +116,13 @@ def _set_status(engine: Engine, slug: str, *, allowed_from: set[str], to: str, a
         if row is None:
             raise TenancyError(f"no tenant with slug {slug!r}")
         if row.status == to:
-            return _to_tenant(row)
+            return to_tenant(row)
         if row.status not in allowed_from:
             raise TenancyError(f"tenant {slug!r} is {row.status} and cannot become {to}")
         conn.execute(update(TenantRecord).where(TenantRecord.id == row.id).values(status=to))
-        _audit(conn, actor, f"tenant.{to}", slug, previous_status=row.status)
+        platform_audit(conn, actor, f"tenant.{to}", slug, previous_status=row.status)
         row = conn.execute(select(TENANTS).where(TENANTS.c.id == row.id)).one()
-        result = _to_tenant(row)
+        result = to_tenant(row)
     events.tenants_changed()
     return result
 
@@ -526,10 +182,10 @@ def list_tenants(engine: Engine, platform_domain: str) -> list[TenantListing]:
 def get_tenant(engine: Engine, slug: str) -> Tenant | None:
     with engine.connect() as conn:
         row = conn.execute(select(TENANTS).where(TENANTS.c.slug == slug)).one_or_none()
-    return None if row is None else _to_tenant(row)
+    return None if row is None else to_tenant(row)
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return (lines[0] if lines else type(exc).__name__)[:500]
 
@@ -538,11 +194,8 @@ __all__ = [
     "ONBOARDING_STEPS",
     "OnboardingError",
     "TenancyError",
-    "build_spec",
     "list_tenants",
-    "onboard_tenant",
     "resume_tenant",
     "schema_for",
-    "spec_from_file",
     "suspend_tenant",
 ]

@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 
 def not_found_page(request: Request, message: str) -> Response[str]:  # type: ignore[type-arg]
-    from motcua.web.pages import page
+    from motcua.core.pages import page
 
     return page(request, "web/not_found.html", status_code=404, message=message)
 
@@ -29,7 +29,7 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response[obj
         # Not signed in: go and sign in, then come back here.
         return Redirect(f"/login?next={quote(request.url.path)}", status_code=303)
     if exc.status_code in (401, 403):
-        from motcua.web.pages import page
+        from motcua.core.pages import page
 
         if "CSRF" in str(exc.detail):
             title = "Biểu mẫu đã hết hạn"
@@ -43,7 +43,7 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response[obj
     if exc.status_code in (404, 405):
         return not_found_page(request, "Trang bạn tìm không tồn tại hoặc đã được chuyển đi.")  # type: ignore[return-value]
     if exc.status_code in (400, 413):
-        from motcua.web.pages import page
+        from motcua.core.pages import page
 
         title = "Tệp hoặc biểu mẫu quá lớn" if exc.status_code == 413 else "Yêu cầu không hợp lệ"
         message = "Dữ liệu gửi lên không đúng. Vui lòng quay lại trang trước, kiểm tra và gửi lại."

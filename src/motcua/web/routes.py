@@ -15,10 +15,10 @@ from litestar.response import File, Redirect, Response
 from sqlalchemy import text
 
 from motcua.core.db import Database
+from motcua.core.pages import page, public_origin
+from motcua.core.security import safe_next
 from motcua.core.settings import Settings
-from motcua.identity.routes import safe_next
-from motcua.web.pages import page, public_origin
-from motcua.web.theming import DEFAULT_THEME, LANGUAGE_COOKIE, LANGUAGES, Themes
+from motcua.core.theming import DEFAULT_THEME, LANGUAGE_COOKIE, LANGUAGES, Themes
 
 LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
 

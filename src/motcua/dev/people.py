@@ -1,4 +1,4 @@
-"""Test people of the development e-ID provider (``devprovider``): data only, no secrets.
+"""Test people of the development e-ID provider (``motcua.dev.eid_provider``): data only, no secrets.
 
 Their personal IDs follow the format of the chip-based citizen identity card (CCCD, 12 digits):
 3 digits for the province of birth registration (001 Hà Nội, 031 Hải Phòng, 046 Thừa Thiên Huế,

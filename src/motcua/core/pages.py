@@ -10,7 +10,7 @@ from litestar.params import Body
 from litestar.response import Response
 from litestar.utils.scope.state import ScopeState
 
-from motcua.web.theming import DEFAULT_LANGUAGE, LANGUAGE_COOKIE, LANGUAGES, Themes
+from motcua.core.theming import DEFAULT_LANGUAGE, LANGUAGE_COOKIE, LANGUAGES, Themes
 
 # The request type handlers take, and an HTML form body: one definition for every domain.
 HttpRequest = Request[Any, Any, Any]

@@ -8,9 +8,9 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Response
 
+from motcua.core.pages import HttpRequest, page
 from motcua.core.settings import Settings
-from motcua.notifications.mailcatcher import get_message, list_messages
-from motcua.web.pages import HttpRequest, page
+from motcua.dev.mailcatcher import get_message, list_messages
 
 
 @get("/dev/mail", include_in_schema=False)

@@ -11,7 +11,7 @@ discovery, JWKS, authorization code flow with PKCE (S256, required), ``state`` a
 required, one confidential client (``motcua-dev``) authenticated by ``client_secret_basic`` or
 ``client_secret_post``, RS256 ID tokens, userinfo, RP-initiated logout and RFC 6749 error
 responses. There are no passwords: the authorization page lists the test people of
-``dev_users`` and one click signs in as that person.
+``motcua.dev.people`` and one click signs in as that person.
 
 State: the RSA signing key is kept in ``<data dir>/dev-eid/signing-key.json`` (0600) so tokens
 stay verifiable across restarts; authorization codes (60 s, single use) and access tokens
@@ -46,16 +46,16 @@ from litestar import Request, Router, get, post, route
 from litestar.response import Redirect, Response
 from redis.asyncio import Redis
 
-from motcua.core.security import sign
+from motcua.core.pages import page
 from motcua.core.settings import Settings
-from motcua.identity.dev_users import DEV_USERS, DevUser, dev_user
-from motcua.web.pages import page
+from motcua.dev.people import DEV_USERS, DevUser, dev_user
+from motcua.identity.services import DEV_CLIENT_ID as CLIENT_ID
+from motcua.identity.services import dev_client_credentials
 
 log = logging.getLogger(__name__)
 
 HttpRequest = Request[Any, Any, Any]
 
-CLIENT_ID = "motcua-dev"
 CLIENT_NAME = "Cổng dịch vụ công Một cửa (môi trường phát triển)"
 CODE_TTL = 60
 ACCESS_TOKEN_TTL = 600
@@ -121,11 +121,6 @@ _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 # ---------------------------------------------------------------------------------------------
 # Client, keys, discovery
 # ---------------------------------------------------------------------------------------------
-
-
-def dev_client_credentials(settings: Settings) -> tuple[str, str]:
-    """``(client_id, client_secret)`` of the one registered client, so the app can be it."""
-    return CLIENT_ID, sign(settings.secret_key, "dev-eid-client", CLIENT_ID)
 
 
 def signing_key_path(settings: Settings) -> Path:

@@ -38,7 +38,7 @@ from jinja2 import (
 )
 from jinja2.visitor import NodeTransformer
 
-from motcua.tenancy.schemas import Tenant
+from motcua.core.tenant import Tenant
 
 log = logging.getLogger(__name__)
 
