@@ -8,7 +8,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -102,6 +102,17 @@ def make_tenant(engine: Engine, live_settings: Settings) -> MakeTenant:
     return make
 
 
+def asgi_transport(app: Litestar) -> httpx.ASGITransport:
+    """An httpx transport that calls ``app`` in-process.
+
+    httpx types its ``app`` as a callable over plain ``MutableMapping`` scopes and messages, while
+    Litestar's ``__call__`` takes its own TypedDict scopes and event unions; both are the same
+    ASGI 3 interface, but the two spellings are not assignable to each other. The cast lives here,
+    once, so every test can build a transport without its own ignore.
+    """
+    return httpx.ASGITransport(app=cast(Any, app))
+
+
 def procedure(code: str, name: str, **extra: Any) -> dict[str, Any]:
     return {"code": code, "name": name, "field": extra.pop("field", "Hộ tịch"), "level": "full", **extra}
 
@@ -117,9 +128,7 @@ def app(live_settings: Settings) -> Litestar:
 async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     """The app over ASGI in the test's own event loop (the app's pools are bound to that loop,
     so every test client must share it; Litestar's TestClient would run a loop of its own)."""
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://localhost.test"
-    ) as c:
+    async with httpx.AsyncClient(transport=asgi_transport(app), base_url="http://localhost.test") as c:
         yield c
 
 

@@ -42,7 +42,7 @@ def actor(live_settings: Settings, client: redis.Redis) -> Iterator[dramatiq.Act
     # Declared here, not at import: actors bind to the broker current when they are declared,
     # and conftest sets the real one up only in the live_settings fixture.
     broker = dramatiq.get_broker()
-    declared = dramatiq.actor(_scheduled_job, actor_name=ACTOR, queue_name=QUEUE)
+    declared = dramatiq.actor(actor_name=ACTOR, queue_name=QUEUE)(_scheduled_job)
     yield declared
     broker.actors.pop(ACTOR, None)
     broker.queues.discard(QUEUE)

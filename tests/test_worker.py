@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import Engine, text
@@ -22,10 +22,10 @@ def worker(live_settings: Settings) -> Iterator[subprocess.Popen[bytes]]:
     proc.wait(timeout=30)
 
 
-def _wait_for(predicate: object, timeout: float = 30.0) -> bool:
+def _wait_for(predicate: Callable[[], object], timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return True
         time.sleep(0.1)
     return False

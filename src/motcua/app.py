@@ -18,11 +18,12 @@ from motcua.catalog.routes import router as catalog_router
 from motcua.catalog.services import CatalogCache
 from motcua.core.broker import setup_broker
 from motcua.core.db import Database
-from motcua.core.dependencies import DEPENDENCIES
+from motcua.core.dependencies import DEPENDENCIES, bind_app_context, singleton
 from motcua.core.logging import configure_logging
 from motcua.core.security import derive_key
 from motcua.core.settings import Settings, load_settings
 from motcua.core.theming import Themes
+from motcua.dev.eid_provider import SigningKey
 from motcua.dev.eid_provider import router as dev_eid_router
 from motcua.dev.mail_inbox import router as dev_mail_router
 from motcua.dossiers.routes import router as dossiers_router
@@ -35,6 +36,7 @@ from motcua.identity.routes import router as identity_router
 from motcua.identity.sessions import SessionStore
 from motcua.payments.provider import StripeProvider
 from motcua.payments.routes import router as payments_router
+from motcua.payments.services import PaymentsPanel
 from motcua.tenancy import events
 from motcua.tenancy.resolution import TenantResolver, tenant_middleware
 from motcua.web.errors import EXCEPTION_HANDLERS
@@ -78,6 +80,29 @@ def create_app(settings: Settings) -> Litestar:
         absolute_seconds=settings.session_absolute_seconds,
     )
     oidc = OidcClient(redis_client, timeout=settings.oidc_timeout)
+    payments = (
+        StripeProvider(
+            settings.stripe_secret_key, settings.stripe_webhook_secret, api_base=settings.stripe_api_base
+        )
+        if settings.stripe_secret_key
+        else None
+    )
+    # App-wide objects reach handlers as dependencies, by parameter name (core/dependencies.py).
+    singletons = {
+        "settings": singleton(settings),
+        "db": singleton(db),
+        "themes": singleton(themes),
+        "catalog_cache": singleton(catalog_cache),
+        "redis": singleton(redis_client),
+        "sessions": singleton(sessions),
+        "oidc": singleton(oidc),
+        "storage": singleton(LocalStorage.for_settings(settings)),
+        "payments": singleton(payments),
+        # The dossier pages' fees panel: an interface of dossiers, implemented by payments.
+        "fees": singleton(PaymentsPanel(payments)),
+    }
+    if settings.dev_services:
+        singletons["dev_eid_key"] = singleton(SigningKey(settings))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -92,7 +117,7 @@ def create_app(settings: Settings) -> Litestar:
 
     app = Litestar(
         route_handlers=routers_for(settings),
-        dependencies=DEPENDENCIES,
+        dependencies={**DEPENDENCIES, **singletons},
         middleware=[session_middleware(sessions)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
@@ -115,22 +140,8 @@ def create_app(settings: Settings) -> Litestar:
     # path prefix), and Litestar middleware runs after it, per route: so the resolver wraps the
     # app's whole ASGI handler instead.
     app.asgi_handler = tenant_middleware(resolver, themes)(app.asgi_handler)
-    app.state.settings = settings
-    app.state.db = db
-    app.state.themes = themes
-    app.state.resolver = resolver
-    app.state.catalog_cache = catalog_cache
-    app.state.redis = redis_client
-    app.state.sessions = sessions
-    app.state.payments = (
-        StripeProvider(
-            settings.stripe_secret_key, settings.stripe_webhook_secret, api_base=settings.stripe_api_base
-        )
-        if settings.stripe_secret_key
-        else None
-    )
-    app.state.storage = LocalStorage.for_settings(settings)
-    app.state.oidc = oidc
+    # Page rendering and exception handlers run outside dependency injection.
+    bind_app_context(app, settings=settings, themes=themes)
     return app
 
 

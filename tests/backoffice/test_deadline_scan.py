@@ -42,7 +42,7 @@ async def test_scan_notices_once_across_repeated_and_concurrent_scans(
             text(f"UPDATE {s}.dossiers SET reception_due_at = :d WHERE code = :c"),
             {"d": datetime(2026, 12, 2, 8, 0, tzinfo=VIETNAM), "c": codes[3]},
         )  # not received in time
-        ids = dict(conn.execute(text(f"SELECT code, id FROM {s}.dossiers")).all())
+        ids: dict[str, int] = dict(conn.execute(text(f"SELECT code, id FROM {s}.dossiers")).all())
 
     db = Database(live_settings.database_url or "", pool_size=4)
     calendar = WorkCalendar()

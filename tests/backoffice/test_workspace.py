@@ -24,8 +24,10 @@ OFFICER = "079085000111"
 OTHER_OFFICER = "079085000333"
 
 
-async def _submit(sign_in: SignIn, tenant: Tenant) -> tuple[httpx.AsyncClient, str]:
-    citizen = await sign_in(tenant)
+async def _submit(
+    sign_in: SignIn, tenant: Tenant, *, email: str | None = None
+) -> tuple[httpx.AsyncClient, str]:
+    citizen = await sign_in(tenant, email=email)
     token = await _prepare(citizen)
     form = await csrf(citizen, "/procedures/1.001193/apply/review")
     done = await citizen.post("/procedures/1.001193/apply/submit", data={"_csrf_token": form, "token": token})

@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from litestar import Litestar
 
 from motcua.core.db import Database
@@ -13,6 +14,7 @@ from motcua.core.tenant import Tenant
 from motcua.identity.oidc import VerifiedIdentity
 from motcua.identity.services import record_tenant_login
 from motcua.identity.sessions import SESSION_COOKIE, SessionStore, UserSession
+from tests.conftest import asgi_transport
 
 BIRTH = {
     "code": "1.001193",
@@ -75,21 +77,35 @@ async def sign_in(app: Litestar, live_settings: Settings) -> AsyncIterator[SignI
     tests/identity; here the session is made the way the callback makes it)."""
     clients: list[httpx.AsyncClient] = []
     db = Database(live_settings.database_url or "", pool_size=2)
+    # The app's own store has no handle outside dependency injection; one over the same Redis
+    # writes the same sessions.
+    redis_client = aioredis.Redis.from_url(live_settings.redis_url or "")
+    store = SessionStore(
+        redis_client,
+        idle_seconds=live_settings.session_idle_seconds,
+        absolute_seconds=live_settings.session_absolute_seconds,
+    )
 
     async def make(
-        tenant: Tenant, *, name: str = "Nguyễn Thị Mai", personal_id: str = "001190001234"
+        tenant: Tenant,
+        *,
+        name: str = "Nguyễn Thị Mai",
+        personal_id: str = "001190001234",
+        email: str | None = None,
     ) -> httpx.AsyncClient:
+        claims = {"name": name, "phone_number": "0912345678"}
+        if email is not None:
+            claims["email"] = email
         identity = VerifiedIdentity(
             issuer="https://eid.test",
             subject=f"sub-{personal_id}",
             personal_id=personal_id,
-            claims={"name": name, "phone_number": "0912345678"},
+            claims=claims,
             id_token="",
             end_session_endpoint=None,
         )
         async with db.tenant_session(tenant) as session:
             result = await record_tenant_login(session, identity)
-        store: SessionStore = app.state.sessions
         sid = await store.create(
             UserSession(
                 site=tenant.slug,
@@ -102,7 +118,7 @@ async def sign_in(app: Litestar, live_settings: Settings) -> AsyncIterator[SignI
             )
         )
         client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app),
+            transport=asgi_transport(app),
             base_url=f"http://{tenant.slug}.localhost",
             follow_redirects=False,
         )
@@ -114,6 +130,7 @@ async def sign_in(app: Litestar, live_settings: Settings) -> AsyncIterator[SignI
     for c in clients:
         await c.aclose()
     await db.dispose()
+    await redis_client.aclose()
 
 
 async def csrf(client: httpx.AsyncClient, path: str) -> str:

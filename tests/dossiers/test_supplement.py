@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from motcua.core.db import Database
 from motcua.core.settings import Settings
+from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.lifecycle import Action, DossierError, transition
 from motcua.dossiers.models import Dossier, DossierStatus
@@ -21,7 +22,7 @@ from tests.dossiers.conftest import BIRTH, PDF, SignIn, csrf
 from tests.dossiers.test_journey import CODE, _prepare
 
 
-async def _submitted(sign_in: SignIn, make_tenant: MakeTenant) -> tuple[httpx.AsyncClient, str, object]:
+async def _submitted(sign_in: SignIn, make_tenant: MakeTenant) -> tuple[httpx.AsyncClient, str, Tenant]:
     tenant = make_tenant(procedures=[BIRTH])
     browser = await sign_in(tenant)
     token = await _prepare(browser)
@@ -40,21 +41,17 @@ async def test_supplement_pauses_and_resumes_the_clock(
     browser, code, tenant = await _submitted(sign_in, make_tenant)
     db = Database(live_settings.database_url or "", pool_size=1)
     try:
-        async with db.tenant_session(tenant) as session:  # type: ignore[arg-type]
+        async with db.tenant_session(tenant) as session:
             dossier = await session.scalar(select(Dossier).where(Dossier.code == code))
             assert dossier is not None
             due_before = dossier.due_at
-            with_reason = {
-                "officer": "officer:1",
-                "reason": "Thiếu giấy chứng sinh",
-                "items": ["Giấy chứng sinh"],
-            }
+            reason, items = "Thiếu giấy chứng sinh", ["Giấy chứng sinh"]
             with pytest.raises(DossierError, match="tiếp nhận"):  # a dossier must be accepted first
-                await request_supplement(session, dossier, **with_reason)  # type: ignore[arg-type]
+                await request_supplement(session, dossier, officer="officer:1", reason=reason, items=items)
             await transition(session, dossier, Action.ACCEPT, actor="officer:1")
             with pytest.raises(DossierError, match="lý do"):
                 await request_supplement(session, dossier, officer="officer:1", reason=" ", items=[])
-            await request_supplement(session, dossier, **with_reason)  # type: ignore[arg-type]
+            await request_supplement(session, dossier, officer="officer:1", reason=reason, items=items)
     finally:
         await db.dispose()
 
@@ -86,7 +83,7 @@ async def test_supplement_pauses_and_resumes_the_clock(
 
     db = Database(live_settings.database_url or "", pool_size=1)
     try:
-        async with db.tenant_session(tenant) as session:  # type: ignore[arg-type]
+        async with db.tenant_session(tenant) as session:
             dossier = await session.scalar(select(Dossier).where(Dossier.code == code))
             assert dossier is not None
             assert dossier.status == DossierStatus.IN_PROGRESS
@@ -126,10 +123,13 @@ async def test_the_due_date_moves_by_the_paused_working_time(
         "mother_personal_id": "001190005555",
         "has_father": "Không",
     }
-    monday = lambda h, m=0: datetime(2026, 11, 30, h, m, tzinfo=VIETNAM)  # noqa: E731
+
+    def monday(hour: int, minute: int = 0) -> datetime:
+        return datetime(2026, 11, 30, hour, minute, tzinfo=VIETNAM)
+
     db = Database(live_settings.database_url or "", pool_size=1)
     try:
-        async with db.tenant_session(tenant) as session:  # type: ignore[arg-type]
+        async with db.tenant_session(tenant) as session:
             login = await record_tenant_login(
                 session,
                 VerifiedIdentity(
@@ -146,7 +146,7 @@ async def test_the_due_date_moves_by_the_paused_working_time(
                 citizen=citizen,
                 procedure=procedure,
                 token=draft.token,
-                now=monday(8),  # type: ignore[arg-type]
+                now=monday(8),
             )
             assert isinstance(outcome, Submission)
             dossier = outcome.dossier
@@ -169,8 +169,8 @@ async def test_the_due_date_moves_by_the_paused_working_time(
                 dossier,
                 upload,
                 StoredObject(f"{tenant.schema}/2026/11/{'a' * 32}", len(PDF), "0" * 64, "application/pdf"),
-            )  # type: ignore[attr-defined]
-            await answer_supplement(session, tenant, dossier, citizen_id=citizen.id, note="", now=monday(15))  # type: ignore[arg-type]
+            )
+            await answer_supplement(session, tenant, dossier, citizen_id=citizen.id, note="", now=monday(15))
             # Paused 10:00–15:00 Monday = 1.5 h (to 11:30) + 1.5 h (13:30–15:00) = 3 working hours,
             # so Tuesday 08:00 becomes Tuesday 11:00.
             assert dossier.due_at.astimezone(VIETNAM) == datetime(2026, 12, 1, 11, 0, tzinfo=VIETNAM)

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.identity.services import set_identity_setting
+from tests.conftest import asgi_transport
 from tests.identity.rogue_provider import CLIENT_ID, CLIENT_SECRET, RogueProvider
 
 
@@ -18,7 +19,7 @@ from tests.identity.rogue_provider import CLIENT_ID, CLIENT_SECRET, RogueProvide
 async def browser(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     """A fresh browser: its own cookie jar, talking to the app over ASGI, no redirects followed.
     Requests use absolute URLs, so cookies are kept per host exactly as a browser keeps them."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), follow_redirects=False) as c:
+    async with httpx.AsyncClient(transport=asgi_transport(app), follow_redirects=False) as c:
         yield c
 
 

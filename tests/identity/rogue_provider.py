@@ -12,14 +12,14 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 from joserfc import jwt
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import Key, KeySet, RSAKey
 
 CLIENT_ID = "rogue-client"
 CLIENT_SECRET = "rogue-secret-Zr8Qv1Lm4Nx7Pw2"
@@ -92,7 +92,7 @@ class RogueProvider:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _json(self, status: int, body: dict[str, Any]) -> None:
+            def _json(self, status: int, body: Mapping[str, object]) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
@@ -121,8 +121,10 @@ class RogueProvider:
                     )
                 elif url.path == "/jwks":
                     provider.jwks_fetches += 1
-                    keys = [provider.key] + ([provider.rotated_key] if provider.publish_rotated else [])
-                    self._json(200, dict(KeySet(keys).as_dict()))  # type: ignore[arg-type]
+                    keys: list[Key] = [provider.key]
+                    if provider.publish_rotated:
+                        keys.append(provider.rotated_key)
+                    self._json(200, KeySet(keys).as_dict())
                 elif url.path == "/authorize":
                     q = {k: v[0] for k, v in parse_qs(url.query).items()}
                     code = f"code-{len(provider.codes)}-{time.time_ns()}"

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 from motcua.core.settings import Settings
 from motcua.identity.services import add_platform_admin
 from motcua.identity.sessions import SessionStore, UserSession
-from tests.conftest import MakeTenant
+from tests.conftest import MakeTenant, asgi_transport
 from tests.identity.rogue_provider import CLIENT_ID, CLIENT_SECRET, PERSON, RogueProvider
 
 
@@ -32,7 +32,7 @@ async def test_console_is_for_platform_administrators_only(
         live_settings, oidc_issuer=rogue.issuer, oidc_client_id=CLIENT_ID, oidc_client_secret=CLIENT_SECRET
     )
     app = create_app(settings)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), follow_redirects=False) as browser:
+    async with httpx.AsyncClient(transport=asgi_transport(app), follow_redirects=False) as browser:
         anonymous = await browser.get("http://admin.localhost/")
         assert anonymous.status_code == 200
         assert tenant.name not in anonymous.text
@@ -44,7 +44,7 @@ async def test_console_is_for_platform_administrators_only(
         assert tenant.name not in refused.text
 
         add_platform_admin(engine, PERSON["personal_id"], actor="test")
-        async with httpx.AsyncClient(transport=browser._transport, follow_redirects=False) as admin:  # type: ignore[attr-defined]
+        async with httpx.AsyncClient(transport=browser._transport, follow_redirects=False) as admin:
             await _console_login(admin)
             console = await admin.get("http://admin.localhost/")
             assert console.status_code == 200

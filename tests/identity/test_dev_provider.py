@@ -22,8 +22,10 @@ from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
 from motcua.core.settings import Settings
-from motcua.dev.eid_provider import dev_client_credentials, signing_key_path
+from motcua.dev.eid_provider import signing_key_path
 from motcua.dev.people import DEV_USERS
+from motcua.identity.services import dev_client_credentials
+from tests.conftest import asgi_transport
 
 Client = httpx.AsyncClient
 
@@ -584,7 +586,7 @@ async def test_signing_key_survives_a_restart(client: Client, live_settings: Set
     path = signing_key_path(live_settings)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
-    transport = httpx.ASGITransport(app=create_app(live_settings))
+    transport = asgi_transport(create_app(live_settings))
     async with httpx.AsyncClient(transport=transport, base_url="http://localhost.test") as restarted:
         keys = (await jwks_of(restarted))["keys"]
         assert [k["kid"] for k in keys] == [kid]
@@ -596,9 +598,7 @@ async def test_without_dev_services_there_is_no_provider(live_settings: Settings
     from motcua.app import create_app
 
     app = create_app(dataclasses.replace(live_settings, dev_services=False))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://localhost.test"
-    ) as plain:
+    async with httpx.AsyncClient(transport=asgi_transport(app), base_url="http://localhost.test") as plain:
         for path in ("/.well-known/openid-configuration", "/jwks", "/authorize"):
             response = await plain.get(path, headers=EID)
             assert response.status_code == 404

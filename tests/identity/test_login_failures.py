@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from motcua.core.settings import Settings
 from motcua.tenancy.services import resume_tenant, suspend_tenant
-from tests.conftest import MakeTenant
+from tests.conftest import MakeTenant, asgi_transport
 from tests.identity.conftest import use_provider
 from tests.identity.rogue_provider import RogueProvider
 
@@ -104,7 +104,7 @@ async def test_state_mismatch_and_foreign_browser_are_refused(
     forged = callback.replace("state=", "state=x")
     _assert_failed(await browser.get(forged), "state")
     # The real callback opened in a browser that did not start this login (login CSRF).
-    async with httpx.AsyncClient(transport=browser._transport, follow_redirects=False) as other:  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(transport=browser._transport, follow_redirects=False) as other:
         _assert_failed(await other.get(callback), "state")
     # ...and after that attempt the state is spent, even for the right browser.
     _assert_failed(await browser.get(callback), "state")
@@ -151,7 +151,7 @@ async def test_slow_provider_times_out(
     use_provider(engine, live_settings, tenant, issuer=rogue.issuer)
     rogue.slow_seconds = 2.5
     app: Litestar = create_app(replace(live_settings, oidc_timeout=0.5))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), follow_redirects=False) as browser:
+    async with httpx.AsyncClient(transport=asgi_transport(app), follow_redirects=False) as browser:
         page = await browser.get(f"http://{tenant.slug}.localhost/login")
     assert page.status_code == 502
     _assert_failed(page, "unreachable")

@@ -158,7 +158,7 @@ async def test_session_id_changes_at_login(
     browser.cookies.set("motcua_session", first, domain=host)
     second = _set_cookie(await login(browser, portals[0], "an"), "motcua_session")["motcua_session"].value
     assert second != first
-    async with httpx.AsyncClient(transport=browser._transport, follow_redirects=False) as other:  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(transport=browser._transport, follow_redirects=False) as other:
         stale = await other.get(f"http://{host}/account", cookies={"motcua_session": first})
         assert stale.status_code == 303
         fresh = await other.get(f"http://{host}/account", cookies={"motcua_session": second})
@@ -237,7 +237,7 @@ async def test_roles_granted_by_personal_id_before_first_login(
     )
     assert granted.status_code == 303
 
-    async with httpx.AsyncClient(transport=browser._transport, follow_redirects=False) as binh:  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(transport=browser._transport, follow_redirects=False) as binh:
         await login(binh, a, "binh")
         assert (await binh.get(f"http://{a.slug}.localhost/officer")).status_code == 200
         assert (await binh.get(f"http://{a.slug}.localhost/manage/roles")).status_code == 403
@@ -245,7 +245,7 @@ async def test_roles_granted_by_personal_id_before_first_login(
         await login(binh, b, "binh")
         assert (await binh.get(f"http://{b.slug}.localhost/officer")).status_code == 403
 
-    async with httpx.AsyncClient(transport=browser._transport, follow_redirects=False) as cuong:  # type: ignore[attr-defined]
+    async with httpx.AsyncClient(transport=browser._transport, follow_redirects=False) as cuong:
         await login(cuong, a, "cuong")
         officer = await cuong.get(f"http://{a.slug}.localhost/officer")
         assert officer.status_code == 403

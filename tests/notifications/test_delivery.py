@@ -17,6 +17,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, text
 
+from motcua.core.events import DossierEvent
 from motcua.core.settings import Settings
 from tests.backoffice.test_workspace import _act, _officer, _submit
 from tests.conftest import MakeTenant
@@ -53,6 +54,28 @@ def _worker(smtp_url: str) -> subprocess.Popen[bytes]:
     return start_worker("notifications", threads=2, env={"MOTCUA_SMTP_URL": smtp_url})
 
 
+def _accepted(engine: Engine, tenant: Any, code: str, key: str) -> dict[str, Any]:
+    """The event an officer's acceptance emits, as the outbox hands it to the notifier."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                f"SELECT procedure_name, applicant_name, due_at FROM {tenant.schema}.dossiers WHERE code = :c"
+            ),
+            {"c": code},
+        ).one()
+    return DossierEvent(
+        tenant=tenant.slug,
+        kind="dossier_accepted",
+        key=key,
+        code=code,
+        procedure_name=row.procedure_name,
+        status_label="Được tiếp nhận",
+        applicant_name=row.applicant_name,
+        due_at=row.due_at,
+        email="mai@example.vn",
+    ).to_payload()
+
+
 def _wait(predicate: Any, timeout: float = 40.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -67,14 +90,9 @@ async def test_the_citizen_is_told_by_email_when_the_dossier_is_accepted(
 ) -> None:
     handler, port = inbox
     tenant = make_tenant(procedures=[BIRTH])
-    _, code = await _submit(sign_in, tenant)
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                f"UPDATE {tenant.schema}.citizens SET email = 'mai@example.vn' "
-                "WHERE personal_id = '001190001234'"
-            )
-        )
+    # The e-ID gives the citizen's email at login; messages go to the contact the citizen had
+    # when the change happened (events carry it).
+    _, code = await _submit(sign_in, tenant, email="mai@example.vn")
     officer = await _officer(sign_in, engine, tenant)
     worker = _worker(f"smtp://127.0.0.1:{port}")
     try:
@@ -102,20 +120,10 @@ async def test_a_dead_smtp_server_is_retried_then_recorded_as_failed(
 
     tenant = make_tenant(procedures=[BIRTH])
     _, code = await _submit(sign_in, tenant)
-    with engine.begin() as conn:
-        conn.execute(text(f"UPDATE {tenant.schema}.citizens SET email = 'mai@example.vn'"))
-        dossier_id = conn.execute(
-            text(f"SELECT id FROM {tenant.schema}.dossiers WHERE code = :c"), {"c": code}
-        ).scalar()
     worker = _worker(f"smtp://127.0.0.1:{_free_port()}")  # nothing listens there
     try:
         notify_citizen.send_with_options(
-            kwargs={
-                "tenant": tenant.slug,
-                "dossier_id": dossier_id,
-                "event": "dossier_accepted",
-                "key": "dead-smtp",
-            },
+            kwargs={"tenant": tenant.slug, "event": _accepted(engine, tenant, code, "dead-smtp")},
             max_retries=2,
             min_backoff=100,
             max_backoff=200,
@@ -194,19 +202,12 @@ async def test_a_worker_killed_mid_job_is_replaced_and_the_mail_is_sent_once(
     controller.start()
     tenant = make_tenant(procedures=[BIRTH])
     _, code = await _submit(sign_in, tenant)
-    with engine.begin() as conn:
-        conn.execute(text(f"UPDATE {tenant.schema}.citizens SET email = 'mai@example.vn'"))
-        dossier_id = conn.execute(
-            text(f"SELECT id FROM {tenant.schema}.dossiers WHERE code = :c"), {"c": code}
-        ).scalar()
     fast = {"MOTCUA_JOB_HEARTBEAT_TIMEOUT_MS": "2000", "MOTCUA_JOB_MAINTENANCE_CHANCE": "1000000"}
     env = {"MOTCUA_SMTP_URL": f"smtp://127.0.0.1:{port}", **fast}
     first = start_worker("notifications", env=env, new_session=True)
     second = None
     try:
-        notify_citizen.send(
-            tenant=tenant.slug, dossier_id=dossier_id, event="dossier_accepted", key="crash-test"
-        )
+        notify_citizen.send(tenant=tenant.slug, event=_accepted(engine, tenant, code, "crash-test"))
         assert _wait(lambda: handler.attempts >= 1, timeout=30)
         os.killpg(first.pid, signal.SIGKILL)  # dies mid-delivery, message not acknowledged
         first.wait(timeout=10)

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import httpx
 import pytest
+from litestar import Litestar
 from sqlalchemy import Engine, text
 
 from motcua.core.db import Database
@@ -19,7 +20,7 @@ from motcua.dev.stripe_standin import StripeStandin
 from motcua.payments.provider import LineItem, StripeProvider
 from motcua.payments.services import reconcile
 from tests.backoffice.test_workspace import _act, _officer, _submit
-from tests.conftest import MakeTenant
+from tests.conftest import MakeTenant, asgi_transport
 from tests.dossiers.conftest import BIRTH, SignIn
 from tests.payments.test_settings import _admin
 from tests.payments.test_webhooks import SECRET, _merchant, _payment
@@ -36,7 +37,7 @@ def standin() -> Iterator[StripeStandin]:
 
 
 @pytest.fixture
-def paying_app(live_settings: Settings, standin: StripeStandin) -> object:
+def paying_app(live_settings: Settings, standin: StripeStandin) -> Litestar:
     from motcua.app import create_app
 
     return create_app(
@@ -49,9 +50,9 @@ def paying_app(live_settings: Settings, standin: StripeStandin) -> object:
     )
 
 
-async def _citizen_on(app: object, browser: httpx.AsyncClient, tenant: Tenant) -> httpx.AsyncClient:
+async def _citizen_on(app: Litestar, browser: httpx.AsyncClient, tenant: Tenant) -> httpx.AsyncClient:
     client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),  # type: ignore[arg-type]
+        transport=asgi_transport(app),
         base_url=f"http://{tenant.slug}.localhost",
         follow_redirects=False,
     )
@@ -70,13 +71,13 @@ async def _merchant_dossier(
     return tenant, browser, code
 
 
-async def _pay_online(paying_app: object, browser: httpx.AsyncClient, tenant: Tenant, code: str) -> None:
+async def _pay_online(paying_app: Litestar, browser: httpx.AsyncClient, tenant: Tenant, code: str) -> None:
     async with await _citizen_on(paying_app, browser, tenant) as citizen:
         await _pay(citizen, await _checkout(citizen, code), tenant)
 
 
 async def _refund_as_officer(
-    paying_app: object,
+    paying_app: Litestar,
     sign_in: SignIn,
     engine: Engine,
     tenant: Tenant,
@@ -103,7 +104,7 @@ async def _refund_as_officer(
 
 
 async def test_a_citizen_pays_and_the_return_page_asks_the_provider(
-    paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+    paying_app: Litestar, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
     tenant, browser, code = await _merchant_dossier(sign_in, make_tenant, engine)
     async with await _citizen_on(paying_app, browser, tenant) as citizen:
@@ -269,7 +270,7 @@ async def _pay(citizen: httpx.AsyncClient, checkout: str, tenant: Tenant) -> htt
 
 
 async def test_paying_online_resumes_a_dossier_waiting_for_its_fees(
-    paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+    paying_app: Litestar, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
     tenant, browser, code = await _merchant_dossier(sign_in, make_tenant, engine)
     officer = await _officer(sign_in, engine, tenant)
@@ -290,7 +291,7 @@ async def test_paying_online_resumes_a_dossier_waiting_for_its_fees(
 
 
 async def test_the_platform_fee_is_taken_from_the_locality_s_charge(
-    paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+    paying_app: Litestar, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
     tenant = make_tenant(procedures=[FEE])
     _merchant(engine, tenant, "acct_pay")
@@ -319,7 +320,7 @@ async def test_the_platform_fee_is_taken_from_the_locality_s_charge(
 
 
 async def test_paying_twice_sends_the_second_payment_to_review_and_refund(
-    paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+    paying_app: Litestar, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
     tenant, browser, code = await _merchant_dossier(sign_in, make_tenant, engine)
     async with await _citizen_on(paying_app, browser, tenant) as citizen:
@@ -366,7 +367,7 @@ async def test_paying_twice_sends_the_second_payment_to_review_and_refund(
 
 
 async def test_a_refund_lost_in_a_crash_is_finished_once_and_a_refused_one_says_why(
-    paying_app: object,
+    paying_app: Litestar,
     standin: StripeStandin,
     sign_in: SignIn,
     make_tenant: MakeTenant,
@@ -433,7 +434,7 @@ async def test_a_refund_lost_in_a_crash_is_finished_once_and_a_refused_one_says_
 
 
 async def test_cancelling_on_the_checkout_page_closes_the_session_and_allows_a_new_payment(
-    paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+    paying_app: Litestar, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
     tenant, browser, code = await _merchant_dossier(sign_in, make_tenant, engine)
     async with await _citizen_on(paying_app, browser, tenant) as citizen:
@@ -503,7 +504,7 @@ async def test_the_webhook_and_the_return_page_settling_at_once_count_the_paymen
 
 
 async def test_a_checkout_the_provider_refuses_fails_the_payment_and_says_so(
-    paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+    paying_app: Litestar, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
     tenant = make_tenant(procedures=[FEE])
     _merchant(engine, tenant, "acct_revoked")  # not (or no longer) connected to the platform
@@ -523,7 +524,7 @@ async def test_a_checkout_the_provider_refuses_fails_the_payment_and_says_so(
 
 
 async def test_a_fee_over_the_online_limit_is_paid_at_the_desk(
-    paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+    paying_app: Litestar, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
     tenant = make_tenant(procedures=[{**BIRTH, "fee_vnd": 100_000_000}])
     _merchant(engine, tenant, "acct_pay")
@@ -565,7 +566,7 @@ async def test_a_checkout_the_provider_does_not_know_goes_to_review(
 
 
 async def test_nobody_pays_or_sees_another_citizen_s_payment(
-    paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+    paying_app: Litestar, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
     tenant, browser, code = await _merchant_dossier(sign_in, make_tenant, engine)
     async with await _citizen_on(paying_app, browser, tenant) as citizen:
@@ -588,7 +589,7 @@ async def test_nobody_pays_or_sees_another_citizen_s_payment(
 
 
 async def test_refunds_made_outside_the_portal_show_once_and_never_backwards(
-    paying_app: object, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+    paying_app: Litestar, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
     tenant, browser, code = await _merchant_dossier(sign_in, make_tenant, engine)
     await _pay_online(paying_app, browser, tenant, code)
@@ -609,7 +610,7 @@ async def test_refunds_made_outside_the_portal_show_once_and_never_backwards(
         }
         payload = standin.event("charge.refunded", {**charge, "payment_intent": intent}, account)
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=paying_app),  # type: ignore[arg-type]
+            transport=asgi_transport(paying_app),
             base_url="http://localhost",
         ) as stripe_side:
             return await stripe_side.post(

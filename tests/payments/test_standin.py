@@ -7,11 +7,12 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 import stripe
+from stripe.params.checkout import SessionCreateParams
 
 from motcua.dev.stripe_standin import StripeStandin
 
@@ -75,7 +76,9 @@ def client(standin: StripeStandin) -> stripe.StripeClient:
     return client_for(standin)
 
 
-def session_params(amount: Any = 50000, **extra: Any) -> dict[str, Any]:
+def session_params(amount: Any = 50000, **extra: Any) -> SessionCreateParams:
+    """Valid checkout parameters; ``amount`` and ``extra`` may deliberately break them, which
+    is why the dict is built untyped and cast once here."""
     params: dict[str, Any] = {
         "mode": "payment",
         "line_items": [
@@ -95,19 +98,20 @@ def session_params(amount: Any = 50000, **extra: Any) -> dict[str, Any]:
         "payment_intent_data": {"application_fee_amount": 1000},
     }
     params.update(extra)
-    return params
+    return cast(SessionCreateParams, params)
 
 
 def test_create_and_retrieve_a_vnd_checkout_session(
     client: stripe.StripeClient, standin: StripeStandin
 ) -> None:
-    session = client.v1.checkout.sessions.create(params=session_params())  # type: ignore[arg-type]
+    session = client.v1.checkout.sessions.create(params=session_params())
     assert session.id.startswith("cs_test_")
     assert session.object == "checkout.session"
     assert session.url == f"{standin.api_base}/pay/{session.id}"
     assert (session.status, session.payment_status) == ("open", "unpaid")
     assert (session.amount_total, session.currency, session.livemode) == (50000, "vnd", False)
     assert session.client_reference_id == "dossier-42"
+    assert session.metadata is not None
     assert session.metadata.to_dict() == {"dossier": "42", "tenant": "hanoi"}
     assert session.payment_intent is None  # created on completion, as current Stripe API versions do
 
@@ -118,33 +122,31 @@ def test_create_and_retrieve_a_vnd_checkout_session(
 def test_quantity_multiplies_the_total(client: stripe.StripeClient) -> None:
     params = session_params(amount=20000)
     params["line_items"][0]["quantity"] = 3
-    assert client.v1.checkout.sessions.create(params=params).amount_total == 60000  # type: ignore[arg-type]
+    assert client.v1.checkout.sessions.create(params=params).amount_total == 60000
 
 
 def test_idempotency_key_replays_and_rejects_changed_params(client: stripe.StripeClient) -> None:
     first = client.v1.checkout.sessions.create(
-        params=session_params(),  # type: ignore[arg-type]
+        params=session_params(),
         options={"idempotency_key": "dossier-42-attempt-1"},
     )
     second = client.v1.checkout.sessions.create(
-        params=session_params(),  # type: ignore[arg-type]
+        params=session_params(),
         options={"idempotency_key": "dossier-42-attempt-1"},
     )
     assert second.id == first.id
     with pytest.raises(stripe.IdempotencyError):
         client.v1.checkout.sessions.create(
-            params=session_params(amount=60000),  # type: ignore[arg-type]
+            params=session_params(amount=60000),
             options={"idempotency_key": "dossier-42-attempt-1"},
         )
     # Without a key the library generates a fresh one per call: a new session each time.
-    assert client.v1.checkout.sessions.create(params=session_params()).id != first.id  # type: ignore[arg-type]
+    assert client.v1.checkout.sessions.create(params=session_params()).id != first.id
 
 
 def test_unknown_connected_account_is_refused(standin: StripeStandin) -> None:
     with pytest.raises(stripe.PermissionError) as caught:
-        client_for(standin, account="acct_nowhere").v1.checkout.sessions.create(
-            params=session_params()  # type: ignore[arg-type]
-        )
+        client_for(standin, account="acct_nowhere").v1.checkout.sessions.create(params=session_params())
     assert caught.value.http_status == 403
     assert "acct_nowhere" in str(caught.value)
 
@@ -152,7 +154,7 @@ def test_unknown_connected_account_is_refused(standin: StripeStandin) -> None:
 def test_per_request_stripe_account_option(standin: StripeStandin) -> None:
     client = stripe.StripeClient(API_KEY, base_addresses={"api": standin.api_base}, max_network_retries=0)
     session = client.v1.checkout.sessions.create(
-        params=session_params(),  # type: ignore[arg-type]
+        params=session_params(),
         options={"stripe_account": "acct_hue"},
     )
     assert (
@@ -166,16 +168,14 @@ def test_per_request_stripe_account_option(standin: StripeStandin) -> None:
 
 def test_bad_api_key(standin: StripeStandin) -> None:
     with pytest.raises(stripe.AuthenticationError) as caught:
-        client_for(standin, key="sk_test_wrong").v1.checkout.sessions.create(
-            params=session_params()  # type: ignore[arg-type]
-        )
+        client_for(standin, key="sk_test_wrong").v1.checkout.sessions.create(params=session_params())
     assert "sk_test_wrong" not in str(caught.value)
 
 
 @pytest.mark.parametrize("amount", [500.5, 0, -1, "50k"])
 def test_vnd_amount_must_be_a_positive_integer(client: stripe.StripeClient, amount: Any) -> None:
     with pytest.raises(stripe.InvalidRequestError) as caught:
-        client.v1.checkout.sessions.create(params=session_params(amount=amount))  # type: ignore[arg-type]
+        client.v1.checkout.sessions.create(params=session_params(amount=amount))
     assert caught.value.param == "line_items[0][price_data][unit_amount]"
     assert "line_items[0][price_data][unit_amount]" in str(caught.value)
 
@@ -184,17 +184,17 @@ def test_other_currency_and_unknown_params_are_refused(client: stripe.StripeClie
     params = session_params()
     params["line_items"][0]["price_data"]["currency"] = "usd"
     with pytest.raises(stripe.InvalidRequestError) as caught:
-        client.v1.checkout.sessions.create(params=params)  # type: ignore[arg-type]
+        client.v1.checkout.sessions.create(params=params)
     assert caught.value.param == "line_items[0][price_data][currency]"
     with pytest.raises(stripe.InvalidRequestError) as caught:
-        client.v1.checkout.sessions.create(params=session_params(surprise="x"))  # type: ignore[arg-type]
+        client.v1.checkout.sessions.create(params=session_params(surprise="x"))
     assert caught.value.param == "surprise"
 
 
 def test_hosted_page_pays_delivers_a_signed_webhook_and_redirects(
     client: stripe.StripeClient, standin: StripeStandin, receiver: Receiver
 ) -> None:
-    session = client.v1.checkout.sessions.create(params=session_params())  # type: ignore[arg-type]
+    session = client.v1.checkout.sessions.create(params=session_params())
     assert session.url is not None
     page = httpx.get(session.url)
     assert page.status_code == 200
@@ -226,7 +226,7 @@ def test_hosted_page_pays_delivers_a_signed_webhook_and_redirects(
 
 
 def test_hosted_page_cancel_keeps_the_session_open(client: stripe.StripeClient) -> None:
-    session = client.v1.checkout.sessions.create(params=session_params())  # type: ignore[arg-type]
+    session = client.v1.checkout.sessions.create(params=session_params())
     assert session.url is not None
     response = httpx.post(session.url, data={"action": "cancel"}, follow_redirects=False)
     assert (response.status_code, response.headers["location"]) == (
@@ -239,7 +239,7 @@ def test_hosted_page_cancel_keeps_the_session_open(client: stripe.StripeClient) 
 def test_expire_delivers_the_expired_event(
     client: stripe.StripeClient, standin: StripeStandin, receiver: Receiver
 ) -> None:
-    session = client.v1.checkout.sessions.create(params=session_params())  # type: ignore[arg-type]
+    session = client.v1.checkout.sessions.create(params=session_params())
     standin.expire(session.id)
     assert client.v1.checkout.sessions.retrieve(session.id).status == "expired"
     event = stripe.Webhook.construct_event(*receiver.received[0], WEBHOOK_SECRET)
@@ -270,7 +270,7 @@ def test_crafted_events_sign_like_stripe(standin: StripeStandin) -> None:
 
 
 def test_refunds_partial_then_over_refund(client: stripe.StripeClient, standin: StripeStandin) -> None:
-    session = client.v1.checkout.sessions.create(params=session_params())  # type: ignore[arg-type]
+    session = client.v1.checkout.sessions.create(params=session_params())
     intent = standin.complete(session.id)["payment_intent"]
 
     refund = client.v1.refunds.create(
@@ -302,7 +302,7 @@ def test_refunds_partial_then_over_refund(client: stripe.StripeClient, standin: 
 
 def test_refund_of_an_unpaid_or_foreign_intent_is_refused(standin: StripeStandin) -> None:
     hanoi, hue = client_for(standin), client_for(standin, account="acct_hue")
-    session = hanoi.v1.checkout.sessions.create(params=session_params())  # type: ignore[arg-type]
+    session = hanoi.v1.checkout.sessions.create(params=session_params())
     intent = standin.complete(session.id)["payment_intent"]
     with pytest.raises(stripe.InvalidRequestError) as caught:
         hue.v1.refunds.create(params={"payment_intent": intent})
@@ -319,7 +319,7 @@ def test_refuses_to_start_in_production(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_only_an_open_session_can_be_expired() -> None:
     with StripeStandin("sk_test_x", "whsec_x", known_accounts={"acct_a", "acct_b"}) as server:
-        client = stripe.StripeClient("sk_test_x", base_addresses={"api": server.api_base})  # type: ignore[arg-type]
+        client = stripe.StripeClient("sk_test_x", base_addresses={"api": server.api_base})
         session = client.v1.checkout.sessions.create(
             params={
                 "mode": "payment",
@@ -347,7 +347,7 @@ def test_only_an_open_session_can_be_expired() -> None:
 
 def test_an_amount_over_eight_digits_is_refused() -> None:
     with StripeStandin("sk_test_x", "whsec_x", known_accounts={"acct_a"}) as server:
-        client = stripe.StripeClient("sk_test_x", base_addresses={"api": server.api_base})  # type: ignore[arg-type]
+        client = stripe.StripeClient("sk_test_x", base_addresses={"api": server.api_base})
 
         def create(amount: int) -> Any:
             return client.v1.checkout.sessions.create(

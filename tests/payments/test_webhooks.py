@@ -19,7 +19,7 @@ from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.tenancy import events
 from tests.backoffice.test_workspace import _submit
-from tests.conftest import MakeTenant
+from tests.conftest import MakeTenant, asgi_transport
 from tests.dossiers.conftest import BIRTH, SignIn
 
 SECRET = "whsec_test_0123456789"
@@ -43,7 +43,7 @@ async def platform(live_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     from motcua.app import create_app
 
     app = create_app(replace(live_settings, stripe_secret_key="sk_test_x", stripe_webhook_secret=SECRET))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
+    async with httpx.AsyncClient(transport=asgi_transport(app), base_url="http://localhost") as c:
         yield c
 
 

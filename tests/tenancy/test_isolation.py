@@ -11,7 +11,7 @@ from sqlalchemy import select
 from motcua.catalog.models import Procedure
 from motcua.core.db import Database
 from motcua.core.settings import Settings
-from tests.conftest import MakeTenant, procedure
+from tests.conftest import MakeTenant, asgi_transport, procedure
 
 Client = httpx.AsyncClient
 
@@ -62,7 +62,7 @@ async def test_concurrent_requests_to_many_tenants_never_mix_search_paths(
     settings = Settings(**{**live_settings.__dict__, "db_pool_size": 3})
     requests = [(i, t) for i, t in enumerate(tenants) for _ in range(10)]
     random.Random(42).shuffle(requests)
-    transport = httpx.ASGITransport(app=create_app(settings))
+    transport = asgi_transport(create_app(settings))
     async with httpx.AsyncClient(transport=transport, base_url="http://localhost.test") as fresh:
 
         async def fetch(i: int, host: str) -> tuple[int, int, str]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import IO, Any, cast
 
 import httpx
 import pytest
@@ -15,16 +16,23 @@ from babel.messages.pofile import read_po
 from litestar import Litestar
 
 from motcua.core.theming import LANGUAGE_COOKIE, TRANSLATIONS_DIR
-from tests.conftest import MakeTenant, procedure
+from tests.conftest import MakeTenant, asgi_transport, procedure
 
 Client = httpx.AsyncClient
+
+# babel's parse_mapping_cfg has no annotations (the rest of babel.messages does); this is the
+# signature it has in practice: (pattern, method) pairs and per-pattern extractor options, as
+# extract_from_dir takes them.
+MethodMap = list[tuple[str, str]]
+OptionsMap = dict[str, dict[str, Any]]
+read_mapping_cfg = cast(Callable[[IO[str]], tuple[MethodMap, OptionsMap]], parse_mapping_cfg)
 
 
 @pytest.fixture
 async def browser(app: Litestar) -> AsyncIterator[Client]:
     """A client of its own, with absolute URLs, so cookies are kept per host as a browser keeps
     them (and the session-wide `client` never picks up a language cookie)."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), follow_redirects=False) as c:
+    async with httpx.AsyncClient(transport=asgi_transport(app), follow_redirects=False) as c:
         yield c
 
 
@@ -163,7 +171,7 @@ def test_english_catalog_translates_every_message() -> None:
 
 def test_catalog_has_every_text_the_templates_and_code_mark(project_root: Path) -> None:
     with (project_root / "babel.cfg").open() as cfg:
-        method_map, options_map = parse_mapping_cfg(cfg)
+        method_map, options_map = read_mapping_cfg(cfg)
     extracted = {
         (message[0] if isinstance(message, tuple) else message, context)
         for _filename, _lineno, message, _comments, context in extract_from_dir(

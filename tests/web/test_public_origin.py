@@ -5,15 +5,20 @@ forwards."""
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
+from litestar import Litestar
+
+from motcua.core.dependencies import bind_app_context
 from motcua.core.pages import public_origin
 
 
 def _request(*, production: bool, scheme: str, host: str) -> Any:
-    settings = SimpleNamespace(is_production=production)
+    app = Litestar()
+    settings: Any = SimpleNamespace(is_production=production)
+    bind_app_context(app, settings=settings, themes=cast(Any, None))
     return SimpleNamespace(
-        app=SimpleNamespace(state=SimpleNamespace(settings=settings)),
+        app=app,
         url=SimpleNamespace(scheme=scheme),
         headers={"host": host},
     )

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from litestar import Request, Router, get
+from litestar import Router, get
 from litestar.di import NamedDependency
 from litestar.exceptions import PermissionDeniedException
 from litestar.response import Response
 from sqlalchemy import text
 
 from motcua.core.db import Database
-from motcua.core.pages import page
+from motcua.core.pages import HttpRequest, page
 from motcua.identity.models import Role
 from motcua.identity.sessions import UserSession
 
 
 @get("/", name="console_home", include_in_schema=False)
-async def console_home(request: Request, db: NamedDependency[Database]) -> Response[str]:  # type: ignore[type-arg]
-    user: UserSession | None = request.state.get("user")
+async def console_home(
+    request: HttpRequest, db: NamedDependency[Database], user: NamedDependency[UserSession | None]
+) -> Response[str]:
     if user is None:
         return page(request, "admin/console.html", tenants=None)
     if not user.has(Role.PLATFORM_ADMIN):

@@ -16,14 +16,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from motcua.catalog.schemas import ProcedureSpec, ProcedureSpecError
 from motcua.catalog.services import upsert_procedures
+from motcua.core.actions import emit_sync
 from motcua.core.db import search_path_sql
+from motcua.core.events import TenantOnboarded
+from motcua.core.outbox import relay_sync
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import WorkCalendar
 from motcua.identity.services import grant_role_on
 from motcua.payments.settings import PaymentSettingsError, parse_payment_settings
 from motcua.tenancy import events
-from motcua.tenancy.jobs import announce_tenant_ready
 from motcua.tenancy.migrate import migrate_tenant_schema
 from motcua.tenancy.models import Domain, TenantKind, TenantRecord, TenantStatus
 from motcua.tenancy.schemas import TenantCreate
@@ -257,7 +259,11 @@ def onboard_tenant(
                             .returning(*TENANTS.c)
                         ).one()
                         platform_audit(conn, actor, "tenant.activated", spec.slug, domains=hosts)
+                        # In the activating transaction: the post-onboarding job exists exactly
+                        # when the tenant is active, even if Redis is down right now.
+                        announcement = emit_sync(conn, TenantOnboarded(tenant=spec.slug))
                     tenant = to_tenant(row)
+                    relay_sync(engine, announcement)
         except Exception as exc:
             reason = f"{step}: {one_line(exc)}"
             with engine.begin() as conn:
@@ -273,7 +279,6 @@ def onboard_tenant(
             lock_conn.execute(text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": f"onboard:{spec.slug}"})
             lock_conn.commit()
     events.tenants_changed()
-    _after_onboarding(tenant)
     return tenant
 
 
@@ -362,11 +367,3 @@ def _register_domains(conn: Connection, slug: str, hosts: Sequence[str]) -> None
         ).scalar_one()
         if owner != slug:
             raise TenancyError(f"domain {host!r} already belongs to tenant {owner!r}")
-
-
-def _after_onboarding(tenant: Tenant) -> None:
-    # Side effects after commit: the job is idempotent, so a duplicate enqueue is harmless.
-    try:
-        announce_tenant_ready.send(tenant=tenant.slug)
-    except Exception as exc:  # the tenant is live; a missed announcement must not undo that
-        log.warning("could not enqueue the post-onboarding job for %s: %s", tenant.slug, exc)

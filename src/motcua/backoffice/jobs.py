@@ -6,7 +6,7 @@ import logging
 
 import dramatiq
 
-from motcua.backoffice.services import scan_deadlines
+from motcua.backoffice.services import scan_deadlines, tell_staff_of_deadline
 from motcua.core.jobs import tenant_job_session
 from motcua.core.scheduler import PeriodicJob, register
 from motcua.dossiers.services import calendar_for
@@ -18,12 +18,11 @@ log = logging.getLogger(__name__)
 async def deadline_scan(tenant: str) -> None:
     async with tenant_job_session(tenant) as (record, session):
         noticed = await scan_deadlines(session, calendar_for(record))
+        # In the scan's transaction: a notice is marked and announced together, or neither.
+        for dossier_id, kind in noticed:
+            await tell_staff_of_deadline(session, record, dossier_id, kind)
     if noticed:
         log.info("deadline scan of %s: %d new notices", tenant, len(noticed))
-        from motcua.notifications.jobs import notify_deadline
-
-        for dossier_id, kind in noticed:
-            notify_deadline.send(tenant=tenant, dossier_id=dossier_id, kind=kind)
 
 
 # Every 5 minutes, one message per active tenant (core/scheduler.py claims each slot once).

@@ -9,7 +9,7 @@ from litestar import Router, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body, FromPath, FromQuery
+from litestar.params import Body, FromPath, FromQuery, SkipValidation
 from litestar.response import Redirect, Response
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.backoffice.services import (
     QUEUE_KEYS,
     QUEUES,
-    SUMMARIES,
     apologies_of,
     assign,
     dossier_by_code,
@@ -32,14 +31,22 @@ from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.lifecycle import RULES, Action, DossierError, allowed_actions
 from motcua.dossiers.models import Dossier, DossierFile, DossierStatus
-from motcua.dossiers.services import calendar_for, files_of, form_definition, history_of, record_file
+from motcua.dossiers.services import (
+    calendar_for,
+    files_of,
+    form_definition,
+    history_of,
+    receive_upload,
+    record_file,
+)
 from motcua.dossiers.slip import format_fee_vnd
+from motcua.dossiers.storage import LocalStorage
 from motcua.dossiers.uploads import UploadRejectedError
 from motcua.identity.guards import requires_officer, requires_tenant_admin
 from motcua.identity.schemas import PERSONAL_ID
 from motcua.identity.sessions import UserSession
-from motcua.notifications.jobs import ACTION_EVENTS, notify_after_commit
 from motcua.payments.models import PaymentMethod, PaymentStatus, RefundStatus
+from motcua.payments.provider import PaymentProvider
 from motcua.payments.refunds import (
     parse_expected_remaining,
     parse_refund_amount,
@@ -50,10 +57,9 @@ from motcua.payments.refunds import (
 from motcua.payments.services import fee_state, payments_of, record_counter_payment
 from motcua.payments.settings import parse_amount_vnd
 
-
-def _officer(request: HttpRequest) -> UserSession:
-    user: UserSession = request.state.user
-    return user
+# The platform's payment provider, None where online payment is off. Injected unvalidated:
+# PaymentProvider is a Protocol, which the signature model cannot check with isinstance.
+Payments = NamedDependency[SkipValidation[PaymentProvider | None]]
 
 
 def _ip(request: HttpRequest) -> str | None:
@@ -65,6 +71,7 @@ async def queues(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
     queue: FromQuery[str | None] = None,
     procedure: FromQuery[str | None] = None,
     field: FromQuery[str | None] = None,
@@ -77,7 +84,7 @@ async def queues(
         current,
         procedure=(procedure or None),
         field=(field or None),
-        assigned_to=_officer(request).personal_id if mine else None,
+        assigned_to=user.personal_id if mine else None,
         schema=tenant.schema,
     )
     template = (
@@ -105,6 +112,7 @@ async def _dossier(session: AsyncSession, code: str) -> Dossier:
 
 async def _workspace(
     request: HttpRequest,
+    tenant: Tenant,
     session: AsyncSession,
     dossier: Dossier,
     *,
@@ -113,7 +121,7 @@ async def _workspace(
 ) -> Response[str]:
     definition = await form_definition(session, dossier.procedure_id, dossier.form_version)
     labels = {f["name"]: f["label"] for f in definition}
-    fees = await fee_state(session, request.state.tenant, dossier, provider=None)
+    fees = await fee_state(session, tenant, dossier, provider=None)
     return page(
         request,
         "backoffice/workspace.html",
@@ -138,9 +146,12 @@ async def _workspace(
 
 @get("/officer/dossiers/{code:str}", guards=[requires_officer], include_in_schema=False)
 async def workspace(
-    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str]
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    code: FromPath[str],
 ) -> Response[str]:
-    return await _workspace(request, db_session, await _dossier(db_session, code))
+    return await _workspace(request, tenant, db_session, await _dossier(db_session, code))
 
 
 def _version(data: dict[str, Any]) -> int:
@@ -155,6 +166,7 @@ async def act(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
     code: FromPath[str],
     action: FromPath[str],
     data: FormData,
@@ -182,7 +194,7 @@ async def act(
             tenant,
             dossier,
             chosen,
-            officer=_officer(request).personal_id,
+            officer=user.personal_id,
             version=_version(data),
             reason=str(data.get("reason", "")),
             ip=_ip(request),
@@ -191,11 +203,7 @@ async def act(
     except DossierError as exc:
         # Refused before anything was written (rules are checked first; a lost race changes
         # no row), so the same transaction can still render the workspace.
-        return await _workspace(request, db_session, dossier, error=str(exc), status_code=409)
-    SUMMARIES.invalidate(tenant.schema)
-    if chosen.value in ACTION_EVENTS:
-        event = ACTION_EVENTS[chosen.value]
-        notify_after_commit(db_session, tenant, dossier.id, event, f"{dossier.id}:{event}:{dossier.version}")
+        return await _workspace(request, tenant, db_session, dossier, error=str(exc), status_code=409)
     return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
 
 
@@ -221,10 +229,15 @@ async def _check_fees(
 
 @post("/officer/dossiers/{code:str}/assign", guards=[requires_officer], include_in_schema=False)
 async def assign_dossier(
-    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str], data: FormData
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    code: FromPath[str],
+    data: FormData,
 ) -> Response[Any]:
     dossier = await _dossier(db_session, code)
-    target = str(data.get("to", "")).strip() or _officer(request).personal_id
+    target = str(data.get("to", "")).strip() or user.personal_id
     try:
         if not PERSONAL_ID.match(target):
             raise DossierError("Số định danh của cán bộ phải gồm đúng 12 chữ số.")
@@ -232,18 +245,23 @@ async def assign_dossier(
             db_session,
             dossier,
             to=target,
-            by=_officer(request).personal_id,
+            by=user.personal_id,
             version=_version(data),
             ip=_ip(request),
         )
     except DossierError as exc:
-        return await _workspace(request, db_session, dossier, error=str(exc), status_code=409)
+        return await _workspace(request, tenant, db_session, dossier, error=str(exc), status_code=409)
     return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
 
 
 @post("/officer/dossiers/{code:str}/apology", guards=[requires_officer], include_in_schema=False)
 async def apology(
-    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str], data: FormData
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    code: FromPath[str],
+    data: FormData,
 ) -> Response[Any]:
     dossier = await _dossier(db_session, code)
     try:
@@ -255,22 +273,16 @@ async def apology(
             raise DossierError("Ngày hẹn mới không hợp lệ.") from None
         await issue_apology(
             db_session,
+            tenant,
             dossier,
-            officer=_officer(request).personal_id,
+            officer=user.personal_id,
             new_due=new_due,
             reason=str(data.get("reason", "")),
             version=_version(data),
             ip=_ip(request),
         )
     except DossierError as exc:
-        return await _workspace(request, db_session, dossier, error=str(exc), status_code=409)
-    notify_after_commit(
-        db_session,
-        request.state.tenant,
-        dossier.id,
-        "apology_issued",
-        f"{dossier.id}:apology:{dossier.version}",
-    )
+        return await _workspace(request, tenant, db_session, dossier, error=str(exc), status_code=409)
     return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
 
 
@@ -279,20 +291,24 @@ async def upload_result(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
+    storage: NamedDependency[LocalStorage],
     code: FromPath[str],
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Response[Any]:
-    from motcua.dossiers.routes import receive_upload
-
     dossier = await _dossier(db_session, code)
     if dossier.status != DossierStatus.IN_PROGRESS:
         return await _workspace(
-            request, db_session, dossier, error="Chỉ tải kết quả khi hồ sơ đang xử lý.", status_code=409
+            request,
+            tenant,
+            db_session,
+            dossier,
+            error="Chỉ tải kết quả khi hồ sơ đang xử lý.",
+            status_code=409,
         )
     try:
-        validated, stored = await receive_upload(request, tenant, data)
+        validated, stored = await receive_upload(storage, tenant, data)
     except UploadRejectedError as exc:
-        return await _workspace(request, db_session, dossier, error=str(exc), status_code=400)
+        return await _workspace(request, tenant, db_session, dossier, error=str(exc), status_code=400)
     # Results are the citizen's too: they show in their document store for later dossiers.
     await record_file(
         db_session,
@@ -307,19 +323,24 @@ async def upload_result(
 
 @post("/officer/dossiers/{code:str}/payments/counter", guards=[requires_officer], include_in_schema=False)
 async def counter_payment(
-    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str], data: FormData
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    code: FromPath[str],
+    data: FormData,
 ) -> Response[Any]:
     dossier = await _dossier(db_session, code)
     try:
         await record_counter_payment(
             db_session,
-            request.state.tenant,
+            tenant,
             dossier,
-            officer=_officer(request).personal_id,
+            officer=user.personal_id,
             method=str(data.get("method") or ""),
         )
     except DossierError as exc:
-        return await _workspace(request, db_session, dossier, error=str(exc), status_code=409)
+        return await _workspace(request, tenant, db_session, dossier, error=str(exc), status_code=409)
     return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
 
 
@@ -333,6 +354,8 @@ async def refund_payment(
     tenant: NamedDependency[Tenant],
     db: NamedDependency[Database],
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    payments: Payments,
     code: FromPath[str],
     payment_id: FromPath[int],
     data: FormData,
@@ -346,16 +369,16 @@ async def refund_payment(
     try:
         await request_refund(
             db,
-            request.app.state.payments,
+            payments,
             tenant,
             payment_id,
             amount_vnd=parse_refund_amount(str(data.get("amount") or "")),
             reason=str(data.get("reason") or ""),
-            officer=_officer(request).personal_id,
+            officer=user.personal_id,
             expected_remaining=parse_expected_remaining(str(data.get("remaining") or "")),
         )
     except DossierError as exc:
-        return await _workspace(request, db_session, dossier, error=str(exc), status_code=409)
+        return await _workspace(request, tenant, db_session, dossier, error=str(exc), status_code=409)
     return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
 
 

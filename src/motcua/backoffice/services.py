@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from motcua.catalog.models import Procedure
+from motcua.core.actions import after_commit, emit
+from motcua.core.events import DeadlineEvent
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, WorkCalendar
 from motcua.dossiers.lifecycle import (
@@ -26,7 +28,9 @@ from motcua.dossiers.lifecycle import (
     transition,
 )
 from motcua.dossiers.models import ApologySlip, Dossier, DossierStatus
+from motcua.dossiers.services import request_supplement, tell_applicant
 from motcua.dossiers.slip import format_fee_vnd
+from motcua.identity.models import Citizen, Role, RoleGrant
 from motcua.payments.settings import parse_amount_vnd
 
 S = DossierStatus
@@ -251,21 +255,36 @@ async def officer_act(
         raise DossierError(STALE)
     actor = f"officer:{officer}"
     if action == Action.REQUEST_SUPPLEMENT:
-        from motcua.dossiers.services import request_supplement
-
         items = [line for line in str(data.get("items", "")).splitlines() if line.strip()]
         await request_supplement(session, dossier, officer=actor, reason=reason or "", items=items, ip=ip)
-        return
-    values: dict[str, Any] = {}
-    if action == Action.ACCEPT and dossier.assigned_to is None:
-        values["assigned_to"] = officer  # whoever receives a dossier owns it until reassigned
-    if action == Action.REQUEST_PAYMENT:
-        # The amount the officer worked out (fees per page, per copy…); none: the catalogue's.
-        amount = parse_amount_vnd(str(data.get("amount") or ""), what="Số tiền phải nộp")
-        if amount is not None:
-            values["fee_vnd"] = amount
-            reason = reason or f"Số tiền phải nộp: {format_fee_vnd(amount)}"
-    await transition(session, dossier, action, actor=actor, reason=reason, ip=ip, values=values)
+    else:
+        values: dict[str, Any] = {}
+        if action == Action.ACCEPT and dossier.assigned_to is None:
+            values["assigned_to"] = officer  # whoever receives a dossier owns it until reassigned
+        if action == Action.REQUEST_PAYMENT:
+            # The amount the officer worked out (fees per page, per copy…); none: the catalogue's.
+            amount = parse_amount_vnd(str(data.get("amount") or ""), what="Số tiền phải nộp")
+            if amount is not None:
+                values["fee_vnd"] = amount
+                reason = reason or f"Số tiền phải nộp: {format_fee_vnd(amount)}"
+        await transition(session, dossier, action, actor=actor, reason=reason, ip=ip, values=values)
+    schema = tenant.schema
+    after_commit(session, lambda: SUMMARIES.invalidate(schema))
+    kind = TELLS_APPLICANT.get(action)
+    if kind is not None:
+        await tell_applicant(session, tenant, dossier, kind, f"{dossier.id}:{kind}:{dossier.version}")
+
+
+# What the applicant hears of each officer action (the kinds of notifications.templates).
+TELLS_APPLICANT = {
+    Action.ACCEPT: "dossier_accepted",
+    Action.REFUSE: "dossier_refused",
+    Action.REQUEST_SUPPLEMENT: "supplement_requested",
+    Action.REQUEST_PAYMENT: "payment_requested",
+    Action.FINISH: "dossier_processed",
+    Action.DELIVER: "result_delivered",
+    Action.WITHDRAW: "dossier_withdrawn",
+}
 
 
 async def assign(
@@ -282,6 +301,7 @@ async def assign(
 
 async def issue_apology(
     session: AsyncSession,
+    tenant: Tenant,
     dossier: Dossier,
     *,
     officer: str,
@@ -317,6 +337,15 @@ async def issue_apology(
     )
     await session.flush()
     await session.refresh(dossier)
+    await tell_applicant(
+        session,
+        tenant,
+        dossier,
+        "apology_issued",
+        f"{dossier.id}:apology:{dossier.version}",
+        reason=slip.reason,
+        new_due_at=slip.new_due_at,
+    )
     return slip
 
 
@@ -359,3 +388,42 @@ async def scan_deadlines(
     soon = calendar.add_working_hours(now, DUE_SOON_HOURS)
     rows = (await session.execute(_SCAN, {"now": now, "soon": soon})).all()
     return [(int(r.dossier_id), str(r.kind)) for r in rows]
+
+
+async def tell_staff_of_deadline(session: AsyncSession, tenant: Tenant, dossier_id: int, kind: str) -> None:
+    """Emit the ``DeadlineEvent`` of a notice the scan marked: to the officer handling the
+    dossier; an overdue one also to the tenant administrators; a dossier nobody took that is
+    late for reception to every officer."""
+    dossier = await session.get(Dossier, dossier_id)
+    if dossier is None:
+        return
+    personal_ids = [dossier.assigned_to] if dossier.assigned_to else []
+    if kind != "due_soon":
+        admins = await session.scalars(
+            select(RoleGrant.personal_id).where(RoleGrant.role == Role.TENANT_ADMIN)
+        )
+        personal_ids += list(admins)
+    if not personal_ids and kind == "reception_overdue":
+        officers = select(RoleGrant.personal_id).where(RoleGrant.role == Role.OFFICER)
+        personal_ids += list(await session.scalars(officers))
+    emails = [
+        e
+        for e in await session.scalars(
+            select(Citizen.email).where(Citizen.personal_id.in_(personal_ids), Citizen.email.is_not(None))
+        )
+        if e
+    ]
+    await emit(
+        session,
+        DeadlineEvent(
+            tenant=tenant.slug,
+            kind=kind,
+            key=f"deadline:{dossier.id}:{kind}:{dossier.due_at.isoformat()}",
+            code=dossier.code,
+            procedure_name=dossier.procedure_name,
+            status_label=DossierStatus(dossier.status).label,
+            applicant_name=dossier.applicant_name,
+            due_at=dossier.due_at,
+            emails=tuple(emails),
+        ),
+    )

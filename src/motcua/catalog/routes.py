@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request, Router, get
+from litestar import Router, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Response
@@ -20,15 +20,13 @@ from motcua.catalog.services import (
     search,
 )
 from motcua.core.db import Database
-from motcua.core.pages import page
+from motcua.core.pages import HttpRequest, not_found_page, page
 from motcua.core.tenant import Tenant
-from motcua.web.errors import not_found_page
 
 LEVELS = [(lv.value, lv.label) for lv in ProcedureLevel]
 
 
-async def catalog_of(request: Request, tenant: Tenant, db: Database) -> list[ProcedureSummary]:  # type: ignore[type-arg]
-    cache: CatalogCache = request.app.state.catalog_cache
+async def catalog_of(cache: CatalogCache, tenant: Tenant, db: Database) -> list[ProcedureSummary]:
     procedures = cache.get(tenant.schema)
     if procedures is None:
         async with db.tenant_session(tenant) as session:
@@ -37,8 +35,7 @@ async def catalog_of(request: Request, tenant: Tenant, db: Database) -> list[Pro
     return procedures
 
 
-async def procedure_of(request: Request, tenant: Tenant, db: Database, code: str) -> Procedure | None:  # type: ignore[type-arg]
-    cache: CatalogCache = request.app.state.catalog_cache
+async def procedure_of(cache: CatalogCache, tenant: Tenant, db: Database, code: str) -> Procedure | None:
     hit, procedure = cache.get_detail(tenant.schema, code)
     if not hit:
         async with db.tenant_session(tenant) as session:
@@ -57,26 +54,28 @@ def _level(raw: str | None) -> str | None:
 
 @get("/", name="home", include_in_schema=False)
 async def home(
-    request: Request,  # type: ignore[type-arg]
+    request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db: NamedDependency[Database],
+    catalog_cache: NamedDependency[CatalogCache],
 ) -> Response[str]:
-    catalog = await catalog_of(request, tenant, db)
+    catalog = await catalog_of(catalog_cache, tenant, db)
     featured = search(catalog, None, level="full", per_page=8).items or catalog[:8]
     return page(request, "home.html", procedures=featured, fields=fields_of(catalog), total=len(catalog))
 
 
 @get("/procedures", name="procedure_search", include_in_schema=False)
 async def procedure_search(
-    request: Request,  # type: ignore[type-arg]
+    request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db: NamedDependency[Database],
+    catalog_cache: NamedDependency[CatalogCache],
     q: FromQuery[str | None] = None,
     field: FromQuery[str | None] = None,
     level: FromQuery[str | None] = None,
     page_number: Annotated[int | None, QueryParameter(name="page")] = None,
 ) -> Response[str]:
-    catalog = await catalog_of(request, tenant, db)
+    catalog = await catalog_of(catalog_cache, tenant, db)
     result = search(
         catalog, (q or "")[:200], field=field, level=_level(level), page=_page_number(page_number)
     )
@@ -89,12 +88,13 @@ async def procedure_search(
 
 @get("/procedures/{code:str}", name="procedure", include_in_schema=False)
 async def procedure_page(
-    request: Request,  # type: ignore[type-arg]
+    request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db: NamedDependency[Database],
+    catalog_cache: NamedDependency[CatalogCache],
     code: FromPath[str],
 ) -> Response[str]:
-    procedure = await procedure_of(request, tenant, db, code[:60])
+    procedure = await procedure_of(catalog_cache, tenant, db, code[:60])
     if procedure is None:
         return not_found_page(request, f"Không có thủ tục mã {code[:60]} trên cổng này.")
     return page(
@@ -122,9 +122,9 @@ def _api_item(p: ProcedureSummary) -> dict[str, Any]:
 
 @get("/api/v1/procedures", name="api_procedures", tags=["catalog"], summary="Search the procedure catalog")
 async def api_procedures(
-    request: Request,  # type: ignore[type-arg]
     tenant: NamedDependency[Tenant],
     db: NamedDependency[Database],
+    catalog_cache: NamedDependency[CatalogCache],
     q: FromQuery[str | None] = None,
     field: FromQuery[str | None] = None,
     level: FromQuery[str | None] = None,
@@ -132,7 +132,7 @@ async def api_procedures(
 ) -> dict[str, Any]:
     """Procedures of this portal; `q` is diacritic-insensitive ("dang ky khai sinh" finds
     "Đăng ký khai sinh"). Fees in VND (whole đồng)."""
-    catalog = await catalog_of(request, tenant, db)
+    catalog = await catalog_of(catalog_cache, tenant, db)
     result: SearchResult = search(
         catalog, (q or "")[:200], field=field, level=_level(level), page=_page_number(page_number)
     )

@@ -124,12 +124,18 @@ def setup_broker(settings: Settings) -> RedisBroker:
     dramatiq.set_broker(broker)
     # Actors bind to the broker current when their module is imported; an actor module that
     # was imported before this call (an import chain, a test collector) is re-bound here, so
-    # the order of imports can never send messages to a stale broker.
+    # the order of imports can never send messages to a stale broker. Every actor module is
+    # imported here too, so each process knows every event subscription (core.events) before
+    # it emits one.
+    import importlib
     import sys
 
     for name in ACTOR_MODULES:
-        module = sys.modules.get(name)
-        for value in vars(module).values() if module is not None else ():
+        already = name in sys.modules
+        module = importlib.import_module(name)
+        if not already:
+            continue
+        for value in vars(module).values():
             if isinstance(value, dramatiq.Actor):
                 value.broker = broker
                 broker.declare_actor(value)

@@ -3,15 +3,15 @@
 ``SET LOCAL`` lasts until COMMIT/ROLLBACK, so a pooled connection can never carry one tenant's
 path into the next request, and it works behind PgBouncer in transaction mode.
 ``tenant_session`` is the only way to get a tenant-scoped session, for web requests and jobs.
-Work that must only happen once the transaction is committed (enqueueing a job that reads what
-it wrote) is registered with ``after_commit(session, fn)`` and runs right after the COMMIT.
+Work that must only happen once the transaction is committed is registered through
+``core.actions`` and relayed right after the COMMIT.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Protocol, TypeVar
 
@@ -19,6 +19,8 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
+
+from motcua.core import actions, outbox
 
 log = logging.getLogger(__name__)
 _SCHEMA = re.compile(r"^t_[a-z][a-z0-9_]{1,30}$")
@@ -62,9 +64,11 @@ class Database:
     @asynccontextmanager
     async def platform_session(self) -> AsyncIterator[AsyncSession]:
         """A transaction on the ``platform`` schema only (tenants, domains, audit)."""
-        async with self.sessions() as session, session.begin():
-            await session.execute(text("SET LOCAL search_path TO platform"))
-            yield session
+        async with self.sessions() as session:
+            async with session.begin():
+                await session.execute(text("SET LOCAL search_path TO platform"))
+                yield session
+            await self._after_commit(session)
 
     @asynccontextmanager
     async def tenant_session(self, tenant: HasSchema) -> AsyncIterator[AsyncSession]:
@@ -76,24 +80,16 @@ class Database:
             async with session.begin():
                 await session.execute(text(search_path_sql(tenant.schema)))
                 yield session
-            for job in session.info.pop(_AFTER_COMMIT, ()):
-                try:
-                    job()
-                except Exception:
-                    # The change is committed and the person has their answer; a lost job
-                    # must not turn that into an error. Logged for operators to re-send.
-                    log.exception("could not run work queued after commit")
+            await self._after_commit(session)
+
+    async def _after_commit(self, session: AsyncSession) -> None:
+        callbacks, rows = actions.committed(session)
+        actions.run_callbacks(callbacks)
+        if rows:
+            await outbox.relay(self.engine, rows)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-
-
-_AFTER_COMMIT = "motcua_after_commit"
-
-
-def after_commit(session: AsyncSession, job: Callable[[], object]) -> None:
-    """Run ``job`` once ``session``'s transaction has committed (never if it rolls back)."""
-    session.info.setdefault(_AFTER_COMMIT, []).append(job)
 
 
 M = TypeVar("M")

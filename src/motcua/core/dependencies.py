@@ -1,36 +1,113 @@
-"""Litestar dependencies: the one way a handler gets its tenant and its tenant-scoped session."""
+"""Litestar dependencies: the one way code gets its request context and the app's singletons.
+
+This is the only module that reads request state (``request.state``, ``connection.state``,
+``scope["state"]``) or application state (``app.state``); tests/meta/test_request_context.py
+holds that. The tenant and session middlewares write the scope state; handlers get what they
+need as dependencies, by parameter name:
+
+- per request: ``tenant`` (404 on hosts without one), ``user`` (the signed-in ``UserSession``
+  or None), ``site`` (``"tenant"``, ``"console"``, ``"platform"``, ``"dev-eid"`` or None) and
+  ``db_session`` (the tenant's transaction);
+- per app: whatever ``create_app`` registers with :func:`singleton` (``settings``, ``db``,
+  ``themes``, ``redis``, ``storage``…).
+
+Code that runs outside dependency injection (page rendering, exception handlers, guards) uses
+the accessors ``tenant_of``, ``user_of``, ``site_of``, ``settings_of`` and ``themes_of``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
 
-from litestar import Request
+from litestar import Litestar, Request
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.db import Database
+from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.core.theming import Themes
 
+Connection = ASGIConnection[Any, Any, Any, Any]
 
-def provide_tenant(request: Request) -> Tenant:  # type: ignore[type-arg]
-    tenant = request.state.get("tenant")
-    if tenant is None:
-        # Only reachable on console/platform hosts, whose routes never ask for a tenant.
-        raise NotFoundException()
-    assert isinstance(tenant, Tenant)
+# The key of the app-wide context in ``app.state``, read only by the accessors below.
+_CONTEXT = "motcua_context"
+
+
+@dataclass(frozen=True, slots=True)
+class AppContext:
+    """What code outside dependency injection needs from the app (pages, error handlers)."""
+
+    settings: Settings
+    themes: Themes
+
+
+def bind_app_context(app: Litestar, *, settings: Settings, themes: Themes) -> None:
+    """Called once by ``create_app``: makes ``settings_of`` and ``themes_of`` answer."""
+    app.state[_CONTEXT] = AppContext(settings=settings, themes=themes)
+
+
+def singleton(value: Any) -> Provide:
+    """An app-wide object as a dependency: the same ``value`` for every request."""
+
+    def provide() -> Any:
+        return value
+
+    return Provide(provide, use_cache=True, sync_to_thread=False)
+
+
+# Accessors ---------------------------------------------------------------------------------------
+def tenant_of(connection: Connection) -> Tenant | None:
+    """The tenant the host resolved to; None on the console, platform and e-ID hosts."""
+    tenant = connection.state.get("tenant")
+    assert tenant is None or isinstance(tenant, Tenant)
     return tenant
 
 
-def provide_db(request: Request) -> Database:  # type: ignore[type-arg]
-    db: Database = request.app.state.db
-    return db
+def user_of(connection: Connection) -> Any:
+    """The signed-in ``UserSession`` of this site, or None (typed loosely: core does not import
+    ``motcua.identity``)."""
+    return connection.state.get("user")
 
 
-def provide_themes(request: Request) -> Themes:  # type: ignore[type-arg]
-    themes: Themes = request.app.state.themes
-    return themes
+def site_of(connection: Connection) -> str | None:
+    site = connection.state.get("site")
+    return site if isinstance(site, str) else None
+
+
+def _context(connection: Connection) -> AppContext:
+    context = connection.app.state[_CONTEXT]
+    assert isinstance(context, AppContext)
+    return context
+
+
+def settings_of(connection: Connection) -> Settings:
+    return _context(connection).settings
+
+
+def themes_of(connection: Connection) -> Themes:
+    return _context(connection).themes
+
+
+# Per-request providers ---------------------------------------------------------------------------
+def provide_tenant(request: Request[Any, Any, Any]) -> Tenant:
+    tenant = tenant_of(request)
+    if tenant is None:
+        # Only reachable on console/platform hosts, whose routes never ask for a tenant.
+        raise NotFoundException()
+    return tenant
+
+
+def provide_user(request: Request[Any, Any, Any]) -> Any:
+    return user_of(request)
+
+
+def provide_site(request: Request[Any, Any, Any]) -> str | None:
+    return site_of(request)
 
 
 async def provide_db_session(
@@ -46,7 +123,7 @@ async def provide_db_session(
 
 DEPENDENCIES = {
     "tenant": Provide(provide_tenant, sync_to_thread=False),
-    "db": Provide(provide_db, sync_to_thread=False),
-    "themes": Provide(provide_themes, sync_to_thread=False),
+    "user": Provide(provide_user, sync_to_thread=False),
+    "site": Provide(provide_site, sync_to_thread=False),
     "db_session": Provide(provide_db_session),
 }

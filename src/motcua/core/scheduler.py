@@ -55,6 +55,7 @@ import dramatiq
 import redis
 from sqlalchemy import Engine, text
 
+from motcua.core import outbox
 from motcua.core.broker import ACTOR_MODULES, setup_broker
 from motcua.core.db import sync_engine
 from motcua.core.settings import Settings
@@ -192,6 +193,15 @@ class Scheduler:
         except redis.RedisError:
             log.warning("could not release %s; the slot is skipped", key)
 
+    def relay_outbox(self) -> int:
+        """Send the after-commit jobs that were not relayed right after their commit (Redis was
+        down then, or the process died): every second, so such work is late, never lost."""
+        try:
+            return outbox.relay_pending(self.engine)
+        except Exception:
+            log.exception("outbox relay failed; retrying next tick")
+            return 0
+
     def run_forever(self, stop_event: threading.Event) -> None:
         """Tick at every whole second until ``stop_event`` is set."""
         log.info("scheduler %s started with %d periodic job(s)", self.instance_id, len(self.jobs))
@@ -200,6 +210,7 @@ class Scheduler:
                 self.tick(time.time())
             except Exception:  # tick isolates jobs; this is a last resort
                 log.exception("scheduler tick failed")
+            self.relay_outbox()
             stop_event.wait(max(0.05, 1.0 - time.time() % 1.0))
         log.info("scheduler %s stopped", self.instance_id)
 

@@ -43,6 +43,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 from litestar import Request, Router, get, post, route
+from litestar.di import NamedDependency
 from litestar.response import Redirect, Response
 from redis.asyncio import Redis
 
@@ -167,13 +168,18 @@ def _read_key(path: Path) -> RSAKey:
     return key
 
 
-async def _signing_key(request: HttpRequest) -> RSAKey:
-    state = request.app.state
-    key: RSAKey | None = state.get("dev_eid_signing_key")
-    if key is None:
-        key = await anyio.to_thread.run_sync(load_signing_key, request.app.state.settings)
-        state["dev_eid_signing_key"] = key
-    return key
+class SigningKey:
+    """The signing key of one app, loaded (or made) on first use and kept; handlers get it as
+    the ``dev_eid_key`` dependency, which ``app.py`` registers when dev services are on."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._key: RSAKey | None = None
+
+    async def get(self) -> RSAKey:
+        if self._key is None:
+            self._key = await anyio.to_thread.run_sync(load_signing_key, self._settings)
+        return self._key
 
 
 def public_jwks(key: RSAKey) -> dict[str, Any]:
@@ -391,13 +397,13 @@ async def index(request: HttpRequest) -> Response[str]:
 
 
 @get("/.well-known/openid-configuration", include_in_schema=False)
-async def openid_configuration(request: HttpRequest) -> Response[dict[str, Any]]:
-    return Response(discovery_document(request.app.state.settings), headers={"Cache-Control": "no-cache"})
+async def openid_configuration(settings: NamedDependency[Settings]) -> Response[dict[str, Any]]:
+    return Response(discovery_document(settings), headers={"Cache-Control": "no-cache"})
 
 
 @get("/jwks", include_in_schema=False)
-async def jwks(request: HttpRequest) -> Response[dict[str, Any]]:
-    key = await _signing_key(request)
+async def jwks(dev_eid_key: NamedDependency[SigningKey]) -> Response[dict[str, Any]]:
+    key = await dev_eid_key.get()
     return Response(
         public_jwks(key),
         media_type="application/jwk-set+json",
@@ -406,8 +412,9 @@ async def jwks(request: HttpRequest) -> Response[dict[str, Any]]:
 
 
 @get("/authorize", include_in_schema=False)
-async def authorize_form(request: HttpRequest) -> Response[str] | Redirect:
-    settings: Settings = request.app.state.settings
+async def authorize_form(
+    request: HttpRequest, settings: NamedDependency[Settings]
+) -> Response[str] | Redirect:
     try:
         auth = _validate_authorization(settings, _collect(request.query_params.multi_items()))
     except _ShowError as exc:
@@ -426,8 +433,9 @@ async def authorize_form(request: HttpRequest) -> Response[str] | Redirect:
 
 
 @post("/authorize", include_in_schema=False, status_code=303)
-async def authorize_submit(request: HttpRequest) -> Response[str] | Redirect:
-    settings: Settings = request.app.state.settings
+async def authorize_submit(
+    request: HttpRequest, settings: NamedDependency[Settings], redis: NamedDependency[Redis]
+) -> Response[str] | Redirect:
     form = _collect((await request.form()).multi_items())
     try:
         auth = _validate_authorization(settings, form)
@@ -457,7 +465,7 @@ async def authorize_submit(request: HttpRequest) -> Response[str] | Redirect:
         "sub": user.sub,
         "auth_time": int(time.time()),
     }
-    await _redis(request).set(CODE_PREFIX + _digest(code), json.dumps(record), ex=CODE_TTL)
+    await redis.set(CODE_PREFIX + _digest(code), json.dumps(record), ex=CODE_TTL)
     log.info("dev e-ID: %s signed in for client %s", user.sub, CLIENT_ID)
     return Redirect(
         _with_query(auth.redirect_uri, {"code": code, "state": auth.state, "iss": issuer}),
@@ -469,11 +477,6 @@ async def authorize_submit(request: HttpRequest) -> Response[str] | Redirect:
 # ---------------------------------------------------------------------------------------------
 # Token and userinfo (back channel)
 # ---------------------------------------------------------------------------------------------
-
-
-def _redis(request: HttpRequest) -> Redis:
-    client: Redis = request.app.state.redis
-    return client
 
 
 def _digest(value: str) -> str:
@@ -544,8 +547,12 @@ def _claims_for(user: DevUser, scopes: Iterable[str], *, id_token: bool) -> dict
 
 
 @post("/token", include_in_schema=False, status_code=200, opt={"exclude_from_csrf": True})
-async def token(request: HttpRequest) -> Response[dict[str, Any]]:
-    settings: Settings = request.app.state.settings
+async def token(
+    request: HttpRequest,
+    settings: NamedDependency[Settings],
+    redis: NamedDependency[Redis],
+    dev_eid_key: NamedDependency[SigningKey],
+) -> Response[dict[str, Any]]:
     params = _collect((await request.form()).multi_items())
     try:
         values = {
@@ -586,7 +593,6 @@ async def token(request: HttpRequest) -> Response[dict[str, Any]]:
     if verifier is None or not _CODE_VERIFIER.match(verifier):
         return _oauth_error("invalid_request", "code_verifier is required (43-128 unreserved characters)")
 
-    redis = _redis(request)
     code_key = _digest(code)
     raw = await redis.getdel(CODE_PREFIX + code_key)
     if raw is None:
@@ -614,7 +620,7 @@ async def token(request: HttpRequest) -> Response[dict[str, Any]]:
     await redis.set(TOKEN_PREFIX + token_key, json.dumps(grant), ex=ACCESS_TOKEN_TTL)
     await redis.set(USED_CODE_PREFIX + code_key, token_key, ex=ACCESS_TOKEN_TTL)
 
-    key = await _signing_key(request)
+    key = await dev_eid_key.get()
     now = int(time.time())
     claims: dict[str, Any] = {
         "iss": settings.dev_eid_issuer,
@@ -648,7 +654,7 @@ async def token(request: HttpRequest) -> Response[dict[str, Any]]:
     status_code=200,
     opt={"exclude_from_csrf": True},
 )
-async def userinfo(request: HttpRequest) -> Response[dict[str, Any]]:
+async def userinfo(request: HttpRequest, redis: NamedDependency[Redis]) -> Response[dict[str, Any]]:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
@@ -658,7 +664,7 @@ async def userinfo(request: HttpRequest) -> Response[dict[str, Any]]:
             status_code=401,
             headers={**_NO_STORE, "WWW-Authenticate": 'Bearer realm="dev-eid"'},
         )
-    raw = await _redis(request).get(TOKEN_PREFIX + _digest(value.strip()))
+    raw = await redis.get(TOKEN_PREFIX + _digest(value.strip()))
     grant: dict[str, Any] | None = json.loads(raw) if raw is not None else None
     user = dev_user(grant["sub"]) if grant is not None else None
     if grant is None or user is None:
@@ -702,8 +708,9 @@ def _id_token_hint_ok(settings: Settings, key: RSAKey, hint: str, client_id: str
     status_code=200,
     opt={"exclude_from_csrf": True},  # nothing to protect: the provider keeps no session
 )
-async def logout(request: HttpRequest) -> Response[str] | Redirect:
-    settings: Settings = request.app.state.settings
+async def logout(
+    request: HttpRequest, settings: NamedDependency[Settings], dev_eid_key: NamedDependency[SigningKey]
+) -> Response[str] | Redirect:
     if request.method == "POST":
         params = _collect((await request.form()).multi_items())
     else:
@@ -717,7 +724,7 @@ async def logout(request: HttpRequest) -> Response[str] | Redirect:
         hint = target = state = client_id = None
     trusted = client_id in (None, CLIENT_ID)
     if trusted and hint is not None:
-        trusted = _id_token_hint_ok(settings, await _signing_key(request), hint, client_id)
+        trusted = _id_token_hint_ok(settings, await dev_eid_key.get(), hint, client_id)
     if target is not None and trusted and is_allowed_post_logout_redirect_uri(settings, target):
         return Redirect(_with_query(target, {"state": state}), status_code=303, headers=_NO_STORE)
     return _message_page(

@@ -4,6 +4,7 @@ Registered only when dev services are on, like the mail catcher itself."""
 from __future__ import annotations
 
 from litestar import Router, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Response
@@ -14,14 +15,14 @@ from motcua.dev.mailcatcher import get_message, list_messages
 
 
 @get("/dev/mail", include_in_schema=False)
-async def inbox(request: HttpRequest) -> Response[str]:
-    settings: Settings = request.app.state.settings
+async def inbox(request: HttpRequest, settings: NamedDependency[Settings]) -> Response[str]:
     return page(request, "web/dev_mail.html", messages=list_messages(settings), message=None)
 
 
 @get("/dev/mail/{message_id:str}", include_in_schema=False)
-async def message(request: HttpRequest, message_id: FromPath[str]) -> Response[str]:
-    settings: Settings = request.app.state.settings
+async def message(
+    request: HttpRequest, settings: NamedDependency[Settings], message_id: FromPath[str]
+) -> Response[str]:
     found = get_message(settings, message_id)
     if found is None:
         raise NotFoundException()

@@ -4,30 +4,31 @@ answers, submit, get the appointment slip, follow the dossier. Public tracking b
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
 import anyio.to_thread
 from litestar import Router, get, post
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body, FromPath, FromQuery
+from litestar.params import Body, FromPath, FromQuery, SkipValidation
 from litestar.response import Redirect, Response
+from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure
 from motcua.catalog.services import get_procedure
 from motcua.core.pages import FormData, HttpRequest, page, public_origin
+from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.forms import FormResult, prefill, validate, visible
 from motcua.dossiers.lifecycle import DossierError
 from motcua.dossiers.models import WITHDRAWABLE, Dossier, DossierFile
 from motcua.dossiers.services import (
+    FeesPanel,
     Submission,
     add_supplement_file,
     answer_supplement,
@@ -41,28 +42,24 @@ from motcua.dossiers.services import (
     my_dossiers,
     open_draft,
     public_status,
+    receive_upload,
     reuse_document,
     save_draft,
     submit_dossier,
+    upload_max_mb,
     withdraw_dossier,
 )
 from motcua.dossiers.slip import SlipData, SlipDocument, qr_svg, render_slip_pdf
-from motcua.dossiers.storage import LocalStorage, StoredObject
-from motcua.dossiers.uploads import UploadRejectedError, ValidatedUpload, validate_upload
+from motcua.dossiers.storage import LocalStorage
+from motcua.dossiers.uploads import UploadRejectedError
 from motcua.identity.guards import requires_login, requires_officer
 from motcua.identity.models import Citizen
 from motcua.identity.schemas import mask_personal_id
 from motcua.identity.sessions import UserSession
-from motcua.notifications.jobs import notify_after_commit
-from motcua.payments.receipts import receipts_of_citizen
-from motcua.payments.services import fee_state
 
-DEFAULT_UPLOAD_MB = 10
-
-
-def _user(request: HttpRequest) -> UserSession:
-    user: UserSession = request.state.user
-    return user
+# The fees panel of the dossier pages, implemented by payments. Injected unvalidated: FeesPanel
+# is a Protocol, which the signature model cannot check with isinstance.
+Fees = NamedDependency[SkipValidation[FeesPanel]]
 
 
 async def _citizen(session: AsyncSession, user: UserSession) -> Citizen:
@@ -81,6 +78,7 @@ async def _procedure(session: AsyncSession, code: str) -> Procedure:
 
 async def _render_form(
     request: HttpRequest,
+    tenant: Tenant,
     session: AsyncSession,
     procedure: Procedure,
     citizen: Citizen,
@@ -109,36 +107,33 @@ async def _render_form(
         errors=errors,
         files=await draft_files(session, draft.id),
         stored=await document_store(session, citizen.id),
-        upload_max_mb=_upload_max_mb(request),
+        upload_max_mb=upload_max_mb(tenant),
     )
-
-
-def _upload_max_mb(request: HttpRequest) -> int:
-    tenant: Tenant = request.state.tenant
-    return int(tenant.settings.get("upload_max_mb", DEFAULT_UPLOAD_MB))
 
 
 @get("/procedures/{code:str}/apply", guards=[requires_login], include_in_schema=False)
 async def apply_form(
     request: HttpRequest,
+    tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
     code: FromPath[str],
 ) -> Response[str]:
     procedure = await _procedure(db_session, code)
-    return await _render_form(request, db_session, procedure, await _citizen(db_session, _user(request)))
+    return await _render_form(request, tenant, db_session, procedure, await _citizen(db_session, user))
 
 
 @post("/procedures/{code:str}/apply/draft", guards=[requires_login], include_in_schema=False, status_code=200)
 async def autosave_draft(
-    request: HttpRequest,
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
     code: FromPath[str],
     data: FormData,
 ) -> Response[str]:
     """htmx saves the form as the person types, so a dropped connection or an expired session
     loses nothing."""
     procedure = await _procedure(db_session, code)
-    citizen = await _citizen(db_session, _user(request))
+    citizen = await _citizen(db_session, user)
     draft = await open_draft(db_session, citizen.id, procedure, {})
     await save_draft(
         db_session, draft, await form_definition(db_session, procedure.id, draft.form_version), data
@@ -150,12 +145,14 @@ async def autosave_draft(
 @post("/procedures/{code:str}/apply", guards=[requires_login], include_in_schema=False, status_code=303)
 async def apply_continue(
     request: HttpRequest,
+    tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
     code: FromPath[str],
     data: FormData,
 ) -> Response[Any]:
     procedure = await _procedure(db_session, code)
-    citizen = await _citizen(db_session, _user(request))
+    citizen = await _citizen(db_session, user)
     draft = await open_draft(db_session, citizen.id, procedure, {})
     definition = await form_definition(db_session, procedure.id, draft.form_version)
     await save_draft(db_session, draft, definition, data)
@@ -168,7 +165,14 @@ async def apply_continue(
     }
     if not result.ok or missing:
         return await _render_form(
-            request, db_session, procedure, citizen, result=result, upload_errors=missing, status_code=400
+            request,
+            tenant,
+            db_session,
+            procedure,
+            citizen,
+            result=result,
+            upload_errors=missing,
+            status_code=400,
         )
     return Redirect(f"/procedures/{procedure.code}/apply/review", status_code=303)
 
@@ -178,6 +182,8 @@ async def upload_document(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    storage: NamedDependency[LocalStorage],
     code: FromPath[str],
     document: FromPath[str],
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
@@ -185,13 +191,14 @@ async def upload_document(
     procedure = await _procedure(db_session, code)
     if document not in {d["code"] for d in procedure.documents}:
         raise NotFoundException()
-    citizen = await _citizen(db_session, _user(request))
+    citizen = await _citizen(db_session, user)
     draft = await open_draft(db_session, citizen.id, procedure, {})
     try:
-        validated, stored = await receive_upload(request, tenant, data)
+        validated, stored = await receive_upload(storage, tenant, data)
     except UploadRejectedError as exc:
         return await _render_form(
             request,
+            tenant,
             db_session,
             procedure,
             citizen,
@@ -202,16 +209,13 @@ async def upload_document(
     return Redirect(f"/procedures/{procedure.code}/apply#doc-{document}", status_code=303)
 
 
-async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
-    while chunk := await upload.read(64 * 1024):
-        yield chunk
-
-
 @post("/procedures/{code:str}/apply/reuse/{document:str}", guards=[requires_login], include_in_schema=False)
 async def reuse_stored_document(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    storage: NamedDependency[LocalStorage],
     code: FromPath[str],
     document: FromPath[str],
     data: FormData,
@@ -219,15 +223,14 @@ async def reuse_stored_document(
     procedure = await _procedure(db_session, code)
     if document not in {d["code"] for d in procedure.documents}:
         raise NotFoundException()
-    citizen = await _citizen(db_session, _user(request))
+    citizen = await _citizen(db_session, user)
     draft = await open_draft(db_session, citizen.id, procedure, {})
     try:
-        await reuse_document(
-            db_session, request.app.state.storage, tenant, draft, document, str(data.get("file_id", ""))
-        )
+        await reuse_document(db_session, storage, tenant, draft, document, str(data.get("file_id", "")))
     except DossierError as exc:
         return await _render_form(
             request,
+            tenant,
             db_session,
             procedure,
             citizen,
@@ -238,10 +241,15 @@ async def reuse_stored_document(
 
 
 @get("/my/documents", guards=[requires_login], include_in_schema=False)
-async def my_documents(request: HttpRequest, db_session: NamedDependency[AsyncSession]) -> Response[str]:
-    citizen_id = _user(request).citizen_id or 0
+async def my_documents(
+    request: HttpRequest,
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    fees: Fees,
+) -> Response[str]:
+    citizen_id = user.citizen_id or 0
     documents = await document_store(db_session, citizen_id)
-    receipts = await receipts_of_citizen(db_session, citizen_id)
+    receipts = await fees.receipts_of_citizen(db_session, citizen_id)
     return page(request, "dossiers/documents.html", documents=documents, receipts=receipts, vietnam=VIETNAM)
 
 
@@ -249,10 +257,11 @@ async def my_documents(request: HttpRequest, db_session: NamedDependency[AsyncSe
 async def review(
     request: HttpRequest,
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
     code: FromPath[str],
 ) -> Response[Any]:
     procedure = await _procedure(db_session, code)
-    citizen = await _citizen(db_session, _user(request))
+    citizen = await _citizen(db_session, user)
     draft = await open_draft(db_session, citizen.id, procedure, {})
     definition = await form_definition(db_session, procedure.id, draft.form_version)
     result = validate(definition, draft.data, today=datetime.now(VIETNAM).date())
@@ -279,11 +288,12 @@ async def submit(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
     code: FromPath[str],
     data: FormData,
 ) -> Response[Any]:
     procedure = await _procedure(db_session, code)
-    citizen = await _citizen(db_session, _user(request))
+    citizen = await _citizen(db_session, user)
     try:
         outcome = await submit_dossier(
             db_session, tenant, citizen=citizen, procedure=procedure, token=str(data.get("token", ""))[:64]
@@ -293,17 +303,14 @@ async def submit(
             request, "web/forbidden.html", status_code=409, title="Không nộp được hồ sơ", message=str(exc)
         )
     if not isinstance(outcome, Submission):
-        return await _render_form(request, db_session, procedure, citizen, result=outcome, status_code=400)
-    if outcome.created:
-        notify_after_commit(
-            db_session, tenant, outcome.dossier.id, "dossier_submitted", f"{outcome.dossier.id}:submitted"
+        return await _render_form(
+            request, tenant, db_session, procedure, citizen, result=outcome, status_code=400
         )
     return Redirect(f"/my/dossiers/{outcome.dossier.code}/slip", status_code=303)
 
 
 # The citizen's dossiers -------------------------------------------------------------------------
-async def _mine(request: HttpRequest, session: AsyncSession, code: str) -> Dossier:
-    user = _user(request)
+async def _mine(user: UserSession, session: AsyncSession, code: str) -> Dossier:
     dossier = await citizen_dossier(session, code[:80], user.citizen_id or 0)
     if dossier is None:
         raise NotFoundException()
@@ -311,22 +318,32 @@ async def _mine(request: HttpRequest, session: AsyncSession, code: str) -> Dossi
 
 
 @get("/my/dossiers", guards=[requires_login], include_in_schema=False)
-async def my_dossier_list(request: HttpRequest, db_session: NamedDependency[AsyncSession]) -> Response[str]:
-    dossiers = await my_dossiers(db_session, _user(request).citizen_id or 0)
+async def my_dossier_list(
+    request: HttpRequest, db_session: NamedDependency[AsyncSession], user: NamedDependency[UserSession]
+) -> Response[str]:
+    dossiers = await my_dossiers(db_session, user.citizen_id or 0)
     return page(request, "dossiers/mine.html", dossiers=dossiers, vietnam=VIETNAM)
 
 
 @get("/my/dossiers/{code:str}", guards=[requires_login], include_in_schema=False)
 async def my_dossier(
-    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str]
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    fees: Fees,
+    code: FromPath[str],
 ) -> Response[str]:
-    return await _detail(request, db_session, await _mine(request, db_session, code))
+    return await _detail(request, tenant, fees, db_session, await _mine(user, db_session, code))
 
 
 def _slip_data(
-    request: HttpRequest, dossier: Dossier, files: list[DossierFile], procedure: Procedure | None
+    request: HttpRequest,
+    tenant: Tenant,
+    dossier: Dossier,
+    files: list[DossierFile],
+    procedure: Procedure | None,
 ) -> SlipData:
-    tenant: Tenant = request.state.tenant
     names = {d["code"]: d["name"] for d in (procedure.documents if procedure else [])}
     return SlipData(
         tenant_name=tenant.name,
@@ -351,12 +368,16 @@ def _slip_data(
 
 @get("/my/dossiers/{code:str}/slip", guards=[requires_login], include_in_schema=False)
 async def slip_page(
-    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str]
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    code: FromPath[str],
 ) -> Response[str]:
-    dossier = await _mine(request, db_session, code)
+    dossier = await _mine(user, db_session, code)
     files = await files_of(db_session, dossier.id)
     procedure = await db_session.get(Procedure, dossier.procedure_id)
-    slip = _slip_data(request, dossier, files, procedure)
+    slip = _slip_data(request, tenant, dossier, files, procedure)
     return page(
         request,
         "dossiers/slip.html",
@@ -369,12 +390,17 @@ async def slip_page(
 
 @get("/my/dossiers/{code:str}/slip.pdf", guards=[requires_login], include_in_schema=False)
 async def slip_pdf(
-    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str]
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    code: FromPath[str],
 ) -> Response[bytes]:
-    dossier = await _mine(request, db_session, code)
+    dossier = await _mine(user, db_session, code)
     files = await files_of(db_session, dossier.id)
     procedure = await db_session.get(Procedure, dossier.procedure_id)
-    pdf = await anyio.to_thread.run_sync(render_slip_pdf, _slip_data(request, dossier, files, procedure))
+    slip = _slip_data(request, tenant, dossier, files, procedure)
+    pdf = await anyio.to_thread.run_sync(render_slip_pdf, slip)
     return Response(
         pdf,
         media_type="application/pdf",
@@ -387,36 +413,36 @@ async def slip_pdf(
 
 @get("/my/files/{file_id:str}", guards=[requires_login], include_in_schema=False)
 async def my_file(
-    request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    storage: NamedDependency[LocalStorage],
     file_id: FromPath[str],
 ) -> Response[bytes]:
     file = await db_session.scalar(
         select(DossierFile).where(
-            DossierFile.id == file_id[:32], DossierFile.citizen_id == (_user(request).citizen_id or 0)
+            DossierFile.id == file_id[:32], DossierFile.citizen_id == (user.citizen_id or 0)
         )
     )
-    return await _send_file(request, tenant, file)
+    return await _send_file(storage, tenant, file)
 
 
 @get("/officer/files/{file_id:str}", guards=[requires_officer], include_in_schema=False)
 async def officer_file(
-    request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
+    storage: NamedDependency[LocalStorage],
     file_id: FromPath[str],
 ) -> Response[bytes]:
     """The tenant's officers read every file of their own tenant (the session, the schema and
     the storage key all belong to this tenant, so another tenant's id finds nothing)."""
     file = await db_session.scalar(select(DossierFile).where(DossierFile.id == file_id[:32]))
-    return await _send_file(request, tenant, file)
+    return await _send_file(storage, tenant, file)
 
 
-async def _send_file(request: HttpRequest, tenant: Tenant, file: DossierFile | None) -> Response[bytes]:
+async def _send_file(storage: LocalStorage, tenant: Tenant, file: DossierFile | None) -> Response[bytes]:
     if file is None:
         raise NotFoundException()
-    storage: LocalStorage = request.app.state.storage
     body = b"".join([chunk async for chunk in await storage.open(tenant.schema, file.storage_key)])
     return Response(
         body,
@@ -430,34 +456,13 @@ async def _send_file(request: HttpRequest, tenant: Tenant, file: DossierFile | N
     )
 
 
-async def read_upload(request: HttpRequest, data: dict[str, Any]) -> ValidatedUpload:
-    """The ``file`` field of a multipart form, checked (name, size, type by content) against the
-    tenant's upload limit. Shared by every route that accepts a document."""
-    upload = data.get("file")
-    if not isinstance(upload, UploadFile):
-        raise UploadRejectedError("empty", "Vui lòng chọn tệp cần tải lên.")
-    name = upload.filename or ""
-    if "/" in name or "\\" in name or "\x00" in name or name.startswith("."):
-        # Browsers send a bare file name; a path here is a crafted request.
-        raise UploadRejectedError("bad_name", "Tên tệp không hợp lệ. Vui lòng đổi tên tệp rồi tải lên lại.")
-    return await validate_upload(
-        _chunks(upload), max_bytes=_upload_max_mb(request) * 1024 * 1024, filename=upload.filename
-    )
-
-
-async def receive_upload(
-    request: HttpRequest, tenant: Tenant, data: dict[str, Any]
-) -> tuple[ValidatedUpload, StoredObject]:
-    """Check the uploaded file, then store it in the tenant's storage (the database row is
-    the caller's: a draft document, a supplement, a result)."""
-    validated = await read_upload(request, data)
-    storage: LocalStorage = request.app.state.storage
-    stored = await storage.put(tenant.schema, validated.data, media_type=validated.detected.media_type)
-    return validated, stored
-
-
 async def _detail(
-    request: HttpRequest, session: AsyncSession, dossier: Dossier, **extra: Any
+    request: HttpRequest,
+    tenant: Tenant,
+    fees: FeesPanel,
+    session: AsyncSession,
+    dossier: Dossier,
+    **extra: Any,
 ) -> Response[str]:
     files = await files_of(session, dossier.id)
     before = int((dossier.supplement or {}).get("files_before", 0))
@@ -471,7 +476,7 @@ async def _detail(
         files=files,
         supplement_files=extra_files[before:] if dossier.supplement else [],
         withdrawable=dossier.status in WITHDRAWABLE,
-        fees=await fee_state(session, request.state.tenant, dossier, provider=request.app.state.payments),
+        fees=await fees.fee_state(session, tenant, dossier),
         vietnam=VIETNAM,
         error=extra.pop("error", None),
     )
@@ -482,18 +487,27 @@ async def supplement_file(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    storage: NamedDependency[LocalStorage],
+    fees: Fees,
     code: FromPath[str],
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Response[Any]:
-    dossier = await _mine(request, db_session, code)
+    dossier = await _mine(user, db_session, code)
     if dossier.status != "supplement_requested":
         return await _detail(
-            request, db_session, dossier, status_code=409, error="Hồ sơ này không có yêu cầu bổ sung."
+            request,
+            tenant,
+            fees,
+            db_session,
+            dossier,
+            status_code=409,
+            error="Hồ sơ này không có yêu cầu bổ sung.",
         )
     try:
-        validated, stored = await receive_upload(request, tenant, data)
+        validated, stored = await receive_upload(storage, tenant, data)
     except UploadRejectedError as exc:
-        return await _detail(request, db_session, dossier, status_code=400, error=str(exc))
+        return await _detail(request, tenant, fees, db_session, dossier, status_code=400, error=str(exc))
     await add_supplement_file(db_session, dossier, validated, stored)
     return Redirect(f"/my/dossiers/{dossier.code}#supplement", status_code=303)
 
@@ -503,65 +517,66 @@ async def supplement_answer(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    fees: Fees,
     code: FromPath[str],
     data: FormData,
 ) -> Response[Any]:
-    dossier = await _mine(request, db_session, code)
+    dossier = await _mine(user, db_session, code)
     try:
         await answer_supplement(
             db_session, tenant, dossier, citizen_id=dossier.citizen_id, note=str(data.get("note", ""))
         )
     except DossierError as exc:
-        return await _detail(request, db_session, dossier, status_code=409, error=str(exc))
+        return await _detail(request, tenant, fees, db_session, dossier, status_code=409, error=str(exc))
     return Redirect(f"/my/dossiers/{dossier.code}", status_code=303)
 
 
 @post("/my/dossiers/{code:str}/withdraw", guards=[requires_login], include_in_schema=False, status_code=303)
 async def withdraw(
     request: HttpRequest,
+    tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
     code: FromPath[str],
     data: FormData,
 ) -> Response[Any]:
-    dossier = await _mine(request, db_session, code)
-    version = dossier.version
+    dossier = await _mine(user, db_session, code)
     try:
         await withdraw_dossier(
-            db_session, dossier, citizen_id=dossier.citizen_id, reason=str(data.get("reason", ""))
+            db_session, tenant, dossier, citizen_id=dossier.citizen_id, reason=str(data.get("reason", ""))
         )
     except DossierError as exc:
         return page(
             request, "web/forbidden.html", status_code=409, title="Không rút được hồ sơ", message=str(exc)
         )
-    notify_after_commit(
-        db_session, request.state.tenant, dossier.id, "dossier_withdrawn", f"{dossier.id}:{version}"
-    )
     return Redirect(f"/my/dossiers/{dossier.code}", status_code=303)
 
 
 # Public tracking ----------------------------------------------------------------------------------
-async def _rate_limited(request: HttpRequest, scope: str) -> bool:
+async def _rate_limited(request: HttpRequest, redis: Redis, settings: Settings, scope: str) -> bool:
     """A fixed one-minute window per client address, in Redis so every web process shares it:
     codes are guessable in sequence, so enumeration must be slow."""
     client = request.client.host if request.client else "unknown"
     key = f"ratelimit:{scope}:{client}:{int(time.time() // 60)}"
-    redis = request.app.state.redis
     count = await redis.incr(key)
     if count == 1:
         await redis.expire(key, 70)
-    return int(count) > int(request.app.state.settings.tracking_rate_limit)
+    return int(count) > int(settings.tracking_rate_limit)
 
 
 @get("/tracking", include_in_schema=False)
 async def tracking_page(
     request: HttpRequest,
     db_session: NamedDependency[AsyncSession],
+    redis: NamedDependency[Redis],
+    settings: NamedDependency[Settings],
     code: FromQuery[str | None] = None,
 ) -> Response[str]:
     status = None
     searched = (code or "").strip()[:80]
     if searched:
-        if await _rate_limited(request, "tracking"):
+        if await _rate_limited(request, redis, settings, "tracking"):
             return page(
                 request,
                 "dossiers/tracking.html",
@@ -586,10 +601,12 @@ async def tracking_page(
 async def api_tracking(
     request: HttpRequest,
     db_session: NamedDependency[AsyncSession],
+    redis: NamedDependency[Redis],
+    settings: NamedDependency[Settings],
     code: FromPath[str],
 ) -> Response[dict[str, Any]]:
     """Status and dates only, never personal data. Unknown code (or one of another portal) → 404."""
-    if await _rate_limited(request, "api-tracking"):
+    if await _rate_limited(request, redis, settings, "api-tracking"):
         return Response({"detail": "Quá nhiều yêu cầu, vui lòng thử lại sau 1 phút."}, status_code=429)
     status = await public_status(db_session, code[:80])
     if status is None:

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
+from litestar.datastructures import UploadFile
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure, ProcedureForm
+from motcua.core.actions import emit
+from motcua.core.events import DossierEvent
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, DurationUnit, Pause, WorkCalendar, due_date, reception_deadline
 from motcua.dossiers.forms import FormResult, validate
@@ -31,8 +35,8 @@ from motcua.dossiers.models import (
     DossierSequence,
     DossierStatus,
 )
-from motcua.dossiers.storage import StoredObject
-from motcua.dossiers.uploads import ValidatedUpload
+from motcua.dossiers.storage import LocalStorage, StoredObject
+from motcua.dossiers.uploads import UploadRejectedError, ValidatedUpload, validate_upload
 from motcua.identity.models import Citizen
 
 
@@ -246,6 +250,7 @@ async def submit_dossier(
         )
     )
     await session.delete(draft)
+    await tell_applicant(session, tenant, dossier, "dossier_submitted", f"{dossier.id}:submitted")
     return Submission(dossier, created=True)
 
 
@@ -317,11 +322,14 @@ async def public_status(session: AsyncSession, code: str) -> PublicStatus | None
     )
 
 
-async def withdraw_dossier(session: AsyncSession, dossier: Dossier, *, citizen_id: int, reason: str) -> None:
+async def withdraw_dossier(
+    session: AsyncSession, tenant: Tenant, dossier: Dossier, *, citizen_id: int, reason: str
+) -> None:
     if dossier.citizen_id != citizen_id:
         raise DossierError("Bạn không thể rút hồ sơ của người khác.")
     if dossier.status not in WITHDRAWABLE:
         raise DossierError("Hồ sơ đã được xử lý xong hoặc đã kết thúc, không thể rút.")
+    version = dossier.version
     await transition(
         session,
         dossier,
@@ -330,6 +338,7 @@ async def withdraw_dossier(session: AsyncSession, dossier: Dossier, *, citizen_i
         reason=reason.strip()[:500] or "Công dân rút hồ sơ",
         values={"supplement": None},
     )
+    await tell_applicant(session, tenant, dossier, "dossier_withdrawn", f"{dossier.id}:{version}")
 
 
 # Supplements (the clock pauses while the citizen completes the dossier) -----------------------
@@ -483,3 +492,103 @@ async def reuse_document(
         detected=detected, display_name=source.display_name, size=source.size, sha256=source.sha256, data=data
     )
     return await attach_file(session, draft, document_code, upload, stored)
+
+
+# What the applicant hears about -------------------------------------------------------------------
+_DEFAULT_REFUSAL = "Không đủ điều kiện tiếp nhận"
+
+
+async def tell_applicant(
+    session: AsyncSession, tenant: Tenant, dossier: Dossier, kind: str, key: str, **details: Any
+) -> None:
+    """Emit the ``DossierEvent`` that tells the applicant of a change (sent after commit).
+
+    The event is a snapshot of this transaction: the dossier as changed, the applicant's
+    contact, and what the message needs for its ``kind`` (the reason of a refusal, the items of
+    a supplement request, the fee requested); callers add the rest (a receipt, a refund)."""
+    await session.flush()  # the history row of the change, for a refusal's reason
+    contact = (
+        await session.execute(select(Citizen.email, Citizen.phone).where(Citizen.id == dossier.citizen_id))
+    ).one_or_none()
+    extra: dict[str, Any] = {}
+    if kind == "supplement_requested" and dossier.supplement:
+        extra = {
+            "reason": dossier.supplement.get("reason"),
+            "items": tuple(dossier.supplement.get("items", ())),
+        }
+    elif kind == "dossier_refused":
+        reason = await session.scalar(
+            select(DossierHistory.reason)
+            .where(DossierHistory.dossier_id == dossier.id)
+            .order_by(DossierHistory.id.desc())
+            .limit(1)
+        )
+        extra = {"reason": reason or _DEFAULT_REFUSAL}
+    elif kind == "payment_requested":
+        extra = {"fee_vnd": dossier.fee_vnd}
+    extra.update(details)
+    await emit(
+        session,
+        DossierEvent(
+            tenant=tenant.slug,
+            kind=kind,
+            key=key,
+            code=dossier.code,
+            procedure_name=dossier.procedure_name,
+            status_label=DossierStatus(dossier.status).label,
+            applicant_name=dossier.applicant_name,
+            due_at=dossier.due_at,
+            email=contact.email if contact is not None else None,
+            phone=contact.phone if contact is not None else None,
+            **extra,
+        ),
+    )
+
+
+# Uploads --------------------------------------------------------------------------------------------
+DEFAULT_UPLOAD_MB = 10
+
+
+def upload_max_mb(tenant: Tenant) -> int:
+    return int(tenant.settings.get("upload_max_mb", DEFAULT_UPLOAD_MB))
+
+
+async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await upload.read(64 * 1024):
+        yield chunk
+
+
+async def read_upload(tenant: Tenant, data: dict[str, Any]) -> ValidatedUpload:
+    """The ``file`` field of a multipart form, checked (name, size, type by content) against the
+    tenant's upload limit. Shared by every route that accepts a document."""
+    upload = data.get("file")
+    if not isinstance(upload, UploadFile):
+        raise UploadRejectedError("empty", "Vui lòng chọn tệp cần tải lên.")
+    name = upload.filename or ""
+    if "/" in name or "\\" in name or "\x00" in name or name.startswith("."):
+        # Browsers send a bare file name; a path here is a crafted request.
+        raise UploadRejectedError("bad_name", "Tên tệp không hợp lệ. Vui lòng đổi tên tệp rồi tải lên lại.")
+    return await validate_upload(
+        _chunks(upload), max_bytes=upload_max_mb(tenant) * 1024 * 1024, filename=upload.filename
+    )
+
+
+async def receive_upload(
+    storage: LocalStorage, tenant: Tenant, data: dict[str, Any]
+) -> tuple[ValidatedUpload, StoredObject]:
+    """Check the uploaded file, then store it in the tenant's storage (the database row is
+    the caller's: a draft document, a supplement, a result)."""
+    validated = await read_upload(tenant, data)
+    stored = await storage.put(tenant.schema, validated.data, media_type=validated.detected.media_type)
+    return validated, stored
+
+
+# Fees, as the dossier pages show them ----------------------------------------------------------------
+class FeesPanel(Protocol):
+    """What the citizen's dossier pages show of fees and receipts. Payments sit above dossiers,
+    so this package owns the interface, ``payments`` implements it and the app hands the
+    implementation in as the ``fees`` dependency."""
+
+    async def fee_state(self, session: AsyncSession, tenant: Tenant, dossier: Dossier) -> Any: ...
+
+    async def receipts_of_citizen(self, session: AsyncSession, citizen_id: int) -> list[Any]: ...

@@ -35,19 +35,14 @@ from motcua.identity.guards import requires_login, requires_officer
 from motcua.identity.sessions import UserSession
 
 
-def _user(request: HttpRequest) -> UserSession:
-    user: UserSession = request.state.user
-    return user
-
-
 def _text(data: dict[str, Any], name: str, limit: int) -> str:
     # Kept a little past the limit so the page can say "too long" rather than cut silently.
     return str(data.get(name, ""))[: limit + 100]
 
 
 # Ratings ------------------------------------------------------------------------------------------
-async def _mine(request: HttpRequest, session: AsyncSession, code: str) -> Dossier:
-    dossier = await citizen_dossier(session, code[:80], _user(request).citizen_id or 0)
+async def _mine(user: UserSession, session: AsyncSession, code: str) -> Dossier:
+    dossier = await citizen_dossier(session, code[:80], user.citizen_id or 0)
     if dossier is None:
         raise NotFoundException()  # another person's dossier is not even acknowledged
     return dossier
@@ -78,22 +73,29 @@ async def _rating(
 
 @get("/my/dossiers/{code:str}/rating", guards=[requires_login], include_in_schema=False)
 async def rating_page(
-    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str]
+    request: HttpRequest,
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    code: FromPath[str],
 ) -> Response[str]:
     """The rating box: loaded by htmx into the dossier page, or a page of its own without JS."""
-    return await _rating(request, db_session, await _mine(request, db_session, code))
+    return await _rating(request, db_session, await _mine(user, db_session, code))
 
 
 @post("/my/dossiers/{code:str}/rating", guards=[requires_login], include_in_schema=False, status_code=303)
 async def rate(
-    request: HttpRequest, db_session: NamedDependency[AsyncSession], code: FromPath[str], data: FormData
+    request: HttpRequest,
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    code: FromPath[str],
+    data: FormData,
 ) -> Response[Any]:
-    dossier = await _mine(request, db_session, code)
+    dossier = await _mine(user, db_session, code)
     try:
         await rate_dossier(
             db_session,
             dossier,
-            citizen_id=_user(request).citizen_id or 0,
+            citizen_id=user.citizen_id or 0,
             score=data.get("score", ""),
             comment=_text(data, "comment", COMMENT_MAX),
         )
@@ -110,6 +112,7 @@ async def rate(
 # Feedback: the citizen ----------------------------------------------------------------------------
 async def _feedback_page(
     request: HttpRequest,
+    user: UserSession,
     session: AsyncSession,
     *,
     errors: dict[str, str] | None = None,
@@ -121,7 +124,7 @@ async def _feedback_page(
         request,
         "feedback/citizen.html",
         status_code=status_code,
-        items=await my_feedback(session, _user(request).citizen_id or 0),
+        items=await my_feedback(session, user.citizen_id or 0),
         errors=errors or {},
         values=values or {},
         sent=sent,
@@ -136,10 +139,11 @@ async def _feedback_page(
 async def feedback_form(
     request: HttpRequest,
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
     sent: FromQuery[bool] = False,
     dossier: FromQuery[str] = "",
 ) -> Response[str]:
-    return await _feedback_page(request, db_session, sent=sent, values={"dossier_code": dossier[:80]})
+    return await _feedback_page(request, user, db_session, sent=sent, values={"dossier_code": dossier[:80]})
 
 
 @post("/feedback", guards=[requires_login], include_in_schema=False, status_code=303)
@@ -147,20 +151,21 @@ async def feedback_send(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
     data: FormData,
 ) -> Response[Any]:
     try:
         await send_feedback(
             db_session,
             tenant,
-            citizen_id=_user(request).citizen_id or 0,
+            citizen_id=user.citizen_id or 0,
             subject=_text(data, "subject", SUBJECT_MAX),
             content=_text(data, "content", CONTENT_MAX),
             dossier_code=str(data.get("dossier_code", ""))[:80],
         )
     except FeedbackError as exc:
         return await _feedback_page(
-            request, db_session, errors=exc.errors, values=dict(data), status_code=400
+            request, user, db_session, errors=exc.errors, values=dict(data), status_code=400
         )
     return Redirect("/feedback?sent=true#mine", status_code=303)
 
@@ -206,6 +211,7 @@ async def officer_feedback(request: HttpRequest, db_session: NamedDependency[Asy
 async def officer_answer(
     request: HttpRequest,
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
     feedback_id: FromPath[int],
     data: FormData,
 ) -> Response[Any]:
@@ -213,7 +219,7 @@ async def officer_answer(
         await answer_feedback(
             db_session,
             feedback_id,
-            officer=f"officer:{_user(request).personal_id}",
+            officer=f"officer:{user.personal_id}",
             answer=str(data.get("answer", ""))[:5000],
         )
     except LookupError:

@@ -9,12 +9,13 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from motcua.core.dependencies import user_of
 from motcua.identity.models import Role
 from motcua.identity.sessions import UserSession
 
 
 def _user(connection: ASGIConnection[Any, Any, Any, Any]) -> UserSession:
-    user = connection.state.get("user")
+    user = user_of(connection)
     if not isinstance(user, UserSession):
         raise NotAuthorizedException("login required")
     return user

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from litestar import Request, Router, get, post
+from litestar import Router, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
@@ -18,7 +18,8 @@ from litestar.response import Redirect, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.db import Database
-from motcua.core.pages import page, public_origin
+from motcua.core.dependencies import site_of, tenant_of
+from motcua.core.pages import HttpRequest, page, public_origin
 from motcua.core.security import safe_next
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
@@ -90,17 +91,11 @@ MESSAGES = {
 }
 
 
-def _store(request: Request) -> SessionStore:  # type: ignore[type-arg]
-    store: SessionStore = request.app.state.sessions
-    return store
+def _site_key(request: HttpRequest) -> str | None:
+    return site_key({"site": site_of(request), "tenant": tenant_of(request)})
 
 
-def _oidc(request: Request) -> OidcClient:  # type: ignore[type-arg]
-    client: OidcClient = request.app.state.oidc
-    return client
-
-
-def _login_error(request: Request, code: str, detail: str = "") -> Response[str]:  # type: ignore[type-arg]
+def _login_error(request: HttpRequest, code: str, detail: str = "") -> Response[str]:
     status, title, message = MESSAGES[code]
     log.warning("login failed on %s: %s %s", request.headers.get("host", ""), code, detail)
     response = page(
@@ -125,20 +120,21 @@ def _session_cookie(settings: Settings, value: str, *, max_age: int | None) -> C
 
 @get(["/login", "/console/login"], name="login", include_in_schema=False)
 async def login(
-    request: Request,  # type: ignore[type-arg]
+    request: HttpRequest,
     db: NamedDependency[Database],
+    settings: NamedDependency[Settings],
+    oidc: NamedDependency[OidcClient],
     next_path: Annotated[str | None, QueryParameter(name="next")] = None,
 ) -> Response[Any]:
-    settings: Settings = request.app.state.settings
-    site = site_key(request.state.dict())
+    site = _site_key(request)
     if site is None:
         return _login_error(request, "not_configured")
     try:
-        provider = await provider_for(db, settings, request.state.get("tenant"))
+        provider = await provider_for(db, settings, tenant_of(request))
     except IdentityNotConfiguredError:
         return _login_error(request, "not_configured")
     try:
-        url, browser = await _oidc(request).begin(
+        url, browser = await oidc.begin(
             provider,
             site=site,
             redirect_uri=public_origin(request) + "/auth/callback",
@@ -161,17 +157,18 @@ async def login(
 
 @get(["/auth/callback", "/console/auth/callback"], name="auth_callback", include_in_schema=False)
 async def auth_callback(
-    request: Request,  # type: ignore[type-arg]
+    request: HttpRequest,
     db: NamedDependency[Database],
+    settings: NamedDependency[Settings],
+    oidc: NamedDependency[OidcClient],
+    sessions: NamedDependency[SessionStore],
     code: FromQuery[str | None] = None,
     oauth_state: Annotated[str | None, QueryParameter(name="state")] = None,
     error: FromQuery[str | None] = None,
 ) -> Response[Any]:
-    settings: Settings = request.app.state.settings
-    site = site_key(request.state.dict())
+    site = _site_key(request)
     if site is None:
         return _login_error(request, "not_configured")
-    oidc = _oidc(request)
     try:
         # The state is consumed first, whatever else is wrong: a callback can never be replayed.
         pending = await oidc.take_pending(oauth_state, request.cookies.get(LOGIN_COOKIE), site)
@@ -181,7 +178,7 @@ async def auth_callback(
             )
         if not code:
             raise LoginError("provider", "no code in callback")
-        tenant: Tenant | None = request.state.get("tenant")
+        tenant: Tenant | None = tenant_of(request)
         provider = await provider_for(db, settings, tenant)
         identity = await oidc.finish(provider, pending, code)
     except LoginError as exc:
@@ -194,7 +191,6 @@ async def auth_callback(
             result = await record_tenant_login(session, identity)
     else:
         result = await record_console_login(db, identity)
-    store = _store(request)
     user = UserSession(
         site=site,
         issuer=identity.issuer,
@@ -208,7 +204,7 @@ async def auth_callback(
         client_id=provider.client_id,
     )
     # A new id at every login, and the old one dropped: a planted session id is worthless.
-    session_id = await store.create(user, replacing=request.cookies.get(SESSION_COOKIE))
+    session_id = await sessions.create(user, replacing=request.cookies.get(SESSION_COOKIE))
     response: Response[Any] = Redirect(pending.next_path, status_code=303)
     response.set_cookie(_session_cookie(settings, session_id, max_age=settings.session_absolute_seconds))
     response.delete_cookie(LOGIN_COOKIE, path="/")
@@ -216,15 +212,19 @@ async def auth_callback(
 
 
 @post(["/logout", "/console/logout"], name="logout", include_in_schema=False, status_code=303)
-async def logout(request: Request) -> Response[Any]:  # type: ignore[type-arg]
-    user: UserSession | None = request.state.get("user")
+async def logout(
+    request: HttpRequest,
+    user: NamedDependency[UserSession | None],
+    sessions: NamedDependency[SessionStore],
+    oidc: NamedDependency[OidcClient],
+) -> Response[Any]:
     session_id = request.cookies.get(SESSION_COOKIE)
     if session_id:
-        await _store(request).destroy(session_id)
+        await sessions.destroy(session_id)
     target = "/"
     if user is not None and user.end_session_endpoint:
         # RP-initiated logout: the provider ends its own session too, then sends the person back.
-        target = await _oidc(request).logout_url(
+        target = await oidc.logout_url(
             user.end_session_endpoint,
             id_token=user.id_token,
             client_id=user.client_id,
@@ -236,12 +236,12 @@ async def logout(request: Request) -> Response[Any]:  # type: ignore[type-arg]
 
 
 @get("/account", name="account", guards=[requires_login], include_in_schema=False)
-async def account(request: Request) -> Response[str]:  # type: ignore[type-arg]
+async def account(request: HttpRequest) -> Response[str]:
     return page(request, "identity/account.html", role_labels={r.value: r.label for r in Role})
 
 
 @get("/manage/roles", name="manage_roles", guards=[requires_tenant_admin], include_in_schema=False)
-async def manage_roles(request: Request, db_session: NamedDependency[AsyncSession]) -> Response[str]:  # type: ignore[type-arg]
+async def manage_roles(request: HttpRequest, db_session: NamedDependency[AsyncSession]) -> Response[str]:
     return page(
         request, "identity/manage_roles.html", grants=await list_grants(db_session), errors=[], form={}
     )
@@ -249,11 +249,11 @@ async def manage_roles(request: Request, db_session: NamedDependency[AsyncSessio
 
 @post("/manage/roles", name="grant_role", guards=[requires_tenant_admin], include_in_schema=False)
 async def grant_role_form(
-    request: Request,  # type: ignore[type-arg]
+    request: HttpRequest,
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
     data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Response[Any]:
-    user: UserSession = request.state.user
     action = data.get("action", "grant")
     try:
         grant = RoleGrantCreate.parse(data.get("personal_id"), data.get("role"))

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 import dramatiq
 
+from motcua.core.events import ReceiptIssued, Subscriber, subscribe
 from motcua.core.jobs import job_database, load_tenant, tenant_job_session
 from motcua.core.scheduler import PeriodicJob, register
 from motcua.core.settings import load_settings
@@ -52,9 +54,19 @@ async def report_payments(tenant: str) -> None:
         await store_day(session, vietnam_today() - timedelta(days=1))
 
 
-@dramatiq.actor(queue_name="payments", max_retries=5, min_backoff=5_000, time_limit=120_000)
-async def file_receipt(tenant: str, receipt_id: int) -> None:
+FILE_RECEIPT = Subscriber("file_receipt", "payments")
+
+
+@dramatiq.actor(
+    actor_name=FILE_RECEIPT.actor_name,
+    queue_name=FILE_RECEIPT.queue_name,
+    max_retries=5,
+    min_backoff=5_000,
+    time_limit=120_000,
+)
+async def file_receipt(tenant: str, event: dict[str, Any]) -> None:
     """Draw an issued receipt's PDF into the tenant's storage (idempotent)."""
+    receipt_id = ReceiptIssued.from_payload(event).receipt_id
     async with tenant_job_session(tenant) as (record, session):
         receipt = await session.get(Receipt, receipt_id)
         if receipt is None:
@@ -67,5 +79,6 @@ async def file_receipt(tenant: str, receipt_id: int) -> None:
             log.warning("receipt %s of %s has characters the PDF font lacks", receipt_id, tenant)
 
 
+subscribe(ReceiptIssued, FILE_RECEIPT)
 register(PeriodicJob("payment-reconciliation", 600, "reconcile_payments", per_tenant=True))
 register(PeriodicJob("payment-daily-report", 3600, "report_payments", per_tenant=True))

@@ -22,8 +22,8 @@ from motcua.core.db import Database, locked
 from motcua.core.tenant import Tenant
 from motcua.dossiers.lifecycle import STALE, DossierError, record_event
 from motcua.dossiers.models import Dossier
+from motcua.dossiers.services import tell_applicant
 from motcua.dossiers.slip import format_fee_vnd
-from motcua.notifications.jobs import notify_after_commit
 from motcua.payments.models import Payment, PaymentMethod, PaymentStatus, Refund, RefundStatus
 from motcua.payments.provider import PaymentProvider, PaymentProviderError
 from motcua.payments.settings import parse_amount_vnd
@@ -164,8 +164,14 @@ async def _settle_refund(
         actor=f"officer:{refund.officer}",
         reason=f"Hoàn {format_fee_vnd(refund.amount_vnd)}: {refund.reason}",
     )
-    notify_after_commit(
-        session, tenant, dossier.id, "payment_refunded", f"{dossier.id}:refund:{refund.id}", ref=refund.id
+    await tell_applicant(
+        session,
+        tenant,
+        dossier,
+        "payment_refunded",
+        f"{dossier.id}:refund:{refund.id}",
+        fee_vnd=refund.amount_vnd,
+        reason=refund.reason,
     )
     await session.refresh(refund)
 

@@ -12,7 +12,7 @@ import stripe
 from litestar import Router, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath, SkipValidation
 from litestar.response import Redirect, Response
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,23 +51,30 @@ PROVIDER_UNAVAILABLE = (
 )
 log = logging.getLogger(__name__)
 
+# The platform's payment provider, None where online payment is off. Injected unvalidated:
+# PaymentProvider is a Protocol, which the signature model cannot check with isinstance.
+Payments = NamedDependency[SkipValidation[PaymentProvider | None]]
 
-def _provider(request: HttpRequest) -> PaymentProvider:
-    provider: PaymentProvider | None = request.app.state.payments
-    if provider is None:
+
+def _provider(payments: PaymentProvider | None) -> PaymentProvider:
+    if payments is None:
         raise NotFoundException()
-    return provider
+    return payments
 
 
 @post("/my/dossiers/{code:str}/pay", guards=[requires_login], include_in_schema=False)
 async def pay(
-    request: HttpRequest, tenant: NamedDependency[Tenant], db: NamedDependency[Database], code: FromPath[str]
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db: NamedDependency[Database],
+    user: NamedDependency[UserSession],
+    payments: Payments,
+    code: FromPath[str],
 ) -> Response[Any]:
-    user: UserSession = request.state.user
     origin = public_origin(request)
     try:
         started = await start_payment(
-            db, _provider(request), tenant, code[:80], citizen_id=user.citizen_id or 0, origin=origin
+            db, _provider(payments), tenant, code[:80], citizen_id=user.citizen_id or 0, origin=origin
         )
     except DossierError as exc:
         message = str(exc)
@@ -95,48 +102,58 @@ async def _payment_page(request: HttpRequest, session: AsyncSession, payment: Pa
 
 @get("/payments/{payment_id:int}/return", guards=[requires_login], include_in_schema=False)
 async def checkout_return(
-    request: HttpRequest, db_session: NamedDependency[AsyncSession], payment_id: FromPath[int]
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    payments: Payments,
+    payment_id: FromPath[int],
 ) -> Response[str]:
     """The browser is back from checkout: ask the provider what really happened (the URL
     proves nothing), settle, and show it."""
-    user: UserSession = request.state.user
     payment = await payment_for(db_session, payment_id, user.citizen_id or 0)
     if payment is None:
         raise NotFoundException()
     if payment.provider_ref and payment.status in (PaymentStatus.CREATED, PaymentStatus.STARTED):
         try:
-            observed = _provider(request).fetch(account=payment.account, provider_ref=payment.provider_ref)
+            observed = _provider(payments).fetch(account=payment.account, provider_ref=payment.provider_ref)
         except PaymentProviderError:
             observed = None  # shown as still waiting; the webhook or reconciliation settles it
         if observed is not None:
-            await settle_payment(db_session, request.state.tenant, payment, observed)
+            await settle_payment(db_session, tenant, payment, observed)
             await db_session.refresh(payment)
     return await _payment_page(request, db_session, payment)
 
 
 @get("/payments/{payment_id:int}/cancel", guards=[requires_login], include_in_schema=False)
 async def checkout_cancelled(
-    request: HttpRequest, db_session: NamedDependency[AsyncSession], payment_id: FromPath[int]
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    payments: Payments,
+    payment_id: FromPath[int],
 ) -> Response[str]:
     """The citizen pressed "cancel" on the checkout page (a GET: it is where the provider sends
     the browser). Only the payer's own payment, only while it is still waiting."""
-    user: UserSession = request.state.user
     payment = await payment_for(db_session, payment_id, user.citizen_id or 0)
     if payment is None:
         raise NotFoundException()
     # On a provider outage it stays "waiting": the session expires by itself and reconciliation
     # records that.
     with contextlib.suppress(PaymentProviderError):
-        await cancel_payment(db_session, request.state.tenant, _provider(request), payment)
+        await cancel_payment(db_session, tenant, _provider(payments), payment)
     await db_session.refresh(payment)
     return await _payment_page(request, db_session, payment)
 
 
 @post("/webhooks/stripe", include_in_schema=False, opt={"exclude_from_csrf": True}, status_code=200)
-async def stripe_webhook(request: HttpRequest, db: NamedDependency[Database]) -> Response[dict[str, str]]:
+async def stripe_webhook(
+    request: HttpRequest, db: NamedDependency[Database], payments: Payments
+) -> Response[dict[str, str]]:
     """One endpoint for the platform; Connect events name the locality's account. A bad or
     stale signature, or an account no tenant owns, is refused and changes nothing."""
-    provider = _provider(request)
+    provider = _provider(payments)
     payload = await request.body()
     try:
         event = provider.verify_webhook(payload, request.headers.get("stripe-signature", ""))
@@ -161,9 +178,8 @@ async def stripe_webhook(request: HttpRequest, db: NamedDependency[Database]) ->
     return Response({"status": "applied" if fresh else "duplicate"})
 
 
-async def _receipt(request: HttpRequest, session: AsyncSession, receipt_id: int) -> Receipt:
+async def _receipt(user: UserSession, session: AsyncSession, receipt_id: int) -> Receipt:
     """A receipt for its payer, or for an officer of this tenant (roles are per site)."""
-    user: UserSession = request.state.user
     receipt = await session.get(Receipt, receipt_id)
     if receipt is None or not (user.has(Role.OFFICER) or receipt.citizen_id == user.citizen_id):
         raise NotFoundException()
@@ -172,9 +188,12 @@ async def _receipt(request: HttpRequest, session: AsyncSession, receipt_id: int)
 
 @get("/receipts/{receipt_id:int}", guards=[requires_login], include_in_schema=False)
 async def receipt_page(
-    request: HttpRequest, db_session: NamedDependency[AsyncSession], receipt_id: FromPath[int]
+    request: HttpRequest,
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    receipt_id: FromPath[int],
 ) -> Response[str]:
-    receipt = await _receipt(request, db_session, receipt_id)
+    receipt = await _receipt(user, db_session, receipt_id)
     return page(
         request,
         "payments/receipt.html",
@@ -187,15 +206,15 @@ async def receipt_page(
 
 @get("/receipts/{receipt_id:int}/pdf", guards=[requires_login], include_in_schema=False)
 async def receipt_pdf(
-    request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    storage: NamedDependency[LocalStorage],
     receipt_id: FromPath[int],
 ) -> Response[bytes]:
-    receipt = await _receipt(request, db_session, receipt_id)
+    receipt = await _receipt(user, db_session, receipt_id)
     filed = await receipt_file(db_session, receipt.id)
     if filed is not None:
-        storage: LocalStorage = request.app.state.storage
         chunks = await storage.open(tenant.schema, filed.storage_key)
         pdf = b"".join([chunk async for chunk in chunks])
     else:  # not filed yet (the job runs right after the payment): drawn now
@@ -220,6 +239,7 @@ async def receipt_pdf(
 async def _settings_page(
     request: HttpRequest,
     tenant: Tenant,
+    payments: PaymentProvider | None,
     session: AsyncSession,
     *,
     error: str | None = None,
@@ -236,7 +256,7 @@ async def _settings_page(
         status_code=status_code,
         settings=settings,
         shown=shown,
-        provider_ready=request.app.state.payments is not None,
+        provider_ready=payments is not None,
         today=await compute_day(session, vietnam_today()),
         reports=await recent_reports(session),
         attention=await needing_attention(session),
@@ -248,9 +268,14 @@ async def _settings_page(
 
 @get("/manage/payments", guards=[requires_tenant_admin], include_in_schema=False)
 async def manage_payments(
-    request: HttpRequest, tenant: NamedDependency[Tenant], db_session: NamedDependency[AsyncSession]
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    payments: Payments,
 ) -> Response[str]:
-    return await _settings_page(request, tenant, db_session, saved=request.query_params.get("saved") == "1")
+    return await _settings_page(
+        request, tenant, payments, db_session, saved=request.query_params.get("saved") == "1"
+    )
 
 
 @post("/manage/payments", guards=[requires_tenant_admin], include_in_schema=False)
@@ -259,10 +284,11 @@ async def save_payment_settings(
     tenant: NamedDependency[Tenant],
     db: NamedDependency[Database],
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    payments: Payments,
     data: FormData,
 ) -> Response[Any]:
     current = payment_settings_of(tenant)
-    user: UserSession = request.state.user
     typed = {"enabled": data.get("enabled") == "on", "stripe_account": str(data.get("stripe_account") or "")}
     try:
         wanted = parse_payment_settings(
@@ -275,7 +301,9 @@ async def save_payment_settings(
         )
         await update_payment_settings(db, tenant, wanted, actor=f"tenant_admin:{user.personal_id}")
     except PaymentSettingsError as exc:
-        return await _settings_page(request, tenant, db_session, error=str(exc), status_code=400, typed=typed)
+        return await _settings_page(
+            request, tenant, payments, db_session, error=str(exc), status_code=400, typed=typed
+        )
     return Redirect("/manage/payments?saved=1", status_code=303)
 
 

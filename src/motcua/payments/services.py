@@ -19,13 +19,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure
+from motcua.core.actions import emit
 from motcua.core.audit import PlatformAudit
-from motcua.core.db import Database, after_commit, locked
+from motcua.core.db import Database, locked
+from motcua.core.events import ReceiptIssued
 from motcua.core.tenant import Tenant
 from motcua.dossiers.lifecycle import Action, DossierError, record_event, transition
 from motcua.dossiers.models import Dossier, DossierStatus
+from motcua.dossiers.services import tell_applicant
 from motcua.dossiers.slip import format_fee_vnd
-from motcua.notifications.jobs import notify_after_commit
 from motcua.payments.models import RANK, Payment, PaymentEvent, PaymentMethod, PaymentStatus, Receipt
 from motcua.payments.provider import (
     LineItem,
@@ -34,7 +36,7 @@ from motcua.payments.provider import (
     ProviderStatus,
     status_of_session,
 )
-from motcua.payments.receipts import issue_receipt, receipts_of_dossier
+from motcua.payments.receipts import issue_receipt, receipts_of_citizen, receipts_of_dossier
 from motcua.payments.refunds import mirror_provider_refunds
 from motcua.payments.settings import PaymentSettings, PaymentSettingsError, payment_settings_of
 from motcua.tenancy.events import tenants_changed
@@ -289,13 +291,17 @@ async def _record_paid(
         await transition(session, dossier, Action.RECORD_PAYMENT, actor=actor, reason=note)
     else:
         await record_event(session, dossier, actor=actor, reason=note)
-    notify_after_commit(
-        session, tenant, dossier.id, "payment_received", f"{dossier.id}:receipt:{receipt.id}", ref=receipt.id
+    await tell_applicant(
+        session,
+        tenant,
+        dossier,
+        "payment_received",
+        f"{dossier.id}:receipt:{receipt.id}",
+        fee_vnd=receipt.amount_vnd,
+        receipt=f"{receipt.series} số {receipt.display_number}",
+        receipt_id=receipt.id,
     )
-    from motcua.payments.jobs import file_receipt  # the jobs module imports this one
-
-    slug, receipt_id = tenant.slug, receipt.id
-    after_commit(session, lambda: file_receipt.send(tenant=slug, receipt_id=receipt_id))
+    await emit(session, ReceiptIssued(tenant=tenant.slug, receipt_id=receipt.id))
     return receipt
 
 
@@ -527,3 +533,17 @@ async def update_payment_settings(
             "Tài khoản thanh toán này đang được một cổng dịch vụ công khác sử dụng."
         ) from None
     tenants_changed()
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentsPanel:
+    """The dossier pages' fees panel (``dossiers.services.FeesPanel``): fees, payments and
+    receipts of a dossier, with online payment offered where ``provider`` is set."""
+
+    provider: PaymentProvider | None
+
+    async def fee_state(self, session: AsyncSession, tenant: Tenant, dossier: Dossier) -> FeeState:
+        return await fee_state(session, tenant, dossier, provider=self.provider)
+
+    async def receipts_of_citizen(self, session: AsyncSession, citizen_id: int) -> list[Receipt]:
+        return await receipts_of_citizen(session, citizen_id)

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dramatiq
 from sqlalchemy import insert, select
 
 from motcua.core.audit import TenantAudit
+from motcua.core.events import Subscriber, TenantOnboarded, subscribe
 from motcua.core.jobs import tenant_job_session
 
+ANNOUNCE_TENANT_READY = Subscriber("announce_tenant_ready", "provisioning")
 
-@dramatiq.actor(queue_name="provisioning", max_retries=5, min_backoff=1000)
-async def announce_tenant_ready(tenant: str) -> None:
+
+@dramatiq.actor(
+    actor_name=ANNOUNCE_TENANT_READY.actor_name,
+    queue_name=ANNOUNCE_TENANT_READY.queue_name,
+    max_retries=5,
+    min_backoff=1000,
+)
+async def announce_tenant_ready(tenant: str, event: dict[str, Any] | None = None) -> None:
     """Post-onboarding step run by the worker: opens the tenant's own audit trail with the
     'portal opened' entry. Idempotent, because delivery is at-least-once."""
     async with tenant_job_session(tenant) as (record, session):
@@ -23,3 +33,6 @@ async def announce_tenant_ready(tenant: str) -> None:
                     actor="system", action="portal.opened", detail={"name": record.name, "kind": record.kind}
                 )
             )
+
+
+subscribe(TenantOnboarded, ANNOUNCE_TENANT_READY)

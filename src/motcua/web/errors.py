@@ -9,13 +9,9 @@ from litestar import Request
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.response import Redirect, Response
 
+from motcua.core.pages import not_found_page
+
 log = logging.getLogger(__name__)
-
-
-def not_found_page(request: Request, message: str) -> Response[str]:  # type: ignore[type-arg]
-    from motcua.core.pages import page
-
-    return page(request, "web/not_found.html", status_code=404, message=message)
 
 
 def _wants_json(request: Request) -> bool:  # type: ignore[type-arg]

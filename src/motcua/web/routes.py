@@ -7,15 +7,16 @@ import mimetypes
 from pathlib import Path
 from typing import Annotated, Any
 
-from litestar import Request, Router, get
+from litestar import Router, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import File, Redirect, Response
+from redis.asyncio import Redis
 from sqlalchemy import text
 
 from motcua.core.db import Database
-from motcua.core.pages import page, public_origin
+from motcua.core.pages import HttpRequest, page, public_origin
 from motcua.core.security import safe_next
 from motcua.core.settings import Settings
 from motcua.core.theming import DEFAULT_THEME, LANGUAGE_COOKIE, LANGUAGES, Themes
@@ -29,7 +30,7 @@ def healthz() -> dict[str, str]:
 
 
 @get("/readyz", include_in_schema=False)
-async def readyz(request: Request, db: NamedDependency[Database]) -> Response[dict[str, Any]]:  # type: ignore[type-arg]
+async def readyz(db: NamedDependency[Database], redis: NamedDependency[Redis]) -> Response[dict[str, Any]]:
     checks: dict[str, str] = {}
     try:
         async with asyncio.timeout(2):
@@ -40,7 +41,7 @@ async def readyz(request: Request, db: NamedDependency[Database]) -> Response[di
         checks["database"] = f"error: {type(exc).__name__}"
     try:
         async with asyncio.timeout(2):
-            await request.app.state.redis.ping()
+            await redis.ping()
         checks["redis"] = "ok"
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
@@ -67,9 +68,10 @@ def static_file(theme: FromPath[str], path: FromPath[str], themes: NamedDependen
 
 @get("/platform", include_in_schema=False)
 async def platform_home(
-    request: Request,  # type: ignore[type-arg]
+    request: HttpRequest,
     db: NamedDependency[Database],
     themes: NamedDependency[Themes],
+    settings: NamedDependency[Settings],
 ) -> Response[str]:
     async with db.engine.connect() as conn:
         rows = (
@@ -77,7 +79,6 @@ async def platform_home(
                 text("SELECT slug, name FROM platform.tenants WHERE status = 'active' ORDER BY name")
             )
         ).all()
-    settings = request.app.state.settings
     host = request.headers.get("host", "")
     port = ":" + host.rsplit(":", 1)[1] if ":" in host and not host.endswith("]") else ""
     return page(
@@ -97,14 +98,13 @@ async def platform_home(
     include_in_schema=False,
 )
 async def set_language(
-    request: Request,  # type: ignore[type-arg]
+    settings: NamedDependency[Settings],
     code: FromPath[str],
     next_path: Annotated[str | None, QueryParameter(name="next")] = None,
 ) -> Response[Any]:
     """Remember the UI language in a cookie and go back to the page (a path on this host only)."""
     if code not in LANGUAGES:
         raise NotFoundException()
-    settings: Settings = request.app.state.settings
     response: Response[Any] = Redirect(safe_next(next_path), status_code=303)
     # Host-only like the session cookie: each portal remembers its own choice.
     response.set_cookie(
