@@ -353,19 +353,19 @@ async def refund_payment(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db: NamedDependency[Database],
-    db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
     payments: Payments,
     code: FromPath[str],
     payment_id: FromPath[int],
     data: FormData,
 ) -> Response[Any]:
-    """Full or partial refund with a reason, through the provider for online payments."""
-    dossier = await _dossier(db_session, code)
-    if payment_id not in {p.id for p in await payments_of(db_session, dossier.id)}:
-        raise NotFoundException()
-    # The refund commits in its own transactions (before and after the provider call); this
-    # request's session only read the dossier, so it holds no lock the refund needs.
+    """Full or partial refund with a reason, through the provider for online payments. The
+    refund commits in its own transactions, before and after the provider call: this handler
+    keeps no transaction open while the provider is asked."""
+    async with db.tenant_session(tenant) as session:
+        dossier = await _dossier(session, code)
+        if payment_id not in {p.id for p in await payments_of(session, dossier.id)}:
+            raise NotFoundException()
     try:
         await request_refund(
             db,
@@ -378,7 +378,9 @@ async def refund_payment(
             expected_remaining=parse_expected_remaining(str(data.get("remaining") or "")),
         )
     except DossierError as exc:
-        return await _workspace(request, tenant, db_session, dossier, error=str(exc), status_code=409)
+        async with db.tenant_session(tenant) as session:
+            dossier = await _dossier(session, code)
+            return await _workspace(request, tenant, session, dossier, error=str(exc), status_code=409)
     return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
 
 

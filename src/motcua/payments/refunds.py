@@ -15,6 +15,7 @@ made before it is not added on top).
 
 from __future__ import annotations
 
+import anyio.to_thread
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,12 +116,14 @@ async def _ask_provider(db: Database, provider: PaymentProvider, tenant: Tenant,
         account, intent = payment.account, payment.provider_payment_ref
         amount, reason = refund.amount_vnd, refund.reason
     try:
-        provider_ref = provider.refund(
-            account=account,
-            provider_payment_ref=intent,
-            amount_vnd=amount,
-            reason=reason,
-            idempotency_key=f"motcua-refund-{refund_id}",
+        provider_ref = await anyio.to_thread.run_sync(
+            lambda: provider.refund(
+                account=account,
+                provider_payment_ref=intent,
+                amount_vnd=amount,
+                reason=reason,
+                idempotency_key=f"motcua-refund-{refund_id}",
+            )
         )
     except PaymentProviderError as exc:
         if exc.retryable:

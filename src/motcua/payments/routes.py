@@ -3,7 +3,6 @@ and the tenant administrator's payment settings and daily reports."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Any
 
@@ -38,9 +37,9 @@ from motcua.payments.reports import (
 )
 from motcua.payments.services import (
     apply_event,
-    cancel_payment,
+    cancel_checkout,
     payment_for,
-    settle_payment,
+    return_from_checkout,
     start_payment,
     update_payment_settings,
 )
@@ -104,47 +103,50 @@ async def _payment_page(request: HttpRequest, session: AsyncSession, payment: Pa
 async def checkout_return(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],
-    db_session: NamedDependency[AsyncSession],
+    db: NamedDependency[Database],
     user: NamedDependency[UserSession],
     payments: Payments,
     payment_id: FromPath[int],
 ) -> Response[str]:
-    """The browser is back from checkout: ask the provider what really happened (the URL
-    proves nothing), settle, and show it."""
-    payment = await payment_for(db_session, payment_id, user.citizen_id or 0)
-    if payment is None:
+    """The browser is back from checkout: settle with what the provider says, and show it. The
+    page reads the database in its own transaction, after the provider was asked."""
+    citizen_id = user.citizen_id or 0
+    if not await return_from_checkout(db, _provider(payments), tenant, payment_id, citizen_id=citizen_id):
         raise NotFoundException()
-    if payment.provider_ref and payment.status in (PaymentStatus.CREATED, PaymentStatus.STARTED):
-        try:
-            observed = _provider(payments).fetch(account=payment.account, provider_ref=payment.provider_ref)
-        except PaymentProviderError:
-            observed = None  # shown as still waiting; the webhook or reconciliation settles it
-        if observed is not None:
-            await settle_payment(db_session, tenant, payment, observed)
-            await db_session.refresh(payment)
-    return await _payment_page(request, db_session, payment)
+    return await _show_payment(request, db, tenant, payment_id, citizen_id)
 
 
 @get("/payments/{payment_id:int}/cancel", guards=[requires_login], include_in_schema=False)
 async def checkout_cancelled(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],
-    db_session: NamedDependency[AsyncSession],
+    db: NamedDependency[Database],
     user: NamedDependency[UserSession],
     payments: Payments,
     payment_id: FromPath[int],
 ) -> Response[str]:
     """The citizen pressed "cancel" on the checkout page (a GET: it is where the provider sends
     the browser). Only the payer's own payment, only while it is still waiting."""
-    payment = await payment_for(db_session, payment_id, user.citizen_id or 0)
-    if payment is None:
+    citizen_id = user.citizen_id or 0
+    try:
+        found = await cancel_checkout(db, _provider(payments), tenant, payment_id, citizen_id=citizen_id)
+    except PaymentProviderError:
+        # On a provider outage it stays "waiting": the session expires by itself and
+        # reconciliation records that.
+        found = True
+    if not found:
         raise NotFoundException()
-    # On a provider outage it stays "waiting": the session expires by itself and reconciliation
-    # records that.
-    with contextlib.suppress(PaymentProviderError):
-        await cancel_payment(db_session, tenant, _provider(payments), payment)
-    await db_session.refresh(payment)
-    return await _payment_page(request, db_session, payment)
+    return await _show_payment(request, db, tenant, payment_id, citizen_id)
+
+
+async def _show_payment(
+    request: HttpRequest, db: Database, tenant: Tenant, payment_id: int, citizen_id: int
+) -> Response[str]:
+    async with db.tenant_session(tenant) as session:
+        payment = await payment_for(session, payment_id, citizen_id)
+        if payment is None:
+            raise NotFoundException()
+        return await _payment_page(request, session, payment)
 
 
 @post("/webhooks/stripe", include_in_schema=False, opt={"exclude_from_csrf": True}, status_code=200)

@@ -11,8 +11,10 @@ import json
 import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
+import anyio.to_thread
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
@@ -155,18 +157,20 @@ async def _call_provider(db: Database, provider: PaymentProvider, tenant: Tenant
             )
         ).one()
     try:
-        started = provider.start_checkout(
-            payment_id=payment_id,
-            account=row.account,
-            items=[
-                LineItem(
-                    name=row.item_name or f"Phí, lệ phí: {row.procedure_name}", amount_vnd=row.amount_vnd
-                )
-            ],
-            success_url=f"{row.origin}/payments/{payment_id}/return",
-            cancel_url=f"{row.origin}/payments/{payment_id}/cancel",
-            reference=row.code,
-            application_fee_vnd=row.platform_fee_vnd,
+        started = await anyio.to_thread.run_sync(
+            lambda: provider.start_checkout(
+                payment_id=payment_id,
+                account=row.account,
+                items=[
+                    LineItem(
+                        name=row.item_name or f"Phí, lệ phí: {row.procedure_name}", amount_vnd=row.amount_vnd
+                    )
+                ],
+                success_url=f"{row.origin}/payments/{payment_id}/return",
+                cancel_url=f"{row.origin}/payments/{payment_id}/cancel",
+                reference=row.code,
+                application_fee_vnd=row.platform_fee_vnd,
+            )
         )
     except PaymentProviderError as exc:
         if not exc.retryable:  # refused for good: nothing to retry, nothing was charged
@@ -241,18 +245,54 @@ async def settle_payment(
         await _record_paid(session, tenant, payment, dossier, actor="citizen:online-payment")
 
 
-async def cancel_payment(
-    session: AsyncSession, tenant: Tenant, provider: PaymentProvider, payment: Payment
-) -> None:
+async def return_from_checkout(
+    db: Database, provider: PaymentProvider, tenant: Tenant, payment_id: int, *, citizen_id: int
+) -> bool:
+    """The browser is back from checkout: ask the provider what really happened (the URL proves
+    nothing) and settle. Read → ask → settle, each database step its own short transaction:
+    no transaction stays open while the provider is called. False: not this citizen's payment."""
+    async with db.tenant_session(tenant) as session:
+        payment = await payment_for(session, payment_id, citizen_id)
+    if payment is None:
+        return False
+    if payment.provider_ref and payment.status in (PaymentStatus.CREATED, PaymentStatus.STARTED):
+        account, ref = payment.account, payment.provider_ref
+        try:
+            observed = await anyio.to_thread.run_sync(
+                lambda: provider.fetch(account=account, provider_ref=ref)
+            )
+        except PaymentProviderError:
+            return True  # shown as still waiting; the webhook or reconciliation settles it
+        async with db.tenant_session(tenant) as session:
+            current = await session.get(Payment, payment_id)
+            if current is not None:
+                await settle_payment(session, tenant, current, observed)
+    return True
+
+
+async def cancel_checkout(
+    db: Database, provider: PaymentProvider, tenant: Tenant, payment_id: int, *, citizen_id: int
+) -> bool:
     """The citizen left the checkout page with "cancel": close the session at the provider so
     it cannot be paid later by surprise, and record the payment as cancelled (or as whatever
-    the provider says happened first, e.g. paid a moment before)."""
+    the provider says happened first, e.g. paid a moment before). Only the payer's own payment,
+    only while it is still waiting; no transaction is open during the provider call. Raises
+    ``PaymentProviderError`` on an outage. False: not this citizen's payment."""
+    async with db.tenant_session(tenant) as session:
+        payment = await payment_for(session, payment_id, citizen_id)
+    if payment is None:
+        return False
     if payment.status != PaymentStatus.STARTED or not payment.provider_ref:
-        return
-    observed = provider.cancel(account=payment.account, provider_ref=payment.provider_ref)
+        return True
+    account, ref = payment.account, payment.provider_ref
+    observed = await anyio.to_thread.run_sync(lambda: provider.cancel(account=account, provider_ref=ref))
     if observed.status == PaymentStatus.EXPIRED:
         observed = replace(observed, status=PaymentStatus.CANCELLED)
-    await settle_payment(session, tenant, payment, observed)
+    async with db.tenant_session(tenant) as session:
+        current = await session.get(Payment, payment_id)
+        if current is not None:
+            await settle_payment(session, tenant, current, observed)
+    return True
 
 
 async def _paid_by_another(session: AsyncSession, dossier_id: int, payment_id: int | None) -> bool:
@@ -403,8 +443,14 @@ async def reconcile(db: Database, provider: PaymentProvider, tenant: Tenant) -> 
             async with db.tenant_session(tenant) as session:
                 payment = await session.get(Payment, payment_id)
                 assert payment is not None and payment.provider_ref is not None
-                before = payment.status
-                observed = provider.fetch(account=payment.account, provider_ref=payment.provider_ref)
+                before, account, ref = payment.status, payment.account, payment.provider_ref
+            # Asked between transactions, never inside one (a slow provider holds no lock).
+            observed = await anyio.to_thread.run_sync(
+                partial(provider.fetch, account=account, provider_ref=ref)
+            )
+            async with db.tenant_session(tenant) as session:
+                payment = await session.get(Payment, payment_id)
+                assert payment is not None
                 await settle_payment(session, tenant, payment, observed)
                 await session.refresh(payment)
                 moved += int(payment.status != before and provider_ref is not None)
