@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from motcua.admin.services import build_spec, onboard_tenant  # noqa: E402
+from motcua.core.audit import Actor  # noqa: E402
 from motcua.core.broker import setup_broker  # noqa: E402
 from motcua.core.db import sync_engine  # noqa: E402
 from motcua.core.embedded import EmbeddedServices  # noqa: E402
@@ -99,7 +100,12 @@ def make_dossier(engine: Any, settings: Any, slug: str) -> str:
                 assert procedure is not None and citizen is not None
                 draft = await open_draft(session, citizen.id, procedure, {})
                 outcome = await submit_dossier(
-                    session, tenant, citizen=citizen, procedure=procedure, token=draft.token
+                    session,
+                    tenant,
+                    citizen=citizen,
+                    procedure=procedure,
+                    token=draft.token,
+                    actor=Actor.citizen(citizen.id),
                 )
                 assert isinstance(outcome, Submission)
                 return outcome.dossier.code
@@ -226,7 +232,9 @@ def make_back_office(engine: Any, settings: Any, slug: str, count: int) -> tuple
                 {"p": procedure, "c": citizen, "o": OFFICER_PID, "start": existing + 1, "stop": count},
             )
             conn.execute(sql(f"ANALYZE {schema}.dossiers"))
-    grant_role_sync(engine, tenant, RoleGrantCreate.parse(OFFICER_PID, "officer"), actor="bench")
+    grant_role_sync(
+        engine, tenant, RoleGrantCreate.parse(OFFICER_PID, "officer"), actor=Actor.operator("bench")
+    )
 
     async def go() -> tuple[str, float, float]:
         import redis.asyncio as aioredis
@@ -344,7 +352,7 @@ def main() -> int:
                 engine,
                 settings,
                 build_spec(slug=slug, name=f"Cổng thử tải {slug}", procedures=PROCEDURES),
-                actor="bench",
+                actor=Actor.operator("bench"),
             )
             onboarding.append(time.perf_counter() - started)
 
@@ -367,7 +375,7 @@ def main() -> int:
                 engine,
                 settings,
                 build_spec(slug=big_slug, name="Cổng thử tải lớn", procedures=many),
-                actor="bench",
+                actor=Actor.operator("bench"),
             )
         tracking_code = make_dossier(engine, settings, big_slug)
         citizen_sid, receipt_id = make_receipt(engine, settings, big_slug, tracking_code)

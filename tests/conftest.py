@@ -15,6 +15,7 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import Engine
 
+from motcua.core.audit import Actor
 from motcua.core.settings import Settings, load_settings
 from motcua.core.tenant import Tenant
 
@@ -97,7 +98,7 @@ def make_tenant(engine: Engine, live_settings: Settings) -> MakeTenant:
             theme=theme,
             procedures=procedures or [],
         )
-        return onboard_tenant(engine, live_settings, spec, actor="test")
+        return onboard_tenant(engine, live_settings, spec, actor=Actor.operator("test"))
 
     return make
 

@@ -14,6 +14,7 @@ import redis
 from sqlalchemy import Engine
 
 from motcua.core import scheduler as scheduler_module
+from motcua.core.audit import Actor
 from motcua.core.scheduler import PeriodicJob, Scheduler, register, slot_key
 from motcua.core.settings import Settings
 from tests.conftest import MakeTenant
@@ -135,7 +136,7 @@ def test_a_per_tenant_job_enqueues_one_message_per_active_tenant(
     from motcua.tenancy.services import suspend_tenant
 
     first, second, suspended = make_tenant(), make_tenant(), make_tenant()
-    suspend_tenant(engine, suspended.slug, actor="test")
+    suspend_tenant(engine, suspended.slug, actor=Actor.operator("test"))
 
     job = _job(per_tenant=True)
     a, b = _new(schedulers, live_settings, job), _new(schedulers, live_settings, job)

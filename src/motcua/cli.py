@@ -24,7 +24,15 @@ from motcua.core.settings import Settings, SettingsError, load_settings
 if TYPE_CHECKING:  # the commands import what they need when they run: `motcua --help` stays quick
     from sqlalchemy import Engine
 
+    from motcua.core.audit import Actor
     from motcua.core.tenant import Tenant
+
+
+def _operator(name: str = "cli") -> Actor:
+    """Who acts when a command runs: the operator at the command line (or the demo seeding)."""
+    from motcua.core.audit import Actor
+
+    return Actor.operator(name)
 
 
 class CommandError(Exception):
@@ -129,7 +137,7 @@ def cmd_tenants_create(settings: Settings, args: argparse.Namespace) -> int:
             migrate_platform(engine, live.root)
             started = time.perf_counter()
             tenant = onboard_tenant(
-                engine, live, spec, actor="cli", on_step=lambda step: print(f"  … {step}", flush=True)
+                engine, live, spec, actor=_operator(), on_step=lambda step: print(f"  … {step}", flush=True)
             )
         finally:
             engine.dispose()
@@ -176,7 +184,7 @@ def _status_change(settings: Settings, slug: str, suspend: bool) -> int:
         assert live.database_url
         engine = sync_engine(live.database_url, pool_size=1)
         try:
-            tenant = (suspend_tenant if suspend else resume_tenant)(engine, slug, actor="cli")
+            tenant = (suspend_tenant if suspend else resume_tenant)(engine, slug, actor=_operator())
         finally:
             engine.dispose()
     print(f"tenant {tenant.slug} is {tenant.status}")
@@ -238,7 +246,7 @@ def seed_demo_tenants(live: Settings) -> list[str]:
             current = get_tenant(engine, spec.slug)
             if current is not None and current.status in ("active", "suspended", "archived"):
                 continue
-            onboard_tenant(engine, live, spec, actor="seed")
+            onboard_tenant(engine, live, spec, actor=_operator("seed"))
             seeded.append(spec.slug)
     finally:
         engine.dispose()
@@ -256,7 +264,7 @@ def _seed_demo_platform_admin(live: Settings) -> None:
     assert live.database_url
     engine = sync_engine(live.database_url, pool_size=0)
     try:
-        add_platform_admin(engine, DEMO_PLATFORM_ADMIN, actor="seed")
+        add_platform_admin(engine, DEMO_PLATFORM_ADMIN, actor=_operator("seed"))
     finally:
         engine.dispose()
 
@@ -385,7 +393,7 @@ def cmd_admins_add(settings: Settings, args: argparse.Namespace) -> int:
         assert live.database_url
         engine = sync_engine(live.database_url, pool_size=1)
         try:
-            created = add_platform_admin(engine, args.personal_id, actor="cli")
+            created = add_platform_admin(engine, args.personal_id, actor=_operator())
         finally:
             engine.dispose()
     print(f"{args.personal_id} is {'now' if created else 'already'} a platform administrator")
@@ -417,7 +425,7 @@ def cmd_roles_grant(settings: Settings, args: argparse.Namespace) -> int:
 
     grant = RoleGrantCreate.parse(args.personal_id, args.role)
     with _tenant_engine(settings, args.slug) as (_, engine, tenant):
-        created = grant_role_sync(engine, tenant, grant, actor="cli")
+        created = grant_role_sync(engine, tenant, grant, actor=_operator())
     print(f"{grant.personal_id} {'now has' if created else 'already had'} role {grant.role} in {args.slug}")
     return 0
 
@@ -444,7 +452,7 @@ def cmd_tenants_identity(settings: Settings, args: argparse.Namespace) -> int:
             scopes=args.scopes,
             personal_id_claim=args.personal_id_claim,
             display_name=args.display_name,
-            actor="cli",
+            actor=_operator(),
         )
     print(f"tenant {args.slug} now logs in with {args.issuer}")
     return 0
@@ -472,7 +480,7 @@ def cmd_tenants_payments(settings: Settings, args: argparse.Namespace) -> int:
         async def store() -> None:
             db = Database(live.database_url or "", pool_size=1)
             try:
-                await update_payment_settings(db, tenant, wanted, actor="cli")
+                await update_payment_settings(db, tenant, wanted, actor=_operator())
             finally:
                 await db.dispose()
 

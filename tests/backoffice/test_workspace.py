@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from motcua.core.audit import Actor
 from motcua.core.tenant import Tenant
 from motcua.dossiers.lifecycle import RULES, Action, allowed_actions
 from motcua.dossiers.models import DossierStatus
@@ -37,7 +38,7 @@ async def _submit(
 
 
 async def _officer(sign_in: SignIn, engine: Engine, tenant: Tenant, pid: str = OFFICER) -> httpx.AsyncClient:
-    grant_role_sync(engine, tenant, RoleGrantCreate.parse(pid, "officer"), actor="test")
+    grant_role_sync(engine, tenant, RoleGrantCreate.parse(pid, "officer"), actor=Actor.operator("test"))
     return await sign_in(tenant, name=f"Cán bộ {pid[-3:]}", personal_id=pid)
 
 

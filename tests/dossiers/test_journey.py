@@ -9,6 +9,7 @@ from datetime import date
 import httpx
 from sqlalchemy import Engine, text
 
+from motcua.core.audit import Actor
 from motcua.core.settings import Settings
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import BIRTH, PDF, SignIn, csrf
@@ -183,7 +184,12 @@ async def test_fifty_concurrent_submissions_get_fifty_consecutive_codes(
                 procedure = await get_procedure(session, "1.001193")
                 assert citizen is not None and procedure is not None
                 outcome = await submit_dossier(
-                    session, tenant, citizen=citizen, procedure=procedure, token=token
+                    session,
+                    tenant,
+                    citizen=citizen,
+                    procedure=procedure,
+                    token=token,
+                    actor=Actor.citizen(citizen.id),
                 )
                 assert isinstance(outcome, Submission), getattr(outcome, "errors", None)
                 return outcome.dossier.code
@@ -305,7 +311,9 @@ async def test_files_are_served_to_the_owner_and_the_tenant_officers_only(
     assert file_id is not None
 
     for t in (tenant, other):
-        grant_role_sync(engine, t, RoleGrantCreate.parse("079085000111", "officer"), actor="test")
+        grant_role_sync(
+            engine, t, RoleGrantCreate.parse("079085000111", "officer"), actor=Actor.operator("test")
+        )
     officer = await sign_in(tenant, name="Cán Bộ Một", personal_id="079085000111")
     assert (await officer.get(f"/officer/files/{file_id.group(1)}")).content == PDF
     assert (await officer.get(f"/my/files/{file_id.group(1)}")).status_code == 404  # not the owner's route

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from motcua.core.audit import Actor
 from motcua.core.db import Database
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
@@ -47,11 +48,13 @@ async def test_supplement_pauses_and_resumes_the_clock(
             due_before = dossier.due_at
             reason, items = "Thiếu giấy chứng sinh", ["Giấy chứng sinh"]
             with pytest.raises(DossierError, match="tiếp nhận"):  # a dossier must be accepted first
-                await request_supplement(session, dossier, officer="officer:1", reason=reason, items=items)
-            await transition(session, dossier, Action.ACCEPT, actor="officer:1")
+                await request_supplement(
+                    session, dossier, actor=Actor.officer("1"), reason=reason, items=items
+                )
+            await transition(session, dossier, Action.ACCEPT, actor=Actor.officer("1"))
             with pytest.raises(DossierError, match="lý do"):
-                await request_supplement(session, dossier, officer="officer:1", reason=" ", items=[])
-            await request_supplement(session, dossier, officer="officer:1", reason=reason, items=items)
+                await request_supplement(session, dossier, actor=Actor.officer("1"), reason=" ", items=[])
+            await request_supplement(session, dossier, actor=Actor.officer("1"), reason=reason, items=items)
     finally:
         await db.dispose()
 
@@ -146,17 +149,18 @@ async def test_the_due_date_moves_by_the_paused_working_time(
                 citizen=citizen,
                 procedure=procedure,
                 token=draft.token,
+                actor=Actor.citizen(citizen.id),
                 now=monday(8),
             )
             assert isinstance(outcome, Submission)
             dossier = outcome.dossier
             # 1 working day from Monday 08:00 is Tuesday 08:00 (a plain week: 24 Nov 2026 is a holiday).
             assert dossier.due_at.astimezone(VIETNAM) == datetime(2026, 12, 1, 8, 0, tzinfo=VIETNAM)
-            await transition(session, dossier, Action.ACCEPT, actor="officer:1")
+            await transition(session, dossier, Action.ACCEPT, actor=Actor.officer("1"))
             await request_supplement(
                 session,
                 dossier,
-                officer="officer:1",
+                actor=Actor.officer("1"),
                 reason="Ảnh mờ",
                 items=["Tờ khai chụp lại"],
                 now=monday(10),
@@ -170,7 +174,9 @@ async def test_the_due_date_moves_by_the_paused_working_time(
                 upload,
                 StoredObject(f"{tenant.schema}/2026/11/{'a' * 32}", len(PDF), "0" * 64, "application/pdf"),
             )
-            await answer_supplement(session, tenant, dossier, citizen_id=citizen.id, note="", now=monday(15))
+            await answer_supplement(
+                session, tenant, dossier, actor=Actor.citizen(citizen.id), note="", now=monday(15)
+            )
             # Paused 10:00–15:00 Monday = 1.5 h (to 11:30) + 1.5 h (13:30–15:00) = 3 working hours,
             # so Tuesday 08:00 becomes Tuesday 11:00.
             assert dossier.due_at.astimezone(VIETNAM) == datetime(2026, 12, 1, 11, 0, tzinfo=VIETNAM)

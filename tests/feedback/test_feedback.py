@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.core.audit import Actor
 from motcua.core.db import Database
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
@@ -239,13 +240,21 @@ async def test_satisfaction_summary(
             for s in ("đúng hạn", "trễ hạn", "chưa trả lời")
         ]
         await answer_feedback(
-            session, items[0].id, officer="officer:1", answer="Đã xử lý", now=received + timedelta(days=1)
+            session,
+            items[0].id,
+            actor=Actor.officer("1"),
+            answer="Đã xử lý",
+            now=received + timedelta(days=1),
         )
         await answer_feedback(
-            session, items[1].id, officer="officer:1", answer="Đã xử lý", now=received + timedelta(days=30)
+            session,
+            items[1].id,
+            actor=Actor.officer("1"),
+            answer="Đã xử lý",
+            now=received + timedelta(days=30),
         )
         with pytest.raises(FeedbackError):
-            await answer_feedback(session, items[1].id, officer="officer:1", answer="Lần hai")
+            await answer_feedback(session, items[1].id, actor=Actor.officer("1"), answer="Lần hai")
         assert (await list_feedback_for_officers(session))[0].subject == "chưa trả lời"
     async with db.tenant_session(tenant) as session:
         summary = await satisfaction_summary(session)

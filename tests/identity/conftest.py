@@ -8,6 +8,7 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import Engine
 
+from motcua.core.audit import Actor
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.identity.services import set_identity_setting
@@ -50,7 +51,7 @@ def use_provider(
         scopes=scopes,
         personal_id_claim="personal_id",
         display_name="Thử nghiệm",
-        actor="test",
+        actor=Actor.operator("test"),
     )
 
 

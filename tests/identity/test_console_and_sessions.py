@@ -7,6 +7,7 @@ import httpx
 import redis.asyncio as aioredis
 from sqlalchemy import Engine, text
 
+from motcua.core.audit import Actor
 from motcua.core.settings import Settings
 from motcua.identity.services import add_platform_admin
 from motcua.identity.sessions import SessionStore, UserSession
@@ -43,7 +44,7 @@ async def test_console_is_for_platform_administrators_only(
         assert refused.status_code == 403  # signed in, but not a platform administrator
         assert tenant.name not in refused.text
 
-        add_platform_admin(engine, PERSON["personal_id"], actor="test")
+        add_platform_admin(engine, PERSON["personal_id"], actor=Actor.operator("test"))
         async with httpx.AsyncClient(transport=browser._transport, follow_redirects=False) as admin:
             await _console_login(admin)
             console = await admin.get("http://admin.localhost/")
@@ -100,7 +101,7 @@ def test_tenant_client_secrets_are_encrypted_at_rest(
         scopes="openid personal_id",
         personal_id_claim="personal_id",
         display_name="VNeID",
-        actor="test",
+        actor=Actor.operator("test"),
     )
     with engine.connect() as conn:
         stored = conn.execute(

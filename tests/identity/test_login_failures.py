@@ -10,6 +10,7 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import Engine
 
+from motcua.core.audit import Actor
 from motcua.core.settings import Settings
 from motcua.tenancy.services import resume_tenant, suspend_tenant
 from tests.conftest import MakeTenant, asgi_transport
@@ -168,7 +169,7 @@ async def test_suspended_tenant_cannot_log_in(
     use_provider(engine, live_settings, tenant, issuer=rogue.issuer)
     start = await browser.get(f"http://{tenant.slug}.localhost/login")
     callback = httpx.get(start.headers["location"], follow_redirects=False).headers["location"]
-    suspend_tenant(engine, tenant.slug, actor="test")
+    suspend_tenant(engine, tenant.slug, actor=Actor.operator("test"))
     try:
         for url in (f"http://{tenant.slug}.localhost/login", callback):
             page = await browser.get(url)
@@ -176,4 +177,4 @@ async def test_suspended_tenant_cannot_log_in(
             assert "tạm ngừng" in page.text
             assert "motcua_session" not in page.headers.get("set-cookie", "")
     finally:
-        resume_tenant(engine, tenant.slug, actor="test")
+        resume_tenant(engine, tenant.slug, actor=Actor.operator("test"))

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from motcua.core.audit import Actor
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.identity.schemas import RoleGrantCreate
@@ -40,7 +41,10 @@ def portals(engine: Engine, live_settings: Settings) -> list[Tenant]:
     suffix = uuid.uuid4().hex[:6]
     return [
         onboard_tenant(
-            engine, live_settings, build_spec(slug=f"io{i}-{suffix}", name=f"Cổng liên thông {i}"), actor="t"
+            engine,
+            live_settings,
+            build_spec(slug=f"io{i}-{suffix}", name=f"Cổng liên thông {i}"),
+            actor=Actor.operator("test"),
         )
         for i in range(2)
     ]
@@ -217,7 +221,9 @@ async def test_roles_granted_by_personal_id_before_first_login(
     engine: Engine,
 ) -> None:
     a, b = portals
-    grant_role_sync(engine, a, RoleGrantCreate.parse("001085012345", "tenant_admin"), actor="test")
+    grant_role_sync(
+        engine, a, RoleGrantCreate.parse("001085012345", "tenant_admin"), actor=Actor.operator("test")
+    )
     # An (tenant admin of a) grants the officer role to Bình, who has never logged in.
     await login(browser, a, "an")
     form = await browser.get(f"http://{a.slug}.localhost/manage/roles")
@@ -257,7 +263,9 @@ async def test_unsafe_requests_without_csrf_token_are_refused(
     node_provider: NodeOidcProvider, portals: list[Tenant], browser: httpx.AsyncClient, engine: Engine
 ) -> None:
     a = portals[0]
-    grant_role_sync(engine, a, RoleGrantCreate.parse("001085012345", "tenant_admin"), actor="test")
+    grant_role_sync(
+        engine, a, RoleGrantCreate.parse("001085012345", "tenant_admin"), actor=Actor.operator("test")
+    )
     await login(browser, a, "an")
     refused = await browser.post(
         f"http://{a.slug}.localhost/manage/roles", data={"personal_id": "079201000111", "role": "officer"}

@@ -17,6 +17,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, text
 
+from motcua.core.audit import Actor
 from motcua.core.events import DossierEvent
 from motcua.core.settings import Settings
 from tests.backoffice.test_workspace import _act, _officer, _submit
@@ -162,7 +163,9 @@ async def test_a_dead_smtp_server_is_retried_then_recorded_as_failed(
     from motcua.identity.schemas import RoleGrantCreate
     from motcua.identity.services import grant_role_sync
 
-    grant_role_sync(engine, tenant, RoleGrantCreate.parse("031075000999", "tenant_admin"), actor="test")
+    grant_role_sync(
+        engine, tenant, RoleGrantCreate.parse("031075000999", "tenant_admin"), actor=Actor.operator("test")
+    )
     admin = await sign_in(tenant, name="Quản trị", personal_id="031075000999")
     jobs = await admin.get("/manage/jobs")
     assert jobs.status_code == 200

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from motcua.admin.services import build_spec
+from motcua.core.audit import Actor
 from motcua.core.tenant import Tenant
 from motcua.identity.schemas import RoleGrantCreate
 from motcua.identity.services import grant_role_sync
@@ -22,7 +23,9 @@ ADMIN = "001080000777"
 
 
 async def _admin(sign_in: SignIn, engine: Engine, tenant: Tenant) -> httpx.AsyncClient:
-    grant_role_sync(engine, tenant, RoleGrantCreate.parse(ADMIN, "tenant_admin"), actor="test")
+    grant_role_sync(
+        engine, tenant, RoleGrantCreate.parse(ADMIN, "tenant_admin"), actor=Actor.operator("test")
+    )
     return await sign_in(tenant, name="Quản trị viên", personal_id=ADMIN)
 
 

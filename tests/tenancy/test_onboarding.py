@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from motcua.admin.services import build_spec, onboard_tenant
+from motcua.core.audit import Actor
 from motcua.core.settings import Settings
 from motcua.tenancy.migrate import head_revision
 from motcua.tenancy.services import (
@@ -50,7 +51,7 @@ def test_onboarding_creates_an_active_tenant_with_schema_catalog_and_domains(
         domains=[f"dichvucong.{slug}.gov.vn"],
         procedures=[procedure("1.001193", "Đăng ký khai sinh")],
     )
-    tenant = onboard_tenant(engine, live_settings, spec, actor="test")
+    tenant = onboard_tenant(engine, live_settings, spec, actor=Actor.operator("test"))
     assert tenant.status == "active"
     assert tenant.schema == "t_" + slug.replace("-", "_")
     assert _table_exists(engine, tenant.schema, "procedures")
@@ -87,12 +88,12 @@ def test_rerun_after_a_crash_at_each_step_completes_the_tenant(
             raise SimulatedCrash(step)
 
     with pytest.raises(SimulatedCrash):
-        onboard_tenant(engine, live_settings, spec, actor="test", on_step=crash)
+        onboard_tenant(engine, live_settings, spec, actor=Actor.operator("test"), on_step=crash)
     half = get_tenant(engine, slug)
     assert half is not None
     assert half.status == "provisioning"  # never active while half-made
 
-    tenant = onboard_tenant(engine, live_settings, spec, actor="test")
+    tenant = onboard_tenant(engine, live_settings, spec, actor=Actor.operator("test"))
     assert tenant.status == "active"
     assert _domains(engine, slug) == [f"portal.{slug}.vn"]
     with engine.connect() as conn:
@@ -111,7 +112,7 @@ def test_a_failing_step_leaves_the_tenant_failed_with_the_reason_and_a_rerun_fix
         conn.execute(text(f"CREATE TABLE {schema}.procedures (x int)"))
     spec = build_spec(slug=slug, name="Tỉnh Lỗi")
     with pytest.raises(OnboardingError, match="migrate"):
-        onboard_tenant(engine, live_settings, spec, actor="test")
+        onboard_tenant(engine, live_settings, spec, actor=Actor.operator("test"))
     failed = get_tenant(engine, slug)
     assert failed is not None and failed.status == "failed"
     with engine.connect() as conn:
@@ -122,14 +123,16 @@ def test_a_failing_step_leaves_the_tenant_failed_with_the_reason_and_a_rerun_fix
 
     with engine.begin() as conn:
         conn.execute(text(f"DROP TABLE {schema}.procedures"))
-    assert onboard_tenant(engine, live_settings, spec, actor="test").status == "active"
+    assert onboard_tenant(engine, live_settings, spec, actor=Actor.operator("test")).status == "active"
 
 
 def test_onboarding_twice_is_a_no_op(
     make_tenant: MakeTenant, engine: Engine, live_settings: Settings
 ) -> None:
     tenant = make_tenant(procedures=[procedure("1.001193", "Đăng ký khai sinh")])
-    again = onboard_tenant(engine, live_settings, build_spec(slug=tenant.slug, name="Khác"), actor="test")
+    again = onboard_tenant(
+        engine, live_settings, build_spec(slug=tenant.slug, name="Khác"), actor=Actor.operator("test")
+    )
     assert again == tenant
     assert again.name == tenant.name
 
@@ -160,7 +163,12 @@ def test_a_domain_of_another_tenant_is_refused_before_anything_is_written(
     host = _domains(engine, owner.slug)[0]
     slug = unique_slug("thief")
     with pytest.raises(TenancyError, match="already belongs"):
-        onboard_tenant(engine, live_settings, build_spec(slug=slug, name="X", domains=[host]), actor="test")
+        onboard_tenant(
+            engine,
+            live_settings,
+            build_spec(slug=slug, name="X", domains=[host]),
+            actor=Actor.operator("test"),
+        )
     assert get_tenant(engine, slug) is None
 
 
@@ -172,7 +180,7 @@ def test_domains_under_the_platform_domain_must_match_the_slug(
             engine,
             live_settings,
             build_spec(slug=unique_slug(), name="X", domains=["hanoi.localhost"]),
-            actor="t",
+            actor=Actor.operator("test"),
         )
 
 

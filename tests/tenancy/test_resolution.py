@@ -4,6 +4,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from motcua.core.audit import Actor
 from motcua.tenancy.resolution import normalise_host
 from motcua.tenancy.services import resume_tenant, suspend_tenant
 from tests.conftest import MakeTenant, procedure, unique_slug
@@ -71,12 +72,12 @@ async def test_suspended_tenant_gets_503_and_resumes(
     tenant = make_tenant(name="Tỉnh Tạm Dừng")
     host = {"host": f"{tenant.slug}.localhost"}
     assert (await client.get("/", headers=host)).status_code == 200  # now cached as active
-    suspend_tenant(engine, tenant.slug, actor="test")
+    suspend_tenant(engine, tenant.slug, actor=Actor.operator("test"))
     response = await client.get("/", headers=host)
     assert response.status_code == 503
     assert "tạm ngừng" in response.text
     assert response.headers["retry-after"]
-    resume_tenant(engine, tenant.slug, actor="test")
+    resume_tenant(engine, tenant.slug, actor=Actor.operator("test"))
     assert (await client.get("/", headers=host)).status_code == 200
 
 

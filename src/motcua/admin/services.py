@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from motcua.catalog.schemas import ProcedureSpec, ProcedureSpecError
 from motcua.catalog.services import upsert_procedures
 from motcua.core.actions import emit_sync
+from motcua.core.audit import Actor
 from motcua.core.db import search_path_sql
 from motcua.core.events import TenantOnboarded
 from motcua.core.outbox import relay_sync
@@ -201,7 +202,7 @@ def onboard_tenant(
     settings: Settings,
     spec: TenantCreate,
     *,
-    actor: str,
+    actor: Actor,
     on_step: StepHook | None = None,
 ) -> Tenant:
     """Create schema → migrate → seed catalog → register domains → activate.
@@ -225,7 +226,7 @@ def onboard_tenant(
             _check_payment_account_free(conn, spec.slug, spec.settings)
         try:
             with engine.begin() as conn:
-                existing = _claim_record(conn, spec, schema, actor)
+                existing = _claim_record(conn, spec, schema, actor=actor)
             if existing is not None:
                 return existing
             for step in ONBOARDING_STEPS[1:]:
@@ -246,7 +247,7 @@ def onboard_tenant(
                     with engine.begin() as conn:
                         conn.execute(text(search_path_sql(schema)))
                         upsert_procedures(conn, procedures)
-                        _seed_roles(conn, spec.roles, actor)
+                        _seed_roles(conn, spec.roles, actor=actor)
                 elif step == "domains":
                     with engine.begin() as conn:
                         _register_domains(conn, spec.slug, hosts)
@@ -258,7 +259,7 @@ def onboard_tenant(
                             .values(status=TenantStatus.ACTIVE, onboarding_step=None, failure_reason=None)
                             .returning(*TENANTS.c)
                         ).one()
-                        platform_audit(conn, actor, "tenant.activated", spec.slug, domains=hosts)
+                        platform_audit(conn, "tenant.activated", spec.slug, actor=actor, domains=hosts)
                         # In the activating transaction: the post-onboarding job exists exactly
                         # when the tenant is active, even if Redis is down right now.
                         announcement = emit_sync(conn, TenantOnboarded(tenant=spec.slug))
@@ -272,7 +273,7 @@ def onboard_tenant(
                     .where(TenantRecord.slug == spec.slug, TenantRecord.status == TenantStatus.PROVISIONING)
                     .values(status=TenantStatus.FAILED, failure_reason=reason)
                 )
-                platform_audit(conn, actor, "tenant.onboarding_failed", spec.slug, reason=reason)
+                platform_audit(conn, "tenant.onboarding_failed", spec.slug, actor=actor, reason=reason)
             events.tenants_changed()
             raise OnboardingError(f"onboarding {spec.slug} failed at step {reason}") from exc
         finally:
@@ -282,7 +283,7 @@ def onboard_tenant(
     return tenant
 
 
-def _claim_record(conn: Connection, spec: TenantCreate, schema: str, actor: str) -> Tenant | None:
+def _claim_record(conn: Connection, spec: TenantCreate, schema: str, *, actor: Actor) -> Tenant | None:
     """Insert the tenant row, or take over a half-done one. Returns the tenant when there is
     nothing left to do (already active)."""
     row = conn.execute(select(TENANTS).where(TENANTS.c.slug == spec.slug).with_for_update()).one_or_none()
@@ -300,7 +301,9 @@ def _claim_record(conn: Connection, spec: TenantCreate, schema: str, actor: str)
                 onboarding_step="record",
             )
         )
-        platform_audit(conn, actor, "tenant.onboarding_started", spec.slug, name=spec.name, kind=spec.kind)
+        platform_audit(
+            conn, "tenant.onboarding_started", spec.slug, actor=actor, name=spec.name, kind=spec.kind
+        )
         return None
     if row.status == TenantStatus.ACTIVE:
         return to_tenant(row)
@@ -320,11 +323,11 @@ def _claim_record(conn: Connection, spec: TenantCreate, schema: str, actor: str)
             failure_reason=None,
         )
     )
-    platform_audit(conn, actor, "tenant.onboarding_resumed", spec.slug, previous_status=row.status)
+    platform_audit(conn, "tenant.onboarding_resumed", spec.slug, actor=actor, previous_status=row.status)
     return None
 
 
-def _seed_roles(conn: Connection, roles: Sequence[tuple[str, str]], actor: str) -> None:
+def _seed_roles(conn: Connection, roles: Sequence[tuple[str, str]], *, actor: Actor) -> None:
     for personal_id, role in roles:
         grant_role_on(conn, personal_id, role, actor=actor)
 

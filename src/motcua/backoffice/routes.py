@@ -24,9 +24,9 @@ from motcua.backoffice.services import (
     officer_act,
     queue_page,
 )
-from motcua.core.audit import PlatformAudit
+from motcua.core.audit import Actor, PlatformAudit
 from motcua.core.db import Database
-from motcua.core.pages import FormData, HttpRequest, page
+from motcua.core.pages import FormData, HttpRequest, client_address, page
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.lifecycle import RULES, Action, DossierError, allowed_actions
@@ -62,8 +62,8 @@ from motcua.payments.settings import parse_amount_vnd
 Payments = NamedDependency[SkipValidation[PaymentProvider | None]]
 
 
-def _ip(request: HttpRequest) -> str | None:
-    return request.client.host if request.client else None
+def _as_officer(request: HttpRequest, user: UserSession) -> Actor:
+    return Actor.officer(user.personal_id, address=client_address(request))
 
 
 @get("/officer", guards=[requires_officer], include_in_schema=False)
@@ -194,10 +194,9 @@ async def act(
             tenant,
             dossier,
             chosen,
-            officer=user.personal_id,
+            actor=_as_officer(request, user),
             version=_version(data),
             reason=str(data.get("reason", "")),
-            ip=_ip(request),
             data=data,
         )
     except DossierError as exc:
@@ -245,9 +244,8 @@ async def assign_dossier(
             db_session,
             dossier,
             to=target,
-            by=user.personal_id,
+            actor=_as_officer(request, user),
             version=_version(data),
-            ip=_ip(request),
         )
     except DossierError as exc:
         return await _workspace(request, tenant, db_session, dossier, error=str(exc), status_code=409)
@@ -275,11 +273,10 @@ async def apology(
             db_session,
             tenant,
             dossier,
-            officer=user.personal_id,
+            actor=_as_officer(request, user),
             new_due=new_due,
             reason=str(data.get("reason", "")),
             version=_version(data),
-            ip=_ip(request),
         )
     except DossierError as exc:
         return await _workspace(request, tenant, db_session, dossier, error=str(exc), status_code=409)
@@ -336,7 +333,7 @@ async def counter_payment(
             db_session,
             tenant,
             dossier,
-            officer=user.personal_id,
+            actor=_as_officer(request, user),
             method=str(data.get("method") or ""),
         )
     except DossierError as exc:
@@ -374,7 +371,7 @@ async def refund_payment(
             payment_id,
             amount_vnd=parse_refund_amount(str(data.get("amount") or "")),
             reason=str(data.get("reason") or ""),
-            officer=user.personal_id,
+            actor=_as_officer(request, user),
             expected_remaining=parse_expected_remaining(str(data.get("remaining") or "")),
         )
     except DossierError as exc:

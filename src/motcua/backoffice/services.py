@@ -14,6 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from motcua.catalog.models import Procedure
 from motcua.core.actions import after_commit, emit
+from motcua.core.audit import Actor
 from motcua.core.events import DeadlineEvent
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, WorkCalendar
@@ -243,31 +244,29 @@ async def officer_act(
     dossier: Dossier,
     action: Action,
     *,
-    officer: str,
+    actor: Actor,
     version: int,
     reason: str | None,
-    ip: str | None,
     data: dict[str, Any],
 ) -> None:
     """One officer action from the workspace. ``version`` is the one the officer saw: if the
     dossier changed since, the action is refused rather than applied to something else."""
     if version != dossier.version:
         raise DossierError(STALE)
-    actor = f"officer:{officer}"
     if action == Action.REQUEST_SUPPLEMENT:
         items = [line for line in str(data.get("items", "")).splitlines() if line.strip()]
-        await request_supplement(session, dossier, officer=actor, reason=reason or "", items=items, ip=ip)
+        await request_supplement(session, dossier, actor=actor, reason=reason or "", items=items)
     else:
         values: dict[str, Any] = {}
         if action == Action.ACCEPT and dossier.assigned_to is None:
-            values["assigned_to"] = officer  # whoever receives a dossier owns it until reassigned
+            values["assigned_to"] = actor.personal_id  # whoever receives a dossier owns it until reassigned
         if action == Action.REQUEST_PAYMENT:
             # The amount the officer worked out (fees per page, per copy…); none: the catalogue's.
             amount = parse_amount_vnd(str(data.get("amount") or ""), what="Số tiền phải nộp")
             if amount is not None:
                 values["fee_vnd"] = amount
                 reason = reason or f"Số tiền phải nộp: {format_fee_vnd(amount)}"
-        await transition(session, dossier, action, actor=actor, reason=reason, ip=ip, values=values)
+        await transition(session, dossier, action, actor=actor, reason=reason, values=values)
     schema = tenant.schema
     after_commit(session, lambda: SUMMARIES.invalidate(schema))
     kind = TELLS_APPLICANT.get(action)
@@ -287,15 +286,13 @@ TELLS_APPLICANT = {
 }
 
 
-async def assign(
-    session: AsyncSession, dossier: Dossier, *, to: str, by: str, version: int, ip: str | None
-) -> None:
+async def assign(session: AsyncSession, dossier: Dossier, *, to: str, actor: Actor, version: int) -> None:
     if version != dossier.version:
         raise DossierError(STALE)
     if dossier.status in FINAL:
         raise DossierError("Hồ sơ đã kết thúc, không phân công được.")
     await guarded_update(session, dossier, version, assigned_to=to)
-    await record_event(session, dossier, actor=f"officer:{by}", reason=f"Phân công cho cán bộ {to}", ip=ip)
+    await record_event(session, dossier, actor=actor, reason=f"Phân công cho cán bộ {to}")
     await session.refresh(dossier)
 
 
@@ -304,11 +301,10 @@ async def issue_apology(
     tenant: Tenant,
     dossier: Dossier,
     *,
-    officer: str,
+    actor: Actor,
     new_due: datetime,
     reason: str,
     version: int,
-    ip: str | None,
 ) -> ApologySlip:
     """Phiếu xin lỗi và hẹn lại (DOMAIN): a late dossier gets an apology and a later date."""
     if version != dossier.version:
@@ -324,16 +320,15 @@ async def issue_apology(
         previous_due_at=dossier.due_at,
         new_due_at=new_due,
         reason=reason.strip()[:2000],
-        issued_by=f"officer:{officer}",
+        issued_by=str(actor),
     )
     session.add(slip)
     await guarded_update(session, dossier, version, due_at=new_due)
     await record_event(
         session,
         dossier,
-        actor=f"officer:{officer}",
+        actor=actor,
         reason=f"Phiếu xin lỗi, hẹn lại {new_due.astimezone(VIETNAM):%H:%M %d/%m/%Y}: {slip.reason}",
-        ip=ip,
     )
     await session.flush()
     await session.refresh(dossier)

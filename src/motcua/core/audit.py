@@ -3,6 +3,8 @@ and each tenant's own (inside its schema). Every action writes its row in its ow
 
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +13,74 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from motcua.core.models import PlatformBase, TenantBase
+
+
+class ActorKind(enum.StrEnum):
+    """In which capacity someone or something acted."""
+
+    CITIZEN = "citizen"  # id: the citizen's row in the tenant
+    OFFICER = "officer"  # id: the officer's personal ID
+    TENANT_ADMIN = "tenant_admin"  # id: personal ID
+    PLATFORM_ADMIN = "platform_admin"  # id: personal ID
+    SYSTEM = "system"  # id: the part of the product (online-payment, provider, worker…)
+    OPERATOR = "operator"  # id: the command line (cli) or the demo seeding (seed)
+    PERSON = "person"  # id: a masked personal ID (someone who holds no role where they acted)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Actor:
+    """Who did something, in which role, from which address: the one value every action takes
+    (keyword-only ``actor=``) and every history and audit row records (``str(actor)``, e.g.
+    ``officer:001178006789``; the address goes to the row's own column where it has one)."""
+
+    kind: ActorKind
+    id: str = ""
+    address: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.id) > 150 or ":" in self.id:
+            raise ValueError(f"not an actor id: {self.id!r}")
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}" if self.id else str(self.kind)
+
+    @property
+    def personal_id(self) -> str:
+        """The personal ID of a member of staff (officers and administrators)."""
+        if self.kind in (ActorKind.CITIZEN, ActorKind.SYSTEM, ActorKind.OPERATOR):
+            raise ValueError(f"{self} is not a member of staff")
+        return self.id
+
+    @property
+    def citizen_id(self) -> int:
+        """The citizen's row id, for an action a citizen took."""
+        if self.kind != ActorKind.CITIZEN:
+            raise ValueError(f"{self} is not a citizen")
+        return int(self.id)
+
+    @classmethod
+    def citizen(cls, citizen_id: int, *, address: str | None = None) -> Actor:
+        return cls(kind=ActorKind.CITIZEN, id=str(citizen_id), address=address)
+
+    @classmethod
+    def officer(cls, personal_id: str, *, address: str | None = None) -> Actor:
+        return cls(kind=ActorKind.OFFICER, id=personal_id, address=address)
+
+    @classmethod
+    def tenant_admin(cls, personal_id: str, *, address: str | None = None) -> Actor:
+        return cls(kind=ActorKind.TENANT_ADMIN, id=personal_id, address=address)
+
+    @classmethod
+    def platform_admin(cls, personal_id: str, *, address: str | None = None) -> Actor:
+        return cls(kind=ActorKind.PLATFORM_ADMIN, id=personal_id, address=address)
+
+    @classmethod
+    def system(cls, part: str) -> Actor:
+        return cls(kind=ActorKind.SYSTEM, id=part)
+
+    @classmethod
+    def operator(cls, name: str = "cli") -> Actor:
+        return cls(kind=ActorKind.OPERATOR, id=name)
 
 
 class PlatformAudit(PlatformBase):

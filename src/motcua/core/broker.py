@@ -17,6 +17,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, Middleware, SkipMessage
 from sqlalchemy import Engine, insert, text
 
+from motcua.core.audit import Actor, PlatformAudit
 from motcua.core.db import sync_engine
 from motcua.core.settings import Settings
 
@@ -91,13 +92,11 @@ class TenantJobs(Middleware):
         max_retries = message.options.get("max_retries", actor.options.get("max_retries", 20))
         if message.options.get("retries", 0) < max_retries and not message.failed:
             return
-        from motcua.core.audit import PlatformAudit
-
         try:
             with self.engine.begin() as conn:
                 conn.execute(
                     insert(PlatformAudit).values(
-                        actor="worker",
+                        actor=str(Actor.system("worker")),
                         action="job.failed",
                         tenant_slug=message.kwargs.get("tenant"),
                         detail={

@@ -78,3 +78,8 @@ def page(
 def not_found_page(request: HttpRequest, message: str) -> Response[str]:
     """The 404 page with a message saying what was not found."""
     return page(request, "web/not_found.html", status_code=404, message=message)
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The address the request came from, for the history and audit rows of what it changes."""
+    return request.client.host if request.client else None

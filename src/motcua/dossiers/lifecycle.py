@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.core.audit import Actor
 from motcua.dossiers.models import Dossier, DossierHistory, DossierStatus
 
 S = DossierStatus
@@ -97,9 +98,8 @@ async def transition(
     dossier: Dossier,
     action: Action,
     *,
-    actor: str,
+    actor: Actor,
     reason: str | None = None,
-    ip: str | None = None,
     values: dict[str, Any] | None = None,
 ) -> None:
     rule = RULES[action]
@@ -117,11 +117,11 @@ async def transition(
     await session.execute(
         insert(DossierHistory).values(
             dossier_id=dossier.id,
-            actor=actor,
+            actor=str(actor),
             from_status=previous,
             to_status=rule.target,
             reason=reason,
-            ip=ip,
+            ip=actor.address,
         )
     )
     await session.refresh(dossier)
@@ -144,17 +144,15 @@ async def guarded_update(session: AsyncSession, dossier: Dossier, version: int, 
         raise DossierError(STALE)
 
 
-async def record_event(
-    session: AsyncSession, dossier: Dossier, *, actor: str, reason: str, ip: str | None = None
-) -> None:
+async def record_event(session: AsyncSession, dossier: Dossier, *, actor: Actor, reason: str) -> None:
     """A history row that changes no status (assignment, apology slip)."""
     await session.execute(
         insert(DossierHistory).values(
             dossier_id=dossier.id,
-            actor=actor,
+            actor=str(actor),
             from_status=dossier.status,
             to_status=dossier.status,
             reason=reason,
-            ip=ip,
+            ip=actor.address,
         )
     )

@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure
 from motcua.catalog.services import get_procedure
-from motcua.core.pages import FormData, HttpRequest, page, public_origin
+from motcua.core.audit import Actor
+from motcua.core.pages import FormData, HttpRequest, client_address, page, public_origin
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
@@ -60,6 +61,10 @@ from motcua.identity.sessions import UserSession
 # The fees panel of the dossier pages, implemented by payments. Injected unvalidated: FeesPanel
 # is a Protocol, which the signature model cannot check with isinstance.
 Fees = NamedDependency[SkipValidation[FeesPanel]]
+
+
+def _as_citizen(request: HttpRequest, user: UserSession) -> Actor:
+    return Actor.citizen(user.citizen_id or 0, address=client_address(request))
 
 
 async def _citizen(session: AsyncSession, user: UserSession) -> Citizen:
@@ -296,7 +301,12 @@ async def submit(
     citizen = await _citizen(db_session, user)
     try:
         outcome = await submit_dossier(
-            db_session, tenant, citizen=citizen, procedure=procedure, token=str(data.get("token", ""))[:64]
+            db_session,
+            tenant,
+            citizen=citizen,
+            procedure=procedure,
+            token=str(data.get("token", ""))[:64],
+            actor=_as_citizen(request, user),
         )
     except DossierError as exc:
         return page(
@@ -525,7 +535,7 @@ async def supplement_answer(
     dossier = await _mine(user, db_session, code)
     try:
         await answer_supplement(
-            db_session, tenant, dossier, citizen_id=dossier.citizen_id, note=str(data.get("note", ""))
+            db_session, tenant, dossier, actor=_as_citizen(request, user), note=str(data.get("note", ""))
         )
     except DossierError as exc:
         return await _detail(request, tenant, fees, db_session, dossier, status_code=409, error=str(exc))
@@ -544,7 +554,7 @@ async def withdraw(
     dossier = await _mine(user, db_session, code)
     try:
         await withdraw_dossier(
-            db_session, tenant, dossier, citizen_id=dossier.citizen_id, reason=str(data.get("reason", ""))
+            db_session, tenant, dossier, actor=_as_citizen(request, user), reason=str(data.get("reason", ""))
         )
     except DossierError as exc:
         return page(

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure, ProcedureForm
 from motcua.core.actions import emit
+from motcua.core.audit import Actor
 from motcua.core.events import DossierEvent
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, DurationUnit, Pause, WorkCalendar, due_date, reception_deadline
@@ -178,10 +179,13 @@ async def submit_dossier(
     citizen: Citizen,
     procedure: Procedure,
     token: str,
+    actor: Actor,
     now: datetime | None = None,
 ) -> Submission | FormResult:
     """Turn the draft identified by ``token`` into a dossier. Returns the form errors instead
     when the answers or the required documents are not complete."""
+    if actor.citizen_id != citizen.id:
+        raise DossierError("Bạn chỉ nộp được hồ sơ của chính mình.")
     existing = await session.scalar(select(Dossier).where(Dossier.idempotency_key == token))
     if existing is not None:
         if existing.citizen_id != citizen.id:
@@ -243,7 +247,7 @@ async def submit_dossier(
     await session.execute(
         insert(DossierHistory).values(
             dossier_id=dossier.id,
-            actor=f"citizen:{citizen.id}",
+            actor=str(actor),
             from_status=None,
             to_status=DossierStatus.SUBMITTED,
             reason="Nộp hồ sơ trực tuyến",
@@ -323,9 +327,9 @@ async def public_status(session: AsyncSession, code: str) -> PublicStatus | None
 
 
 async def withdraw_dossier(
-    session: AsyncSession, tenant: Tenant, dossier: Dossier, *, citizen_id: int, reason: str
+    session: AsyncSession, tenant: Tenant, dossier: Dossier, *, actor: Actor, reason: str
 ) -> None:
-    if dossier.citizen_id != citizen_id:
+    if dossier.citizen_id != actor.citizen_id:
         raise DossierError("Bạn không thể rút hồ sơ của người khác.")
     if dossier.status not in WITHDRAWABLE:
         raise DossierError("Hồ sơ đã được xử lý xong hoặc đã kết thúc, không thể rút.")
@@ -334,7 +338,7 @@ async def withdraw_dossier(
         session,
         dossier,
         Action.WITHDRAW,
-        actor=f"citizen:{citizen_id}",
+        actor=actor,
         reason=reason.strip()[:500] or "Công dân rút hồ sơ",
         values={"supplement": None},
     )
@@ -349,11 +353,10 @@ async def request_supplement(
     session: AsyncSession,
     dossier: Dossier,
     *,
-    officer: str,
+    actor: Actor,
     reason: str,
     items: list[str],
     now: datetime | None = None,
-    ip: str | None = None,
 ) -> None:
     """An officer asks for more documents (DOMAIN: reason and list required; clock paused)."""
     if dossier.status not in SUPPLEMENT_FROM:
@@ -370,15 +373,14 @@ async def request_supplement(
         session,
         dossier,
         Action.REQUEST_SUPPLEMENT,
-        actor=officer,
+        actor=actor,
         reason=reason,
-        ip=ip,
         values={
             "supplement": {
                 "reason": reason,
                 "items": items,
                 "requested_at": moment.isoformat(),
-                "by": officer,
+                "by": str(actor),
                 "files_before": files_before,
             },
             "pauses": [*dossier.pauses, {"start": moment.isoformat(), "end": None}],
@@ -391,13 +393,13 @@ async def answer_supplement(
     tenant: Tenant,
     dossier: Dossier,
     *,
-    citizen_id: int,
+    actor: Actor,
     note: str,
     now: datetime | None = None,
 ) -> None:
     """The citizen has uploaded what was asked: the clock resumes and the due date moves later
     by the working time the dossier waited."""
-    if dossier.citizen_id != citizen_id:
+    if dossier.citizen_id != actor.citizen_id:
         raise DossierError("Bạn không thể bổ sung hồ sơ của người khác.")
     if dossier.status != DossierStatus.SUPPLEMENT_REQUESTED:
         raise DossierError("Hồ sơ này không có yêu cầu bổ sung đang chờ.")
@@ -422,7 +424,7 @@ async def answer_supplement(
         session,
         dossier,
         Action.ANSWER_SUPPLEMENT,
-        actor=f"citizen:{citizen_id}",
+        actor=actor,
         reason=note.strip()[:500] or "Công dân đã bổ sung hồ sơ",
         values={"pauses": pauses, "supplement": None, "due_at": due},
     )

@@ -13,7 +13,8 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from motcua.core.pages import FormData, HttpRequest, page
+from motcua.core.audit import Actor
+from motcua.core.pages import FormData, HttpRequest, client_address, page
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.models import Dossier
@@ -219,7 +220,7 @@ async def officer_answer(
         await answer_feedback(
             db_session,
             feedback_id,
-            officer=f"officer:{user.personal_id}",
+            actor=Actor.officer(user.personal_id, address=client_address(request)),
             answer=str(data.get("answer", ""))[:5000],
         )
     except LookupError:

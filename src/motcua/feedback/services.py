@@ -14,6 +14,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.core.audit import Actor
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, DurationUnit, due_date
 from motcua.dossiers.models import Dossier, DossierStatus
@@ -192,7 +193,7 @@ async def answer_feedback(
     session: AsyncSession,
     feedback_id: int,
     *,
-    officer: str,
+    actor: Actor,
     answer: str,
     now: datetime | None = None,
 ) -> Feedback:
@@ -208,7 +209,7 @@ async def answer_feedback(
     if len(text) > ANSWER_MAX:
         raise FeedbackError({"answer": f"Nội dung trả lời không được dài quá {ANSWER_MAX} ký tự."})
     feedback.answer = text
-    feedback.answered_by = officer[:200]
+    feedback.answered_by = str(actor)
     feedback.answered_at = _now(now)
     await session.flush()
     return feedback

@@ -17,9 +17,10 @@ from litestar.params import Body, FromQuery, QueryParameter
 from litestar.response import Redirect, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.core.audit import Actor
 from motcua.core.db import Database
 from motcua.core.dependencies import site_of, tenant_of
-from motcua.core.pages import HttpRequest, page, public_origin
+from motcua.core.pages import HttpRequest, client_address, page, public_origin
 from motcua.core.security import safe_next
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
@@ -266,7 +267,7 @@ async def grant_role_form(
             errors=[str(exc)],
             form=data,
         )
-    actor = f"tenant_admin:{user.personal_id}"
+    actor = Actor.tenant_admin(user.personal_id, address=client_address(request))
     if action == "revoke":
         await revoke_role(db_session, grant, actor=actor)
     else:

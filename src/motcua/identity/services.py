@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from motcua.core.audit import PlatformAudit, TenantAudit
+from motcua.core.audit import Actor, ActorKind, PlatformAudit, TenantAudit
 from motcua.core.db import Database
 from motcua.core.security import SecretBox, sign
 from motcua.core.settings import Settings
@@ -116,7 +116,7 @@ async def record_tenant_login(session: AsyncSession, identity: VerifiedIdentity)
     roles = [Role.CITIZEN.value, *sorted(set(granted))]
     await session.execute(
         insert(TenantAudit).values(
-            actor=f"citizen:{citizen_id}", action="identity.login", detail={"roles": roles}
+            actor=str(Actor.citizen(citizen_id)), action="identity.login", detail={"roles": roles}
         )
     )
     return LoginResult(citizen_id=citizen_id, name=values["full_name"] or "Công dân", roles=roles)
@@ -130,7 +130,8 @@ async def record_console_login(db: Database, identity: VerifiedIdentity) -> Logi
         roles = [Role.PLATFORM_ADMIN.value] if is_admin else []
         await session.execute(
             insert(PlatformAudit).values(
-                actor=f"personal_id:{identity.personal_id[:3]}***",
+                # A login is not yet an act of administration: the person is named by a masked ID.
+                actor=str(Actor(kind=ActorKind.PERSON, id=f"{identity.personal_id[:3]}***")),
                 action="console.login",
                 detail={"roles": roles},
             )
@@ -141,22 +142,22 @@ async def record_console_login(db: Database, identity: VerifiedIdentity) -> Logi
 # Role grants (tenant administrators) ------------------------------------------------------------
 # One way to grant a role, run on an async session (the UI) or a sync connection (the CLI,
 # onboarding): the row if it is new, and its audit line.
-def grant_statement(personal_id: str, role: str, *, actor: str) -> Any:
+def grant_statement(personal_id: str, role: str, *, actor: Actor) -> Any:
     return (
         pg_insert(RoleGrant)
-        .values(personal_id=personal_id, role=role, granted_by=actor)
+        .values(personal_id=personal_id, role=role, granted_by=str(actor))
         .on_conflict_do_nothing()
         .returning(RoleGrant.id)
     )
 
 
-def granted_audit(personal_id: str, role: str, *, actor: str) -> Any:
+def granted_audit(personal_id: str, role: str, *, actor: Actor) -> Any:
     return insert(TenantAudit).values(
-        actor=actor, action="role.granted", detail={"personal_id": personal_id, "role": role}
+        actor=str(actor), action="role.granted", detail={"personal_id": personal_id, "role": role}
     )
 
 
-async def grant_role(session: AsyncSession, grant: RoleGrantCreate, *, actor: str) -> bool:
+async def grant_role(session: AsyncSession, grant: RoleGrantCreate, *, actor: Actor) -> bool:
     """Grant a role to a personal ID; returns False when it was already held."""
     result = await session.execute(grant_statement(grant.personal_id, grant.role, actor=actor))
     created = result.scalar_one_or_none() is not None
@@ -165,7 +166,7 @@ async def grant_role(session: AsyncSession, grant: RoleGrantCreate, *, actor: st
     return created
 
 
-async def revoke_role(session: AsyncSession, grant: RoleGrantCreate, *, actor: str) -> bool:
+async def revoke_role(session: AsyncSession, grant: RoleGrantCreate, *, actor: Actor) -> bool:
     result = await session.execute(
         delete(RoleGrant)
         .where(RoleGrant.personal_id == grant.personal_id, RoleGrant.role == grant.role)
@@ -175,7 +176,7 @@ async def revoke_role(session: AsyncSession, grant: RoleGrantCreate, *, actor: s
     if removed:
         await session.execute(
             insert(TenantAudit).values(
-                actor=actor,
+                actor=str(actor),
                 action="role.revoked",
                 detail={"personal_id": grant.personal_id, "role": grant.role},
             )
@@ -221,14 +222,14 @@ async def list_grants(session: AsyncSession) -> list[GrantView]:
 
 
 # Operator actions (CLI) -----------------------------------------------------------------------
-def add_platform_admin(engine: Engine, personal_id: str, *, actor: str) -> bool:
+def add_platform_admin(engine: Engine, personal_id: str, *, actor: Actor) -> bool:
     if not PERSONAL_ID.match(personal_id):
         raise IdentityInputError(f"personal ID must be exactly 12 digits, got {personal_id!r}")
     with engine.begin() as conn:
         created = (
             conn.execute(
                 pg_insert(PlatformAdmin)
-                .values(personal_id=personal_id, added_by=actor)
+                .values(personal_id=personal_id, added_by=str(actor))
                 .on_conflict_do_nothing()
                 .returning(PlatformAdmin.personal_id)
             ).scalar_one_or_none()
@@ -237,13 +238,13 @@ def add_platform_admin(engine: Engine, personal_id: str, *, actor: str) -> bool:
         if created:
             conn.execute(
                 insert(PlatformAudit).values(
-                    actor=actor, action="platform_admin.added", detail={"personal_id": personal_id}
+                    actor=str(actor), action="platform_admin.added", detail={"personal_id": personal_id}
                 )
             )
     return created
 
 
-def grant_role_sync(engine: Engine, tenant: Tenant, grant: RoleGrantCreate, *, actor: str) -> bool:
+def grant_role_sync(engine: Engine, tenant: Tenant, grant: RoleGrantCreate, *, actor: Actor) -> bool:
     from motcua.core.db import search_path_sql
 
     with engine.begin() as conn:
@@ -251,7 +252,7 @@ def grant_role_sync(engine: Engine, tenant: Tenant, grant: RoleGrantCreate, *, a
         return grant_role_on(conn, grant.personal_id, grant.role, actor=actor)
 
 
-def grant_role_on(conn: Connection, personal_id: str, role: str, *, actor: str) -> bool:
+def grant_role_on(conn: Connection, personal_id: str, role: str, *, actor: Actor) -> bool:
     """The sync form, on a connection whose search_path is the tenant's."""
     created = conn.execute(grant_statement(personal_id, role, actor=actor)).scalar_one_or_none() is not None
     if created:
@@ -270,7 +271,7 @@ def set_identity_setting(
     scopes: str,
     personal_id_claim: str,
     display_name: str,
-    actor: str,
+    actor: Actor,
 ) -> None:
     if not issuer.startswith(("https://", "http://")):
         raise IdentityInputError("issuer must be an http(s) URL")
@@ -298,7 +299,7 @@ def set_identity_setting(
         )
         conn.execute(
             insert(PlatformAudit).values(
-                actor=actor,
+                actor=str(actor),
                 action="identity.configured",
                 tenant_slug=tenant.slug,
                 detail={"issuer": values["issuer"], "client_id": client_id},

@@ -19,6 +19,7 @@ import anyio.to_thread
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.core.audit import Actor
 from motcua.core.db import Database, locked
 from motcua.core.tenant import Tenant
 from motcua.dossiers.lifecycle import STALE, DossierError, record_event
@@ -60,7 +61,7 @@ async def request_refund(
     *,
     amount_vnd: int | None,
     reason: str,
-    officer: str,
+    actor: Actor,
     expected_remaining: int | None = None,
 ) -> Refund:
     """Refund ``amount_vnd`` (None: all that is left) of a payment. Raises DossierError with
@@ -95,20 +96,24 @@ async def request_refund(
             payment_id=payment.id,
             amount_vnd=amount,
             reason=reason,
-            officer=officer,
+            officer=actor.personal_id,
             status=RefundStatus.PENDING,
         )
         session.add(refund)
         await session.flush()
         if not online:  # cash handed back at the desk: nothing to ask anyone
-            await _settle_refund(session, tenant, refund, provider_ref=None)
+            await _settle_refund(session, tenant, refund, provider_ref=None, actor=actor)
             return refund
         refund_id = refund.id
     assert provider is not None
-    return await _ask_provider(db, provider, tenant, refund_id)
+    return await _ask_provider(db, provider, tenant, refund_id, actor=actor)
 
 
-async def _ask_provider(db: Database, provider: PaymentProvider, tenant: Tenant, refund_id: int) -> Refund:
+async def _ask_provider(
+    db: Database, provider: PaymentProvider, tenant: Tenant, refund_id: int, *, actor: Actor | None = None
+) -> Refund:
+    """``actor``: the officer asking now; None when reconciliation asks again (the history then
+    names the officer who asked first)."""
     async with db.tenant_session(tenant) as session:
         refund = await session.get(Refund, refund_id)
         payment = await session.get(Payment, refund.payment_id) if refund else None
@@ -140,12 +145,12 @@ async def _ask_provider(db: Database, provider: PaymentProvider, tenant: Tenant,
     async with db.tenant_session(tenant) as session:
         refund = await locked(session, Refund, refund_id)
         assert refund is not None
-        await _settle_refund(session, tenant, refund, provider_ref=provider_ref)
+        await _settle_refund(session, tenant, refund, provider_ref=provider_ref, actor=actor)
         return refund
 
 
 async def _settle_refund(
-    session: AsyncSession, tenant: Tenant, refund: Refund, *, provider_ref: str | None
+    session: AsyncSession, tenant: Tenant, refund: Refund, *, provider_ref: str | None, actor: Actor | None
 ) -> None:
     """Record a refund the provider (or the desk) made, once, and tell the citizen; the payment
     becomes refunded when nothing is left of it."""
@@ -164,7 +169,7 @@ async def _settle_refund(
     await record_event(
         session,
         dossier,
-        actor=f"officer:{refund.officer}",
+        actor=actor or Actor.officer(refund.officer),
         reason=f"Hoàn {format_fee_vnd(refund.amount_vnd)}: {refund.reason}",
     )
     await tell_applicant(
@@ -218,7 +223,7 @@ async def mirror_provider_refunds(session: AsyncSession, payment: Payment, amoun
         await record_event(
             session,
             dossier,
-            actor="provider",
+            actor=Actor.system("provider"),
             reason=f"Cổng thanh toán ghi nhận đã hoàn tổng cộng {format_fee_vnd(amount_refunded)}",
         )
 

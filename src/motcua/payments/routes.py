@@ -16,8 +16,9 @@ from litestar.response import Redirect, Response
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.core.audit import Actor
 from motcua.core.db import Database
-from motcua.core.pages import FormData, HttpRequest, page, public_origin
+from motcua.core.pages import FormData, HttpRequest, client_address, page, public_origin
 from motcua.core.tenant import Tenant
 from motcua.dossiers.lifecycle import DossierError
 from motcua.dossiers.slip import VIETNAM_TZ, MissingGlyphError
@@ -301,7 +302,9 @@ async def save_payment_settings(
             },
             where="Thanh toán",
         )
-        await update_payment_settings(db, tenant, wanted, actor=f"tenant_admin:{user.personal_id}")
+        await update_payment_settings(
+            db, tenant, wanted, actor=Actor.tenant_admin(user.personal_id, address=client_address(request))
+        )
     except PaymentSettingsError as exc:
         return await _settings_page(
             request, tenant, payments, db_session, error=str(exc), status_code=400, typed=typed

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure
 from motcua.core.actions import emit
-from motcua.core.audit import PlatformAudit
+from motcua.core.audit import Actor, PlatformAudit
 from motcua.core.db import Database, locked
 from motcua.core.events import ReceiptIssued
 from motcua.core.tenant import Tenant
@@ -242,7 +242,7 @@ async def settle_payment(
     )
     await session.refresh(payment)
     if target == PaymentStatus.SUCCEEDED and dossier is not None:
-        await _record_paid(session, tenant, payment, dossier, actor="citizen:online-payment")
+        await _record_paid(session, tenant, payment, dossier, actor=Actor.system("online-payment"))
 
 
 async def return_from_checkout(
@@ -314,7 +314,7 @@ async def _record_paid(
     payment: Payment,
     dossier: Dossier,
     *,
-    actor: str,
+    actor: Actor,
     collected_by: str | None = None,
 ) -> Receipt:
     """What follows a succeeded payment, in its transaction: the numbered receipt, a line in the
@@ -515,7 +515,7 @@ async def fee_state(
 
 
 async def record_counter_payment(
-    session: AsyncSession, tenant: Tenant, dossier: Dossier, *, officer: str, method: str
+    session: AsyncSession, tenant: Tenant, dossier: Dossier, *, actor: Actor, method: str
 ) -> Receipt:
     """Fees paid at the one-stop desk (cash or card terminal), recorded by the officer, with
     the receipt handed to the citizen."""
@@ -537,9 +537,7 @@ async def record_counter_payment(
     )
     session.add(payment)
     await session.flush()
-    return await _record_paid(
-        session, tenant, payment, current, actor=f"officer:{officer}", collected_by=officer
-    )
+    return await _record_paid(session, tenant, payment, current, actor=actor, collected_by=actor.personal_id)
 
 
 async def payments_of(session: AsyncSession, dossier_id: int) -> list[Payment]:
@@ -553,7 +551,7 @@ async def payments_of(session: AsyncSession, dossier_id: int) -> list[Payment]:
 
 
 async def update_payment_settings(
-    db: Database, tenant: Tenant, wanted: PaymentSettings, *, actor: str
+    db: Database, tenant: Tenant, wanted: PaymentSettings, *, actor: Actor
 ) -> None:
     """Store a tenant's payment settings (audited). An account already used by another tenant
     is refused: an event naming it must reach exactly one tenant."""
@@ -568,7 +566,7 @@ async def update_payment_settings(
             )
             await conn.execute(
                 insert(PlatformAudit).values(
-                    actor=actor[:200],
+                    actor=str(actor),
                     action="payments.configured",
                     tenant_slug=tenant.slug,
                     detail=wanted.as_json(),

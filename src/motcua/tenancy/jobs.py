@@ -7,7 +7,7 @@ from typing import Any
 import dramatiq
 from sqlalchemy import insert, select
 
-from motcua.core.audit import TenantAudit
+from motcua.core.audit import Actor, TenantAudit
 from motcua.core.events import Subscriber, TenantOnboarded, subscribe
 from motcua.core.jobs import tenant_job_session
 
@@ -30,7 +30,9 @@ async def announce_tenant_ready(tenant: str, event: dict[str, Any] | None = None
         if already is None:
             await session.execute(
                 insert(TenantAudit).values(
-                    actor="system", action="portal.opened", detail={"name": record.name, "kind": record.kind}
+                    actor=str(Actor.system("onboarding")),
+                    action="portal.opened",
+                    detail={"name": record.name, "kind": record.kind},
                 )
             )
 

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, func, insert, select, update
 
-from motcua.core.audit import PlatformAudit
+from motcua.core.audit import Actor, PlatformAudit
 from motcua.core.tenant import Tenant
 from motcua.tenancy import events
 from motcua.tenancy.models import Domain, TenantRecord, TenantStatus
@@ -105,12 +105,14 @@ def to_tenant(row: Any) -> Tenant:
     return Tenant.from_row(row)
 
 
-def platform_audit(conn: Connection, actor: str, action: str, slug: str, **detail: Any) -> None:
-    conn.execute(insert(PlatformAudit).values(actor=actor, action=action, tenant_slug=slug, detail=detail))
+def platform_audit(conn: Connection, action: str, slug: str, *, actor: Actor, **detail: Any) -> None:
+    conn.execute(
+        insert(PlatformAudit).values(actor=str(actor), action=action, tenant_slug=slug, detail=detail)
+    )
 
 
 # Status changes ------------------------------------------------------------------------------
-def _set_status(engine: Engine, slug: str, *, allowed_from: set[str], to: str, actor: str) -> Tenant:
+def _set_status(engine: Engine, slug: str, *, allowed_from: set[str], to: str, actor: Actor) -> Tenant:
     with engine.begin() as conn:
         row = conn.execute(select(TENANTS).where(TENANTS.c.slug == slug).with_for_update()).one_or_none()
         if row is None:
@@ -120,20 +122,20 @@ def _set_status(engine: Engine, slug: str, *, allowed_from: set[str], to: str, a
         if row.status not in allowed_from:
             raise TenancyError(f"tenant {slug!r} is {row.status} and cannot become {to}")
         conn.execute(update(TenantRecord).where(TenantRecord.id == row.id).values(status=to))
-        platform_audit(conn, actor, f"tenant.{to}", slug, previous_status=row.status)
+        platform_audit(conn, f"tenant.{to}", slug, actor=actor, previous_status=row.status)
         row = conn.execute(select(TENANTS).where(TENANTS.c.id == row.id)).one()
         result = to_tenant(row)
     events.tenants_changed()
     return result
 
 
-def suspend_tenant(engine: Engine, slug: str, *, actor: str) -> Tenant:
+def suspend_tenant(engine: Engine, slug: str, *, actor: Actor) -> Tenant:
     return _set_status(
         engine, slug, allowed_from={TenantStatus.ACTIVE}, to=TenantStatus.SUSPENDED, actor=actor
     )
 
 
-def resume_tenant(engine: Engine, slug: str, *, actor: str) -> Tenant:
+def resume_tenant(engine: Engine, slug: str, *, actor: Actor) -> Tenant:
     return _set_status(
         engine, slug, allowed_from={TenantStatus.SUSPENDED}, to=TenantStatus.ACTIVE, actor=actor
     )
