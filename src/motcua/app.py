@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import anyio.to_thread
 import redis.asyncio as aioredis
@@ -30,9 +31,10 @@ from motcua.dossiers.routes import router as dossiers_router
 from motcua.dossiers.slip import prepare_slip_fonts
 from motcua.dossiers.storage import LocalStorage
 from motcua.feedback.routes import router as feedback_router
-from motcua.identity.middleware import session_middleware
+from motcua.identity.middleware import session_middleware, site_bound_csrf
 from motcua.identity.oidc import OidcClient
 from motcua.identity.routes import router as identity_router
+from motcua.identity.services import current_roles
 from motcua.identity.sessions import SessionStore
 from motcua.payments.provider import StripeProvider
 from motcua.payments.routes import router as payments_router
@@ -40,7 +42,11 @@ from motcua.payments.services import PaymentsPanel
 from motcua.tenancy import events
 from motcua.tenancy.resolution import TenantResolver, tenant_middleware
 from motcua.web.errors import EXCEPTION_HANDLERS
+from motcua.web.headers import SecurityHeaders
+from motcua.web.requests import request_guard
 from motcua.web.routes import router as web_router
+
+REQUEST_BODY_LIMIT = 1024 * 1024
 
 ROUTERS = [
     web_router,
@@ -118,31 +124,50 @@ def create_app(settings: Settings) -> Litestar:
     app = Litestar(
         route_handlers=routers_for(settings),
         dependencies={**DEPENDENCIES, **singletons},
-        middleware=[session_middleware(sessions)],
+        middleware=[
+            session_middleware(sessions, partial(current_roles, db)),
+            # CSRF tokens are signed with a key of the site they were issued for (see
+            # identity.middleware): a token from one portal is refused on another.
+            site_bound_csrf(
+                CSRFConfig(
+                    secret=derive_key(settings.secret_key, "csrf").hex(),
+                    cookie_name="motcua_csrf",
+                    header_name="x-csrf-token",
+                    cookie_secure=settings.cookie_secure,
+                    cookie_httponly=True,
+                    cookie_samesite="lax",
+                    # Static files are cached publicly: they must never carry a cookie.
+                    exclude=[r"^/static/"],
+                )
+            ),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="motcua", version="1", path="/schema"),
-        csrf_config=CSRFConfig(
-            secret=derive_key(settings.secret_key, "csrf").hex(),
-            cookie_name="motcua_csrf",
-            header_name="x-csrf-token",
-            cookie_secure=settings.cookie_secure,
-            cookie_httponly=True,
-            cookie_samesite="lax",
-        ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048, gzip_compress_level=5),
         debug=False,
-        # Uploads are checked against the tenant's own limit (10 MB by default); this is the
-        # hard ceiling for any request body.
-        request_max_body_size=25 * 1024 * 1024,
+        # Forms, autosaves and webhooks are small: anything larger is refused (413) before it
+        # is read. The document uploads raise their own ceiling (dossiers.UPLOAD_REQUEST_LIMIT)
+        # and check each file against the tenant's limit (10 MB by default).
+        request_max_body_size=REQUEST_BODY_LIMIT,
     )
     # Host → tenant must run before routing (the console and platform hosts are routed by a
     # path prefix), and Litestar middleware runs after it, per route: so the resolver wraps the
     # app's whole ASGI handler instead.
     app.asgi_handler = tenant_middleware(resolver, themes)(app.asgi_handler)
+    # Before the tenant is resolved from the Host, the Host and the request's text are checked.
+    app.asgi_handler = request_guard(partial(_refused_page, themes), body_limit=REQUEST_BODY_LIMIT)(
+        app.asgi_handler
+    )
+    # Outermost, so the pages the middlewares above send themselves get the security headers too.
+    app.asgi_handler = SecurityHeaders(app.asgi_handler, settings)
     # Page rendering and exception handlers run outside dependency injection.
     bind_app_context(app, settings=settings, themes=themes)
     return app
+
+
+def _refused_page(themes: Themes, status: int) -> str:
+    return themes.render("web/bad_request.html", too_large=status == 413)
 
 
 def create_app_from_env() -> Litestar:

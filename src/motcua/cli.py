@@ -14,8 +14,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import asdict, replace
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,18 @@ def _fail(message: str, code: int = 1) -> int:
 
 @contextmanager
 def services(settings: Settings) -> Iterator[Settings]:
+    """Settings with database and Redis URLs (the configured ones, or embedded servers), and the
+    job broker set up: every command may change something whose events and jobs go through the
+    outbox, and each event's subscribers are known only once the broker has loaded the actors."""
+    from motcua.core.broker import setup_broker
+
+    with _servers(settings) as live:
+        setup_broker(live)
+        yield live
+
+
+@contextmanager
+def _servers(settings: Settings) -> Iterator[Settings]:
     """Settings with database and Redis URLs: the configured ones, or embedded servers."""
     if settings.database_url and settings.redis_url:
         yield settings
@@ -320,34 +332,31 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         if smtp_url:  # mail goes to the catcher (.motcua/mail/), never to a real inbox
             env["MOTCUA_SMTP_URL"] = smtp_url
             print(f"development mail is caught at {smtp_url} and kept in {live.data_dir / 'mail'}")
-        # Each child in its own process group: Ctrl-C reaches only this supervisor, which then
-        # stops each child exactly once (a second signal makes Dramatiq kill its workers hard).
-        children = {
-            "worker": subprocess.Popen(_worker_argv(1, 2), env=env, process_group=0),
-            "scheduler": subprocess.Popen(_SCHEDULER_ARGV, env=env, process_group=0),
-            "web": subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "motcua.app:create_app_from_env",
-                    "--factory",
-                    "--host",
-                    host,
-                    "--port",
-                    str(port),
-                    "--workers",
-                    str(args.workers or live.web_workers),
-                    "--no-access-log",
-                    "--log-level",
-                    "warning",
-                    "--timeout-graceful-shutdown",
-                    "5",
-                ],
-                env=env,
-                process_group=0,
-            ),
-        }
+        web = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "motcua.app:create_app_from_env",
+            "--factory",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers or live.web_workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--timeout-graceful-shutdown",
+            "5",
+        ]
+        children = [
+            _Child("worker", _worker_argv(1, 2), env, restart=True),
+            _Child("scheduler", _SCHEDULER_ARGV, env, restart=True),
+            _Child("web", web, env, restart=False),
+        ]
+        for child in children:
+            child.start()
         print(
             f"motcua is up: http://hanoi.{live.platform_domain}:{port}/ "
             f"(also danang, botuphap; console on http://admin.{live.platform_domain}:{port}/). Ctrl-C stops.",
@@ -356,7 +365,50 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         return _supervise(children)
 
 
-def _supervise(children: dict[str, subprocess.Popen[bytes]]) -> int:
+# A dead worker or scheduler is started again after 1 s, 2 s, 4 s… (at most 30 s); one that had
+# stayed up for a minute counts as healthy again, so its next death waits 1 s.
+RESTART_FIRST_DELAY, RESTART_MAX_DELAY, RESTART_STABLE_AFTER = 1.0, 30.0, 60.0
+
+
+@dataclass
+class _Child:
+    """A process of `motcua run`, in its own process group: Ctrl-C reaches only the supervisor,
+    which then stops each child exactly once (a second signal makes Dramatiq kill its workers hard)."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    restart: bool  # the worker and the scheduler are restarted; the web server's end stops everything
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    failures: int = 0  # deaths in a row, each within RESTART_STABLE_AFTER of its start
+    restart_at: float = 0.0
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, env=self.env, process_group=0)
+        self.started = time.monotonic()
+
+    def ended(self) -> str | None:
+        """How the child ended ("exit code 1", "signal SIGKILL"), None while it runs. What is left
+        of its process group (Dramatiq's forked worker processes) is killed with it."""
+        if self.proc is None or self.proc.poll() is None:
+            return None
+        proc, self.proc = self.proc, None
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        code = proc.returncode
+        if code >= 0:
+            return f"exit code {code}"
+        return "signal " + next((s.name for s in signal.Signals if s.value == -code), str(-code))
+
+    def schedule_restart(self, now: float) -> float:
+        self.failures = 1 if now - self.started >= RESTART_STABLE_AFTER else self.failures + 1
+        delay = min(RESTART_MAX_DELAY, RESTART_FIRST_DELAY * 2.0 ** (self.failures - 1))
+        self.restart_at = now + delay
+        return delay
+
+
+def _supervise(children: list[_Child]) -> int:
     stopping = False
 
     def stop(signum: int, _frame: object) -> None:
@@ -367,21 +419,34 @@ def _supervise(children: dict[str, subprocess.Popen[bytes]]) -> int:
     signal.signal(signal.SIGINT, stop)
     code = 0
     while not stopping:
-        for name, child in children.items():
-            if child.poll() is not None:
-                print(f"motcua: error: the {name} process exited with {child.returncode}", file=sys.stderr)
+        now = time.monotonic()
+        for child in children:
+            if child.proc is None:
+                if now >= child.restart_at:
+                    child.start()
+            elif (how := child.ended()) is None:
+                continue
+            elif child.restart:
+                delay = child.schedule_restart(now)
+                print(
+                    f"motcua: warning: the {child.name} process ended ({how}); restarting it in {delay:g} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            else:
+                print(f"motcua: error: the {child.name} process ended ({how})", file=sys.stderr)
                 stopping, code = True, 1
         time.sleep(0.2)
-    for child in children.values():
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
+    running = [c.proc for c in children if c.proc is not None and c.proc.poll() is None]
+    for proc in running:
+        proc.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 15
-    for child in children.values():
+    for proc in running:
         try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     return code
 
 

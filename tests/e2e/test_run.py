@@ -35,18 +35,23 @@ def _env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def _start(data_dir: Path, port: int) -> subprocess.Popen[str]:
+def _start(data_dir: Path, port: int, log: Path | None = None) -> subprocess.Popen[str]:
+    """`motcua run` until it is ready; its output is read by ``_stop``, or goes to ``log`` (for
+    runs that write much while nobody reads: a full pipe would block the product)."""
+    output = log.open("w") if log is not None else None
     proc = subprocess.Popen(
         [sys.executable, "-m", "motcua.cli", "run", "--port", str(port)],
         env=_env(data_dir),
-        stdout=subprocess.PIPE,
+        stdout=output or subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     )
+    if output is not None:
+        output.close()
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else log and log.read_text()
         try:
             if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
                 return proc
@@ -59,7 +64,7 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen[str]:
 def _stop(proc: subprocess.Popen[str]) -> str:
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     out, _ = proc.communicate(timeout=60)
-    return out
+    return out or ""
 
 
 def _get(port: int, host: str, path: str = "/") -> httpx.Response:

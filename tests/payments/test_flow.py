@@ -4,6 +4,7 @@ refunds — with VND amounts as whole đồng."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -317,6 +318,27 @@ async def test_the_platform_fee_is_taken_from_the_locality_s_charge(
         row.provider_payment_ref, options={"stripe_account": "acct_pay"}
     )
     assert (intent.amount, intent.application_fee_amount) == (50000, 2000)  # whole đồng both
+
+
+async def test_parallel_clicks_on_pay_open_one_checkout(
+    paying_app: Litestar, standin: StripeStandin, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    tenant, browser, code = await _merchant_dossier(sign_in, make_tenant, engine)
+    async with await _citizen_on(paying_app, browser, tenant) as citizen:
+        page = await citizen.get(f"/my/dossiers/{code}")
+        token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        clicks = await asyncio.gather(
+            *(
+                citizen.post(f"/my/dossiers/{code}/pay", data={"_csrf_token": token.group(1)})
+                for _ in range(5)
+            )
+        )
+    assert [c.status_code for c in clicks] == [303] * 5
+    assert len({c.headers["location"] for c in clicks}) == 1  # one checkout, whoever clicked first
+    with engine.connect() as conn:
+        payments = conn.execute(text(f"SELECT status FROM {tenant.schema}.payments")).scalars().all()
+    assert payments == ["started"]
 
 
 async def test_paying_twice_sends_the_second_payment_to_review_and_refund(

@@ -32,6 +32,7 @@ from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.lifecycle import RULES, Action, DossierError, allowed_actions
 from motcua.dossiers.models import Dossier, DossierFile, DossierStatus
 from motcua.dossiers.services import (
+    UPLOAD_REQUEST_LIMIT,
     calendar_for,
     files_of,
     form_definition,
@@ -283,7 +284,12 @@ async def apology(
     return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
 
 
-@post("/officer/dossiers/{code:str}/results", guards=[requires_officer], include_in_schema=False)
+@post(
+    "/officer/dossiers/{code:str}/results",
+    guards=[requires_officer],
+    include_in_schema=False,
+    request_max_body_size=UPLOAD_REQUEST_LIMIT,
+)
 async def upload_result(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],

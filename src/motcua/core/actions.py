@@ -15,6 +15,7 @@ never when it rolls back.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -35,7 +36,8 @@ Job = Subscriber
 
 
 def after_commit(session: AsyncSession, fn: Callable[[], object]) -> None:
-    """Run ``fn`` once ``session``'s transaction has committed (never if it rolls back)."""
+    """Run ``fn`` once ``session``'s transaction has committed (never if it rolls back); a
+    coroutine function is awaited."""
     session.info.setdefault(_CALLBACKS, []).append(fn)
 
 
@@ -68,7 +70,7 @@ def emit_sync(conn: Connection, event: Event) -> list[outbox.OutboxRow]:
             tenant=event.tenant,
             queue_name=subscriber.queue_name,
             actor_name=subscriber.actor_name,
-            kwargs={"tenant": event.tenant, "event": event.to_payload()},
+            kwargs={"event": event.to_payload(), **({"tenant": event.tenant} if event.tenant else {})},
         )
         rows.append(row)
     return rows
@@ -79,10 +81,12 @@ def committed(session: AsyncSession) -> tuple[list[Callable[[], object]], list[o
     return session.info.pop(_CALLBACKS, []), session.info.pop(_OUTBOX, [])
 
 
-def run_callbacks(callbacks: list[Callable[[], object]]) -> None:
+async def run_callbacks(callbacks: list[Callable[[], object]]) -> None:
     for fn in callbacks:
         try:
-            fn()
+            result = fn()
+            if inspect.isawaitable(result):
+                await result
         except Exception:
             # The change is committed and the person has their answer; in-process work (a
             # cache) failing must not turn that into an error.

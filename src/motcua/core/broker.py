@@ -29,6 +29,7 @@ ACTOR_MODULES = (
     "motcua.notifications.jobs",
     "motcua.backoffice.jobs",
     "motcua.payments.jobs",
+    "motcua.identity.jobs",
 )
 
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{1,30}$")

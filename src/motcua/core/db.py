@@ -84,7 +84,7 @@ class Database:
 
     async def _after_commit(self, session: AsyncSession) -> None:
         callbacks, rows = actions.committed(session)
-        actions.run_callbacks(callbacks)
+        await actions.run_callbacks(callbacks)
         if rows:
             await outbox.relay(self.engine, rows)
 

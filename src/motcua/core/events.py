@@ -15,10 +15,11 @@ from typing import Any, ClassVar, Self, get_type_hints
 
 @dataclass(frozen=True, kw_only=True)
 class Event:
-    """Base of every event. ``tenant`` is the slug of the tenant it happened in."""
+    """Base of every event. ``tenant`` is the slug of the tenant it happened in (None for what
+    happens on the platform itself, such as the console's administrators)."""
 
     NAME: ClassVar[str] = ""
-    tenant: str
+    tenant: str | None
 
     def to_payload(self) -> dict[str, Any]:
         """JSON-safe values (datetimes as ISO strings, tuples as lists)."""
@@ -105,6 +106,16 @@ class TenantOnboarded(Event):
     """A tenant became active for the first time (its own audit trail is to be opened)."""
 
     NAME: ClassVar[str] = "tenant_onboarded"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RolesChanged(Event):
+    """Who holds which role on a site changed, or the site stopped granting any (a tenant
+    suspended): every session of ``site`` (a tenant slug, or ``console``) must read its roles
+    again before its next request acts."""
+
+    NAME: ClassVar[str] = "roles_changed"
+    site: str
 
 
 @dataclass(frozen=True, slots=True)

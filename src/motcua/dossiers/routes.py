@@ -29,6 +29,7 @@ from motcua.dossiers.forms import FormResult, prefill, validate, visible
 from motcua.dossiers.lifecycle import DossierError
 from motcua.dossiers.models import WITHDRAWABLE, Dossier, DossierFile
 from motcua.dossiers.services import (
+    UPLOAD_REQUEST_LIMIT,
     FeesPanel,
     Submission,
     add_supplement_file,
@@ -182,7 +183,12 @@ async def apply_continue(
     return Redirect(f"/procedures/{procedure.code}/apply/review", status_code=303)
 
 
-@post("/procedures/{code:str}/apply/files/{document:str}", guards=[requires_login], include_in_schema=False)
+@post(
+    "/procedures/{code:str}/apply/files/{document:str}",
+    guards=[requires_login],
+    include_in_schema=False,
+    request_max_body_size=UPLOAD_REQUEST_LIMIT,
+)
 async def upload_document(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],
@@ -492,7 +498,12 @@ async def _detail(
     )
 
 
-@post("/my/dossiers/{code:str}/supplement/files", guards=[requires_login], include_in_schema=False)
+@post(
+    "/my/dossiers/{code:str}/supplement/files",
+    guards=[requires_login],
+    include_in_schema=False,
+    request_max_body_size=UPLOAD_REQUEST_LIMIT,
+)
 async def supplement_file(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],

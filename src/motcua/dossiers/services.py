@@ -549,6 +549,9 @@ async def tell_applicant(
 
 # Uploads --------------------------------------------------------------------------------------------
 DEFAULT_UPLOAD_MB = 10
+# The body of a request carrying one document: the largest file a tenant may allow plus the
+# multipart envelope. Every other request is capped far lower (app.REQUEST_BODY_LIMIT).
+UPLOAD_REQUEST_LIMIT = 25 * 1024 * 1024
 
 
 def upload_max_mb(tenant: Tenant) -> int:

@@ -187,12 +187,15 @@ async def auth_callback(
     except IdentityNotConfiguredError:
         return _login_error(request, "not_configured")
 
+    # Read before the roles: a change made meanwhile leaves the new session stale, never wrong.
+    roles_version = await sessions.roles_version(site)
     if tenant is not None:
         async with db.tenant_session(tenant) as session:
             result = await record_tenant_login(session, identity)
     else:
         result = await record_console_login(db, identity)
     user = UserSession(
+        roles_version=roles_version,
         site=site,
         issuer=identity.issuer,
         subject=identity.subject,
@@ -251,6 +254,8 @@ async def manage_roles(request: HttpRequest, db_session: NamedDependency[AsyncSe
 @post("/manage/roles", name="grant_role", guards=[requires_tenant_admin], include_in_schema=False)
 async def grant_role_form(
     request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    sessions: NamedDependency[SessionStore],
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
     data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
@@ -269,9 +274,9 @@ async def grant_role_form(
         )
     actor = Actor.tenant_admin(user.personal_id, address=client_address(request))
     if action == "revoke":
-        await revoke_role(db_session, grant, actor=actor)
+        await revoke_role(db_session, tenant, grant, actor=actor, sessions=sessions)
     else:
-        await grant_role(db_session, grant, actor=actor)
+        await grant_role(db_session, tenant, grant, actor=actor, sessions=sessions)
     return Redirect("/manage/roles", status_code=303)
 
 

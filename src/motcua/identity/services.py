@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.core.actions import after_commit, emit, emit_sync
 from motcua.core.audit import Actor, ActorKind, PlatformAudit, TenantAudit
-from motcua.core.db import Database
+from motcua.core.db import Database, search_path_sql
+from motcua.core.events import RolesChanged
+from motcua.core.outbox import relay_sync
 from motcua.core.security import SecretBox, sign
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.identity.models import Citizen, IdentitySetting, PlatformAdmin, Role, RoleGrant
 from motcua.identity.oidc import ProviderConfig, VerifiedIdentity
 from motcua.identity.schemas import PERSONAL_ID, IdentityInputError, RoleGrantCreate
+from motcua.identity.sessions import SessionStore
 
 
 class IdentityNotConfiguredError(LookupError):
@@ -122,6 +127,25 @@ async def record_tenant_login(session: AsyncSession, identity: VerifiedIdentity)
     return LoginResult(citizen_id=citizen_id, name=values["full_name"] or "Công dân", roles=roles)
 
 
+async def current_roles(db: Database, tenant: Tenant | None, personal_id: str) -> list[str]:
+    """The roles ``personal_id`` holds now on a tenant's portal (``tenant``) or on the console
+    (None), as a session stores them. A tenant that is no longer active grants nothing."""
+    if tenant is None:
+        async with db.platform_session() as session:
+            admin = await session.scalar(
+                select(PlatformAdmin.personal_id).where(PlatformAdmin.personal_id == personal_id)
+            )
+        return [Role.PLATFORM_ADMIN.value] if admin else []
+    async with db.tenant_session(tenant) as session:
+        status = await session.scalar(
+            text("SELECT status FROM platform.tenants WHERE id = :i"), {"i": tenant.id}
+        )
+        if status != "active":
+            return []
+        granted = await session.scalars(select(RoleGrant.role).where(RoleGrant.personal_id == personal_id))
+        return [Role.CITIZEN.value, *sorted(set(granted))]
+
+
 async def record_console_login(db: Database, identity: VerifiedIdentity) -> LoginResult:
     async with db.platform_session() as session:
         is_admin = await session.scalar(
@@ -157,16 +181,29 @@ def granted_audit(personal_id: str, role: str, *, actor: Actor) -> Any:
     )
 
 
-async def grant_role(session: AsyncSession, grant: RoleGrantCreate, *, actor: Actor) -> bool:
+async def _roles_changed(session: AsyncSession, tenant: Tenant, sessions: SessionStore) -> None:
+    """Sessions of the tenant's portal read their roles again: at once after the commit, and
+    through the outbox should that fail (see identity.jobs)."""
+    after_commit(session, partial(sessions.bump_roles_version, tenant.slug))
+    await emit(session, RolesChanged(tenant=tenant.slug, site=tenant.slug))
+
+
+async def grant_role(
+    session: AsyncSession, tenant: Tenant, grant: RoleGrantCreate, *, actor: Actor, sessions: SessionStore
+) -> bool:
     """Grant a role to a personal ID; returns False when it was already held."""
     result = await session.execute(grant_statement(grant.personal_id, grant.role, actor=actor))
     created = result.scalar_one_or_none() is not None
     if created:
         await session.execute(granted_audit(grant.personal_id, grant.role, actor=actor))
+        await _roles_changed(session, tenant, sessions)
     return created
 
 
-async def revoke_role(session: AsyncSession, grant: RoleGrantCreate, *, actor: Actor) -> bool:
+async def revoke_role(
+    session: AsyncSession, tenant: Tenant, grant: RoleGrantCreate, *, actor: Actor, sessions: SessionStore
+) -> bool:
+    """Take a role back; the person's sessions lose it on their next request."""
     result = await session.execute(
         delete(RoleGrant)
         .where(RoleGrant.personal_id == grant.personal_id, RoleGrant.role == grant.role)
@@ -181,6 +218,7 @@ async def revoke_role(session: AsyncSession, grant: RoleGrantCreate, *, actor: A
                 detail={"personal_id": grant.personal_id, "role": grant.role},
             )
         )
+        await _roles_changed(session, tenant, sessions)
     return removed
 
 
@@ -241,15 +279,45 @@ def add_platform_admin(engine: Engine, personal_id: str, *, actor: Actor) -> boo
                     actor=str(actor), action="platform_admin.added", detail={"personal_id": personal_id}
                 )
             )
+            relay = emit_sync(conn, RolesChanged(tenant=None, site="console"))
+    if created:
+        relay_sync(engine, relay)
     return created
 
 
-def grant_role_sync(engine: Engine, tenant: Tenant, grant: RoleGrantCreate, *, actor: Actor) -> bool:
-    from motcua.core.db import search_path_sql
+def remove_platform_admin(engine: Engine, personal_id: str, *, actor: Actor) -> bool:
+    """Take the console away from someone: their console sessions lose it on their next
+    request. Returns False when they were not an administrator."""
+    if not PERSONAL_ID.match(personal_id):
+        raise IdentityInputError(f"personal ID must be exactly 12 digits, got {personal_id!r}")
+    with engine.begin() as conn:
+        removed = (
+            conn.execute(
+                delete(PlatformAdmin)
+                .where(PlatformAdmin.personal_id == personal_id)
+                .returning(PlatformAdmin.personal_id)
+            ).scalar_one_or_none()
+            is not None
+        )
+        if removed:
+            conn.execute(
+                insert(PlatformAudit).values(
+                    actor=str(actor), action="platform_admin.removed", detail={"personal_id": personal_id}
+                )
+            )
+            relay = emit_sync(conn, RolesChanged(tenant=None, site="console"))
+    if removed:
+        relay_sync(engine, relay)
+    return removed
 
+
+def grant_role_sync(engine: Engine, tenant: Tenant, grant: RoleGrantCreate, *, actor: Actor) -> bool:
     with engine.begin() as conn:
         conn.execute(text(search_path_sql(tenant.schema)))
-        return grant_role_on(conn, grant.personal_id, grant.role, actor=actor)
+        created = grant_role_on(conn, grant.personal_id, grant.role, actor=actor)
+        relay = emit_sync(conn, RolesChanged(tenant=tenant.slug, site=tenant.slug)) if created else []
+    relay_sync(engine, relay)
+    return created
 
 
 def grant_role_on(conn: Connection, personal_id: str, role: str, *, actor: Actor) -> bool:

@@ -4,6 +4,11 @@ The cookie holds only a random id; Redis keys use its SHA-256, so a copy of Redi
 yield live cookies. A session belongs to one site (a tenant slug or the console): presented on
 any other host it is simply not found. Ids are rotated at login (no fixation), and sessions end
 after an idle period and after an absolute lifetime, whichever comes first.
+
+Roles are copied into the session at login, with the site's *roles version*; every change to
+who holds what on a site (a grant, a revocation, a suspended tenant, a removed platform
+administrator) bumps that version, and a session whose copy is older has its roles read again
+before the request goes on. The version is read in the same Redis round trip as the session.
 """
 
 from __future__ import annotations
@@ -21,6 +26,11 @@ from motcua.identity.schemas import mask_personal_id
 
 SESSION_COOKIE = "motcua_session"
 _PREFIX = "session:"
+_ROLES_VERSION = "roles_version:"
+
+
+def roles_version_key(site: str) -> str:
+    return _ROLES_VERSION + site
 
 
 @dataclass
@@ -35,9 +45,13 @@ class UserSession:
     id_token: str | None = None
     end_session_endpoint: str | None = None
     client_id: str = ""
+    # The site's roles version the roles were read at (see the module docstring).
+    roles_version: int = 0
     created_at: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.time)
     id: str = field(default="", compare=False)
+    # Set by ``SessionStore.load``, never stored: the site's roles changed since these were read.
+    roles_stale: bool = field(default=False, compare=False)
 
     def has(self, role: str) -> bool:
         return role in self.roles
@@ -45,6 +59,10 @@ class UserSession:
     @property
     def masked_personal_id(self) -> str:
         return mask_personal_id(self.personal_id)
+
+
+def _stored(session: UserSession) -> dict[str, Any]:
+    return {k: v for k, v in asdict(session).items() if k not in ("id", "roles_stale")}
 
 
 class SessionStore:
@@ -57,22 +75,31 @@ class SessionStore:
     def _key(session_id: str) -> str:
         return _PREFIX + digest(session_id)
 
+    async def roles_version(self, site: str) -> int:
+        return int(await self.redis.get(roles_version_key(site)) or 0)
+
+    async def bump_roles_version(self, site: str) -> None:
+        """Every session of ``site`` reads its roles again on its next request."""
+        await self.redis.incr(roles_version_key(site))
+
     async def create(self, session: UserSession, *, replacing: str | None = None) -> str:
-        """Store a new session under a fresh id; the id it replaces (if any) stops working."""
+        """Store a new session under a fresh id; the id it replaces (if any) stops working.
+        The session's ``roles`` must have been read after ``roles_version`` was."""
         if replacing:
             await self.redis.delete(self._key(replacing))
         session_id = secrets.token_urlsafe(32)
         session.created_at = session.last_seen = time.time()
-        payload = {k: v for k, v in asdict(session).items() if k != "id"}
-        await self.redis.set(self._key(session_id), json.dumps(payload), ex=self.idle)
+        await self.redis.set(self._key(session_id), json.dumps(_stored(session)), ex=self.idle)
         session.id = session_id
         return session_id
 
     async def load(self, session_id: str, site: str) -> UserSession | None:
+        """The session; ``roles_stale`` tells whether its roles are older than the site's roles
+        version (the caller then reads them again and calls ``refresh_roles``)."""
         if not session_id or len(session_id) > 100:
             return None
         key = self._key(session_id)
-        raw = await self.redis.get(key)
+        raw, version = await self.redis.mget(key, roles_version_key(site))
         if raw is None:
             return None
         data: dict[str, Any] = json.loads(raw)
@@ -83,11 +110,23 @@ class SessionStore:
             await self.redis.delete(key)
             return None
         data["last_seen"] = now
-        remaining_absolute = int(self.absolute - (now - float(data["created_at"])))
-        await self.redis.set(key, json.dumps(data), ex=max(1, min(self.idle, remaining_absolute)))
+        await self.redis.set(key, json.dumps(data), ex=self._ttl(data, now))
         session = UserSession(**data)
         session.id = session_id
+        session.roles_stale = session.roles_version != int(version or 0)
         return session
+
+    async def refresh_roles(self, session: UserSession, roles: list[str], version: int) -> None:
+        """Store the roles read again for a stale session, with the version they were read at."""
+        session.roles, session.roles_version, session.roles_stale = roles, version, False
+        data = _stored(session)
+        await self.redis.set(
+            self._key(session.id), json.dumps(data), ex=self._ttl(data, time.time()), xx=True
+        )
+
+    def _ttl(self, data: dict[str, Any], now: float) -> int:
+        remaining_absolute = int(self.absolute - (now - float(data["created_at"])))
+        return max(1, min(self.idle, remaining_absolute))
 
     async def destroy(self, session_id: str) -> None:
         if session_id:

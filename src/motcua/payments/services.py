@@ -7,8 +7,10 @@ provider call is idempotent by payment id): no payment is lost, none is counted 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -75,8 +77,12 @@ async def start_payment(
     if account is None:
         raise DossierError("Cổng này chưa nhận thanh toán trực tuyến; vui lòng nộp phí tại Bộ phận Một cửa.")
     async with db.tenant_session(tenant) as session:
+        # The dossier row is locked while its payment is chosen: parallel clicks (tabs, a
+        # double submit) queue here, and each finds the payment the first one reserved.
         dossier = await session.scalar(
-            select(Dossier).where(Dossier.code == dossier_code, Dossier.citizen_id == citizen_id)
+            select(Dossier)
+            .where(Dossier.code == dossier_code, Dossier.citizen_id == citizen_id)
+            .with_for_update()
         )
         if dossier is None:
             raise DossierError("Không tìm thấy hồ sơ.")
@@ -107,24 +113,66 @@ async def start_payment(
         )
         if open_checkout is not None and open_checkout.checkout_url:
             return Started(open_checkout.id, open_checkout.checkout_url)
-        payment = Payment(
-            dossier_id=dossier.id,
-            provider=provider.name,
-            item_name=await _fee_name(session, dossier),
-            method=PaymentMethod.ONLINE,
-            amount_vnd=dossier.fee_vnd,
-            # Kept on the payment: a retried provider call must send the very same parameters.
-            platform_fee_vnd=min(payment_settings_of(tenant).platform_fee_vnd, dossier.fee_vnd),
-            status=PaymentStatus.CREATED,
-            account=account,
-            origin=origin,
+        # Reserved by a click still waiting for the provider: ask the provider for that same
+        # payment (idempotent by payment id: the same checkout comes back), never a second one.
+        in_flight = await session.scalar(
+            select(Payment.id)
+            .where(
+                Payment.dossier_id == dossier.id,
+                Payment.status == PaymentStatus.CREATED,
+                Payment.amount_vnd == dossier.fee_vnd,
+                Payment.created_at > func.now() - REUSE_CHECKOUT_FOR,
+            )
+            .order_by(Payment.id.desc())
+            .limit(1)
         )
-        session.add(payment)
-        await session.flush()
-        payment_id = payment.id
+        if in_flight is not None:
+            payment_id = in_flight
+        else:
+            payment = Payment(
+                dossier_id=dossier.id,
+                provider=provider.name,
+                item_name=await _fee_name(session, dossier),
+                method=PaymentMethod.ONLINE,
+                amount_vnd=dossier.fee_vnd,
+                # Kept on the payment: a retried provider call must send the very same parameters.
+                platform_fee_vnd=min(payment_settings_of(tenant).platform_fee_vnd, dossier.fee_vnd),
+                status=PaymentStatus.CREATED,
+                account=account,
+                origin=origin,
+            )
+            session.add(payment)
+            await session.flush()
+            payment_id = payment.id
+    if in_flight is not None:
+        # Another click is asking the provider right now: wait for its answer rather than ask
+        # again with the same idempotency key (Stripe refuses a key while it is in use).
+        url = await _checkout_of(db, tenant, payment_id, wait_seconds=10.0)
+        if url is not None:
+            return Started(payment_id, url)
     # Committed above; now the provider (idempotent by payment id), then record what it said.
     started = await _call_provider(db, provider, tenant, payment_id)
-    return Started(payment_id, started.redirect_url)
+    # Two clicks may both have asked for the reserved payment: the checkout recorded first is
+    # the payment's, and every click goes there.
+    async with db.tenant_session(tenant) as session:
+        recorded = await session.scalar(select(Payment.checkout_url).where(Payment.id == payment_id))
+    return Started(payment_id, recorded or started.redirect_url)
+
+
+async def _checkout_of(db: Database, tenant: Tenant, payment_id: int, *, wait_seconds: float) -> str | None:
+    """The checkout URL a payment gets once its provider call is answered; None if it has not
+    come within ``wait_seconds`` (that call died with its process: the caller asks again)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        async with db.tenant_session(tenant) as session:
+            row = (
+                await session.execute(
+                    select(Payment.status, Payment.checkout_url).where(Payment.id == payment_id)
+                )
+            ).one()
+        if row.checkout_url or row.status != PaymentStatus.CREATED or time.monotonic() > deadline:
+            return row.checkout_url if row.status == PaymentStatus.STARTED else None
+        await asyncio.sleep(0.2)
 
 
 async def _fee_name(session: AsyncSession, dossier: Dossier) -> str:

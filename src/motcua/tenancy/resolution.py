@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import quote
 
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 from sqlalchemy import text
@@ -46,6 +47,24 @@ def normalise_host(raw: str) -> str:
         end = host.find("]")
         return host[: end + 1] if end != -1 else host
     return host.rsplit(":", 1)[0].rstrip(".") if ":" in host else host.rstrip(".")
+
+
+def normalise_path(path: str) -> str:
+    """The path the router will match, decided once: repeated slashes collapsed and dot
+    segments resolved ("//console", "/%2Fconsole" once decoded, "/a/../console" → "/console").
+    The middleware decides on this path and hands the router the same one, so no spelling of a
+    path can pass the prefix checks below and still reach a console or platform handler."""
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if segments:
+                segments.pop()
+            continue
+        segments.append(segment)
+    normal = "/" + "/".join(segments)
+    return normal + "/" if path.endswith("/") and normal != "/" else normal
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +156,10 @@ def tenant_middleware(resolver: TenantResolver, themes: Themes) -> type:
             if scope["type"] not in ("http", "websocket"):
                 await self.app(scope, receive, send)
                 return
-            path: str = scope["path"]
+            path = normalise_path(scope["path"])
+            if path != scope["path"]:
+                scope["path"] = path
+                scope["raw_path"] = quote(path).encode()
             if path.startswith(HOST_INDEPENDENT_PREFIXES):
                 await self.app(scope, receive, send)
                 return

@@ -14,7 +14,10 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, func, insert, select, update
 
+from motcua.core.actions import emit_sync
 from motcua.core.audit import Actor, PlatformAudit
+from motcua.core.events import RolesChanged
+from motcua.core.outbox import relay_sync
 from motcua.core.tenant import Tenant
 from motcua.tenancy import events
 from motcua.tenancy.models import Domain, TenantRecord, TenantStatus
@@ -125,6 +128,10 @@ def _set_status(engine: Engine, slug: str, *, allowed_from: set[str], to: str, a
         platform_audit(conn, f"tenant.{to}", slug, actor=actor, previous_status=row.status)
         row = conn.execute(select(TENANTS).where(TENANTS.c.id == row.id)).one()
         result = to_tenant(row)
+        # A suspended portal grants nothing: its sessions read their roles again (and find
+        # none) on their next request; a resumed one gets them back the same way.
+        relay = emit_sync(conn, RolesChanged(tenant=slug, site=slug))
+    relay_sync(engine, relay)
     events.tenants_changed()
     return result
 

@@ -1,17 +1,31 @@
-"""Error pages in Vietnamese, rendered in the tenant's theme when there is one."""
+"""Error pages in Vietnamese, rendered in the tenant's theme when there is one.
+
+When the database cannot be reached every page answers 503 with the friendly "temporarily
+interrupted" page and ``Retry-After``, as the tenant middleware does when a host lookup fails;
+the pool connects again by itself once the server is back, so nothing needs a restart.
+"""
 
 from __future__ import annotations
 
 import logging
+import traceback
 from urllib.parse import quote
 
+import asyncpg
+import redis.exceptions
 from litestar import Request
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.response import Redirect, Response
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 
 from motcua.core.pages import not_found_page
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 30
+# SQLSTATE class 08 (connection exception), 57P01-57P03 (server shutting down, crashed, starting up).
+_UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+_DRIVER_MODULES = ("sqlalchemy.", "asyncpg.", "psycopg.")
 
 
 def _wants_json(request: Request) -> bool:  # type: ignore[type-arg]
@@ -47,7 +61,79 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response[obj
     return Response({"status_code": exc.status_code, "detail": exc.detail}, status_code=exc.status_code)
 
 
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc``, or an error it was raised from, says the database cannot be reached:
+    SQLAlchemy's ``OperationalError``/``InterfaceError`` or an invalidated connection, a driver
+    error with a connection SQLSTATE, or an ``OSError`` (refused, no socket, timeout) raised
+    while the pool connected."""
+    error: BaseException | None = exc
+    while error is not None:
+        if isinstance(error, OperationalError | InterfaceError):
+            return True
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        if str(getattr(error, "sqlstate", None) or "").startswith(_UNREACHABLE_SQLSTATES):
+            return True
+        if isinstance(error, OSError) and any(
+            str(frame.f_globals.get("__name__", "")).startswith(_DRIVER_MODULES)
+            for frame, _ in traceback.walk_tb(error.__traceback__)
+        ):
+            return True
+        error = error.__cause__
+    return False
+
+
+def database_unavailable(request: Request, exc: Exception) -> Response[object]:  # type: ignore[type-arg]
+    """503 and the friendly page: one log line per request, not a traceback, while it lasts."""
+    reason = (str(exc).strip().splitlines() or [""])[0]
+    log.warning(
+        "database or Redis unreachable on %s %s: %s: %s",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+        reason,
+    )
+    headers = {"retry-after": str(RETRY_AFTER_SECONDS), "cache-control": "no-store"}
+    if _wants_json(request):
+        detail = "Hệ thống tạm thời gián đoạn, vui lòng thử lại sau ít phút."
+        return Response({"status_code": 503, "detail": detail}, status_code=503, headers=headers)
+    from motcua.core.pages import page
+
+    return page(request, "web/error.html", status_code=503, headers=headers)  # type: ignore[return-value]
+
+
+def bad_data(exc: BaseException) -> bool:
+    """Whether the database refused a value a request carried (a number beyond 64 bits, a NUL
+    character in multipart text, text it cannot encode): the request's fault, not ours, and its
+    transaction was rolled back."""
+    error: BaseException | None = exc
+    while error is not None:
+        if isinstance(error, DataError | asyncpg.exceptions.DataError):
+            return True
+        error = error.__cause__
+    return False
+
+
+def redis_unreachable(exc: BaseException) -> bool:
+    """Sessions, limits and the job queue live in Redis: while it is down, signed-in pages
+    cannot be served (anonymous ones still are)."""
+    error: BaseException | None = exc
+    while error is not None:
+        if isinstance(error, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+            return True
+        error = error.__cause__
+    return False
+
+
 def internal_error_handler(request: Request, exc: Exception) -> Response[object]:  # type: ignore[type-arg]
+    """Every error that is not an HTTP answer: 400 for a value the database refused, 503 when
+    the database or Redis cannot be reached (they come back by themselves), otherwise a 500 that
+    is logged with its traceback."""
+    if bad_data(exc):
+        log.info("refused input on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return http_exception_handler(request, HTTPException(status_code=400, detail="invalid input"))
+    if database_unreachable(exc) or redis_unreachable(exc):
+        return database_unavailable(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     if _wants_json(request):
         return Response({"status_code": 500, "detail": "Lỗi hệ thống"}, status_code=500)
@@ -59,6 +145,8 @@ def internal_error_handler(request: Request, exc: Exception) -> Response[object]
     return Response(html, status_code=500, media_type="text/html")
 
 
+# Litestar hands every exception that is not an HTTPException to the 500 handler, which sorts
+# out the database being unreachable (whatever class that arrives as) from real faults.
 EXCEPTION_HANDLERS = {
     NotFoundException: http_exception_handler,
     HTTPException: http_exception_handler,

@@ -1,4 +1,5 @@
-"""Health probes, static files, the platform landing page and the language switch."""
+"""Health probes, static files and the portal colours stylesheet, the platform landing page and
+the language switch."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Annotated, Any
 from litestar import Router, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import File, Redirect, Response
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -20,6 +21,7 @@ from motcua.core.pages import HttpRequest, page, public_origin
 from motcua.core.security import safe_next
 from motcua.core.settings import Settings
 from motcua.core.theming import DEFAULT_THEME, LANGUAGE_COOKIE, LANGUAGES, Themes
+from motcua.tenancy.services import COLOUR
 
 LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
 
@@ -52,10 +54,16 @@ async def readyz(db: NamedDependency[Database], redis: NamedDependency[Redis]) -
 @get("/static/{theme:str}/{path:path}", include_in_schema=False, sync_to_thread=False)
 def static_file(theme: FromPath[str], path: FromPath[str], themes: NamedDependency[Themes]) -> File:
     """A theme's static file, falling back to the default theme's; never outside those folders."""
+    if "\x00" in theme or "\x00" in path or len(path) > 255:
+        raise NotFoundException()
     for name in dict.fromkeys((theme, DEFAULT_THEME)):
         base = (themes.themes_dir / name / "static").resolve()
-        candidate = (base / path.lstrip("/")).resolve()
-        if candidate.is_relative_to(base) and candidate.is_file():
+        try:  # a name the file system refuses (too long, bad bytes) is simply not there
+            candidate = (base / path.lstrip("/")).resolve()
+            found = candidate.is_relative_to(base) and candidate.is_file()
+        except (OSError, ValueError):
+            found = False
+        if found:
             media_type = mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
             return File(
                 path=Path(candidate),
@@ -64,6 +72,26 @@ def static_file(theme: FromPath[str], path: FromPath[str], themes: NamedDependen
                 headers={"Cache-Control": "public, max-age=3600"},
             )
     raise NotFoundException()
+
+
+# Under /static/ so it answers on every host before tenant resolution, like the theme files.
+@get("/static/branding.css", include_in_schema=False, sync_to_thread=False)
+def branding_stylesheet(
+    primary: FromQuery[str | None] = None, accent: FromQuery[str | None] = None
+) -> Response[str]:
+    """A portal's colours as CSS custom properties (base.html links it with the tenant's branding).
+    A stylesheet and not a <style> element because the Content-Security-Policy allows no inline
+    style. The content depends on the URL alone, so any cache may keep it; a colour that is not
+    #rrggbb (onboarding allows nothing else) is left out, and site.css's default stays."""
+    colours = {"primary": primary, "accent": accent}
+    declarations = "".join(
+        f"--{name}: {value}; " for name, value in colours.items() if value and COLOUR.fullmatch(value)
+    )
+    return Response(
+        f":root {{ {declarations}}}\n",
+        media_type="text/css; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 @get("/platform", include_in_schema=False)
@@ -119,4 +147,7 @@ async def set_language(
     return response
 
 
-router = Router(path="/", route_handlers=[healthz, readyz, static_file, platform_home, set_language])
+router = Router(
+    path="/",
+    route_handlers=[healthz, readyz, static_file, branding_stylesheet, platform_home, set_language],
+)
