@@ -35,6 +35,9 @@ def live_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings
         "MOTCUA_REDIS_URL": embedded.redis_url,
         "MOTCUA_SECRET_KEY": "test-secret-key-" + "x" * 40,
         "MOTCUA_DOMAIN_CACHE_TTL": "30",
+        # The whole suite signs in and submits from one address within minutes; the budgets
+        # themselves are tested with their real sizes in tests/security/test_rate_limits.py.
+        "MOTCUA_RATE_LIMITS": "login=100000,submit=100000,api=100000",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

@@ -201,3 +201,26 @@ def test_the_platform_sets_a_tenant_s_payments(
     assert code == 1 and "đang được một cổng dịch vụ công khác sử dụng" in err
     assert run_cli(capsys, "tenants", "payments", "khong-co", "--enable")[0] == 1
     assert run_cli(capsys, "tenants", "payments", tenant.slug, "--enable", "--disable")[0] == 2
+
+
+def test_platform_administrators_are_added_and_removed(
+    live_settings: Settings, capsys: pytest.CaptureFixture[str], engine: Engine
+) -> None:
+    pid = "001099000555"
+    assert run_cli(capsys, "admins", "add", pid)[1].strip() == f"{pid} is now a platform administrator"
+    code, out, _ = run_cli(capsys, "admins", "remove", pid)
+    assert code == 0 and out.strip() == f"{pid} is no longer a platform administrator"
+    assert run_cli(capsys, "admins", "remove", pid)[1].strip() == f"{pid} is not a platform administrator"
+    with engine.connect() as conn:
+        actions = conn.execute(
+            text(
+                "SELECT action, actor FROM platform.audit_log WHERE detail->>'personal_id' = :p ORDER BY id"
+            ),
+            {"p": pid},
+        ).all()
+    assert [tuple(a) for a in actions] == [
+        ("platform_admin.added", "operator:cli"),
+        ("platform_admin.removed", "operator:cli"),
+    ]
+    code, _, err = run_cli(capsys, "admins", "remove", "12345")
+    assert code != 0 and "12 digits" in err

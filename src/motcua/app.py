@@ -156,13 +156,15 @@ def create_app(settings: Settings) -> Litestar:
     # app's whole ASGI handler instead.
     app.asgi_handler = tenant_middleware(resolver, themes)(app.asgi_handler)
     # Before the tenant is resolved from the Host, the Host and the request's text are checked.
-    app.asgi_handler = request_guard(partial(_refused_page, themes), body_limit=REQUEST_BODY_LIMIT)(
-        app.asgi_handler
-    )
+    app.asgi_handler = request_guard(
+        partial(_refused_page, themes),
+        body_limit=REQUEST_BODY_LIMIT,
+        trusted_proxies=settings.trusted_proxies,
+    )(app.asgi_handler)
     # Outermost, so the pages the middlewares above send themselves get the security headers too.
     app.asgi_handler = SecurityHeaders(app.asgi_handler, settings)
     # Page rendering and exception handlers run outside dependency injection.
-    bind_app_context(app, settings=settings, themes=themes)
+    bind_app_context(app, settings=settings, themes=themes, redis=redis_client)
     return app
 
 

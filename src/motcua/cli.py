@@ -345,6 +345,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             "--workers",
             str(args.workers or live.web_workers),
             "--no-access-log",
+            # The app decides who the client is (MOTCUA_TRUSTED_PROXIES, web.requests); uvicorn's
+            # own handling would trust X-Forwarded-For from any local peer.
+            "--no-proxy-headers",
             "--log-level",
             "warning",
             "--timeout-graceful-shutdown",
@@ -462,6 +465,22 @@ def cmd_admins_add(settings: Settings, args: argparse.Namespace) -> int:
         finally:
             engine.dispose()
     print(f"{args.personal_id} is {'now' if created else 'already'} a platform administrator")
+    return 0
+
+
+def cmd_admins_remove(settings: Settings, args: argparse.Namespace) -> int:
+    from motcua.core.db import sync_engine
+    from motcua.identity.services import remove_platform_admin
+
+    with services(settings) as live:
+        assert live.database_url
+        engine = sync_engine(live.database_url, pool_size=1)
+        try:
+            removed = remove_platform_admin(engine, args.personal_id, actor=_operator())
+        finally:
+            engine.dispose()
+    # Their open console sessions lose the console on their next request.
+    print(f"{args.personal_id} is {'no longer' if removed else 'not'} a platform administrator")
     return 0
 
 
@@ -628,6 +647,9 @@ def build_parser() -> argparse.ArgumentParser:
     add = admins.add_parser("add", help="make a personal ID a platform administrator")
     add.add_argument("personal_id")
     add.set_defaults(handler=cmd_admins_add)
+    remove = admins.add_parser("remove", help="take the console away from a personal ID")
+    remove.add_argument("personal_id")
+    remove.set_defaults(handler=cmd_admins_remove)
 
     roles = sub.add_parser("roles", help="tenant roles").add_subparsers(
         dest="roles_command", required=True, metavar="ACTION"

@@ -75,3 +75,33 @@ def test_development_defaults_need_nothing(tmp_path: Path) -> None:
     assert len(settings.secret_key) >= 32
     # The development secret is kept, so sessions survive a restart.
     assert load_settings({"MOTCUA_DATA_DIR": str(tmp_path)}).secret_key == settings.secret_key
+
+
+def test_trusted_proxies_and_rate_limits_are_read_and_checked() -> None:
+    settings = load_settings(
+        {
+            **PROD,
+            "MOTCUA_TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1",
+            "MOTCUA_RATE_LIMITS": "login=5",
+            "MOTCUA_TRACKING_RATE_LIMIT": "7",
+        }
+    )
+    assert settings.trusted_proxies == ("10.0.0.0/8", "127.0.0.1/32")
+    assert settings.rate_limits == {"lookup": 7, "login": 5, "submit": 20, "api": 120}
+    assert load_settings(PROD).trusted_proxies == ()  # nobody is believed unless named
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("MOTCUA_TRUSTED_PROXIES", "10.0.0.0/8,nginx", "MOTCUA_TRUSTED_PROXIES: not an address or network"),
+        ("MOTCUA_RATE_LIMITS", "logins=5", "MOTCUA_RATE_LIMITS: unknown budget 'logins'"),
+        ("MOTCUA_RATE_LIMITS", "login=0", "MOTCUA_RATE_LIMITS: login needs a whole number from 1"),
+        ("MOTCUA_RATE_LIMITS", "login=many", "MOTCUA_RATE_LIMITS: login needs a whole number from 1"),
+    ],
+)
+def test_bad_proxy_or_limit_settings_stop_start_up_naming_the_variable(
+    name: str, value: str, message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings({**PROD, name: value})

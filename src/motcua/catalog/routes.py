@@ -21,6 +21,7 @@ from motcua.catalog.services import (
 )
 from motcua.core.db import Database
 from motcua.core.pages import HttpRequest, not_found_page, page
+from motcua.core.ratelimit import limited
 from motcua.core.tenant import Tenant
 
 LEVELS = [(lv.value, lv.label) for lv in ProcedureLevel]
@@ -120,7 +121,13 @@ def _api_item(p: ProcedureSummary) -> dict[str, Any]:
     }
 
 
-@get("/api/v1/procedures", name="api_procedures", tags=["catalog"], summary="Search the procedure catalog")
+@get(
+    "/api/v1/procedures",
+    name="api_procedures",
+    tags=["catalog"],
+    summary="Search the procedure catalog",
+    guards=[limited("api")],
+)
 async def api_procedures(
     tenant: NamedDependency[Tenant],
     db: NamedDependency[Database],

@@ -44,11 +44,13 @@ class AppContext:
 
     settings: Settings
     themes: Themes
+    # The app's Redis client, for guards that run before dependency injection (rate limits).
+    redis: Any = None
 
 
-def bind_app_context(app: Litestar, *, settings: Settings, themes: Themes) -> None:
-    """Called once by ``create_app``: makes ``settings_of`` and ``themes_of`` answer."""
-    app.state[_CONTEXT] = AppContext(settings=settings, themes=themes)
+def bind_app_context(app: Litestar, *, settings: Settings, themes: Themes, redis: Any = None) -> None:
+    """Called once by ``create_app``: makes ``settings_of``, ``themes_of`` and ``redis_of`` answer."""
+    app.state[_CONTEXT] = AppContext(settings=settings, themes=themes, redis=redis)
 
 
 def singleton(value: Any) -> Provide:
@@ -91,6 +93,10 @@ def settings_of(connection: Connection) -> Settings:
 
 def themes_of(connection: Connection) -> Themes:
     return _context(connection).themes
+
+
+def redis_of(connection: Connection) -> Any:
+    return _context(connection).redis
 
 
 # Per-request providers ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ prints it and exits non-zero instead of a traceback.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -22,6 +23,9 @@ Environment = Literal["development", "test", "production"]
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+DEFAULT_RATE_LIMITS = {"lookup": 30, "login": 20, "submit": 20, "api": 120}
 
 
 class SettingsError(Exception):
@@ -80,6 +84,11 @@ class Settings:
     session_absolute_seconds: int = 12 * 3600
     cookie_secure: bool = False
     tracking_rate_limit: int = 30  # public tracking lookups per client address per minute
+    # Requests per client address per minute, by budget (core.ratelimit): "lookup" is
+    # tracking_rate_limit; the others from MOTCUA_RATE_LIMITS.
+    rate_limits: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_RATE_LIMITS))
+    # Reverse proxies allowed to say who the client is (X-Forwarded-For): addresses or networks.
+    trusted_proxies: tuple[str, ...] = ()
     # Notifications: mail over SMTP (MOTCUA_SMTP_URL), SMS through a provider. With dev services
     # on and no SMTP URL, `motcua run` starts a local mail catcher on dev_smtp_port.
     notifications_enabled: bool = True
@@ -130,6 +139,34 @@ class Settings:
 
     def with_urls(self, database_url: str, redis_url: str) -> Settings:
         return replace(self, database_url=database_url, redis_url=redis_url)
+
+
+def _rate_limits(env: Mapping[str, str]) -> dict[str, int]:
+    """``MOTCUA_RATE_LIMITS=login=20,submit=20,api=120``: any budget left out keeps its default."""
+    limits = dict(DEFAULT_RATE_LIMITS)
+    limits["lookup"] = _int(env, "MOTCUA_TRACKING_RATE_LIMIT", 30, minimum=1, maximum=10_000_000)
+    for item in filter(None, (p.strip() for p in env.get("MOTCUA_RATE_LIMITS", "").split(","))):
+        name, _, raw = item.partition("=")
+        if name.strip() not in DEFAULT_RATE_LIMITS:
+            known = ", ".join(sorted(DEFAULT_RATE_LIMITS))
+            raise SettingsError(f"MOTCUA_RATE_LIMITS: unknown budget {name.strip()!r} (known: {known})")
+        if not raw.strip().isdigit() or not 1 <= int(raw) <= 10_000_000:
+            raise SettingsError(
+                f"MOTCUA_RATE_LIMITS: {name.strip()} needs a whole number from 1, got {raw!r}"
+            )
+        limits[name.strip()] = int(raw)
+    return limits
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``MOTCUA_TRUSTED_PROXIES=10.0.0.0/8,127.0.0.1``: only these may set the client address."""
+    networks = []
+    for item in filter(None, (p.strip() for p in env.get("MOTCUA_TRUSTED_PROXIES", "").split(","))):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise SettingsError(f"MOTCUA_TRUSTED_PROXIES: not an address or network: {item!r}") from None
+    return tuple(networks)
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
@@ -343,6 +380,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         cookie_secure=cookie_secure == "1",
         tracking_rate_limit=_int(env, "MOTCUA_TRACKING_RATE_LIMIT", 30, minimum=1, maximum=10_000_000),
+        rate_limits=_rate_limits(env),
+        trusted_proxies=_trusted_proxies(env),
         notifications_enabled=notifications == "1",
         smtp=smtp,
         smtp_timeout=_float(env, "MOTCUA_SMTP_TIMEOUT", 5.0),

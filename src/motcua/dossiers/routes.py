@@ -3,7 +3,6 @@ answers, submit, get the appointment slip, follow the dossier. Public tracking b
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -22,6 +21,7 @@ from motcua.catalog.models import Procedure
 from motcua.catalog.services import get_procedure
 from motcua.core.audit import Actor
 from motcua.core.pages import FormData, HttpRequest, client_address, page, public_origin
+from motcua.core.ratelimit import client_key, limited, spend
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
@@ -293,7 +293,10 @@ async def review(
 
 
 @post(
-    "/procedures/{code:str}/apply/submit", guards=[requires_login], include_in_schema=False, status_code=303
+    "/procedures/{code:str}/apply/submit",
+    guards=[requires_login, limited("submit")],
+    include_in_schema=False,
+    status_code=303,
 )
 async def submit(
     request: HttpRequest,
@@ -575,17 +578,6 @@ async def withdraw(
 
 
 # Public tracking ----------------------------------------------------------------------------------
-async def _rate_limited(request: HttpRequest, redis: Redis, settings: Settings, scope: str) -> bool:
-    """A fixed one-minute window per client address, in Redis so every web process shares it:
-    codes are guessable in sequence, so enumeration must be slow."""
-    client = request.client.host if request.client else "unknown"
-    key = f"ratelimit:{scope}:{client}:{int(time.time() // 60)}"
-    count = await redis.incr(key)
-    if count == 1:
-        await redis.expire(key, 70)
-    return int(count) > int(settings.tracking_rate_limit)
-
-
 @get("/tracking", include_in_schema=False)
 async def tracking_page(
     request: HttpRequest,
@@ -597,7 +589,10 @@ async def tracking_page(
     status = None
     searched = (code or "").strip()[:80]
     if searched:
-        if await _rate_limited(request, redis, settings, "tracking"):
+        # Codes are guessable in sequence: every lookup, here or through the API, spends one
+        # unit of the client's "lookup" budget.
+        wait = await spend(redis, "lookup", settings.rate_limits["lookup"], client_key(request))
+        if wait is not None:
             return page(
                 request,
                 "dossiers/tracking.html",
@@ -605,7 +600,7 @@ async def tracking_page(
                 code=searched,
                 status=None,
                 limited=True,
-                headers={"retry-after": "60"},
+                headers={"retry-after": str(wait)},
             )
         status = await public_status(db_session, searched)
     return page(
@@ -618,17 +613,17 @@ async def tracking_page(
     )
 
 
-@get("/api/v1/tracking/{code:str}", tags=["tracking"], summary="Public status of a dossier by its code")
+@get(
+    "/api/v1/tracking/{code:str}",
+    tags=["tracking"],
+    summary="Public status of a dossier by its code",
+    # One budget with the tracking page: the two forms of one lookup.
+    guards=[limited("lookup")],
+)
 async def api_tracking(
-    request: HttpRequest,
-    db_session: NamedDependency[AsyncSession],
-    redis: NamedDependency[Redis],
-    settings: NamedDependency[Settings],
-    code: FromPath[str],
+    db_session: NamedDependency[AsyncSession], code: FromPath[str]
 ) -> Response[dict[str, Any]]:
     """Status and dates only, never personal data. Unknown code (or one of another portal) → 404."""
-    if await _rate_limited(request, redis, settings, "api-tracking"):
-        return Response({"detail": "Quá nhiều yêu cầu, vui lòng thử lại sau 1 phút."}, status_code=429)
     status = await public_status(db_session, code[:80])
     if status is None:
         return Response({"detail": "Không tìm thấy hồ sơ"}, status_code=404)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.audit import Actor
 from motcua.core.pages import FormData, HttpRequest, client_address, page
+from motcua.core.ratelimit import limited
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.models import Dossier
@@ -83,7 +84,12 @@ async def rating_page(
     return await _rating(request, db_session, await _mine(user, db_session, code))
 
 
-@post("/my/dossiers/{code:str}/rating", guards=[requires_login], include_in_schema=False, status_code=303)
+@post(
+    "/my/dossiers/{code:str}/rating",
+    guards=[requires_login, limited("submit")],
+    include_in_schema=False,
+    status_code=303,
+)
 async def rate(
     request: HttpRequest,
     db_session: NamedDependency[AsyncSession],
@@ -147,7 +153,7 @@ async def feedback_form(
     return await _feedback_page(request, user, db_session, sent=sent, values={"dossier_code": dossier[:80]})
 
 
-@post("/feedback", guards=[requires_login], include_in_schema=False, status_code=303)
+@post("/feedback", guards=[requires_login, limited("submit")], include_in_schema=False, status_code=303)
 async def feedback_send(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],

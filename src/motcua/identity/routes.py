@@ -21,6 +21,7 @@ from motcua.core.audit import Actor
 from motcua.core.db import Database
 from motcua.core.dependencies import site_of, tenant_of
 from motcua.core.pages import HttpRequest, client_address, page, public_origin
+from motcua.core.ratelimit import limited
 from motcua.core.security import safe_next
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
@@ -119,7 +120,7 @@ def _session_cookie(settings: Settings, value: str, *, max_age: int | None) -> C
     )
 
 
-@get(["/login", "/console/login"], name="login", include_in_schema=False)
+@get(["/login", "/console/login"], name="login", guards=[limited("login")], include_in_schema=False)
 async def login(
     request: HttpRequest,
     db: NamedDependency[Database],
@@ -156,7 +157,12 @@ async def login(
     return response
 
 
-@get(["/auth/callback", "/console/auth/callback"], name="auth_callback", include_in_schema=False)
+@get(
+    ["/auth/callback", "/console/auth/callback"],
+    name="auth_callback",
+    guards=[limited("login")],
+    include_in_schema=False,
+)
 async def auth_callback(
     request: HttpRequest,
     db: NamedDependency[Database],

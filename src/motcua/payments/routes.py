@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.core.audit import Actor
 from motcua.core.db import Database
 from motcua.core.pages import FormData, HttpRequest, client_address, page, public_origin
+from motcua.core.ratelimit import limited
 from motcua.core.tenant import Tenant
 from motcua.dossiers.lifecycle import DossierError
 from motcua.dossiers.slip import VIETNAM_TZ, MissingGlyphError
@@ -62,7 +63,7 @@ def _provider(payments: PaymentProvider | None) -> PaymentProvider:
     return payments
 
 
-@post("/my/dossiers/{code:str}/pay", guards=[requires_login], include_in_schema=False)
+@post("/my/dossiers/{code:str}/pay", guards=[requires_login, limited("submit")], include_in_schema=False)
 async def pay(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],

@@ -33,6 +33,8 @@ def _wants_json(request: Request) -> bool:  # type: ignore[type-arg]
 
 
 def http_exception_handler(request: Request, exc: HTTPException) -> Response[object]:  # type: ignore[type-arg]
+    if exc.status_code == 429:
+        return _too_many(request, exc)
     if _wants_json(request):
         return Response({"status_code": exc.status_code, "detail": exc.detail}, status_code=exc.status_code)
     if exc.status_code == 401 and request.method == "GET":
@@ -100,6 +102,25 @@ def database_unavailable(request: Request, exc: Exception) -> Response[object]: 
     from motcua.core.pages import page
 
     return page(request, "web/error.html", status_code=503, headers=headers)  # type: ignore[return-value]
+
+
+def _too_many(request: Request, exc: HTTPException) -> Response[object]:  # type: ignore[type-arg]
+    """429 with how long to wait, in words and in ``Retry-After``."""
+    wait = (exc.headers or {}).get("Retry-After", "60")
+    headers = {"retry-after": wait, "cache-control": "no-store"}
+    message = f"Bạn đã gửi quá nhiều yêu cầu trong một phút. Vui lòng thử lại sau {wait} giây."
+    if _wants_json(request):
+        return Response({"status_code": 429, "detail": message}, status_code=429, headers=headers)
+    from motcua.core.pages import page
+
+    return page(  # type: ignore[return-value]
+        request,
+        "web/forbidden.html",
+        status_code=429,
+        headers=headers,
+        title="Quá nhiều yêu cầu",
+        message=message,
+    )
 
 
 def bad_data(exc: BaseException) -> bool:

@@ -6,12 +6,18 @@ would otherwise reach redirect URIs and URL building), and a NUL character in th
 query string or a form or JSON body (PostgreSQL cannot store it: it would fail deep inside a
 transaction). Form and JSON bodies are read here only up to the app's body limit; anything
 larger is refused with 413, as Litestar would.
+
+The client address is decided here too: the peer's, unless the peer is one of the trusted
+proxies (MOTCUA_TRUSTED_PROXIES), whose ``X-Forwarded-For`` then names it (the nearest address
+that is not itself a trusted proxy). Nobody else can choose the address that rate limits and
+audit rows see; the ASGI server is run without its own proxy-header handling.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPRequestEvent, Receive, ReceiveMessage, Scope, Send
@@ -39,10 +45,37 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 
 Render = Callable[[int], str]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def request_guard(render: Render, *, body_limit: int) -> Callable[[ASGIApp], ASGIApp]:
+def _within(address: str, networks: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def forwarded_client(peer: str, forwarded_for: str | None, networks: Sequence[Network]) -> str:
+    """The client address: ``peer`` unless a trusted proxy forwarded the request."""
+    if not forwarded_for or not _within(peer, networks):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):  # nearest first: each trusted proxy appended its own peer
+        if not _within(hop, networks):
+            return (
+                hop
+                if _within(hop, [ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")])
+                else peer
+            )
+    return hops[0] if hops else peer
+
+
+def request_guard(
+    render: Render, *, body_limit: int, trusted_proxies: Sequence[str] = ()
+) -> Callable[[ASGIApp], ASGIApp]:
     """ASGI middleware factory; ``render(status)`` gives the page for a refused request."""
+    networks = [ipaddress.ip_network(n, strict=False) for n in trusted_proxies]
 
     def wrap(app: ASGIApp) -> ASGIApp:
         async def refuse(send: Send, status: int) -> None:
@@ -64,6 +97,14 @@ def request_guard(render: Render, *, body_limit: int) -> Callable[[ASGIApp], ASG
             if scope["type"] != ScopeType.HTTP:
                 await app(scope, receive, send)
                 return
+            peer = scope.get("client")
+            if networks and peer:
+                forwarded = _header(scope, b"x-forwarded-for")
+                client = forwarded_client(
+                    peer[0], forwarded.decode("latin-1") if forwarded else None, networks
+                )
+                if client != peer[0]:
+                    scope["client"] = (client, 0)
             host = _header(scope, b"host")
             # No Host at all is left to the tenant middleware (its "no such portal" page).
             if host and not valid_host(host.decode("latin-1")):
