@@ -179,3 +179,13 @@ def test_app_factory_builds(live_settings: Settings) -> None:
     from motcua.app import create_app
 
     assert isinstance(create_app(live_settings), Litestar)
+
+
+def test_audit_rows_are_written_one_way() -> None:
+    # Every audit row goes through core.audit's builders: one typed actor, one shape of row.
+    writers = sorted(
+        str(path.relative_to(SRC))
+        for path in SRC.rglob("*.py")
+        if re.search(r"insert\((PlatformAudit|TenantAudit)\)", path.read_text(encoding="utf-8"))
+    )
+    assert writers == ["core/audit.py"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, String, func
+from sqlalchemy import BigInteger, DateTime, Insert, String, func, insert
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -106,3 +106,17 @@ class TenantAudit(TenantBase):
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+def platform_entry(
+    action: str, *, actor: Actor, tenant: str | None = None, detail: dict[str, Any] | None = None, **more: Any
+) -> Insert:
+    """The one way a platform audit row is written (run it on the action's own transaction);
+    ``detail`` for keys that are not identifiers, ``more`` for the rest."""
+    row = {**(detail or {}), **more}
+    return insert(PlatformAudit).values(actor=str(actor), action=action, tenant_slug=tenant, detail=row)
+
+
+def tenant_entry(action: str, *, actor: Actor, **detail: Any) -> Insert:
+    """The one way a tenant audit row is written, on a session scoped to that tenant."""
+    return insert(TenantAudit).values(actor=str(actor), action=action, detail=detail)

@@ -15,9 +15,9 @@ import dramatiq
 from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, Middleware, SkipMessage
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, text
 
-from motcua.core.audit import Actor, PlatformAudit
+from motcua.core.audit import Actor, platform_entry
 from motcua.core.db import sync_engine
 from motcua.core.settings import Settings
 
@@ -96,10 +96,11 @@ class TenantJobs(Middleware):
         try:
             with self.engine.begin() as conn:
                 conn.execute(
-                    insert(PlatformAudit).values(
-                        actor=str(Actor.system("worker")),
-                        action="job.failed",
-                        tenant_slug=message.kwargs.get("tenant"),
+                    platform_entry(
+                        "job.failed",
+                        actor=Actor.system("worker"),
+                        tenant=message.kwargs.get("tenant"),
+                        # "actor" in the detail is the job's Dramatiq actor, shown at /manage/jobs.
                         detail={
                             "actor": message.actor_name,
                             "message_id": message.message_id,

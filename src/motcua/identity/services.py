@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text
+from sqlalchemy import Connection, Engine, delete, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.actions import after_commit, emit, emit_sync
-from motcua.core.audit import Actor, ActorKind, PlatformAudit, TenantAudit
+from motcua.core.audit import Actor, ActorKind, platform_entry, tenant_entry
 from motcua.core.db import Database, search_path_sql
 from motcua.core.events import RolesChanged
 from motcua.core.outbox import relay_sync
@@ -119,11 +119,7 @@ async def record_tenant_login(session: AsyncSession, identity: VerifiedIdentity)
         await session.execute(select(RoleGrant.role).where(RoleGrant.personal_id == identity.personal_id))
     ).scalars()
     roles = [Role.CITIZEN.value, *sorted(set(granted))]
-    await session.execute(
-        insert(TenantAudit).values(
-            actor=str(Actor.citizen(citizen_id)), action="identity.login", detail={"roles": roles}
-        )
-    )
+    await session.execute(tenant_entry("identity.login", actor=Actor.citizen(citizen_id), roles=roles))
     return LoginResult(citizen_id=citizen_id, name=values["full_name"] or "Công dân", roles=roles)
 
 
@@ -153,11 +149,11 @@ async def record_console_login(db: Database, identity: VerifiedIdentity) -> Logi
         )
         roles = [Role.PLATFORM_ADMIN.value] if is_admin else []
         await session.execute(
-            insert(PlatformAudit).values(
-                # A login is not yet an act of administration: the person is named by a masked ID.
-                actor=str(Actor(kind=ActorKind.PERSON, id=f"{identity.personal_id[:3]}***")),
-                action="console.login",
-                detail={"roles": roles},
+            # A login is not yet an act of administration: the person is named by a masked ID.
+            platform_entry(
+                "console.login",
+                actor=Actor(kind=ActorKind.PERSON, id=f"{identity.personal_id[:3]}***"),
+                roles=roles,
             )
         )
     return LoginResult(citizen_id=None, name=str(identity.claims.get("name") or "Quản trị viên"), roles=roles)
@@ -176,9 +172,7 @@ def grant_statement(personal_id: str, role: str, *, actor: Actor) -> Any:
 
 
 def granted_audit(personal_id: str, role: str, *, actor: Actor) -> Any:
-    return insert(TenantAudit).values(
-        actor=str(actor), action="role.granted", detail={"personal_id": personal_id, "role": role}
-    )
+    return tenant_entry("role.granted", actor=actor, personal_id=personal_id, role=role)
 
 
 async def _roles_changed(session: AsyncSession, tenant: Tenant, sessions: SessionStore) -> None:
@@ -212,11 +206,7 @@ async def revoke_role(
     removed = result.scalar_one_or_none() is not None
     if removed:
         await session.execute(
-            insert(TenantAudit).values(
-                actor=str(actor),
-                action="role.revoked",
-                detail={"personal_id": grant.personal_id, "role": grant.role},
-            )
+            tenant_entry("role.revoked", actor=actor, personal_id=grant.personal_id, role=grant.role)
         )
         await _roles_changed(session, tenant, sessions)
     return removed
@@ -274,11 +264,7 @@ def add_platform_admin(engine: Engine, personal_id: str, *, actor: Actor) -> boo
             is not None
         )
         if created:
-            conn.execute(
-                insert(PlatformAudit).values(
-                    actor=str(actor), action="platform_admin.added", detail={"personal_id": personal_id}
-                )
-            )
+            conn.execute(platform_entry("platform_admin.added", actor=actor, personal_id=personal_id))
             relay = emit_sync(conn, RolesChanged(tenant=None, site="console"))
     if created:
         relay_sync(engine, relay)
@@ -300,11 +286,7 @@ def remove_platform_admin(engine: Engine, personal_id: str, *, actor: Actor) -> 
             is not None
         )
         if removed:
-            conn.execute(
-                insert(PlatformAudit).values(
-                    actor=str(actor), action="platform_admin.removed", detail={"personal_id": personal_id}
-                )
-            )
+            conn.execute(platform_entry("platform_admin.removed", actor=actor, personal_id=personal_id))
             relay = emit_sync(conn, RolesChanged(tenant=None, site="console"))
     if removed:
         relay_sync(engine, relay)
@@ -366,10 +348,11 @@ def set_identity_setting(
             )
         )
         conn.execute(
-            insert(PlatformAudit).values(
-                actor=str(actor),
-                action="identity.configured",
-                tenant_slug=tenant.slug,
-                detail={"issuer": values["issuer"], "client_id": client_id},
+            platform_entry(
+                "identity.configured",
+                actor=actor,
+                tenant=tenant.slug,
+                issuer=values["issuer"],
+                client_id=client_id,
             )
         )

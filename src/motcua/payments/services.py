@@ -17,14 +17,14 @@ from functools import partial
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure
 from motcua.core.actions import emit
-from motcua.core.audit import Actor, PlatformAudit
+from motcua.core.audit import Actor, platform_entry
 from motcua.core.db import Database, locked
 from motcua.core.events import ReceiptIssued
 from motcua.core.tenant import Tenant
@@ -613,11 +613,8 @@ async def update_payment_settings(
                 {"value": json.dumps(wanted.as_json()), "id": tenant.id},
             )
             await conn.execute(
-                insert(PlatformAudit).values(
-                    actor=str(actor),
-                    action="payments.configured",
-                    tenant_slug=tenant.slug,
-                    detail=wanted.as_json(),
+                platform_entry(
+                    "payments.configured", actor=actor, tenant=tenant.slug, detail=wanted.as_json()
                 )
             )
     except IntegrityError:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import dramatiq
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
-from motcua.core.audit import Actor, TenantAudit
+from motcua.core.audit import Actor, TenantAudit, tenant_entry
 from motcua.core.events import Subscriber, TenantOnboarded, subscribe
 from motcua.core.jobs import tenant_job_session
 
@@ -29,10 +29,8 @@ async def announce_tenant_ready(tenant: str, event: dict[str, Any] | None = None
         )
         if already is None:
             await session.execute(
-                insert(TenantAudit).values(
-                    actor=str(Actor.system("onboarding")),
-                    action="portal.opened",
-                    detail={"name": record.name, "kind": record.kind},
+                tenant_entry(
+                    "portal.opened", actor=Actor.system("onboarding"), name=record.name, kind=record.kind
                 )
             )
 

@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, func, select, update
 
 from motcua.core.actions import emit_sync
-from motcua.core.audit import Actor, PlatformAudit
+from motcua.core.audit import Actor, platform_entry
 from motcua.core.events import RolesChanged
 from motcua.core.outbox import relay_sync
 from motcua.core.tenant import Tenant
@@ -109,9 +109,7 @@ def to_tenant(row: Any) -> Tenant:
 
 
 def platform_audit(conn: Connection, action: str, slug: str, *, actor: Actor, **detail: Any) -> None:
-    conn.execute(
-        insert(PlatformAudit).values(actor=str(actor), action=action, tenant_slug=slug, detail=detail)
-    )
+    conn.execute(platform_entry(action, actor=actor, tenant=slug, **detail))
 
 
 # Status changes ------------------------------------------------------------------------------
