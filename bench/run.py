@@ -149,7 +149,7 @@ def make_receipt(engine: Any, settings: Any, slug: str, code: str) -> tuple[str,
                         )
                         await session.refresh(dossier)
                     receipt = await record_counter_payment(
-                        session, tenant, dossier, officer="079085009999", method="cash"
+                        session, tenant, dossier, actor=Actor.officer("079085009999"), method="cash"
                     )
                 # Filed as the job does right after the payment: downloads read the stored PDF.
                 await file_receipt_pdf(session, LocalStorage.for_settings(settings), tenant, receipt)

@@ -54,6 +54,8 @@ def normalise_path(path: str) -> str:
     segments resolved ("//console", "/%2Fconsole" once decoded, "/a/../console" → "/console").
     The middleware decides on this path and hands the router the same one, so no spelling of a
     path can pass the prefix checks below and still reach a console or platform handler."""
+    if "//" not in path and "/." not in path:
+        return path  # already normal: the common case, kept cheap
     segments: list[str] = []
     for segment in path.split("/"):
         if segment in ("", "."):

@@ -120,6 +120,21 @@ class SecurityHeaders:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.production = settings.is_production
+        # Built once: every response gets these unless it set its own (a hot path: each
+        # request of every portal passes here).
+        self._fixed: Headers = [
+            (b"x-frame-options", b"DENY"),  # for browsers that predate frame-ancestors
+            (b"x-content-type-options", b"nosniff"),
+            # same-origin: our URLs carry dossier codes (/my/dossiers/<code>, /tracking?code=…)
+            # and search terms, and no other site needs to know where a citizen came from (the
+            # e-ID provider and the checkout know us by client id and session id). Within the
+            # portal the full referrer is still sent.
+            (b"referrer-policy", b"same-origin"),
+            (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+            (b"cross-origin-opener-policy", b"same-origin"),
+            *([(b"strict-transport-security", HSTS)] if self.production else []),
+        ]
+        self._strict = STRICT_POLICY.encode()
         # The checkout the pay form redirects to: the local stand-in's address in development.
         self.checkout_origin: str | None = None
         if settings.stripe_secret_key:
@@ -157,20 +172,13 @@ class SecurityHeaders:
         content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"")
         if _is_api_reference(path) and status == 200 and content_type.startswith(b"text/html"):
             add(b"content-security-policy", API_REFERENCE_POLICY.encode())
-        else:
+        elif signed_in:
             policy = content_security_policy(self._form_action(user, site_of(connection)))
             add(b"content-security-policy", policy.encode())
-        add(b"x-frame-options", b"DENY")  # for browsers that predate frame-ancestors
-        add(b"x-content-type-options", b"nosniff")
-        # same-origin: our URLs carry dossier codes (/my/dossiers/<code>, /tracking?code=…) and
-        # search terms, and no other site needs to know where a citizen came from (the e-ID
-        # provider and the checkout know us by client id and session id). Within the portal the
-        # full referrer is still sent.
-        add(b"referrer-policy", b"same-origin")
-        add(b"permissions-policy", b"camera=(), microphone=(), geolocation=()")
-        add(b"cross-origin-opener-policy", b"same-origin")
-        if self.production:
-            add(b"strict-transport-security", HSTS)
+        else:
+            add(b"content-security-policy", self._strict)
+        for name, value in self._fixed:
+            add(name, value)
 
         # No browser or proxy keeps a copy of a page with personal data (a shared computer's back
         # button, a caching proxy) or of a response that sets a cookie (a proxy would hand one

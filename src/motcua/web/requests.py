@@ -30,6 +30,18 @@ _READ = {b"application/x-www-form-urlencoded": (b"%00",), b"application/json": (
 
 
 def valid_host(raw: str) -> bool:
+    known = _checked_hosts.get(raw)
+    if known is None:
+        known = _check_host(raw)
+        if len(_checked_hosts) < 4096:  # real hosts are few; random ones are not kept
+            _checked_hosts[raw] = known
+    return known
+
+
+_checked_hosts: dict[str, bool] = {}
+
+
+def _check_host(raw: str) -> bool:
     match = _HOST.match(raw)
     if match is None or len(raw) > 260:
         return False
