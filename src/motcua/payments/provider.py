@@ -190,8 +190,31 @@ class StripeProvider:
     def verify_webhook(self, payload: bytes, signature: str) -> dict[str, Any]:
         """Raises ValueError on a bad payload or stripe.SignatureVerificationError on a bad or
         stale signature (Stripe's own check: HMAC of "t.payload", 5-minute tolerance)."""
-        event = stripe.Webhook.construct_event(payload, signature, self.webhook_secret)
-        return dict(event.to_dict())
+        try:
+            event = stripe.Webhook.construct_event(payload, signature, self.webhook_secret)
+            data = dict(event.to_dict())
+        except (AttributeError, TypeError) as exc:  # signed, but not an event object at all
+            raise ValueError(f"not an event: {type(exc).__name__}") from None
+        check_event_shape(data)
+        return data
+
+
+def check_event_shape(event: dict[str, Any]) -> None:
+    """What every event we read has: a string id and type, and ``data.object`` a mapping. A signed
+    body without them is refused (ValueError) before anything reads it."""
+    data = event.get("data")
+    if not (
+        isinstance(event.get("id"), str)
+        and isinstance(event.get("type"), str)
+        and isinstance(data, dict)
+        and isinstance(data.get("object"), dict)
+        and isinstance(event.get("account") or "", str)
+    ):
+        raise ValueError("malformed event")
+    # The references we look payments up by are strings in every Stripe object.
+    obj = data["object"]
+    if any(not isinstance(obj.get(k) or "", str) for k in ("id", "payment_intent", "currency", "status")):
+        raise ValueError("malformed event object")
 
 
 def status_of_session(session: Any) -> ProviderStatus:

@@ -177,8 +177,14 @@ async def stripe_webhook(
     if row is None:
         return Response({"error": "unknown account"}, status_code=400)
     tenant = Tenant.from_row(row)
-    async with db.tenant_session(tenant) as session:
-        fresh = await apply_event(session, tenant, event)
+    try:
+        async with db.tenant_session(tenant) as session:
+            fresh = await apply_event(session, tenant, event)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        # Signed, but with values of the wrong kind: nothing was kept (the transaction rolled
+        # back), and the provider is told so rather than shown a server error.
+        log.warning("event %s of %s refused: %s", str(event.get("id"))[:80], tenant.slug, type(exc).__name__)
+        return Response({"error": "malformed event"}, status_code=400)
     return Response({"status": "applied" if fresh else "duplicate"})
 
 
