@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import logging
 import traceback
+from typing import Any
 from urllib.parse import quote
 
 import asyncpg
 import redis.exceptions
-from litestar import Request
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.response import Redirect, Response
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 
-from motcua.core.pages import not_found_page
+from motcua.core.pages import HttpRequest, not_found_page
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +28,11 @@ _UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
 _DRIVER_MODULES = ("sqlalchemy.", "asyncpg.", "psycopg.")
 
 
-def _wants_json(request: Request) -> bool:  # type: ignore[type-arg]
+def _wants_json(request: HttpRequest) -> bool:
     return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
 
 
-def http_exception_handler(request: Request, exc: HTTPException) -> Response[object]:  # type: ignore[type-arg]
+def http_exception_handler(request: HttpRequest, exc: HTTPException) -> Response[Any]:
     if exc.status_code == 429:
         return _too_many(request, exc)
     if _wants_json(request):
@@ -51,15 +51,15 @@ def http_exception_handler(request: Request, exc: HTTPException) -> Response[obj
             message = (
                 "Trang này dành cho cán bộ hoặc quản trị viên được cấp quyền trên cổng dịch vụ công này."
             )
-        return page(request, "web/forbidden.html", status_code=403, title=title, message=message)  # type: ignore[return-value]
+        return page(request, "web/forbidden.html", status_code=403, title=title, message=message)
     if exc.status_code in (404, 405):
-        return not_found_page(request, "Trang bạn tìm không tồn tại hoặc đã được chuyển đi.")  # type: ignore[return-value]
+        return not_found_page(request, "Trang bạn tìm không tồn tại hoặc đã được chuyển đi.")
     if exc.status_code in (400, 413):
         from motcua.core.pages import page
 
         title = "Tệp hoặc biểu mẫu quá lớn" if exc.status_code == 413 else "Yêu cầu không hợp lệ"
         message = "Dữ liệu gửi lên không đúng. Vui lòng quay lại trang trước, kiểm tra và gửi lại."
-        return page(request, "web/forbidden.html", status_code=exc.status_code, title=title, message=message)  # type: ignore[return-value]
+        return page(request, "web/forbidden.html", status_code=exc.status_code, title=title, message=message)
     return Response({"status_code": exc.status_code, "detail": exc.detail}, status_code=exc.status_code)
 
 
@@ -85,7 +85,7 @@ def database_unreachable(exc: BaseException) -> bool:
     return False
 
 
-def database_unavailable(request: Request, exc: Exception) -> Response[object]:  # type: ignore[type-arg]
+def database_unavailable(request: HttpRequest, exc: Exception) -> Response[Any]:
     """503 and the friendly page: one log line per request, not a traceback, while it lasts."""
     reason = (str(exc).strip().splitlines() or [""])[0]
     log.warning(
@@ -101,10 +101,10 @@ def database_unavailable(request: Request, exc: Exception) -> Response[object]: 
         return Response({"status_code": 503, "detail": detail}, status_code=503, headers=headers)
     from motcua.core.pages import page
 
-    return page(request, "web/error.html", status_code=503, headers=headers)  # type: ignore[return-value]
+    return page(request, "web/error.html", status_code=503, headers=headers)
 
 
-def _too_many(request: Request, exc: HTTPException) -> Response[object]:  # type: ignore[type-arg]
+def _too_many(request: HttpRequest, exc: HTTPException) -> Response[Any]:
     """429 with how long to wait, in words and in ``Retry-After``."""
     wait = (exc.headers or {}).get("Retry-After", "60")
     headers = {"retry-after": wait, "cache-control": "no-store"}
@@ -113,7 +113,7 @@ def _too_many(request: Request, exc: HTTPException) -> Response[object]:  # type
         return Response({"status_code": 429, "detail": message}, status_code=429, headers=headers)
     from motcua.core.pages import page
 
-    return page(  # type: ignore[return-value]
+    return page(
         request,
         "web/forbidden.html",
         status_code=429,
@@ -146,7 +146,7 @@ def redis_unreachable(exc: BaseException) -> bool:
     return False
 
 
-def internal_error_handler(request: Request, exc: Exception) -> Response[object]:  # type: ignore[type-arg]
+def internal_error_handler(request: HttpRequest, exc: Exception) -> Response[Any]:
     """Every error that is not an HTTP answer: 400 for a value the database refused, 503 when
     the database or Redis cannot be reached (they come back by themselves), otherwise a 500 that
     is logged with its traceback."""
