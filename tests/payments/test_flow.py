@@ -18,7 +18,7 @@ from motcua.core.db import Database
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.dev.stripe_standin import StripeStandin
-from motcua.payments.provider import LineItem, StripeProvider
+from motcua.payments.provider import LineItem, StripeProvider, checkout_key, refund_key
 from motcua.payments.services import reconcile
 from tests.backoffice.test_workspace import _act, _officer, _submit
 from tests.conftest import MakeTenant, asgi_transport
@@ -191,6 +191,7 @@ async def test_reconciliation_repairs_a_crash_between_provider_and_database(
             success_url=f"http://{tenant.slug}.localhost/payments/{payment_id}/return",
             cancel_url=f"http://{tenant.slug}.localhost/payments/{payment_id}/cancel",
             reference=code,
+            idempotency_key=checkout_key(tenant.slug, payment_id),
         )
         standin.complete(lost.provider_ref)  # and the citizen paid meanwhile
         assert await reconcile(db, provider, tenant) >= 1
@@ -225,6 +226,7 @@ async def test_the_reconciliation_job_settles_a_payment_in_a_real_worker(
         success_url=f"http://{tenant.slug}.localhost/payments/{payment_id}/return",
         cancel_url=f"http://{tenant.slug}.localhost/payments/{payment_id}/cancel",
         reference=code,
+        idempotency_key=checkout_key(tenant.slug, payment_id),
     )
     standin.complete(started.provider_ref)
     env = {
@@ -416,7 +418,7 @@ async def test_a_refund_lost_in_a_crash_is_finished_once_and_a_refused_one_says_
         provider_payment_ref=payment.provider_payment_ref,
         amount_vnd=30000,
         reason="Thu thừa",
-        idempotency_key=f"motcua-refund-{refund_id}",
+        idempotency_key=refund_key(tenant.slug, refund_id),
     )
     tenant = replace(tenant, settings={**tenant.settings, "payments": {"stripe_account": "acct_pay"}})
     db = Database(live_settings.database_url or "", pool_size=2)

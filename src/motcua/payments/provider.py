@@ -59,6 +59,7 @@ class PaymentProvider(Protocol):
         success_url: str,
         cancel_url: str,
         reference: str,
+        idempotency_key: str,
         application_fee_vnd: int = 0,
     ) -> CheckoutStarted: ...
 
@@ -97,6 +98,7 @@ class StripeProvider:
         success_url: str,
         cancel_url: str,
         reference: str,
+        idempotency_key: str,
         application_fee_vnd: int = 0,
     ) -> CheckoutStarted:
         params: dict[str, Any] = {
@@ -121,10 +123,11 @@ class StripeProvider:
             # Direct charge: the locality is the merchant, the platform takes its fee from it.
             params["payment_intent_data"] = {"application_fee_amount": application_fee_vnd}
         try:
-            # The key is derived from our payment id: a retry after a crash gets the same session.
+            # The key is derived from our payment (checkout_key): a retry after a crash gets the
+            # same session.
             session = self.client.v1.checkout.sessions.create(
                 params=params,  # type: ignore[arg-type]
-                options={"idempotency_key": f"motcua-payment-{payment_id}", "stripe_account": account},
+                options={"idempotency_key": idempotency_key, "stripe_account": account},
             )
         except stripe.StripeError as exc:
             raise PaymentProviderError(
@@ -197,6 +200,17 @@ class StripeProvider:
             raise ValueError(f"not an event: {type(exc).__name__}") from None
         check_event_shape(data)
         return data
+
+
+def checkout_key(tenant: str, payment_id: int) -> str:
+    """The idempotency key of a payment's checkout. Payment ids count per tenant, and an account
+    may pass from one tenant to another (a merger, a re-onboarding): the tenant is in the key so
+    that one tenant's payment 1 can never be answered with another's."""
+    return f"motcua-{tenant}-payment-{payment_id}"
+
+
+def refund_key(tenant: str, refund_id: int) -> str:
+    return f"motcua-{tenant}-refund-{refund_id}"
 
 
 def check_event_shape(event: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ from motcua.dossiers.models import Dossier
 from motcua.dossiers.services import tell_applicant
 from motcua.dossiers.slip import format_fee_vnd
 from motcua.payments.models import Payment, PaymentMethod, PaymentStatus, Refund, RefundStatus
-from motcua.payments.provider import PaymentProvider, PaymentProviderError
+from motcua.payments.provider import PaymentProvider, PaymentProviderError, refund_key
 from motcua.payments.settings import parse_amount_vnd
 
 REFUNDABLE = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.REVIEW})
@@ -127,7 +127,7 @@ async def _ask_provider(
                 provider_payment_ref=intent,
                 amount_vnd=amount,
                 reason=reason,
-                idempotency_key=f"motcua-refund-{refund_id}",
+                idempotency_key=refund_key(tenant.slug, refund_id),
             )
         )
     except PaymentProviderError as exc:

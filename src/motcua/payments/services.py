@@ -38,6 +38,7 @@ from motcua.payments.provider import (
     PaymentProvider,
     PaymentProviderError,
     ProviderStatus,
+    checkout_key,
     status_of_session,
 )
 from motcua.payments.receipts import issue_receipt, receipts_of_citizen, receipts_of_dossier
@@ -98,34 +99,26 @@ async def start_payment(
         if paid:
             raise DossierError("Hồ sơ này đã được thanh toán.")
         # A second click, or a second tab, goes back to the checkout already open: one dossier,
-        # one payment in flight (a session is reused while well within its 24-hour life).
-        open_checkout = await session.scalar(
-            select(Payment)
-            .where(
-                Payment.dossier_id == dossier.id,
-                Payment.status == PaymentStatus.STARTED,
-                Payment.amount_vnd == dossier.fee_vnd,
-                Payment.checkout_url.is_not(None),
-                Payment.created_at > func.now() - REUSE_CHECKOUT_FOR,
+        # one payment in flight (a session is reused while well within its 24-hour life). One
+        # statement reads both kinds, so a payment moving from reserved to started meanwhile
+        # (its provider call is answered without this lock) is seen as one or the other.
+        current = (
+            await session.execute(
+                select(Payment.id, Payment.status, Payment.checkout_url)
+                .where(
+                    Payment.dossier_id == dossier.id,
+                    Payment.status.in_((PaymentStatus.CREATED, PaymentStatus.STARTED)),
+                    Payment.amount_vnd == dossier.fee_vnd,
+                    Payment.created_at > func.now() - REUSE_CHECKOUT_FOR,
+                )
+                .order_by(Payment.id.desc())
+                .limit(1)
             )
-            .order_by(Payment.id.desc())
-            .limit(1)
-        )
-        if open_checkout is not None and open_checkout.checkout_url:
-            return Started(open_checkout.id, open_checkout.checkout_url)
-        # Reserved by a click still waiting for the provider: ask the provider for that same
-        # payment (idempotent by payment id: the same checkout comes back), never a second one.
-        in_flight = await session.scalar(
-            select(Payment.id)
-            .where(
-                Payment.dossier_id == dossier.id,
-                Payment.status == PaymentStatus.CREATED,
-                Payment.amount_vnd == dossier.fee_vnd,
-                Payment.created_at > func.now() - REUSE_CHECKOUT_FOR,
-            )
-            .order_by(Payment.id.desc())
-            .limit(1)
-        )
+        ).one_or_none()
+        if current is not None and current.status == PaymentStatus.STARTED and current.checkout_url:
+            return Started(current.id, current.checkout_url)
+        # Reserved by a click still waiting for the provider: that same payment, never a second.
+        in_flight = current.id if current is not None and current.status == PaymentStatus.CREATED else None
         if in_flight is not None:
             payment_id = in_flight
         else:
@@ -217,6 +210,7 @@ async def _call_provider(db: Database, provider: PaymentProvider, tenant: Tenant
                 success_url=f"{row.origin}/payments/{payment_id}/return",
                 cancel_url=f"{row.origin}/payments/{payment_id}/cancel",
                 reference=row.code,
+                idempotency_key=checkout_key(tenant.slug, payment_id),
                 application_fee_vnd=row.platform_fee_vnd,
             )
         )
