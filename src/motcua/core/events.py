@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, ClassVar, Self, get_type_hints
+from typing import Any, Self, get_type_hints
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -18,7 +18,6 @@ class Event:
     """Base of every event. ``tenant`` is the slug of the tenant it happened in (None for what
     happens on the platform itself, such as the console's administrators)."""
 
-    NAME: ClassVar[str] = ""
     tenant: str | None
 
     def to_payload(self) -> dict[str, Any]:
@@ -59,7 +58,6 @@ class DossierEvent(Event):
     taken in the transaction that made the change, so the message tells what was true then.
     """
 
-    NAME: ClassVar[str] = "dossier"
     kind: str
     key: str
     code: str
@@ -82,7 +80,6 @@ class DeadlineEvent(Event):
     """A dossier is about to be late, or is late: staff must hear about it (``kind`` is
     ``due_soon``, ``overdue`` or ``reception_overdue``; ``emails`` are the staff to tell)."""
 
-    NAME: ClassVar[str] = "deadline"
     kind: str
     key: str
     code: str
@@ -97,15 +94,12 @@ class DeadlineEvent(Event):
 class ReceiptIssued(Event):
     """A receipt was issued (its PDF is to be filed)."""
 
-    NAME: ClassVar[str] = "receipt_issued"
     receipt_id: int
 
 
 @dataclass(frozen=True, kw_only=True)
 class TenantOnboarded(Event):
     """A tenant became active for the first time (its own audit trail is to be opened)."""
-
-    NAME: ClassVar[str] = "tenant_onboarded"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,7 +108,6 @@ class RolesChanged(Event):
     suspended): every session of ``site`` (a tenant slug, or ``console``) must read its roles
     again before its next request acts."""
 
-    NAME: ClassVar[str] = "roles_changed"
     site: str
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import dramatiq
 from dramatiq import Message
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,8 @@ def _log_waiting(count: int, exc: Exception) -> None:
 _MARK = text("UPDATE platform.outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY(:ids)")
 
 
-async def relay(engine: AsyncEngine, rows: Sequence[OutboxRow]) -> int:
-    """Right after a commit: send what it wrote. A failure leaves the rest for ``relay_pending``."""
+def _send_now(rows: Sequence[OutboxRow]) -> list[int]:
+    """Send right after a commit; what could not be sent waits for ``relay_pending``."""
     sent: list[int] = []
     try:
         _send(rows, sent)
@@ -91,31 +91,33 @@ async def relay(engine: AsyncEngine, rows: Sequence[OutboxRow]) -> int:
         log.warning(
             "outbox: %d job(s) wait for the relay (%s: %s)", len(rows) - len(sent), type(exc).__name__, exc
         )
+    return sent
+
+
+_NOT_MARKED = "outbox: sent jobs %s could not be marked (they will be sent again)"
+
+
+async def relay(engine: AsyncEngine, rows: Sequence[OutboxRow]) -> int:
+    """Right after a commit: send what it wrote."""
+    sent = _send_now(rows)
     if sent:
         try:
             async with engine.begin() as conn:
-                await _mark(conn, sent)
+                await conn.execute(_MARK, {"ids": sent})
         except Exception:
-            log.exception("outbox: sent jobs %s could not be marked (they will be sent again)", sent)
+            log.exception(_NOT_MARKED, sent)
     return len(sent)
-
-
-async def _mark(conn: AsyncConnection, ids: list[int]) -> None:
-    await conn.execute(_MARK, {"ids": ids})
 
 
 def relay_sync(engine: Engine, rows: Sequence[OutboxRow]) -> int:
     """``relay`` for blocking code (onboarding, the CLI)."""
-    sent: list[int] = []
-    try:
-        _send(rows, sent)
-    except Exception as exc:
-        log.warning(
-            "outbox: %d job(s) wait for the relay (%s: %s)", len(rows) - len(sent), type(exc).__name__, exc
-        )
+    sent = _send_now(rows)
     if sent:
-        with engine.begin() as conn:
-            conn.execute(_MARK, {"ids": sent})
+        try:
+            with engine.begin() as conn:
+                conn.execute(_MARK, {"ids": sent})
+        except Exception:
+            log.exception(_NOT_MARKED, sent)
     return len(sent)
 
 
@@ -151,10 +153,3 @@ def relay_pending(engine: Engine, *, grace_seconds: float = GRACE_SECONDS, limit
         if sent:
             conn.execute(_MARK, {"ids": sent})
         return len(sent)
-
-
-def unsent_count(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(
-            conn.execute(text("SELECT count(*) FROM platform.outbox WHERE sent_at IS NULL")).scalar_one()
-        )

@@ -14,7 +14,7 @@ from motcua.core.actions import after_commit, emit, emit_sync
 from motcua.core.audit import Actor, ActorKind, platform_entry, tenant_entry
 from motcua.core.db import Database, search_path_sql
 from motcua.core.events import RolesChanged
-from motcua.core.outbox import relay_sync
+from motcua.core.outbox import OutboxRow, relay_sync
 from motcua.core.security import SecretBox, sign
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
@@ -251,46 +251,42 @@ async def list_grants(session: AsyncSession) -> list[GrantView]:
 
 # Operator actions (CLI) -----------------------------------------------------------------------
 def add_platform_admin(engine: Engine, personal_id: str, *, actor: Actor) -> bool:
-    if not PERSONAL_ID.match(personal_id):
-        raise IdentityInputError(f"personal ID must be exactly 12 digits, got {personal_id!r}")
-    with engine.begin() as conn:
-        created = (
-            conn.execute(
-                pg_insert(PlatformAdmin)
-                .values(personal_id=personal_id, added_by=str(actor))
-                .on_conflict_do_nothing()
-                .returning(PlatformAdmin.personal_id)
-            ).scalar_one_or_none()
-            is not None
-        )
-        if created:
-            conn.execute(platform_entry("platform_admin.added", actor=actor, personal_id=personal_id))
-            relay = emit_sync(conn, RolesChanged(tenant=None, site="console"))
-    if created:
-        relay_sync(engine, relay)
-    return created
+    """Returns False when they were already an administrator."""
+    statement = (
+        pg_insert(PlatformAdmin)
+        .values(personal_id=personal_id, added_by=str(actor))
+        .on_conflict_do_nothing()
+        .returning(PlatformAdmin.personal_id)
+    )
+    return _change_platform_admins(engine, personal_id, statement, "platform_admin.added", actor=actor)
 
 
 def remove_platform_admin(engine: Engine, personal_id: str, *, actor: Actor) -> bool:
     """Take the console away from someone: their console sessions lose it on their next
     request. Returns False when they were not an administrator."""
+    statement = (
+        delete(PlatformAdmin)
+        .where(PlatformAdmin.personal_id == personal_id)
+        .returning(PlatformAdmin.personal_id)
+    )
+    return _change_platform_admins(engine, personal_id, statement, "platform_admin.removed", actor=actor)
+
+
+def _change_platform_admins(
+    engine: Engine, personal_id: str, statement: Any, action: str, *, actor: Actor
+) -> bool:
+    """Run ``statement`` (it returns the row it changed, if any) with its audit row and the
+    roles change of the console, in one transaction."""
     if not PERSONAL_ID.match(personal_id):
         raise IdentityInputError(f"personal ID must be exactly 12 digits, got {personal_id!r}")
+    relay: list[OutboxRow] = []
     with engine.begin() as conn:
-        removed = (
-            conn.execute(
-                delete(PlatformAdmin)
-                .where(PlatformAdmin.personal_id == personal_id)
-                .returning(PlatformAdmin.personal_id)
-            ).scalar_one_or_none()
-            is not None
-        )
-        if removed:
-            conn.execute(platform_entry("platform_admin.removed", actor=actor, personal_id=personal_id))
+        changed = conn.execute(statement).scalar_one_or_none() is not None
+        if changed:
+            conn.execute(platform_entry(action, actor=actor, personal_id=personal_id))
             relay = emit_sync(conn, RolesChanged(tenant=None, site="console"))
-    if removed:
-        relay_sync(engine, relay)
-    return removed
+    relay_sync(engine, relay)
+    return changed
 
 
 def grant_role_sync(engine: Engine, tenant: Tenant, grant: RoleGrantCreate, *, actor: Actor) -> bool:
