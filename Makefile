@@ -61,7 +61,7 @@ LOCALES := src/motcua/translations
 messages: $(STAMP) ## extract UI texts into $(LOCALES)/messages.pot and merge them into each language's .po
 	$(VENV)/bin/pybabel extract -F babel.cfg --add-location=file --sort-by-file --no-wrap \
 		--project=motcua --copyright-holder=motcua -o $(LOCALES)/messages.pot .
-	$(VENV)/bin/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-wrap --ignore-pot-creation-date
+	$(VENV)/bin/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-wrap --ignore-pot-creation-date --no-fuzzy-matching
 
 clean: ## remove the virtualenv and local data (.motcua/)
 	rm -rf $(VENV) .motcua

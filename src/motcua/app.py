@@ -13,6 +13,7 @@ from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.openapi import OpenAPIConfig
 
+from motcua.admin.routes import manage_router as admin_manage_router
 from motcua.admin.routes import router as admin_router
 from motcua.backoffice.routes import router as backoffice_router
 from motcua.catalog.routes import router as catalog_router
@@ -52,6 +53,7 @@ ROUTERS = [
     web_router,
     catalog_router,
     admin_router,
+    admin_manage_router,
     identity_router,
     dossiers_router,
     backoffice_router,

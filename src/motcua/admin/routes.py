@@ -1,32 +1,21 @@
-"""The central console on ``admin.<platform domain>``: platform administrators only."""
+"""The central console on ``admin.<platform domain>`` (mounted under ``/console`` by the tenant
+middleware) and the tenant administrators' settings pages under ``/manage``. Each page family
+lives in its own module; this one only gathers them into the two routers."""
 
 from __future__ import annotations
 
-from litestar import Router, get
-from litestar.di import NamedDependency
-from litestar.exceptions import PermissionDeniedException
-from litestar.response import Response
-from sqlalchemy import text
+from litestar import Router
 
-from motcua.core.db import Database
-from motcua.core.pages import HttpRequest, page
-from motcua.identity.models import Role
-from motcua.identity.sessions import UserSession
+from motcua.admin import (
+    admins_pages,
+    archive_pages,
+    audit_pages,
+    console_pages,
+    onboarding_pages,
+    settings_pages,
+)
 
+_FAMILIES = (console_pages, onboarding_pages, archive_pages, audit_pages, admins_pages, settings_pages)
 
-@get("/", name="console_home", include_in_schema=False)
-async def console_home(
-    request: HttpRequest, db: NamedDependency[Database], user: NamedDependency[UserSession | None]
-) -> Response[str]:
-    if user is None:
-        return page(request, "admin/console.html", tenants=None)
-    if not user.has(Role.PLATFORM_ADMIN):
-        raise PermissionDeniedException("platform administrators only")
-    async with db.engine.connect() as conn:
-        tenants = (
-            await conn.execute(text("SELECT slug, name, kind, status FROM platform.tenants ORDER BY slug"))
-        ).all()
-    return page(request, "admin/console.html", tenants=tenants)
-
-
-router = Router(path="/console", route_handlers=[console_home])
+router = Router(path="/console", route_handlers=[h for family in _FAMILIES for h in family.CONSOLE_HANDLERS])
+manage_router = Router(path="/", route_handlers=[h for family in _FAMILIES for h in family.MANAGE_HANDLERS])

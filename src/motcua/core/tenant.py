@@ -21,9 +21,11 @@ class Tenant:
     branding: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     # Per-tenant operating settings: working calendar, upload limits…
     settings: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    # Why the portal is suspended or archived (shown on its notice page); None otherwise.
+    status_reason: str | None = None
 
     # The columns every tenant lookup selects, in one place.
-    COLUMNS: ClassVar[str] = "id, slug, name, kind, status, schema_name, theme, branding, settings"
+    COLUMNS: ClassVar[str] = "id, slug, name, kind, status, schema_name, theme, branding, settings, status_reason"
 
     @classmethod
     def from_row(cls, row: Any) -> Tenant:
@@ -37,4 +39,5 @@ class Tenant:
             theme=row.theme,
             branding=dict(row.branding or {}),
             settings=dict(getattr(row, "settings", None) or {}),
+            status_reason=getattr(row, "status_reason", None),
         )

@@ -79,6 +79,14 @@ def migrate_tenant_schema(engine: Engine, root: Path, schema: str) -> None:
     with engine.connect() as conn, conn.begin():
         conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         _upgrade(conn, root, schema, TENANT)
+        # Kept on the tenant row too, so the console lists versions without opening each schema.
+        conn.execute(
+            text(
+                f'UPDATE platform.tenants SET schema_version = (SELECT version_num FROM "{schema}".alembic_version) '
+                "WHERE schema_name = :s"
+            ),
+            {"s": schema},
+        )
 
 
 def tenant_versions(conn: Connection) -> dict[str, str | None]:
