@@ -114,6 +114,10 @@ def platform_entry(
     """The one way a platform audit row is written (run it on the action's own transaction);
     ``detail`` for keys that are not identifiers, ``more`` for the rest."""
     row = {**(detail or {}), **more}
+    if actor.address:
+        # Console actions are audited with where they came from (the platform trail has no
+        # address column of its own).
+        row.setdefault("address", actor.address)
     return insert(PlatformAudit).values(actor=str(actor), action=action, tenant_slug=tenant, detail=row)
 
 
