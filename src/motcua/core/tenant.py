@@ -25,7 +25,9 @@ class Tenant:
     status_reason: str | None = None
 
     # The columns every tenant lookup selects, in one place.
-    COLUMNS: ClassVar[str] = "id, slug, name, kind, status, schema_name, theme, branding, settings, status_reason"
+    COLUMNS: ClassVar[str] = (
+        "id, slug, name, kind, status, schema_name, theme, branding, settings, status_reason"
+    )
 
     @classmethod
     def from_row(cls, row: Any) -> Tenant:

@@ -20,5 +20,14 @@ def subscribe(cache: Invalidatable) -> None:
 
 
 def tenants_changed() -> None:
+    """A tenant's status, domains, settings or theme changed: every cache drops everything."""
     for cache in list(_listeners):
         cache.invalidate()
+
+
+def catalog_changed(slug: str) -> None:
+    """One tenant's catalogue changed (call it after the commit). The tenant caches stay."""
+    for cache in list(_listeners):
+        drop = getattr(cache, "catalog_changed", None)
+        if drop is not None:
+            drop(slug)

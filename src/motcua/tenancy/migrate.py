@@ -82,8 +82,8 @@ def migrate_tenant_schema(engine: Engine, root: Path, schema: str) -> None:
         # Kept on the tenant row too, so the console lists versions without opening each schema.
         conn.execute(
             text(
-                f'UPDATE platform.tenants SET schema_version = (SELECT version_num FROM "{schema}".alembic_version) '
-                "WHERE schema_name = :s"
+                "UPDATE platform.tenants SET schema_version = "
+                f'(SELECT version_num FROM "{schema}".alembic_version) WHERE schema_name = :s'
             ),
             {"s": schema},
         )

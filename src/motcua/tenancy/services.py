@@ -113,7 +113,21 @@ def platform_audit(conn: Connection, action: str, slug: str, *, actor: Actor, **
 
 
 # Status changes ------------------------------------------------------------------------------
-def _set_status(engine: Engine, slug: str, *, allowed_from: set[str], to: str, actor: Actor) -> Tenant:
+REASON_MAX = 500
+
+
+def _set_status(
+    engine: Engine,
+    slug: str,
+    *,
+    allowed_from: set[str],
+    to: str,
+    actor: Actor,
+    reason: str | None = None,
+) -> Tenant:
+    reason = (reason or "").strip() or None
+    if reason is not None and len(reason) > REASON_MAX:
+        raise TenancyError(f"the reason is longer than {REASON_MAX} characters")
     with engine.begin() as conn:
         row = conn.execute(select(TENANTS).where(TENANTS.c.slug == slug).with_for_update()).one_or_none()
         if row is None:
@@ -122,8 +136,13 @@ def _set_status(engine: Engine, slug: str, *, allowed_from: set[str], to: str, a
             return to_tenant(row)
         if row.status not in allowed_from:
             raise TenancyError(f"tenant {slug!r} is {row.status} and cannot become {to}")
-        conn.execute(update(TenantRecord).where(TenantRecord.id == row.id).values(status=to))
-        platform_audit(conn, f"tenant.{to}", slug, actor=actor, previous_status=row.status)
+        values: dict[str, Any] = {"status": to, "status_reason": reason}
+        if to == TenantStatus.ARCHIVED:
+            values["archived_at"] = func.now()
+        elif row.status == TenantStatus.ARCHIVED:
+            values["archived_at"] = None
+        conn.execute(update(TenantRecord).where(TenantRecord.id == row.id).values(**values))
+        platform_audit(conn, f"tenant.{to}", slug, actor=actor, previous_status=row.status, reason=reason)
         row = conn.execute(select(TENANTS).where(TENANTS.c.id == row.id)).one()
         result = to_tenant(row)
         # A suspended portal grants nothing: its sessions read their roles again (and find
@@ -134,15 +153,34 @@ def _set_status(engine: Engine, slug: str, *, allowed_from: set[str], to: str, a
     return result
 
 
-def suspend_tenant(engine: Engine, slug: str, *, actor: Actor) -> Tenant:
+def suspend_tenant(engine: Engine, slug: str, *, actor: Actor, reason: str | None = None) -> Tenant:
+    """Close the portal (503 with ``reason`` on its notice page); nothing is deleted."""
     return _set_status(
-        engine, slug, allowed_from={TenantStatus.ACTIVE}, to=TenantStatus.SUSPENDED, actor=actor
+        engine,
+        slug,
+        allowed_from={TenantStatus.ACTIVE},
+        to=TenantStatus.SUSPENDED,
+        actor=actor,
+        reason=reason,
     )
 
 
 def resume_tenant(engine: Engine, slug: str, *, actor: Actor) -> Tenant:
     return _set_status(
         engine, slug, allowed_from={TenantStatus.SUSPENDED}, to=TenantStatus.ACTIVE, actor=actor
+    )
+
+
+def archive_tenant(engine: Engine, slug: str, *, actor: Actor, reason: str | None = None) -> Tenant:
+    """Make the portal read-only for good (a notice says why): no new dossiers, staff can still
+    read and export. The first step towards deleting a tenant."""
+    return _set_status(
+        engine,
+        slug,
+        allowed_from={TenantStatus.ACTIVE, TenantStatus.SUSPENDED},
+        to=TenantStatus.ARCHIVED,
+        actor=actor,
+        reason=reason,
     )
 
 
@@ -201,6 +239,7 @@ __all__ = [
     "ONBOARDING_STEPS",
     "OnboardingError",
     "TenancyError",
+    "archive_tenant",
     "list_tenants",
     "resume_tenant",
     "schema_for",
