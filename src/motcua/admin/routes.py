@@ -8,6 +8,7 @@ from litestar import Router
 
 from motcua.admin import (
     admins_pages,
+    appearance_pages,
     archive_pages,
     audit_pages,
     console_pages,
@@ -15,7 +16,15 @@ from motcua.admin import (
     settings_pages,
 )
 
-_FAMILIES = (console_pages, onboarding_pages, archive_pages, audit_pages, admins_pages, settings_pages)
+_FAMILIES = (
+    console_pages,
+    onboarding_pages,
+    archive_pages,
+    audit_pages,
+    admins_pages,
+    settings_pages,
+    appearance_pages,
+)
 
 router = Router(path="/console", route_handlers=[h for family in _FAMILIES for h in family.CONSOLE_HANDLERS])
 manage_router = Router(path="/", route_handlers=[h for family in _FAMILIES for h in family.MANAGE_HANDLERS])
