@@ -207,6 +207,7 @@ def test_platform_administrators_are_added_and_removed(
     live_settings: Settings, capsys: pytest.CaptureFixture[str], engine: Engine
 ) -> None:
     pid = "001099000555"
+    run_cli(capsys, "admins", "add", "001099000556")  # so that pid is not the last one
     assert run_cli(capsys, "admins", "add", pid)[1].strip() == f"{pid} is now a platform administrator"
     code, out, _ = run_cli(capsys, "admins", "remove", pid)
     assert code == 0 and out.strip() == f"{pid} is no longer a platform administrator"

@@ -16,8 +16,10 @@ from litestar.openapi import OpenAPIConfig
 from motcua.admin.routes import manage_router as admin_manage_router
 from motcua.admin.routes import router as admin_router
 from motcua.backoffice.routes import router as backoffice_router
+from motcua.catalog.manage_pages import manage_router as catalog_manage_router
 from motcua.catalog.routes import router as catalog_router
 from motcua.catalog.services import CatalogCache
+from motcua.core import invalidation
 from motcua.core.broker import setup_broker
 from motcua.core.db import Database
 from motcua.core.dependencies import DEPENDENCIES, bind_app_context, singleton
@@ -32,6 +34,7 @@ from motcua.dossiers.routes import router as dossiers_router
 from motcua.dossiers.slip import prepare_slip_fonts
 from motcua.dossiers.storage import LocalStorage
 from motcua.feedback.routes import router as feedback_router
+from motcua.identity.guards import requires_tenant_admin
 from motcua.identity.middleware import session_middleware, site_bound_csrf
 from motcua.identity.oidc import OidcClient
 from motcua.identity.routes import router as identity_router
@@ -52,6 +55,8 @@ REQUEST_BODY_LIMIT = 1024 * 1024
 ROUTERS = [
     web_router,
     catalog_router,
+    # /manage/catalog: catalog sits beside identity, so the app hands it identity's guard.
+    catalog_manage_router(requires_tenant_admin),
     admin_router,
     admin_manage_router,
     identity_router,
@@ -144,7 +149,8 @@ def create_app(settings: Settings) -> Litestar:
             ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        lifespan=[lifespan],
+        # The second one applies other processes' tenant changes to this one's caches.
+        lifespan=[lifespan, lambda _app: invalidation.listening(settings.redis_url or "")],
         openapi_config=OpenAPIConfig(title="motcua", version="1", path="/schema"),
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048, gzip_compress_level=5),
         debug=False,

@@ -577,6 +577,119 @@ def cmd_tenants_payments(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tenants_archive(settings: Settings, args: argparse.Namespace) -> int:
+    from motcua.tenancy.services import archive_tenant
+
+    with _tenant_engine(settings, args.slug) as (_, engine, _tenant):
+        tenant = archive_tenant(engine, args.slug, actor=_operator(), reason=args.reason)
+    print(f"tenant {tenant.slug} is {tenant.status}")
+    return 0
+
+
+def cmd_tenants_export(settings: Settings, args: argparse.Namespace) -> int:
+    from motcua.admin.archive import export_tenant
+
+    with _tenant_engine(settings, args.slug) as (live, engine, _tenant):
+        path = export_tenant(engine, live, args.slug, actor=_operator())
+    print(path)
+    return 0
+
+
+def cmd_tenants_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from motcua.admin.archive import restore_tenant
+    from motcua.core.db import sync_engine
+
+    archive = Path(args.file)
+    if not archive.is_file():
+        raise CommandError(f"no such export file: {archive}")
+    with services(settings) as live:
+        assert live.database_url
+        # Two connections: one holds the slug's lock while the other restores.
+        engine = sync_engine(live.database_url, pool_size=2)
+        try:
+            tenant = restore_tenant(engine, live, archive, args.slug, actor=_operator(), name=args.name)
+        finally:
+            engine.dispose()
+    print(f"tenant {tenant.slug} is {tenant.status}")
+    return 0
+
+
+def cmd_tenants_delete(settings: Settings, args: argparse.Namespace) -> int:
+    from motcua.admin.archive import delete_tenant
+
+    with _tenant_engine(settings, args.slug) as (live, engine, _tenant):
+        delete_tenant(engine, live, args.slug, actor=_operator(), confirmation=args.confirm)
+    print(f"tenant {args.slug} is deleted")
+    return 0
+
+
+def _run_on_tenant(settings: Settings, slug: str, action: Any) -> Any:
+    """Run ``await action(live, db, tenant)`` (an async settings action) for the tenant ``slug``."""
+    import asyncio
+
+    from motcua.core.db import Database
+
+    with _tenant_engine(settings, slug) as (live, _, tenant):
+
+        async def run() -> Any:
+            db = Database(live.database_url or "", pool_size=1)
+            try:
+                return await action(live, db, tenant)
+            finally:
+                await db.dispose()
+
+        return asyncio.run(run())
+
+
+def cmd_tenants_domains(settings: Settings, args: argparse.Namespace) -> int:
+    """Attach or detach a tenant's own domains, as the console's settings page does."""
+    from motcua.admin.tenant_settings import add_domain, remove_domain
+
+    if args.add:
+        host = _run_on_tenant(
+            settings,
+            args.slug,
+            lambda live, db, tenant: add_domain(db, live, tenant, args.add, actor=_operator()),
+        )
+        print(f"{host} now serves tenant {args.slug}")
+    elif args.remove:
+        host = _run_on_tenant(
+            settings,
+            args.slug,
+            lambda live, db, tenant: remove_domain(db, tenant, args.remove, actor=_operator()),
+        )
+        print(f"{host} no longer serves tenant {args.slug}")
+    else:
+        from motcua.admin.tenant_settings import domains_of
+
+        for host in _run_on_tenant(settings, args.slug, lambda live, db, tenant: domains_of(db, tenant)):
+            print(host)
+    return 0
+
+
+def cmd_tenants_mail(settings: Settings, args: argparse.Namespace) -> int:
+    """The sender of a tenant's notification emails; what is not given stays as it is."""
+    from motcua.admin.tenant_settings import set_mail_sender
+    from motcua.notifications.services import reply_to_for, sender_for
+
+    async def change(live: Settings, db: Any, tenant: Tenant) -> tuple[str, str, str | None]:
+        name, address = sender_for(live, tenant)
+        reply_to = reply_to_for(tenant) or ""
+        return await set_mail_sender(
+            db,
+            live,
+            tenant,
+            name=name if args.name is None else args.name,
+            address=address if args.address is None else args.address,
+            reply_to=reply_to if args.reply_to is None else args.reply_to,
+            actor=_operator(),
+        )
+
+    name, address, reply_to = _run_on_tenant(settings, args.slug, change)
+    print(f"tenant {args.slug} mails as {name} <{address}>, replies to {reply_to or '-'}")
+    return 0
+
+
 # Parser --------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="motcua", description="Multi-tenant online public-service portals")
@@ -640,6 +753,34 @@ def build_parser() -> argparse.ArgumentParser:
     onoff.add_argument("--enable", dest="enabled", action="store_const", const=True, default=None)
     onoff.add_argument("--disable", dest="enabled", action="store_const", const=False)
     pay.set_defaults(handler=cmd_tenants_payments)
+    doms = tenants.add_parser("domains", help="list, add or remove a tenant's own domains")
+    doms.add_argument("slug")
+    which = doms.add_mutually_exclusive_group()
+    which.add_argument("--add", metavar="HOST")
+    which.add_argument("--remove", metavar="HOST")
+    doms.set_defaults(handler=cmd_tenants_domains)
+    mail = tenants.add_parser("mail", help="set the sender of a tenant's notification emails")
+    mail.add_argument("slug")
+    mail.add_argument("--name", help="display name of the sender")
+    mail.add_argument("--address", help="sending address (under the tenant's or the platform's domain)")
+    mail.add_argument("--reply-to", help="where replies go; '' removes it")
+    mail.set_defaults(handler=cmd_tenants_mail)
+    archive = tenants.add_parser("archive", help="make a tenant's portal read-only (first step to delete)")
+    archive.add_argument("slug")
+    archive.add_argument("--reason", required=True, help="shown on every page of the portal")
+    archive.set_defaults(handler=cmd_tenants_archive)
+    export = tenants.add_parser("export", help="write a tenant's data and files to one archive file")
+    export.add_argument("slug")
+    export.set_defaults(handler=cmd_tenants_export)
+    restore = tenants.add_parser("restore", help="make a new tenant from an export file")
+    restore.add_argument("file", metavar="FILE")
+    restore.add_argument("--slug", required=True, help="the new tenant's slug")
+    restore.add_argument("--name", help="the new tenant's name (default: the exported one)")
+    restore.set_defaults(handler=cmd_tenants_restore)
+    delete = tenants.add_parser("delete", help="delete an archived tenant after its grace period")
+    delete.add_argument("slug")
+    delete.add_argument("--confirm", required=True, metavar="SLUG", help="the slug again, to confirm")
+    delete.set_defaults(handler=cmd_tenants_delete)
 
     admins = sub.add_parser("admins", help="platform administrators").add_subparsers(
         dest="admins_command", required=True, metavar="ACTION"

@@ -50,7 +50,13 @@ async def test_a_revoked_officer_loses_the_back_office_on_the_next_request(
     token = await csrf(admin, "/manage/roles")
     revoked = await admin.post(
         "/manage/roles",
-        data={"_csrf_token": token, "action": "revoke", "personal_id": OFFICER, "role": "officer"},
+        data={
+            "_csrf_token": token,
+            "action": "revoke",
+            "confirm": "yes",  # the confirmation page's answer: revoking asks first
+            "personal_id": OFFICER,
+            "role": "officer",
+        },
     )
     assert revoked.status_code == 303
     # No worker runs here: the web process itself makes the change bite at once.
@@ -84,6 +90,8 @@ async def test_a_removed_platform_administrator_loses_the_console(
     app: Litestar, store: SessionStore, engine: Engine
 ) -> None:
     add_platform_admin(engine, PLATFORM_ADMIN, actor=Actor.operator("test"))
+    # Another one, so that removing PLATFORM_ADMIN does not leave the platform without any.
+    add_platform_admin(engine, "001080000988", actor=Actor.operator("test"))
     version = await store.roles_version("console")
     sid = await store.create(
         UserSession(

@@ -185,7 +185,7 @@ def test_domains_under_the_platform_domain_must_match_the_slug(
 
 
 def test_invalid_procedures_are_refused_with_the_place_of_the_error() -> None:
-    with pytest.raises(TenancyError, match=r"procedures\[0\]: code 'abc'"):
+    with pytest.raises(TenancyError, match=r"procedures\[0\]: code: Mã thủ tục theo mã quốc gia"):
         build_spec(slug="tinhmoi", name="X", procedures=[{"code": "abc", "name": "A", "field": "B"}])
     with pytest.raises(TenancyError, match="fee_vnd"):
         build_spec(slug="tinhmoi", name="X", procedures=[procedure("1.000001", "A", fee_vnd=-5)])

@@ -195,6 +195,7 @@ def build_spec(
 
 # Onboarding ----------------------------------------------------------------------------------
 StepHook = Callable[[str], None]
+CatalogueLoader = Callable[[], Sequence[dict[str, Any]]]
 
 
 def onboard_tenant(
@@ -204,16 +205,18 @@ def onboard_tenant(
     *,
     actor: Actor,
     on_step: StepHook | None = None,
+    catalogue: CatalogueLoader | None = None,
 ) -> Tenant:
     """Create schema → migrate → seed catalog → register domains → activate.
 
     Idempotent: a re-run after a crash picks up where the previous run stopped (every step is
     safe to repeat). An error marks the tenant ``failed`` with the reason and re-raises; a tenant
-    only becomes ``active`` in the last step, so it is never served half-made.
+    only becomes ``active`` in the last step, so it is never served half-made. ``catalogue``
+    reads a shared catalogue file at the seed step (so a file fixed after a failure is read
+    again by the retry); its procedures come after the spec's own.
     """
     validate_slug(spec.slug)
     hosts = [validate_host(h, slug=spec.slug, platform_domain=settings.platform_domain) for h in spec.domains]
-    procedures = [ProcedureSpec.parse(p, f"procedures[{i}]") for i, p in enumerate(spec.procedures)]
     schema = schema_for(spec.slug)
     step = "record"
     # One onboarding of a slug at a time, across processes; the lock dies with the connection.
@@ -244,6 +247,7 @@ def onboard_tenant(
                 elif step == "migrate":
                     migrate_tenant_schema(engine, settings.root, schema)
                 elif step == "seed":
+                    procedures = _parse_procedures([*spec.procedures, *(catalogue() if catalogue else [])])
                     with engine.begin() as conn:
                         conn.execute(text(search_path_sql(schema)))
                         upsert_procedures(conn, procedures)
@@ -283,6 +287,18 @@ def onboard_tenant(
     return tenant
 
 
+def _parse_procedures(raw: Sequence[dict[str, Any]]) -> list[ProcedureSpec]:
+    parsed: dict[str, ProcedureSpec] = {}
+    for i, p in enumerate(raw):
+        try:
+            # Named by its code: the reason is read by a person who must find it in the file.
+            spec = ProcedureSpec.parse(p, str(p.get("code") or f"procedures[{i}]"))
+        except ProcedureSpecError as exc:
+            raise TenancyError(str(exc)) from None
+        parsed[spec.code] = spec  # a later entry with the same code replaces an earlier one
+    return list(parsed.values())
+
+
 def _claim_record(conn: Connection, spec: TenantCreate, schema: str, *, actor: Actor) -> Tenant | None:
     """Insert the tenant row, or take over a half-done one. Returns the tenant when there is
     nothing left to do (already active)."""
@@ -309,7 +325,8 @@ def _claim_record(conn: Connection, spec: TenantCreate, schema: str, *, actor: A
         return to_tenant(row)
     if row.status in (TenantStatus.SUSPENDED, TenantStatus.ARCHIVED):
         raise TenancyError(f"tenant {spec.slug!r} already exists and is {row.status}")
-    # provisioning (a crashed run) or failed (an earlier error): finish it with the new spec.
+    # Requested from the console and not started yet, a crashed run (provisioning) or an earlier
+    # error (failed): finish it with the new spec.
     conn.execute(
         update(TenantRecord)
         .where(TenantRecord.id == row.id)
@@ -323,7 +340,8 @@ def _claim_record(conn: Connection, spec: TenantCreate, schema: str, *, actor: A
             failure_reason=None,
         )
     )
-    platform_audit(conn, "tenant.onboarding_resumed", spec.slug, actor=actor, previous_status=row.status)
+    if row.status == TenantStatus.FAILED or row.onboarding_step != "record":
+        platform_audit(conn, "tenant.onboarding_resumed", spec.slug, actor=actor, previous_status=row.status)
     return None
 
 

@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,6 +50,10 @@ class Procedure(TenantBase):
     results: Mapped[list[str]] = mapped_column(JSONB, default=list)
     legal_basis: Mapped[list[str]] = mapped_column(JSONB, default=list)
     form_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Only published procedures are on the public pages (search, procedure page, apply).
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    # {document code: {"id", "name", "media_type", "size"}} of the downloadable templates.
+    templates: Mapped[dict[str, dict[str, Any]]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
@@ -69,5 +73,23 @@ class ProcedureForm(TenantBase):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class ProcedureTemplate(TenantBase):
+    """The file of a document template (tờ khai mẫu) citizens download from the procedure page."""
+
+    __tablename__ = "procedure_templates"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    procedure_id: Mapped[int] = mapped_column(ForeignKey("procedures.id", ondelete="CASCADE"))
+    document_code: Mapped[str] = mapped_column(String(40))
+    display_name: Mapped[str] = mapped_column(String(120))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 CHANNEL_LABELS = {"online": "Trực tuyến", "in_person": "Trực tiếp", "postal": "Dịch vụ bưu chính"}
 UNIT_LABELS = {"working_days": "ngày làm việc", "calendar_days": "ngày"}
+DOCUMENT_KINDS = {"original": "Bản chính", "copy": "Bản sao"}
+PUBLICATION_LABELS = {True: "Đã công bố", False: "Chưa công bố"}

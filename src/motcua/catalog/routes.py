@@ -1,14 +1,18 @@
-"""A tenant's public catalog: home, search (page, htmx partial and JSON API), procedure page."""
+"""A tenant's public catalog: home, search (page, htmx partial and JSON API), procedure page,
+document templates. The administrators' pages are ``manage_pages.manage_router``."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from litestar import Router, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.catalog.editing import template_file
 from motcua.catalog.models import CHANNEL_LABELS, UNIT_LABELS, Procedure, ProcedureLevel
 from motcua.catalog.schemas import ProcedureSummary
 from motcua.catalog.services import (
@@ -108,6 +112,29 @@ async def procedure_page(
     )
 
 
+@get("/procedures/{code:str}/templates/{document:str}", name="procedure_template", include_in_schema=False)
+async def procedure_template(
+    request: HttpRequest,
+    db_session: NamedDependency[AsyncSession],
+    code: FromPath[str],
+    document: FromPath[str],
+) -> Response[Any]:
+    """The template of a document (tờ khai mẫu), to fill in before applying."""
+    procedure = await get_procedure(db_session, code[:60])
+    template = await template_file(db_session, procedure, document[:40]) if procedure is not None else None
+    if template is None:
+        return not_found_page(request, "Không có mẫu giấy tờ này.")
+    return Response(
+        template.content,
+        media_type=template.media_type,
+        headers={
+            # The type was checked by content when uploaded: the browser must not guess another.
+            "content-disposition": f"attachment; filename*=UTF-8''{quote(template.display_name)}",
+            "x-content-type-options": "nosniff",
+        },
+    )
+
+
 # Public JSON API ---------------------------------------------------------------------------------
 def _api_item(p: ProcedureSummary) -> dict[str, Any]:
     return {
@@ -151,4 +178,13 @@ async def api_procedures(
     }
 
 
-router = Router(path="/", route_handlers=[home, procedure_search, procedure_page, api_procedures])
+router = Router(
+    path="/",
+    route_handlers=[
+        home,
+        procedure_search,
+        procedure_page,
+        procedure_template,
+        api_procedures,
+    ],
+)

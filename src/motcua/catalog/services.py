@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.catalog.models import Procedure, ProcedureForm
 from motcua.catalog.schemas import ProcedureSpec, ProcedureSummary
 from motcua.catalog.text import fold
+from motcua.tenancy.services import schema_for
 
 _SUMMARY_COLUMNS = (
     Procedure.code,
@@ -46,12 +47,15 @@ _UPDATABLE = (
 )
 
 
-def upsert_procedures(conn: Connection, specs: Sequence[ProcedureSpec]) -> int:
+def upsert_procedures(conn: Connection, specs: Sequence[ProcedureSpec], *, publish_new: bool = True) -> int:
     """Insert or update procedures by code, publishing a new form version when the form changed.
-    The caller's transaction has the tenant's search_path."""
+    The caller's transaction has the tenant's search_path. An update keeps the procedure's
+    publication state and templates; new ones are published when seeded from the tenant's file
+    (``publish_new``), left for an administrator to publish when imported from /manage."""
     for spec in specs:
         row: dict[str, Any] = asdict(spec)
         row["search_text"] = fold(f"{spec.name} {spec.field} {spec.code} {spec.agency}")
+        row["published"] = publish_new
         stmt = pg_insert(Procedure).values(row)
         procedure_id = conn.execute(
             stmt.on_conflict_do_update(
@@ -85,12 +89,18 @@ def upsert_procedures(conn: Connection, specs: Sequence[ProcedureSpec]) -> int:
 
 async def list_procedures(session: AsyncSession) -> list[ProcedureSummary]:
     # Core select of columns, not ORM entities: this feeds the cached catalog.
-    result = await session.execute(select(*_SUMMARY_COLUMNS).order_by(Procedure.field, Procedure.name))
+    result = await session.execute(
+        select(*_SUMMARY_COLUMNS).where(Procedure.published).order_by(Procedure.field, Procedure.name)
+    )
     return [ProcedureSummary(*row) for row in result.all()]
 
 
-async def get_procedure(session: AsyncSession, code: str) -> Procedure | None:
-    result = await session.execute(select(Procedure).where(Procedure.code == code))
+async def get_procedure(session: AsyncSession, code: str, *, published_only: bool = True) -> Procedure | None:
+    """A procedure by code; citizens' pages see only published ones."""
+    query = select(Procedure).where(Procedure.code == code)
+    if published_only:
+        query = query.where(Procedure.published)
+    result = await session.execute(query)
     return result.scalar_one_or_none()
 
 
@@ -179,7 +189,9 @@ def fields_of(catalog: Sequence[ProcedureSummary]) -> list[tuple[str, int]]:
 
 class CatalogCache:
     """Per-process cache of each tenant's catalog: it changes rarely and every catalog page
-    reads it. Entries expire after a short TTL; local writes call ``invalidate``."""
+    reads it. Subscribed to ``tenancy.events``: a tenant change in any process clears it, a
+    catalogue change (``catalog_changed(slug)``) drops that tenant's entries; the TTL is the
+    fallback when such a message is lost."""
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
@@ -214,3 +226,7 @@ class CatalogCache:
         else:
             self._entries.pop(schema, None)
             self._details = {k: v for k, v in self._details.items() if k[0] != schema}
+
+    def catalog_changed(self, slug: str) -> None:
+        """One tenant's catalogue changed: only its entries go, the other tenants' stay warm."""
+        self.invalidate(schema_for(slug))

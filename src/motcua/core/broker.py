@@ -17,6 +17,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, Middleware, SkipMessage
 from sqlalchemy import Engine, text
 
+from motcua.core import invalidation
 from motcua.core.audit import Actor, platform_entry
 from motcua.core.db import sync_engine
 from motcua.core.settings import Settings
@@ -30,6 +31,9 @@ ACTOR_MODULES = (
     "motcua.backoffice.jobs",
     "motcua.payments.jobs",
     "motcua.identity.jobs",
+    "motcua.admin.jobs",
+    "motcua.admin.onboarding",
+    "motcua.admin.figures",
 )
 
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
@@ -52,6 +56,10 @@ class TenantJobs(Middleware):
         if self._engine is None:
             self._engine = sync_engine(self.database_url, pool_size=2)
         return self._engine
+
+    def invalidate(self) -> None:
+        # A tenant change in any process (core.invalidation; the worker subscribes this cache).
+        self._status.clear()
 
     def _tenant_status(self, slug: str) -> str | None:
         hit = self._status.get(slug)
@@ -123,6 +131,8 @@ def setup_broker(settings: Settings) -> RedisBroker:
     broker.add_middleware(AsyncIO())
     broker.add_middleware(TenantJobs(settings.database_url))
     dramatiq.set_broker(broker)
+    # Cache invalidation publishes to the same Redis, from wherever a change is made.
+    invalidation.configure(settings.redis_url)
     # Actors bind to the broker current when their module is imported; an actor module that
     # was imported before this call (an import chain, a test collector) is re-bound here, so
     # the order of imports can never send messages to a stale broker. Every actor module is

@@ -60,6 +60,16 @@ class Database:
             echo=echo,
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._blocking: Engine | None = None
+
+    @property
+    def blocking(self) -> Engine:
+        """A small blocking engine for the operator actions a page runs in a worker thread
+        (``anyio.to_thread.run_sync``): suspending a tenant from the console calls the same
+        function as the CLI, which takes a blocking engine."""
+        if self._blocking is None:
+            self._blocking = sync_engine(self.url, pool_size=2)
+        return self._blocking
 
     @asynccontextmanager
     async def platform_session(self) -> AsyncIterator[AsyncSession]:
@@ -90,6 +100,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._blocking is not None:
+            self._blocking.dispose()
 
 
 M = TypeVar("M")

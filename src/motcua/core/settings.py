@@ -63,6 +63,8 @@ class Settings:
     secret_key: str = ""
     data_dir: Path = PROJECT_ROOT / ".motcua"
     root: Path = PROJECT_ROOT
+    # Shared catalogue files a new tenant can start from (default: tenants/catalog/).
+    catalogue_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     web_workers: int = 1
@@ -107,6 +109,8 @@ class Settings:
     stripe_secret_key: str = ""
     stripe_webhook_secret: str = ""
     stripe_api_base: str | None = None
+    # Days an archived tenant is kept before it may be deleted (a mistaken archive can be undone).
+    tenant_delete_grace_days: int = 30
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -132,6 +136,10 @@ class Settings:
     @property
     def tenants_dir(self) -> Path:
         return self.root / "tenants"
+
+    @property
+    def catalogues_dir(self) -> Path:
+        return self.catalogue_dir or self.tenants_dir / "catalog"
 
     @property
     def migrations_dir(self) -> Path:
@@ -294,6 +302,10 @@ def _stripe_api_base(env: Mapping[str, str], *, production: bool) -> str | None:
     return raw.rstrip("/")
 
 
+def _optional_dir(env: Mapping[str, str], name: str) -> Path | None:
+    return Path(env[name]).resolve() if env.get(name) else None
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     mode = env.get("MOTCUA_ENV", "development")
@@ -359,6 +371,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         secret_key=secret,
         data_dir=data_dir,
         root=root,
+        catalogue_dir=_optional_dir(env, "MOTCUA_CATALOGUE_DIR"),
         host=env.get("MOTCUA_HOST", "127.0.0.1"),
         port=_int(env, "MOTCUA_PORT", 8000, minimum=1, maximum=65535),
         web_workers=_int(env, "MOTCUA_WEB_WORKERS", 1, minimum=1, maximum=64),
@@ -397,6 +410,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         job_maintenance_chance=_int(
             env, "MOTCUA_JOB_MAINTENANCE_CHANCE", 1_000, minimum=1, maximum=1_000_000
         ),
+        tenant_delete_grace_days=_int(env, "MOTCUA_TENANT_DELETE_GRACE_DAYS", 30, minimum=0, maximum=3650),
     )
     # Checked last, so a wrong value elsewhere is named first.
     if production and settings.notifications_enabled and settings.smtp is None:

@@ -215,7 +215,9 @@ async def submit_dossier(
         return checked
 
     calendar = calendar_for(tenant)
-    agency = procedure.agency_code or "000.00.00.X00"
+    # The procedure's own agency code, else the tenant's (set from its settings pages), else a
+    # placeholder that still keeps the code's shape.
+    agency = procedure.agency_code or str(tenant.settings.get("agency_code") or "") or "000.00.00.X00"
     code = await next_code(session, agency, received.date())
     due = due_date(calendar, received, procedure.processing_days, DurationUnit(procedure.processing_unit))
     dossier = Dossier(

@@ -28,6 +28,33 @@ class Role(enum.StrEnum):
 GRANTABLE_ROLES = (Role.OFFICER, Role.TENANT_ADMIN)
 
 
+def N_(message: str) -> str:  # noqa: N802 (the name Babel's extractor looks for)
+    """Marks a Vietnamese text for the catalog; templates translate it when they show it."""
+    return message
+
+
+# Who acted, in words (audit rows name them as "kind:id", see motcua.core.audit.ActorKind).
+ACTOR_KIND_LABELS = {
+    "citizen": N_("Công dân"),
+    "officer": N_("Cán bộ"),
+    "tenant_admin": N_("Quản trị địa phương"),
+    "platform_admin": N_("Quản trị nền tảng"),
+    "system": N_("Hệ thống"),
+    "operator": N_("Người vận hành"),
+    "person": N_("Người đăng nhập"),
+}
+# The parts of the product that act on their own (Actor.system) and the operators' tools
+# (Actor.operator); an unknown part is shown by its kind alone.
+ACTOR_PART_LABELS = {
+    "system:worker": N_("bộ xử lý công việc nền"),
+    "system:onboarding": N_("tiếp nhận địa phương"),
+    "system:online-payment": N_("thanh toán trực tuyến"),
+    "system:provider": N_("nhà cung cấp thanh toán"),
+    "operator:cli": N_("dòng lệnh"),
+    "operator:seed": N_("dữ liệu mẫu"),
+}
+
+
 class Citizen(TenantBase):
     """Anyone who has logged in on this tenant, keyed by (issuer, sub); claims kept for prefill."""
 
@@ -65,6 +92,9 @@ class PlatformAdmin(PlatformBase):
     personal_id: Mapped[str] = mapped_column(String(12), primary_key=True)
     added_by: Mapped[str] = mapped_column(String(200))
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # From the e-ID claims at their last console login (None until they have logged in).
+    name: Mapped[str | None] = mapped_column(String(200))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class IdentitySetting(PlatformBase):

@@ -15,6 +15,7 @@ import logging
 import re
 import secrets
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -22,7 +23,13 @@ from urllib.parse import urlencode
 import httpx
 import redis.asyncio as aioredis
 from authlib.integrations.base_client import OAuthError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+with warnings.catch_warnings():
+    # Authlib announces on import that its httpx integration will move to a package named
+    # httpx2; the integration works as it is, and the announcement would otherwise be printed
+    # by every command that loads the job actors (`motcua tenants list` included).
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, InvalidClaimError, JoseError, MissingClaimError
 from joserfc.jwk import KeySet
@@ -34,6 +41,7 @@ log = logging.getLogger(__name__)
 PERSONAL_ID = re.compile(r"^\d{12}$")
 ALGORITHMS = ["RS256", "PS256", "ES256"]
 _STATE_PREFIX = "oidc:state:"
+_TRIAL_PREFIX = "oidc:trial:"
 STATE_TTL = 600
 LOGIN_COOKIE = "motcua_login"
 
@@ -69,6 +77,21 @@ class PendingLogin:
     redirect_uri: str
     next_path: str
     browser: str
+    # A test login from the settings pages: the slug of the tenant whose provider is tried.
+    # Its callback signs nobody in (identity.routes); None for every real login.
+    tested_tenant: str | None = None
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """How a test login of ``tenant``'s provider ended: ``masked_personal_id`` when it worked,
+    else the ``LoginError`` code and detail, for the settings page to explain."""
+
+    tenant: str
+    ok: bool
+    masked_personal_id: str = ""
+    code: str = ""
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,7 +212,13 @@ class OidcClient:
         )
 
     async def begin(
-        self, provider: ProviderConfig, *, site: str, redirect_uri: str, next_path: str
+        self,
+        provider: ProviderConfig,
+        *,
+        site: str,
+        redirect_uri: str,
+        next_path: str,
+        tested_tenant: str | None = None,
     ) -> tuple[str, str]:
         """Returns the provider URL to send the browser to, and the browser-binding value to
         put in the login cookie."""
@@ -203,6 +232,7 @@ class OidcClient:
             redirect_uri=redirect_uri,
             next_path=next_path,
             browser=secrets.token_urlsafe(24),
+            tested_tenant=tested_tenant,
         )
         stored = {**pending.__dict__, "browser": digest(pending.browser)}
         await self.redis.set(_STATE_PREFIX + digest(state), json.dumps(stored), ex=STATE_TTL)
@@ -231,6 +261,19 @@ class OidcClient:
         if data["site"] != site:
             raise LoginError("state", "state started on another portal")
         return PendingLogin(**data)
+
+    async def keep_trial_outcome(self, outcome: TrialOutcome) -> str:
+        """Store a test login's outcome for the settings page the browser is sent back to; the
+        returned reference is unguessable and the page also checks whose outcome it is."""
+        ref = secrets.token_urlsafe(24)
+        await self.redis.set(_TRIAL_PREFIX + digest(ref), json.dumps(outcome.__dict__), ex=STATE_TTL)
+        return ref
+
+    async def trial_outcome(self, ref: str | None) -> TrialOutcome | None:
+        if not ref or len(ref) > 100:
+            return None
+        raw = await self.redis.get(_TRIAL_PREFIX + digest(ref))
+        return None if raw is None else TrialOutcome(**json.loads(raw))
 
     async def finish(self, provider: ProviderConfig, pending: PendingLogin, code: str) -> VerifiedIdentity:
         if provider.issuer != pending.issuer:

@@ -13,6 +13,7 @@ from litestar import Router, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import PermissionDeniedException
 from litestar.params import Body, FromQuery, QueryParameter
 from litestar.response import Redirect, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,22 +28,36 @@ from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.identity.guards import requires_login, requires_tenant_admin
 from motcua.identity.middleware import site_key
-from motcua.identity.models import Role
-from motcua.identity.oidc import LOGIN_COOKIE, STATE_TTL, LoginError, OidcClient
-from motcua.identity.schemas import IdentityInputError, RoleGrantCreate
+from motcua.identity.models import GRANTABLE_ROLES, N_, Role
+from motcua.identity.oidc import (
+    LOGIN_COOKIE,
+    STATE_TTL,
+    LoginError,
+    OidcClient,
+    PendingLogin,
+    TrialOutcome,
+)
+from motcua.identity.schemas import IdentityInputError, RoleGrantCreate, mask_personal_id
 from motcua.identity.services import (
+    GrantView,
     IdentityNotConfiguredError,
+    RoleChangeRefusedError,
+    check_revoke,
     grant_role,
     list_grants,
     provider_for,
+    provider_of_tenant,
     record_console_login,
     record_tenant_login,
     revoke_role,
+    valid_personal_id,
 )
 from motcua.identity.sessions import SESSION_COOKIE, SessionStore, UserSession
 
 log = logging.getLogger(__name__)
 
+
+BAD_ACTION = N_("Thao tác không hợp lệ: hãy dùng các nút trên trang.")
 
 MESSAGES = {
     "unreachable": (
@@ -169,6 +184,7 @@ async def auth_callback(
     settings: NamedDependency[Settings],
     oidc: NamedDependency[OidcClient],
     sessions: NamedDependency[SessionStore],
+    user: NamedDependency[UserSession | None],
     code: FromQuery[str | None] = None,
     oauth_state: Annotated[str | None, QueryParameter(name="state")] = None,
     error: FromQuery[str | None] = None,
@@ -179,6 +195,8 @@ async def auth_callback(
     try:
         # The state is consumed first, whatever else is wrong: a callback can never be replayed.
         pending = await oidc.take_pending(oauth_state, request.cookies.get(LOGIN_COOKIE), site)
+        if pending.tested_tenant is not None:
+            return await _finish_trial(db, settings, oidc, user, pending, code, error)
         if error is not None:
             raise LoginError(
                 "cancelled" if error == "access_denied" else "provider", f"provider error {error[:50]}"
@@ -221,6 +239,45 @@ async def auth_callback(
     return response
 
 
+async def _finish_trial(
+    db: Database,
+    settings: Settings,
+    oidc: OidcClient,
+    user: UserSession | None,
+    pending: PendingLogin,
+    code: str | None,
+    error: str | None,
+) -> Response[Any]:
+    """The end of a test login started on a settings page: the provider is tried to the last
+    check, and the outcome is kept for that page; nobody is signed in and no role is read."""
+    assert pending.tested_tenant is not None
+    # The state is bound to the browser that started it; the person must also still be an
+    # administrator of the site that started it.
+    needed = Role.PLATFORM_ADMIN if pending.site == "console" else Role.TENANT_ADMIN
+    if user is None or not user.has(needed):
+        raise PermissionDeniedException("administrators only")
+    try:
+        if error is not None:
+            raise LoginError(
+                "cancelled" if error == "access_denied" else "provider", f"provider error {error[:50]}"
+            )
+        if not code:
+            raise LoginError("provider", "no code in callback")
+        provider = await provider_of_tenant(db, settings, pending.tested_tenant)
+        identity = await oidc.finish(provider, pending, code)
+        outcome = TrialOutcome(
+            tenant=pending.tested_tenant, ok=True, masked_personal_id=mask_personal_id(identity.personal_id)
+        )
+    except LoginError as exc:
+        outcome = TrialOutcome(tenant=pending.tested_tenant, ok=False, code=exc.code, detail=exc.detail)
+    except IdentityNotConfiguredError:
+        outcome = TrialOutcome(tenant=pending.tested_tenant, ok=False, code="not_configured")
+    ref = await oidc.keep_trial_outcome(outcome)
+    response: Response[Any] = Redirect(f"{pending.next_path}?outcome={ref}", status_code=303)
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
 @post(["/logout", "/console/logout"], name="logout", include_in_schema=False, status_code=303)
 async def logout(
     request: HttpRequest,
@@ -250,11 +307,56 @@ async def account(request: HttpRequest) -> Response[str]:
     return page(request, "identity/account.html", role_labels={r.value: r.label for r in Role})
 
 
-@get("/manage/roles", name="manage_roles", guards=[requires_tenant_admin], include_in_schema=False)
-async def manage_roles(request: HttpRequest, db_session: NamedDependency[AsyncSession]) -> Response[str]:
+# /manage/roles: what the page says after an action (?done=…), only these whatever the query holds.
+ROLE_DONE = ("granted", "already", "revoked", "absent")
+
+
+def _grant_errors(data: dict[str, str]) -> dict[str, str]:
+    """The grant form's errors by field id (the messages are RoleGrantCreate's)."""
+    errors: dict[str, str] = {}
+    try:
+        valid_personal_id(str(data.get("personal_id") or "")[:50])
+    except IdentityInputError as exc:
+        errors["personal_id"] = str(exc)
+    try:
+        RoleGrantCreate.parse("0" * 12, data.get("role"))
+    except IdentityInputError as exc:
+        errors["role"] = str(exc)
+    return errors
+
+
+async def _roles_page(
+    request: HttpRequest,
+    db_session: AsyncSession,
+    user: UserSession,
+    *,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    form: dict[str, str] | None = None,
+    confirm: GrantView | None = None,
+) -> Response[str]:
+    done = str(request.query_params.get("done") or "")
+    done_role = str(request.query_params.get("role") or "")
     return page(
-        request, "identity/manage_roles.html", grants=await list_grants(db_session), errors=[], form={}
+        request,
+        "identity/manage_roles.html",
+        status_code=status_code,
+        grants=await list_grants(db_session),
+        me=user.personal_id,
+        errors=errors or {},
+        form=form or {},
+        confirm=confirm,
+        done=done if done in ROLE_DONE and status_code == 200 and confirm is None else None,
+        done_role=Role(done_role).label if done_role in {r.value for r in GRANTABLE_ROLES} else None,
+        role_labels={r.value: r.label for r in GRANTABLE_ROLES},
     )
+
+
+@get("/manage/roles", name="manage_roles", guards=[requires_tenant_admin], include_in_schema=False)
+async def manage_roles(
+    request: HttpRequest, db_session: NamedDependency[AsyncSession], user: NamedDependency[UserSession]
+) -> Response[str]:
+    return await _roles_page(request, db_session, user)
 
 
 @post("/manage/roles", name="grant_role", guards=[requires_tenant_admin], include_in_schema=False)
@@ -266,24 +368,44 @@ async def grant_role_form(
     user: NamedDependency[UserSession],
     data: Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Response[Any]:
+    """``action=grant``, or ``action=revoke``: first the confirmation page (nothing changes),
+    then, with ``confirm=yes``, the revocation."""
     action = data.get("action", "grant")
-    try:
-        grant = RoleGrantCreate.parse(data.get("personal_id"), data.get("role"))
-    except IdentityInputError as exc:
-        return page(
+    form = {k: str(data.get(k) or "")[:50] for k in ("personal_id", "role")}
+    errors = _grant_errors(data)
+    if errors or action not in ("grant", "revoke"):
+        return await _roles_page(
             request,
-            "identity/manage_roles.html",
+            db_session,
+            user,
             status_code=400,
-            grants=await list_grants(db_session),
-            errors=[str(exc)],
-            form=data,
+            errors=errors or {"personal_id": BAD_ACTION},
+            form=form,
         )
+    grant = RoleGrantCreate.parse(data.get("personal_id"), data.get("role"))
     actor = Actor.tenant_admin(user.personal_id, address=client_address(request))
-    if action == "revoke":
-        await revoke_role(db_session, tenant, grant, actor=actor, sessions=sessions)
-    else:
-        await grant_role(db_session, tenant, grant, actor=actor, sessions=sessions)
-    return Redirect("/manage/roles", status_code=303)
+    if action == "grant":
+        created = await grant_role(db_session, tenant, grant, actor=actor, sessions=sessions)
+        return Redirect(
+            f"/manage/roles?done={'granted' if created else 'already'}&role={grant.role}", status_code=303
+        )
+    try:
+        if data.get("confirm") != "yes":
+            await check_revoke(db_session, grant, actor=actor)
+            held = [
+                g
+                for g in await list_grants(db_session)
+                if (g.personal_id, g.role) == (grant.personal_id, grant.role)
+            ]
+            if not held:
+                return Redirect(f"/manage/roles?done=absent&role={grant.role}", status_code=303)
+            return await _roles_page(request, db_session, user, confirm=held[0])
+        removed = await revoke_role(db_session, tenant, grant, actor=actor, sessions=sessions)
+    except RoleChangeRefusedError as exc:
+        return await _roles_page(request, db_session, user, status_code=409, errors={"grants": str(exc)})
+    return Redirect(
+        f"/manage/roles?done={'revoked' if removed else 'absent'}&role={grant.role}", status_code=303
+    )
 
 
 router = Router(

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, delete, select, text
+from sqlalchemy import Connection, Engine, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from motcua.core.actions import after_commit, emit, emit_sync
 from motcua.core.audit import Actor, ActorKind, platform_entry, tenant_entry
@@ -18,9 +22,18 @@ from motcua.core.outbox import OutboxRow, relay_sync
 from motcua.core.security import SecretBox, sign
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
-from motcua.identity.models import Citizen, IdentitySetting, PlatformAdmin, Role, RoleGrant
+from motcua.identity.models import (
+    ACTOR_KIND_LABELS,
+    ACTOR_PART_LABELS,
+    N_,
+    Citizen,
+    IdentitySetting,
+    PlatformAdmin,
+    Role,
+    RoleGrant,
+)
 from motcua.identity.oidc import ProviderConfig, VerifiedIdentity
-from motcua.identity.schemas import PERSONAL_ID, IdentityInputError, RoleGrantCreate
+from motcua.identity.schemas import PERSONAL_ID, IdentityInputError, RoleGrantCreate, mask_personal_id
 from motcua.identity.sessions import SessionStore
 
 
@@ -71,15 +84,34 @@ async def provider_for(db: Database, settings: Settings, tenant: Tenant | None) 
                 )
             ).one_or_none()
         if row is not None:
-            return ProviderConfig(
-                issuer=row.issuer,
-                client_id=row.client_id,
-                client_secret=SecretBox(settings.secret_key).open(row.client_secret_sealed),
-                scopes=row.scopes,
-                personal_id_claim=row.personal_id_claim,
-                display_name=row.display_name,
-            )
+            return _provider_from_row(settings, row)
     return default_provider(settings)
+
+
+async def provider_of_tenant(db: Database, settings: Settings, slug: str) -> ProviderConfig:
+    """What ``provider_for`` gives the tenant ``slug``, from any host (the console's test login)."""
+    async with db.engine.connect() as conn:
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT s.* FROM platform.identity_settings s "
+                    "JOIN platform.tenants t ON t.id = s.tenant_id WHERE t.slug = :slug"
+                ),
+                {"slug": slug},
+            )
+        ).one_or_none()
+    return default_provider(settings) if row is None else _provider_from_row(settings, row)
+
+
+def _provider_from_row(settings: Settings, row: Any) -> ProviderConfig:
+    return ProviderConfig(
+        issuer=row.issuer,
+        client_id=row.client_id,
+        client_secret=SecretBox(settings.secret_key).open(row.client_secret_sealed),
+        scopes=row.scopes,
+        personal_id_claim=row.personal_id_claim,
+        display_name=row.display_name,
+    )
 
 
 def _address(claims: dict[str, Any]) -> str | None:
@@ -125,7 +157,8 @@ async def record_tenant_login(session: AsyncSession, identity: VerifiedIdentity)
 
 async def current_roles(db: Database, tenant: Tenant | None, personal_id: str) -> list[str]:
     """The roles ``personal_id`` holds now on a tenant's portal (``tenant``) or on the console
-    (None), as a session stores them. A tenant that is no longer active grants nothing."""
+    (None), as a session stores them. A suspended or deleted tenant grants nothing; an archived
+    one keeps its staff's roles, since they still read and export its dossiers."""
     if tenant is None:
         async with db.platform_session() as session:
             admin = await session.scalar(
@@ -136,16 +169,22 @@ async def current_roles(db: Database, tenant: Tenant | None, personal_id: str) -
         status = await session.scalar(
             text("SELECT status FROM platform.tenants WHERE id = :i"), {"i": tenant.id}
         )
-        if status != "active":
+        if status not in ("active", "archived"):
             return []
         granted = await session.scalars(select(RoleGrant.role).where(RoleGrant.personal_id == personal_id))
         return [Role.CITIZEN.value, *sorted(set(granted))]
 
 
 async def record_console_login(db: Database, identity: VerifiedIdentity) -> LoginResult:
+    name = str(identity.claims.get("name") or "").strip()[:200] or None
     async with db.platform_session() as session:
+        # An administrator's name is kept from their last login: the console's list of
+        # administrators and the audit viewer name them with it.
         is_admin = await session.scalar(
-            select(PlatformAdmin.personal_id).where(PlatformAdmin.personal_id == identity.personal_id)
+            update(PlatformAdmin)
+            .where(PlatformAdmin.personal_id == identity.personal_id)
+            .values(name=func.coalesce(name, PlatformAdmin.name), last_login_at=func.now())
+            .returning(PlatformAdmin.personal_id)
         )
         roles = [Role.PLATFORM_ADMIN.value] if is_admin else []
         await session.execute(
@@ -194,10 +233,60 @@ async def grant_role(
     return created
 
 
+# Lock-outs the services refuse, whoever asks (the /manage and console pages, the command line).
+SELF_REVOKE = N_(
+    "Bạn không thể tự thu hồi quyền quản trị địa phương của chính mình. "
+    "Hãy nhờ một quản trị viên địa phương khác."
+)
+LAST_TENANT_ADMIN = N_(
+    "Không thể thu hồi quyền của quản trị viên địa phương cuối cùng. "
+    "Hãy cấp quyền quản trị địa phương cho người khác trước."
+)
+SELF_REMOVE = N_(
+    "Bạn không thể tự gỡ quyền quản trị nền tảng của chính mình. Hãy nhờ một quản trị viên nền tảng khác."
+)
+LAST_PLATFORM_ADMIN = N_(
+    "Không thể gỡ quản trị viên nền tảng cuối cùng. Hãy thêm một quản trị viên nền tảng khác trước."
+)
+BAD_PERSONAL_ID = N_("Số định danh cá nhân phải gồm đúng 12 chữ số.")
+
+
+class RoleChangeRefusedError(IdentityInputError):
+    """A change of roles that would lock people out; the message (Vietnamese) says why."""
+
+
+def _is(actor: Actor, kind: ActorKind, personal_id: str) -> bool:
+    return actor.kind == kind and actor.id == personal_id
+
+
+async def check_revoke(session: AsyncSession, grant: RoleGrantCreate, *, actor: Actor) -> None:
+    """Raise RoleChangeRefusedError when taking ``grant`` back would leave the portal without an
+    administrator, or take an administrator's own rights away. Locks the tenant's administrator
+    grants until the transaction ends, so two administrators revoking each other at the same
+    time cannot both succeed."""
+    if grant.role != Role.TENANT_ADMIN:
+        return
+    if _is(actor, ActorKind.TENANT_ADMIN, grant.personal_id):
+        raise RoleChangeRefusedError(SELF_REVOKE)
+    admins = set(
+        (
+            await session.scalars(
+                select(RoleGrant.personal_id)
+                .where(RoleGrant.role == Role.TENANT_ADMIN.value)
+                .with_for_update()
+            )
+        ).all()
+    )
+    if admins == {grant.personal_id}:
+        raise RoleChangeRefusedError(LAST_TENANT_ADMIN)
+
+
 async def revoke_role(
     session: AsyncSession, tenant: Tenant, grant: RoleGrantCreate, *, actor: Actor, sessions: SessionStore
 ) -> bool:
-    """Take a role back; the person's sessions lose it on their next request."""
+    """Take a role back; the person's sessions lose it on their next request. Refused
+    (RoleChangeRefusedError) for one's own administrator role and for the last administrator."""
+    await check_revoke(session, grant, actor=actor)
     result = await session.execute(
         delete(RoleGrant)
         .where(RoleGrant.personal_id == grant.personal_id, RoleGrant.role == grant.role)
@@ -212,81 +301,275 @@ async def revoke_role(
     return removed
 
 
+# Who did something, in words ------------------------------------------------------------------
+VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
+_MASKED_PREFIX = re.compile(r"^\d{3}\*+$")
+
+
+def vietnam_time(moment: datetime) -> str:
+    """A moment as people in Vietnam read it: dd/mm/yyyy hh:mm, Vietnam time."""
+    return moment.astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M")
+
+
+@dataclass(frozen=True)
+class ActorWords:
+    """An audit row's ``kind:id`` as people read it: ``role`` and ``part`` are Vietnamese
+    msgids (translated where shown), ``name`` and the masked personal ID where known."""
+
+    role: str
+    part: str | None = None
+    name: str | None = None
+    masked_id: str | None = None
+
+    def text(self, gettext: Callable[[str], str]) -> str:
+        words = gettext(self.role) + (f": {gettext(self.part)}" if self.part else "")
+        if self.name:
+            words += f" {self.name}"
+        if self.masked_id:
+            words += f" ({self.masked_id})"
+        return words
+
+
+STAFF_KINDS = (ActorKind.OFFICER, ActorKind.TENANT_ADMIN, ActorKind.PLATFORM_ADMIN)
+
+
+def actor_words(actor: str, names: Mapping[str, str] | None = None) -> ActorWords:
+    """``officer:001178006789`` → Cán bộ Nguyễn Văn A (001******789); never the raw value: an
+    unknown kind or part is named by a generic phrase."""
+    kind, _, ident = actor.partition(":")
+    role = ACTOR_KIND_LABELS.get(kind, N_("Không rõ người thực hiện"))
+    if kind in STAFF_KINDS:
+        if not PERSONAL_ID.match(ident):
+            return ActorWords(role=role)
+        return ActorWords(role=role, name=(names or {}).get(ident), masked_id=mask_personal_id(ident))
+    if kind == ActorKind.PERSON:
+        return ActorWords(role=role, masked_id=ident if _MASKED_PREFIX.match(ident) else None)
+    if kind in (ActorKind.SYSTEM, ActorKind.OPERATOR):
+        return ActorWords(role=role, part=ACTOR_PART_LABELS.get(actor))
+    return ActorWords(role=role)
+
+
+def staff_ids(actors: Iterable[str]) -> set[str]:
+    """The personal IDs of the members of staff among ``actors`` (``kind:id`` values)."""
+    ids = set()
+    for actor in actors:
+        kind, _, ident = actor.partition(":")
+        if kind in STAFF_KINDS and PERSONAL_ID.match(ident):
+            ids.add(ident)
+    return ids
+
+
+async def platform_admin_names(
+    session: AsyncSession | AsyncConnection, personal_ids: Collection[str]
+) -> dict[str, str]:
+    """Names of platform administrators, from their last console login."""
+    if not personal_ids:
+        return {}
+    rows = await session.execute(
+        select(PlatformAdmin.personal_id, PlatformAdmin.name).where(
+            PlatformAdmin.personal_id.in_(personal_ids), PlatformAdmin.name.is_not(None)
+        )
+    )
+    return {pid: name for pid, name in rows if name}
+
+
+async def staff_names(session: AsyncSession, personal_ids: Collection[str]) -> dict[str, str]:
+    """Names of people on a tenant's session: from their latest login on this portal, else
+    from the console (platform administrators)."""
+    if not personal_ids:
+        return {}
+    names = await platform_admin_names(session, personal_ids)
+    rows = await session.execute(
+        select(Citizen.personal_id, Citizen.full_name)
+        .where(Citizen.personal_id.in_(personal_ids), Citizen.full_name != "")
+        .order_by(Citizen.last_login_at)
+    )
+    names.update(dict(rows.tuples().all()))  # the latest login is read last and wins
+    return names
+
+
 @dataclass(frozen=True)
 class GrantView:
     personal_id: str
+    masked_id: str
     role: str
     role_label: str
-    granted_by: str
+    granted_by: ActorWords
     granted_at: str
     name: str | None
 
 
 async def list_grants(session: AsyncSession) -> list[GrantView]:
-    rows = (
-        await session.execute(
-            select(RoleGrant, Citizen.full_name)
-            .outerjoin(Citizen, Citizen.personal_id == RoleGrant.personal_id)
-            .order_by(RoleGrant.role, RoleGrant.personal_id)
-        )
-    ).all()
+    grants = (await session.scalars(select(RoleGrant).order_by(RoleGrant.role, RoleGrant.personal_id))).all()
+    names = await staff_names(
+        session, {g.personal_id for g in grants} | staff_ids(g.granted_by for g in grants)
+    )
     seen: set[tuple[str, str]] = set()
     views = []
-    for grant, name in rows:
+    for grant in grants:
         if (grant.personal_id, grant.role) in seen:
             continue
         seen.add((grant.personal_id, grant.role))
         views.append(
             GrantView(
                 personal_id=grant.personal_id,
+                masked_id=mask_personal_id(grant.personal_id),
                 role=grant.role,
                 role_label=Role(grant.role).label,
-                granted_by=grant.granted_by,
-                granted_at=grant.granted_at.strftime("%d/%m/%Y %H:%M"),
-                name=name,
+                granted_by=actor_words(grant.granted_by, names),
+                granted_at=vietnam_time(grant.granted_at),
+                name=names.get(grant.personal_id),
             )
         )
     return views
 
 
-# Operator actions (CLI) -----------------------------------------------------------------------
-def add_platform_admin(engine: Engine, personal_id: str, *, actor: Actor) -> bool:
-    """Returns False when they were already an administrator."""
-    statement = (
+# Platform administrators (the console and the command line) ----------------------------------
+def valid_personal_id(personal_id: str | None) -> str:
+    pid = (personal_id or "").strip().replace(" ", "")
+    if not PERSONAL_ID.match(pid):
+        raise IdentityInputError(BAD_PERSONAL_ID)
+    return pid
+
+
+def _removal_refusal(personal_id: str, admins: Collection[str], actor: Actor) -> str | None:
+    """Why removing ``personal_id`` from ``admins`` (read under lock) is refused, if it is. The
+    command line acts as an operator, so only the last-administrator rule applies to it."""
+    if personal_id not in admins:
+        return None
+    if _is(actor, ActorKind.PLATFORM_ADMIN, personal_id):
+        return SELF_REMOVE
+    if set(admins) == {personal_id}:
+        return LAST_PLATFORM_ADMIN
+    return None
+
+
+def _add_admin_statement(personal_id: str, actor: Actor) -> Any:
+    return (
         pg_insert(PlatformAdmin)
         .values(personal_id=personal_id, added_by=str(actor))
         .on_conflict_do_nothing()
         .returning(PlatformAdmin.personal_id)
     )
-    return _change_platform_admins(engine, personal_id, statement, "platform_admin.added", actor=actor)
 
 
-def remove_platform_admin(engine: Engine, personal_id: str, *, actor: Actor) -> bool:
-    """Take the console away from someone: their console sessions lose it on their next
-    request. Returns False when they were not an administrator."""
-    statement = (
+def _remove_admin_statement(personal_id: str) -> Any:
+    return (
         delete(PlatformAdmin)
         .where(PlatformAdmin.personal_id == personal_id)
         .returning(PlatformAdmin.personal_id)
     )
-    return _change_platform_admins(engine, personal_id, statement, "platform_admin.removed", actor=actor)
 
 
-def _change_platform_admins(
-    engine: Engine, personal_id: str, statement: Any, action: str, *, actor: Actor
-) -> bool:
-    """Run ``statement`` (it returns the row it changed, if any) with its audit row and the
-    roles change of the console, in one transaction."""
+# Every administrator row locked: two administrators removing each other at the same time
+# cannot both succeed (the second reads again once the first has committed).
+_ADMINS_LOCKED = select(PlatformAdmin.personal_id).with_for_update()
+
+
+def _cli_personal_id(personal_id: str) -> str:
+    # The blocking forms serve the command line, whose messages are English.
     if not PERSONAL_ID.match(personal_id):
         raise IdentityInputError(f"personal ID must be exactly 12 digits, got {personal_id!r}")
+    return personal_id
+
+
+def add_platform_admin(engine: Engine, personal_id: str, *, actor: Actor) -> bool:
+    """Returns False when they were already an administrator."""
+    personal_id = _cli_personal_id(personal_id)
     relay: list[OutboxRow] = []
     with engine.begin() as conn:
-        changed = conn.execute(statement).scalar_one_or_none() is not None
+        changed = conn.execute(_add_admin_statement(personal_id, actor)).scalar_one_or_none() is not None
         if changed:
-            conn.execute(platform_entry(action, actor=actor, personal_id=personal_id))
+            conn.execute(platform_entry("platform_admin.added", actor=actor, personal_id=personal_id))
             relay = emit_sync(conn, RolesChanged(tenant=None, site="console"))
     relay_sync(engine, relay)
     return changed
+
+
+def remove_platform_admin(engine: Engine, personal_id: str, *, actor: Actor) -> bool:
+    """Take the console away from someone: their console sessions lose it on their next
+    request. Returns False when they were not an administrator; refuses (RoleChangeRefusedError)
+    to remove the last one, or oneself."""
+    personal_id = _cli_personal_id(personal_id)
+    relay: list[OutboxRow] = []
+    with engine.begin() as conn:
+        refusal = _removal_refusal(personal_id, conn.execute(_ADMINS_LOCKED).scalars().all(), actor)
+        if refusal == LAST_PLATFORM_ADMIN:
+            raise RoleChangeRefusedError(
+                f"{personal_id} is the last platform administrator: add another one before removing them"
+            )
+        if refusal:
+            raise RoleChangeRefusedError(refusal)
+        changed = conn.execute(_remove_admin_statement(personal_id)).scalar_one_or_none() is not None
+        if changed:
+            conn.execute(platform_entry("platform_admin.removed", actor=actor, personal_id=personal_id))
+            relay = emit_sync(conn, RolesChanged(tenant=None, site="console"))
+    relay_sync(engine, relay)
+    return changed
+
+
+async def _console_roles_changed(session: AsyncSession, sessions: SessionStore) -> None:
+    after_commit(session, partial(sessions.bump_roles_version, "console"))
+    await emit(session, RolesChanged(tenant=None, site="console"))
+
+
+async def add_platform_admin_from_console(
+    session: AsyncSession, personal_id: str | None, *, actor: Actor, sessions: SessionStore
+) -> bool:
+    """``add_platform_admin`` on a platform session (the console). False when already one."""
+    pid = valid_personal_id(personal_id)
+    changed = (await session.execute(_add_admin_statement(pid, actor))).scalar_one_or_none() is not None
+    if changed:
+        await session.execute(platform_entry("platform_admin.added", actor=actor, personal_id=pid))
+        await _console_roles_changed(session, sessions)
+    return changed
+
+
+async def check_platform_admin_removal(session: AsyncSession, personal_id: str, *, actor: Actor) -> None:
+    """Raise RoleChangeRefusedError when removing ``personal_id`` is against the rules."""
+    refusal = _removal_refusal(personal_id, (await session.scalars(_ADMINS_LOCKED)).all(), actor)
+    if refusal:
+        raise RoleChangeRefusedError(refusal)
+
+
+async def remove_platform_admin_from_console(
+    session: AsyncSession, personal_id: str | None, *, actor: Actor, sessions: SessionStore
+) -> bool:
+    """``remove_platform_admin`` on a platform session (the console): the removed person's
+    console sessions lose the console on their next request."""
+    pid = valid_personal_id(personal_id)
+    await check_platform_admin_removal(session, pid, actor=actor)
+    changed = (await session.execute(_remove_admin_statement(pid))).scalar_one_or_none() is not None
+    if changed:
+        await session.execute(platform_entry("platform_admin.removed", actor=actor, personal_id=pid))
+        await _console_roles_changed(session, sessions)
+    return changed
+
+
+@dataclass(frozen=True)
+class PlatformAdminView:
+    personal_id: str
+    masked_id: str
+    name: str | None
+    added_by: ActorWords
+    added_at: str
+    last_login_at: str | None
+
+
+async def list_platform_admins(session: AsyncSession) -> list[PlatformAdminView]:
+    admins = (await session.scalars(select(PlatformAdmin).order_by(PlatformAdmin.added_at))).all()
+    names = {a.personal_id: a.name for a in admins if a.name}
+    return [
+        PlatformAdminView(
+            personal_id=a.personal_id,
+            masked_id=mask_personal_id(a.personal_id),
+            name=a.name,
+            added_by=actor_words(a.added_by, names),
+            added_at=vietnam_time(a.added_at),
+            last_login_at=vietnam_time(a.last_login_at) if a.last_login_at else None,
+        )
+        for a in admins
+    ]
 
 
 def grant_role_sync(engine: Engine, tenant: Tenant, grant: RoleGrantCreate, *, actor: Actor) -> bool:
@@ -319,36 +602,76 @@ def set_identity_setting(
     display_name: str,
     actor: Actor,
 ) -> None:
+    with engine.begin() as conn:
+        set_identity_setting_on(
+            conn,
+            settings,
+            tenant,
+            issuer=issuer,
+            client_id=client_id,
+            client_secret=client_secret,
+            scopes=scopes,
+            personal_id_claim=personal_id_claim,
+            display_name=display_name,
+            actor=actor,
+        )
+
+
+def set_identity_setting_on(
+    conn: Connection,
+    settings: Settings,
+    tenant: Tenant,
+    *,
+    issuer: str,
+    client_id: str,
+    client_secret: str | None,
+    scopes: str,
+    personal_id_claim: str,
+    display_name: str,
+    actor: Actor,
+) -> None:
+    """The write itself, on the caller's transaction (async callers reach it with ``run_sync``).
+    ``client_secret`` None keeps the sealed secret already stored: a form never shows it back,
+    so an edit that leaves it blank must not erase it."""
     if not issuer.startswith(("https://", "http://")):
         raise IdentityInputError("issuer must be an http(s) URL")
     if settings.is_production and not issuer.startswith("https://"):
         raise IdentityInputError("issuer must use https in production")
-    if not client_id or not client_secret:
+    if not client_id or client_secret == "":
         raise IdentityInputError("client id and client secret are required")
     if "openid" not in scopes.split():
         raise IdentityInputError("scopes must include openid")
-    sealed = SecretBox(settings.secret_key).seal(client_secret)
-    values = {
+    values: dict[str, Any] = {
         "issuer": issuer.rstrip("/"),
         "client_id": client_id,
-        "client_secret_sealed": sealed,
         "scopes": scopes,
         "personal_id_claim": personal_id_claim,
         "display_name": display_name,
     }
-    with engine.begin() as conn:
+    if client_secret is not None:
+        values["client_secret_sealed"] = SecretBox(settings.secret_key).seal(client_secret)
         stmt = pg_insert(IdentitySetting).values(tenant_id=tenant.id, **values)
         conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=[IdentitySetting.tenant_id], set_={**values, "updated_at": text("now()")}
             )
         )
-        conn.execute(
-            platform_entry(
-                "identity.configured",
-                actor=actor,
-                tenant=tenant.slug,
-                issuer=values["issuer"],
-                client_id=client_id,
-            )
+    else:
+        kept = conn.execute(
+            update(IdentitySetting)
+            .where(IdentitySetting.tenant_id == tenant.id)
+            .values(**values, updated_at=text("now()"))
+            .returning(IdentitySetting.tenant_id)
+        ).scalar_one_or_none()
+        if kept is None:
+            raise IdentityInputError("client secret is required")
+    conn.execute(
+        platform_entry(
+            "identity.configured",
+            actor=actor,
+            tenant=tenant.slug,
+            issuer=values["issuer"],
+            client_id=client_id,
+            secret_changed=client_secret is not None,
         )
+    )

@@ -34,6 +34,19 @@ def sender_for(settings: Settings, tenant: Tenant) -> tuple[str, str]:
     return parse_mailbox(settings.mail_from)
 
 
+def reply_to_for(tenant: Tenant) -> str | None:
+    """The tenant's ``mail_reply_to`` setting (the address a citizen's reply reaches), if it is
+    one; the console and /manage/settings validate it, this only refuses to send a bad header."""
+    own = tenant.settings.get("mail_reply_to")
+    if not isinstance(own, str) or not own.strip():
+        return None
+    try:
+        return parse_mailbox(own.strip())[1]
+    except ValueError:
+        log.warning("tenant %s: setting mail_reply_to is not an email address; left out", tenant.slug)
+        return None
+
+
 def build_email(
     settings: Settings,
     tenant: Tenant,
@@ -49,6 +62,10 @@ def build_email(
         tenant, event, notice, portal_url=portal_url
     )
     name, address = sender_for(settings, tenant)
+    headers = {"X-Motcua-Tenant": tenant.slug, "X-Motcua-Event": str(event)}
+    reply_to = reply_to_for(tenant)
+    if reply_to is not None:
+        headers["Reply-To"] = reply_to
     return OutgoingEmail(
         sender_address=address,
         sender_name=name,
@@ -57,7 +74,7 @@ def build_email(
         text=rendered.text,
         html=rendered.html,
         idempotency_key=idempotency_key,
-        headers={"X-Motcua-Tenant": tenant.slug, "X-Motcua-Event": str(event)},
+        headers=headers,
     )
 
 

@@ -1,33 +1,29 @@
-"""In-process notification that tenants or domains changed, so caches drop stale entries.
+"""Tell every process that tenants or a catalogue changed, so caches drop stale entries.
 
-Other processes rely on the caches' short TTL.
+The one API for callers, from sync or async code, after the commit: it clears this process's
+caches at once and publishes the change to every other web and worker process
+(``core.invalidation``: Redis pub/sub, applied within a second; the caches' TTL is only the
+fallback when Redis cannot be reached). It never raises.
 """
 
 from __future__ import annotations
 
-import weakref
-from typing import Any, Protocol
+from motcua.core.invalidation import PROCESS, Caches, Change, Invalidatable, publish
 
-_listeners: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
-class Invalidatable(Protocol):
-    def invalidate(self) -> None: ...
+__all__ = ["Invalidatable", "catalog_changed", "subscribe", "tenants_changed"]
 
 
-def subscribe(cache: Invalidatable) -> None:
-    _listeners.add(cache)
+def subscribe(cache: Invalidatable, caches: Caches = PROCESS) -> None:
+    """``cache.invalidate()`` runs on every tenant change, and ``cache.catalog_changed(slug)``
+    (if it has one) on a catalogue change, whichever process made it."""
+    caches.subscribe(cache)
 
 
 def tenants_changed() -> None:
     """A tenant's status, domains, settings or theme changed: every cache drops everything."""
-    for cache in list(_listeners):
-        cache.invalidate()
+    publish(Change("tenants"))
 
 
 def catalog_changed(slug: str) -> None:
     """One tenant's catalogue changed (call it after the commit). The tenant caches stay."""
-    for cache in list(_listeners):
-        drop = getattr(cache, "catalog_changed", None)
-        if drop is not None:
-            drop(slug)
+    publish(Change("catalog", slug))

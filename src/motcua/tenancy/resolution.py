@@ -19,8 +19,9 @@ from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEven
 from sqlalchemy import text
 
 from motcua.core.db import Database
+from motcua.core.invalidation import PROCESS, Caches
 from motcua.core.tenant import Tenant
-from motcua.core.theming import Themes
+from motcua.core.theming import LANGUAGE_COOKIE, LANGUAGES, Themes
 from motcua.tenancy import events
 from motcua.tenancy.models import TenantStatus
 
@@ -77,11 +78,20 @@ class Resolution:
 
 class TenantResolver:
     """Looks hosts up with a small TTL cache (negative answers cached too, bounded in size so
-    random Host headers cannot grow it without limit)."""
+    random Host headers cannot grow it without limit). Any tenant change, in this process or
+    another, clears it (``tenancy.events``); the TTL is the fallback."""
 
     MAX_ENTRIES = 10_000
 
-    def __init__(self, db: Database, platform_domain: str, ttl: float, *, dev_eid: bool = False) -> None:
+    def __init__(
+        self,
+        db: Database,
+        platform_domain: str,
+        ttl: float,
+        *,
+        dev_eid: bool = False,
+        caches: Caches = PROCESS,
+    ) -> None:
         self.db = db
         self.platform_domain = platform_domain
         self.console_host = f"admin.{platform_domain}"
@@ -89,10 +99,13 @@ class TenantResolver:
         self.dev_eid_host = f"eid.{platform_domain}" if dev_eid else None
         self.ttl = ttl
         self._cache: OrderedDict[str, tuple[float, Tenant | None]] = OrderedDict()
-        events.subscribe(self)
+        events.subscribe(self, caches)
 
     def invalidate(self) -> None:
-        self._cache.clear()
+        # A new dict rather than clear(): a lookup that read the database before the change
+        # stores its answer in the old dict (see _lookup), never in the fresh one; and a
+        # clear from another thread cannot pull an entry from under the lookup's two steps.
+        self._cache = OrderedDict()
 
     async def resolve(self, host: str) -> Resolution:
         if host == self.console_host:
@@ -114,13 +127,14 @@ class TenantResolver:
             query, key = _BY_SLUG, host[: -len(suffix)]
         else:
             query, key = _BY_HOST, host
+        cache = self._cache  # the generation this answer belongs to
         async with self.db.engine.connect() as conn:
             row = (await conn.execute(query, {"key": key})).one_or_none()
         tenant = None if row is None else Tenant.from_row(row)
-        self._cache[host] = (now + self.ttl, tenant)
-        self._cache.move_to_end(host)
-        while len(self._cache) > self.MAX_ENTRIES:
-            self._cache.popitem(last=False)
+        cache[host] = (now + self.ttl, tenant)
+        cache.move_to_end(host)
+        while len(cache) > self.MAX_ENTRIES:
+            cache.popitem(last=False)
         return tenant
 
 
@@ -145,6 +159,36 @@ async def _send_html(
     body_event: HTTPResponseBodyEvent = {"type": "http.response.body", "body": payload, "more_body": False}
     await send(start)
     await send(body_event)
+
+
+# An archived portal is read-only: a request that could change something is refused, except
+# signing in and out (staff still read their queues) and the language switch.
+_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_ALLOWED_WHEN_ARCHIVED = ("/login", "/logout", "/auth/callback", "/lang/")
+# Vietnamese msgids, translated by the page that shows them (web/forbidden.html).
+ARCHIVED_TITLE = "Cổng dịch vụ công đã được lưu trữ"
+ARCHIVED_MESSAGE = (
+    "Cổng này chỉ còn để tra cứu: không nhận hồ sơ mới và không thay đổi được dữ liệu. "
+    "Hồ sơ đã nộp vẫn được lưu giữ; cán bộ vẫn đăng nhập để xem và tải hồ sơ."
+)
+
+
+def _changes_archived_portal(method: str, path: str) -> bool:
+    if method not in _CHANGING_METHODS:
+        return False
+    return not any(path == p.rstrip("/") or path.startswith(p) for p in _ALLOWED_WHEN_ARCHIVED)
+
+
+def _language_of(scope: Scope) -> str:
+    """The UI language cookie, read here because this page is sent before the app runs."""
+    for name, value in scope.get("headers", ()):
+        if name != b"cookie":
+            continue
+        for part in value.decode("latin-1").split(";"):
+            key, _, chosen = part.strip().partition("=")
+            if key == LANGUAGE_COOKIE and chosen in LANGUAGES:
+                return chosen
+    return "vi"
 
 
 def tenant_middleware(resolver: TenantResolver, themes: Themes) -> type:
@@ -179,8 +223,20 @@ def tenant_middleware(resolver: TenantResolver, themes: Themes) -> type:
                     html = themes.render("web/unavailable.html", tenant=tenant)
                     await _send_html(send, 503, html, [(b"retry-after", b"3600")])
                     return
-                if tenant.status != TenantStatus.ACTIVE or path.startswith(INTERNAL_PREFIXES):
+                archived = tenant.status == TenantStatus.ARCHIVED
+                served = archived or tenant.status == TenantStatus.ACTIVE
+                if not served or path.startswith(INTERNAL_PREFIXES):
                     await _send_html(send, 404, themes.render("web/no_portal.html", host=host))
+                    return
+                if archived and _changes_archived_portal(str(scope.get("method", "GET")), path):
+                    html = themes.render(
+                        "web/forbidden.html",
+                        tenant=tenant,
+                        lang=_language_of(scope),
+                        title=ARCHIVED_TITLE,
+                        message=ARCHIVED_MESSAGE,
+                    )
+                    await _send_html(send, 409, html)
                     return
                 state["tenant"] = tenant
                 state["site"] = "tenant"

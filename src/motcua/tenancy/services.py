@@ -55,6 +55,8 @@ RESERVED_SLUGS = frozenset(
         "support",
         "help",
         "docs",
+        # The console's own pages under /tenants/ (/tenants/new).
+        "new",
     }
 )
 _HOST = re.compile(

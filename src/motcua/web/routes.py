@@ -77,18 +77,23 @@ def static_file(theme: FromPath[str], path: FromPath[str], themes: NamedDependen
 # Under /static/ so it answers on every host before tenant resolution, like the theme files.
 @get("/static/branding.css", include_in_schema=False, sync_to_thread=False)
 def branding_stylesheet(
-    primary: FromQuery[str | None] = None, accent: FromQuery[str | None] = None
+    primary: FromQuery[str | None] = None,
+    accent: FromQuery[str | None] = None,
+    # Not named `scope`: Litestar reserves that parameter name for the ASGI scope.
+    for_part: Annotated[str | None, QueryParameter(name="scope")] = None,
 ) -> Response[str]:
     """A portal's colours as CSS custom properties (base.html links it with the tenant's branding).
     A stylesheet and not a <style> element because the Content-Security-Policy allows no inline
     style. The content depends on the URL alone, so any cache may keep it; a colour that is not
-    #rrggbb (onboarding allows nothing else) is left out, and site.css's default stays."""
+    #rrggbb (onboarding allows nothing else) is left out, and site.css's default stays.
+    ``scope=preview`` sets them on ``.branding-preview`` only: the settings page's live preview
+    of a header in colours not yet saved (admin.appearance_pages)."""
     colours = {"primary": primary, "accent": accent}
     declarations = "".join(
         f"--{name}: {value}; " for name, value in colours.items() if value and COLOUR.fullmatch(value)
     )
     return Response(
-        f":root {{ {declarations}}}\n",
+        f"{'.branding-preview' if for_part == 'preview' else ':root'} {{ {declarations}}}\n",
         media_type="text/css; charset=utf-8",
         headers={"Cache-Control": "public, max-age=86400"},
     )
