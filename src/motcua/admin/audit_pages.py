@@ -171,7 +171,7 @@ class AuditRowView:
     lines: list[Any] = field(default_factory=list)
 
 
-async def _views(
+async def row_views(
     conn: AsyncConnection, rows: Sequence[Row[Any]], tenants: Mapping[str, str], lang: str
 ) -> list[AuditRowView]:
     gettext = translations(lang).gettext
@@ -234,7 +234,7 @@ async def audit_page(request: HttpRequest, db: NamedDependency[Database]) -> Res
         rows = list((await conn.execute(_query(audit_filter, after, PAGE_SIZE + 1))).all())
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
-        views = await _views(conn, rows, tenants, lang)
+        views = await row_views(conn, rows, tenants, lang)
     return page(
         request,
         "admin/audit.html",
@@ -287,7 +287,7 @@ async def audit_csv(request: HttpRequest, db: NamedDependency[Database]) -> Resp
             # One short transaction per batch: a long download holds no snapshot open.
             async with db.engine.connect() as conn:
                 rows = list((await conn.execute(_query(audit_filter, after, CSV_BATCH))).all())
-                views = await _views(conn, rows, tenants, lang)
+                views = await row_views(conn, rows, tenants, lang)
             for view in views:
                 writer.writerow(
                     [

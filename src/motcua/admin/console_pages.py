@@ -15,11 +15,20 @@ from litestar.params import Body
 from litestar.response import Redirect, Response
 from sqlalchemy import select
 
+from motcua.admin.audit_pages import row_views
 from motcua.admin.figures import PAGE_SIZE, console_listing
 from motcua.admin.onboarding import STEP_LABELS, step_states
 from motcua.core.audit import Actor, PlatformAudit
 from motcua.core.db import Database
-from motcua.core.pages import FormData, HttpRequest, client_address, not_found_page, page, public_origin
+from motcua.core.pages import (
+    FormData,
+    HttpRequest,
+    client_address,
+    language,
+    not_found_page,
+    page,
+    public_origin,
+)
 from motcua.identity.guards import requires_platform_admin
 from motcua.identity.models import Role
 from motcua.identity.sessions import UserSession
@@ -112,9 +121,12 @@ async def tenant_page(request: HttpRequest, db: NamedDependency[Database], slug:
     if facts is None:
         return not_found_page(request, "Không có địa phương này trên nền tảng.")
     record = facts["record"]
+    async with db.engine.connect() as conn:
+        activity = await row_views(conn, facts.pop("activity"), {record.slug: record.name}, language(request))
     return page(
         request,
         "admin/tenant.html",
+        activity=activity,
         **facts,
         steps=step_states(record.status, record.onboarding_step, record.failure_reason),
         step_labels=STEP_LABELS,

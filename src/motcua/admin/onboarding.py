@@ -18,6 +18,7 @@ import dramatiq
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.admin.appearance import AGENCY_CODE
 from motcua.admin.localities import locality
 from motcua.admin.services import build_spec, onboard_tenant
 from motcua.core.actions import enqueue
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 
 RUN_ONBOARDING = Subscriber("run_onboarding", "provisioning")
 
-AGENCY_CODE = re.compile(r"^[0-9A-Z][0-9A-Z.\-]{1,39}$")
 PERSONAL_ID = re.compile(r"^\d{12}$")
 NAME_MAX = 200
 DOMAINS_MAX = 20
@@ -106,9 +106,9 @@ def catalogue_path(settings: Settings, stem: str) -> Path:
     return settings.catalogues_dir / f"{stem}.toml"
 
 
-def load_catalogue(settings: Settings, stem: str, *, agency_code: str) -> list[dict[str, Any]]:
-    """The procedures of a shared catalogue file, the tenant's agency code filling those that
-    name none (as ``[defaults]`` does in a tenant file)."""
+def load_catalogue(settings: Settings, stem: str) -> list[dict[str, Any]]:
+    """The procedures of a shared catalogue file. Those that name no agency code use the
+    tenant's (``settings["agency_code"]``), which its administrator can change later."""
     path = catalogue_path(settings, stem)
     try:
         with path.open("rb") as fh:
@@ -118,7 +118,7 @@ def load_catalogue(settings: Settings, stem: str, *, agency_code: str) -> list[d
     procedures = data.get("procedures", [])
     if not isinstance(procedures, list) or not all(isinstance(p, dict) for p in procedures):
         raise TenancyError(f"{path.name}: procedures must be a list of [[procedures]] tables")
-    return [{"agency_code": agency_code, **p} for p in procedures]
+    return [dict(p) for p in procedures]
 
 
 # The form ----------------------------------------------------------------------------------------
@@ -143,7 +143,10 @@ def read_onboarding_form(form: Mapping[str, str], settings: Settings) -> Onboard
         errors["locality"] = "Chọn tỉnh, thành phố hoặc bộ, ngành trong danh sách."
     agency_code = form.get("agency_code", "").strip().upper()
     if not AGENCY_CODE.match(agency_code):
-        errors["agency_code"] = "Mã cơ quan gồm chữ in hoa, chữ số và dấu chấm, ví dụ 000.00.01.H26."
+        errors["agency_code"] = (
+            "Mã cơ quan phải có dạng 000.00.00.A00 (ba nhóm chữ số, rồi một chữ cái in hoa "
+            "và hai chữ số), ví dụ 000.00.01.H26."
+        )
     domains: list[str] = []
     raw_domains = [d for d in form.get("domains", "").replace(",", "\n").split() if d]
     if len(raw_domains) > DOMAINS_MAX:
@@ -301,11 +304,7 @@ def run_onboarding(slug: str, actor_kind: str, actor_id: str) -> None:
             settings,
             spec_of(request),
             actor=actor,
-            catalogue=(
-                (lambda: load_catalogue(settings, request.catalogue, agency_code=request.agency_code))
-                if request.catalogue
-                else None
-            ),
+            catalogue=((lambda: load_catalogue(settings, request.catalogue)) if request.catalogue else None),
         )
     except TenancyError as exc:
         # onboard_tenant has marked the tenant failed with its step and reason.

@@ -69,10 +69,15 @@ def spec_from_file(path: Path, **overrides: Any) -> TenantCreate:
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):
         raise TenancyError(f"{path}: [defaults] must be a table")
-    # Tenant-wide values (the agency code of dossier codes) fill what a procedure leaves out.
+    # The agency code of dossier codes is the tenant's own setting (its administrator changes it
+    # in /manage/settings); other defaults fill what a procedure leaves out.
+    defaults = dict(defaults)
+    agency_code = defaults.pop("agency_code", None)
     procedures = [{**defaults, **p} for p in procedures]
     calendar = data.get("working_calendar")
     settings: dict[str, Any] = {}
+    if agency_code is not None:
+        settings["agency_code"] = str(agency_code)
     if calendar is not None:
         if not isinstance(calendar, dict):
             raise TenancyError(f"{path}: [working_calendar] must be a table")
