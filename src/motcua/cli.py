@@ -188,7 +188,7 @@ def cmd_tenants_list(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _status_change(settings: Settings, slug: str, suspend: bool) -> int:
+def _status_change(settings: Settings, slug: str, suspend: bool, reason: str | None = None) -> int:
     from motcua.core.db import sync_engine
     from motcua.tenancy.services import resume_tenant, suspend_tenant
 
@@ -196,7 +196,10 @@ def _status_change(settings: Settings, slug: str, suspend: bool) -> int:
         assert live.database_url
         engine = sync_engine(live.database_url, pool_size=1)
         try:
-            tenant = (suspend_tenant if suspend else resume_tenant)(engine, slug, actor=_operator())
+            if suspend:
+                tenant = suspend_tenant(engine, slug, actor=_operator(), reason=reason)
+            else:
+                tenant = resume_tenant(engine, slug, actor=_operator())
         finally:
             engine.dispose()
     print(f"tenant {tenant.slug} is {tenant.status}")
@@ -204,7 +207,7 @@ def _status_change(settings: Settings, slug: str, suspend: bool) -> int:
 
 
 def cmd_tenants_suspend(settings: Settings, args: argparse.Namespace) -> int:
-    return _status_change(settings, args.slug, suspend=True)
+    return _status_change(settings, args.slug, suspend=True, reason=args.reason)
 
 
 def cmd_tenants_resume(settings: Settings, args: argparse.Namespace) -> int:
@@ -733,6 +736,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, handler in (("suspend", cmd_tenants_suspend), ("resume", cmd_tenants_resume)):
         p = tenants.add_parser(name, help=f"{name} a tenant's portal")
         p.add_argument("slug")
+        if name == "suspend":
+            p.add_argument("--reason", help="shown to visitors on the portal's notice page")
         p.set_defaults(handler=handler)
     ident = tenants.add_parser(
         "identity", help="set a tenant's own e-ID provider (secret from the environment)"
