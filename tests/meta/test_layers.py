@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("dev",),  # development stand-ins, mounted by the entry points only in development
     ("admin",),  # the central console and the onboarding that spans every domain
     ("notifications",),  # subscribes to the domains' events
-    ("backoffice", "feedback"),
+    ("backoffice", "feedback", "integrations"),
     ("payments",),
     ("dossiers",),
     ("identity", "catalog"),

@@ -56,9 +56,24 @@ WITHDRAWABLE = frozenset(
 
 
 class Channel(enum.IntEnum):
-    IN_PERSON = 1
-    ONLINE = 2
-    POSTAL = 3
+    """How a dossier arrived; each is counted by the indicators (DOMAIN: channels)."""
+
+    IN_PERSON = 1  # at the one-stop desk (walk-in)
+    ONLINE = 2  # on this tenant's own portal
+    POSTAL = 3  # by the public postal service
+    NATIONAL_PORTAL = 4  # through the integration API, from the national public-service portal
+
+    @property
+    def label(self) -> str:
+        return CHANNEL_LABELS[self]
+
+
+CHANNEL_LABELS = {
+    Channel.IN_PERSON: "Trực tiếp tại Bộ phận Một cửa",
+    Channel.ONLINE: "Trực tuyến trên cổng của địa phương",
+    Channel.POSTAL: "Qua dịch vụ bưu chính công ích",
+    Channel.NATIONAL_PORTAL: "Qua Cổng Dịch vụ công quốc gia",
+}
 
 
 class Dossier(TenantBase):
@@ -87,6 +102,11 @@ class Dossier(TenantBase):
     assigned_to: Mapped[str | None] = mapped_column(String(12))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     supplement: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # False when an officer (desk, post) or a system entered it on the applicant's behalf.
+    submitted_by_citizen: Mapped[bool] = mapped_column(default=True)
+    source_system: Mapped[str | None] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    intake_client_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -135,6 +155,8 @@ class DossierFile(TenantBase):
     media_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+    # A paper document scanned at the desk (Decree 107/2021 digitisation).
+    digitised: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
