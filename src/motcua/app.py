@@ -40,6 +40,7 @@ from motcua.identity.oidc import OidcClient
 from motcua.identity.routes import router as identity_router
 from motcua.identity.services import current_roles
 from motcua.identity.sessions import SessionStore
+from motcua.integrations.routes import router as integrations_router
 from motcua.payments.provider import StripeProvider
 from motcua.payments.routes import router as payments_router
 from motcua.payments.services import PaymentsPanel
@@ -64,6 +65,7 @@ ROUTERS = [
     backoffice_router,
     feedback_router,
     payments_router,
+    integrations_router,
 ]
 
 
