@@ -35,13 +35,16 @@ def _env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def _start(data_dir: Path, port: int, log: Path | None = None) -> subprocess.Popen[str]:
+def _start(
+    data_dir: Path, port: int, log: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     """`motcua run` until it is ready; its output is read by ``_stop``, or goes to ``log`` (for
-    runs that write much while nobody reads: a full pipe would block the product)."""
+    runs that write much while nobody reads: a full pipe would block the product); ``env`` adds
+    settings (``MOTCUA_*``) to the run's environment."""
     output = log.open("w") if log is not None else None
     proc = subprocess.Popen(
         [sys.executable, "-m", "motcua.cli", "run", "--port", str(port)],
-        env=_env(data_dir),
+        env={**_env(data_dir), **(env or {})},
         stdout=output or subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -169,7 +169,7 @@ async def test_a_dead_smtp_server_is_retried_then_recorded_as_failed(
     admin = await sign_in(tenant, name="Quản trị", personal_id="031075000999")
     jobs = await admin.get("/manage/jobs")
     assert jobs.status_code == 200
-    assert "notify_citizen" in jobs.text
+    assert "Gửi thông báo cho người dân" in jobs.text  # the job in words
     assert "DeliveryError" in jobs.text
 
 

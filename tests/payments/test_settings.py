@@ -57,11 +57,11 @@ async def test_the_administrator_connects_the_locality_account(
 
     bad = await _save(admin, stripe_account="tài khoản của tỉnh", enabled="on")
     assert bad.status_code == 400
-    assert "mã tài khoản Stripe phải có dạng acct_" in bad.text
+    assert "Mã tài khoản Stripe phải có dạng acct_" in bad.text
     assert 'value="tài khoản của tỉnh"' in bad.text  # what was typed is kept
     missing = await _save(admin, stripe_account="", enabled="on")
     assert missing.status_code == 400
-    assert "cần mã tài khoản Stripe để bật" in missing.text
+    assert "Cần mã tài khoản Stripe để bật" in missing.text
     assert _payments(engine, tenant) == {}  # nothing was written
 
     saved = await _save(admin, stripe_account="acct_settings1", enabled="on")

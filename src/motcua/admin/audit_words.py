@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from motcua.backoffice.services import JOB_LABELS, OTHER_JOB
 from motcua.identity.models import N_, Role
 from motcua.identity.schemas import PERSONAL_ID, mask_personal_id
 
@@ -78,6 +79,8 @@ TENANT_STATUS_WORDS = {
     "archived": N_("Đã lưu trữ"),
 }
 TENANT_KIND_WORDS = {"province": N_("Tỉnh, thành phố"), "ministry": N_("Bộ, ngành")}
+# The kinds of a working-calendar day (motcua.admin.appearance), as the calendar page names them.
+DAY_KIND_WORDS = {"day_off": N_("Ngày nghỉ"), "makeup_day": N_("Ngày làm bù")}
 
 # Detail keys, in the order they are shown; the reason and the address are shown on their own.
 DETAIL_LABELS: dict[str, str] = {
@@ -124,6 +127,10 @@ def _value(key: str, value: Any, gettext: Gettext) -> str:
         return gettext(TENANT_STATUS_WORDS.get(text, N_("Không rõ")))
     if key == "kind" and text in TENANT_KIND_WORDS:
         return gettext(TENANT_KIND_WORDS[text])
+    if key == "kind" and text in DAY_KIND_WORDS:
+        return gettext(DAY_KIND_WORDS[text])
+    if key == "actor":  # the job a "job.failed" row is about (motcua.core.broker)
+        return gettext(JOB_LABELS.get(text, OTHER_JOB))
     if key == "personal_id" and PERSONAL_ID.match(text):
         return mask_personal_id(text)
     return text[:500]

@@ -15,6 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.backoffice.services import (
+    JOB_LABELS,
+    OTHER_JOB,
     QUEUE_KEYS,
     QUEUES,
     apologies_of,
@@ -401,7 +403,15 @@ async def failed_jobs(
             .limit(200)
         )
     ).all()
-    return page(request, "backoffice/failed_jobs.html", jobs=rows, vietnam=VIETNAM)
+    jobs = [
+        {
+            "at": row.at,
+            "label": JOB_LABELS.get(str(row.detail.get("actor", "")), OTHER_JOB),
+            "error": str(row.detail.get("error", "")),
+        }
+        for row in rows
+    ]
+    return page(request, "backoffice/failed_jobs.html", jobs=jobs)
 
 
 router = Router(

@@ -31,8 +31,26 @@ from motcua.dossiers.lifecycle import (
 from motcua.dossiers.models import ApologySlip, Dossier, DossierStatus
 from motcua.dossiers.services import request_supplement, tell_applicant
 from motcua.dossiers.slip import format_fee_vnd
-from motcua.identity.models import Citizen, Role, RoleGrant
+from motcua.identity.models import N_, Citizen, Role, RoleGrant
 from motcua.payments.settings import parse_amount_vnd
+
+# The background jobs in words, by Dramatiq actor name (the name a failure is recorded under,
+# motcua.core.broker): the administrator reads what failed, not the function behind it.
+JOB_LABELS: dict[str, str] = {
+    "notify_citizen": N_("Gửi thông báo cho người dân"),
+    "notify_deadline": N_("Báo cán bộ về thời hạn giải quyết hồ sơ"),
+    "deadline_scan": N_("Rà soát thời hạn giải quyết hồ sơ"),
+    "file_receipt": N_("Lưu biên lai điện tử"),
+    "reconcile_payments": N_("Đối soát thanh toán trực tuyến"),
+    "report_payments": N_("Lập báo cáo thu phí theo ngày"),
+    "refresh_roles": N_("Cập nhật quyền của các phiên đăng nhập"),
+    "run_onboarding": N_("Khởi tạo cổng"),
+    "announce_tenant_ready": N_("Thông báo cổng đã sẵn sàng"),
+    "refresh_tenant_figures": N_("Cập nhật số liệu của cổng"),
+    "export_tenant": N_("Xuất dữ liệu của địa phương"),
+}
+OTHER_JOB = N_("Công việc nền khác")
+
 
 S = DossierStatus
 PAGE_SIZE = 50

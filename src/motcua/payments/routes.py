@@ -252,7 +252,7 @@ async def _settings_page(
     payments: PaymentProvider | None,
     session: AsyncSession,
     *,
-    error: str | None = None,
+    errors: dict[str, str] | None = None,
     saved: bool = False,
     status_code: int = 200,
     typed: dict[str, Any] | None = None,
@@ -271,7 +271,7 @@ async def _settings_page(
         reports=await recent_reports(session),
         attention=await needing_attention(session),
         rate=await online_payment_rate(session, vietnam_today()),
-        error=error,
+        errors=errors or {},
         saved=saved,
     )
 
@@ -299,7 +299,10 @@ async def save_payment_settings(
     data: FormData,
 ) -> Response[Any]:
     current = payment_settings_of(tenant)
-    typed = {"enabled": data.get("enabled") == "on", "stripe_account": str(data.get("stripe_account") or "")}
+    typed = {
+        "enabled": data.get("enabled") == "on",
+        "stripe_account": str(data.get("stripe_account") or "")[:100],
+    }
     try:
         wanted = parse_payment_settings(
             {
@@ -314,7 +317,13 @@ async def save_payment_settings(
         )
     except PaymentSettingsError as exc:
         return await _settings_page(
-            request, tenant, payments, db_session, error=str(exc), status_code=400, typed=typed
+            request,
+            tenant,
+            payments,
+            db_session,
+            errors={exc.field: exc.message},
+            status_code=400,
+            typed=typed,
         )
     return Redirect("/manage/payments?saved=1", status_code=303)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from motcua.core.tenant import Tenant
+from motcua.identity.models import N_
 
 _ACCOUNT = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
 MAX_PLATFORM_FEE_VND = 1_000_000
@@ -39,7 +40,14 @@ def parse_amount_vnd(raw: str | None, *, what: str) -> int | None:
 
 
 class PaymentSettingsError(ValueError):
-    """A setting the form must show back with what to fix (Vietnamese)."""
+    """A setting the form must show back with what to fix (Vietnamese). ``str()`` names where it
+    was read (a tenant file, the CLI); ``message`` is the sentence alone, which pages translate,
+    and ``field`` the form field it is about."""
+
+    def __init__(self, text: str, *, message: str | None = None, field: str = "stripe_account") -> None:
+        super().__init__(text)
+        self.message = message or text
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -76,18 +84,30 @@ def parse_payment_settings(raw: dict[str, Any], *, where: str = "payments") -> P
     account = str(raw.get("stripe_account") or "").strip() or None
     if account is not None and not _ACCOUNT.match(account):
         raise PaymentSettingsError(
-            f"{where}: mã tài khoản Stripe phải có dạng acct_… (chữ và số), ví dụ acct_1Nv0FGQ9RKHgCVdK."
+            f"{where}: mã tài khoản Stripe phải có dạng acct_… (chữ và số), ví dụ acct_1Nv0FGQ9RKHgCVdK.",
+            message=N_("Mã tài khoản Stripe phải có dạng acct_… (chữ và số), ví dụ acct_1Nv0FGQ9RKHgCVdK."),
         )
     fee_raw = raw.get("platform_fee_vnd", 0)
     try:
         fee = int(str(fee_raw).strip().replace(".", "").replace(",", "") or 0)
     except ValueError:
-        raise PaymentSettingsError(f"{where}: phí nền tảng phải là số đồng (số nguyên).") from None
+        raise PaymentSettingsError(
+            f"{where}: phí nền tảng phải là số đồng (số nguyên).",
+            message=N_("Phí nền tảng là số đồng, từ 0 đến 1.000.000."),
+            field="platform_fee_vnd",
+        ) from None
     if not 0 <= fee <= MAX_PLATFORM_FEE_VND:
-        raise PaymentSettingsError(f"{where}: phí nền tảng phải từ 0 đến {MAX_PLATFORM_FEE_VND:,} đồng.")
+        raise PaymentSettingsError(
+            f"{where}: phí nền tảng phải từ 0 đến {MAX_PLATFORM_FEE_VND:,} đồng.",
+            message=N_("Phí nền tảng là số đồng, từ 0 đến 1.000.000."),
+            field="platform_fee_vnd",
+        )
     enabled = raw.get("enabled", False)
     if isinstance(enabled, str):
         enabled = enabled.lower() in ("1", "true", "on", "yes")
     if enabled and account is None:
-        raise PaymentSettingsError(f"{where}: cần mã tài khoản Stripe để bật thanh toán trực tuyến.")
+        raise PaymentSettingsError(
+            f"{where}: cần mã tài khoản Stripe để bật thanh toán trực tuyến.",
+            message=N_("Cần mã tài khoản Stripe để bật thanh toán trực tuyến."),
+        )
     return PaymentSettings(enabled=bool(enabled), stripe_account=account, platform_fee_vnd=fee)
