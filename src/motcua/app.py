@@ -30,6 +30,7 @@ from motcua.core.theming import Themes
 from motcua.dev.eid_provider import SigningKey
 from motcua.dev.eid_provider import router as dev_eid_router
 from motcua.dev.mail_inbox import router as dev_mail_router
+from motcua.dev.national_portal import router as dev_national_portal_router
 from motcua.dossiers.routes import router as dossiers_router
 from motcua.dossiers.slip import prepare_slip_fonts
 from motcua.dossiers.storage import LocalStorage
@@ -40,6 +41,8 @@ from motcua.identity.oidc import OidcClient
 from motcua.identity.routes import router as identity_router
 from motcua.identity.services import current_roles
 from motcua.identity.sessions import SessionStore
+from motcua.integrations.auth import ProblemError, problem_response
+from motcua.integrations.openapi import COMPONENTS as INTEGRATIONS_OPENAPI
 from motcua.integrations.routes import router as integrations_router
 from motcua.payments.provider import StripeProvider
 from motcua.payments.routes import router as payments_router
@@ -71,7 +74,8 @@ ROUTERS = [
 
 def routers_for(settings: Settings) -> list[Router]:
     # The development e-ID provider exists only where dev services are on (never in production).
-    return [*ROUTERS, dev_eid_router, dev_mail_router] if settings.dev_services else list(ROUTERS)
+    dev = [dev_eid_router, dev_mail_router, dev_national_portal_router]
+    return [*ROUTERS, *dev] if settings.dev_services else list(ROUTERS)
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -145,15 +149,25 @@ def create_app(settings: Settings) -> Litestar:
                     cookie_secure=settings.cookie_secure,
                     cookie_httponly=True,
                     cookie_samesite="lax",
-                    # Static files are cached publicly: they must never carry a cookie.
-                    exclude=[r"^/static/"],
+                    # Static files are cached publicly: they must never carry a cookie. The
+                    # national-portal stand-in's webhook receiver is called by the worker, which
+                    # carries no cookie: its requests are authenticated by their signature.
+                    # Systems call /oauth/token and /api/ with credentials in headers, no cookie.
+                    exclude=[
+                        r"^/static/",
+                        r"^/platform/dev/national-portal/events/",
+                        r"^/oauth/token$",
+                        r"^/api/",
+                    ],
                 )
             ),
         ],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers={**EXCEPTION_HANDLERS, ProblemError: problem_response},  # type: ignore[dict-item]
         # The second one applies other processes' tenant changes to this one's caches.
         lifespan=[lifespan, lambda _app: invalidation.listening(settings.redis_url or "")],
-        openapi_config=OpenAPIConfig(title="motcua", version="1", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="motcua", version="1", path="/schema", components=INTEGRATIONS_OPENAPI
+        ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048, gzip_compress_level=5),
         debug=False,
         # Forms, autosaves and webhooks are small: anything larger is refused (413) before it

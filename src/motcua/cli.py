@@ -284,6 +284,25 @@ def _seed_demo_platform_admin(live: Settings) -> None:
         engine.dispose()
 
 
+def _enrol_national_portal(live: Settings, port: int) -> None:
+    """The national-portal stand-in becomes an API client of each demo tenant, with a webhook
+    subscription to its own receiver (kept between runs in the data folder)."""
+    from motcua.dev.national_portal import enrol_demo_tenants
+
+    slugs = [spec_slug(path) for path in sorted(live.tenants_dir.glob("*.toml"))]
+    done = enrol_demo_tenants(live, slugs, base_url=f"http://localhost:{port}")
+    if done:
+        print(
+            f"the national-portal stand-in is connected to {', '.join(done)}: http://localhost:{port}/dev/national-portal"
+        )
+
+
+def spec_slug(path: Path) -> str:
+    from motcua.admin.services import load_tenant_file
+
+    return str(load_tenant_file(path).get("slug") or path.stem)
+
+
 @contextmanager
 def _dev_mail_catcher(live: Settings) -> Iterator[str | None]:
     """The local SMTP catcher's URL while it runs, when development has no SMTP server."""
@@ -322,6 +341,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"demo tenants ready: {', '.join(seeded)}")
             if live.dev_services:
                 _seed_demo_platform_admin(live)
+                _enrol_national_portal(live, port)
         env = _child_env(live)
         if live.dev_services and not live.stripe_secret_key:
             # Payments work offline: the local Stripe stand-in with its test checkout page.

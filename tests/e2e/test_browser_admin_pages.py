@@ -41,6 +41,8 @@ OTHER_NAMES = [
     "Cổng Dịch vụ công tỉnh Cao Bằng",
     "Sáp nhập đơn vị hành chính",
     "Ngày nghỉ riêng",
+    # The API client `make run` registers for the national-portal stand-in.
+    "Cổng Dịch vụ công quốc gia (môi trường phát triển)",
 ]
 
 # Text nodes of the main content, outside what is not interface text: what the person typed,
@@ -316,7 +318,14 @@ async def _console_pages(page: Page, run: Run, findings: Findings, day: str, *, 
     )
 
 
-NAVIGATION = ["/manage/roles", "/manage/catalog", "/manage/payments", "/manage/jobs", "/manage/settings"]
+NAVIGATION = [
+    "/manage/roles",
+    "/manage/catalog",
+    "/manage/payments",
+    "/manage/jobs",
+    "/manage/settings",
+    "/manage/integrations",
+]
 MANAGE_PAGES = [
     ("/manage/roles", "roles"),
     ("/manage/catalog", "catalogue"),
@@ -329,6 +338,9 @@ MANAGE_PAGES = [
     ("/manage/settings/mail", "settings: mail"),
     ("/manage/settings/appearance", "settings: appearance"),
     ("/manage/settings/calendar", "settings: calendar"),
+    ("/manage/integrations", "connected systems"),
+    ("/manage/integrations/new", "connected systems: new client"),
+    ("/manage/integrations/webhooks", "connected systems: webhooks"),
 ]
 
 

@@ -35,6 +35,9 @@ def upgrade() -> None:
         unique=True,
         postgresql_where=sa.text("external_id IS NOT NULL"),
     )
+    # The national public-service portal is a fourth channel (models.Channel.NATIONAL_PORTAL).
+    op.drop_constraint("channel", "dossiers", type_="check")
+    op.create_check_constraint("channel", "dossiers", "channel IN (1, 2, 3, 4)")
     # Decree 107/2021: a paper document scanned at the desk is digitised.
     op.add_column(
         "dossier_files", sa.Column("digitised", sa.Boolean, nullable=False, server_default=sa.false())
@@ -104,5 +107,7 @@ def downgrade() -> None:
     op.drop_table("api_clients")
     op.drop_column("dossier_files", "digitised")
     op.drop_index("ux_dossiers_external", table_name="dossiers")
+    op.drop_constraint("channel", "dossiers", type_="check")
+    op.create_check_constraint("channel", "dossiers", "channel IN (1, 2, 3)")
     for column in ("external_id", "source_system", "submitted_by_citizen"):
         op.drop_column("dossiers", column)

@@ -62,6 +62,16 @@ ACTION_WORDS: dict[str, str] = {
     "catalog.template_attached": N_("Đính kèm mẫu giấy tờ"),
     "catalog.template_removed": N_("Gỡ mẫu giấy tờ"),
     "catalog.imported": N_("Nhập danh mục thủ tục"),
+    "api_client.registered": N_("Đăng ký hệ thống kết nối"),
+    "api_client.rotated": N_("Cấp lại khóa bí mật của hệ thống kết nối"),
+    "api_client.revoked": N_("Thu hồi quyền của hệ thống kết nối"),
+    "api.token_issued": N_("Cấp mã truy cập cho hệ thống kết nối"),
+    "api.token_refused": N_("Từ chối cấp mã truy cập"),
+    "api.called": N_("Hệ thống kết nối gọi API"),
+    "webhook.created": N_("Đăng ký địa chỉ nhận sự kiện"),
+    "webhook.disabled": N_("Ngừng gửi sự kiện tới một địa chỉ"),
+    "webhook.secret_rotated": N_("Cấp lại khóa ký sự kiện"),
+    "webhook.redelivered": N_("Gửi lại một sự kiện"),
 }
 UNKNOWN_ACTION = N_("Thao tác khác")
 

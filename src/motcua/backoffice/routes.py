@@ -14,6 +14,7 @@ from litestar.response import Redirect, Response
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.backoffice.desk import HANDLERS as DESK_HANDLERS
 from motcua.backoffice.services import (
     JOB_LABELS,
     OTHER_JOB,
@@ -426,5 +427,6 @@ router = Router(
         counter_payment,
         refund_payment,
         failed_jobs,
+        *DESK_HANDLERS,
     ],
 )

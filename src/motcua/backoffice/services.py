@@ -48,6 +48,8 @@ JOB_LABELS: dict[str, str] = {
     "announce_tenant_ready": N_("Thông báo cổng đã sẵn sàng"),
     "refresh_tenant_figures": N_("Cập nhật số liệu của cổng"),
     "export_tenant": N_("Xuất dữ liệu của địa phương"),
+    "record_webhook_events": N_("Ghi nhận sự kiện cần gửi cho hệ thống kết nối"),
+    "send_webhooks": N_("Gửi sự kiện cho hệ thống kết nối"),
 }
 OTHER_JOB = N_("Công việc nền khác")
 

@@ -34,6 +34,7 @@ ACTOR_MODULES = (
     "motcua.admin.jobs",
     "motcua.admin.onboarding",
     "motcua.admin.figures",
+    "motcua.integrations.delivery",
 )
 
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{1,30}$")

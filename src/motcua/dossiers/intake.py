@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -32,10 +32,14 @@ from motcua.dossiers.uploads import ValidatedUpload
 from motcua.identity.models import Citizen
 
 # Citizens entered by an officer or a system are keyed by their personal ID under this issuer;
-# the person's own e-ID login later takes the row over (identity.services.record_tenant_login).
-INTAKE_ISSUER = "urn:motcua:intake"
+# the person's own e-ID login later takes the row over.
+from motcua.identity.services import INTAKE_ISSUER
+
 PERSONAL_ID = re.compile(r"^\d{12}$")
 NAME_MAX = 200
+ADDRESS_MAX = 500
+_PHONE = re.compile(r"^(\+84|0)\d{9,10}$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s]{2,}$")
 
 _RECEIVED_BY = {
     Channel.IN_PERSON: "Tiếp nhận trực tiếp tại Bộ phận Một cửa",
@@ -100,7 +104,47 @@ def check_applicant(applicant: Applicant) -> dict[str, str]:
         errors["applicant.full_name"] = "Nhập họ và tên người nộp hồ sơ."
     elif len(name) > NAME_MAX:
         errors["applicant.full_name"] = "Họ và tên dài tối đa 200 ký tự."
+    phone = re.sub(r"[\s.\-()]", "", applicant.phone or "")
+    if phone and (len(phone) > 20 or not _PHONE.match(phone)):
+        errors["applicant.phone"] = "Số điện thoại không đúng, ví dụ: 0912345678."
+    email = (applicant.email or "").strip()
+    if email and (len(email) > 254 or not _EMAIL.match(email)):
+        errors["applicant.email"] = "Thư điện tử không đúng định dạng, ví dụ: ten@example.vn."
+    if len((applicant.address or "").strip()) > ADDRESS_MAX:
+        errors["applicant.address"] = "Địa chỉ dài tối đa 500 ký tự."
     return errors
+
+
+async def intake_problems(
+    session: AsyncSession,
+    *,
+    procedure: Procedure,
+    applicant: Applicant,
+    data: Mapping[str, str],
+    document_codes: Collection[str],
+    today: date,
+) -> tuple[IntakeErrors, FormResult]:
+    """Everything wrong with an intake, nothing written: the applicant, the answers against the
+    procedure's current form version, the documents against those the procedure asks for. Also
+    the checked answers, which are what the dossier keeps."""
+    problems = IntakeErrors(check_applicant(applicant))
+    definition = await form_definition(session, procedure.id, procedure.form_version)
+    checked: FormResult = validate(definition, data, today=today)
+    problems.errors.update({f"data.{k}": v for k, v in checked.errors.items()})
+    known = {str(f["name"]) for f in definition}
+    for name in data:
+        if name not in known:
+            problems.errors[f"data.{name[:60]}"] = "Biểu mẫu của thủ tục không có trường này."
+    given = set(document_codes)
+    codes = {str(doc["code"]) for doc in procedure.documents}
+    for required in procedure.documents:
+        if required.get("required") and required["code"] not in given:
+            problems.errors[f"documents.{required['code']}"] = (
+                f"Thiếu giấy tờ bắt buộc: {required['name'][0].lower()}{required['name'][1:]}."
+            )
+    for code in given - codes:
+        problems.errors[f"documents.{code[:60]}"] = "Thủ tục không yêu cầu giấy tờ này."
+    return problems, checked
 
 
 async def intake_citizen(session: AsyncSession, applicant: Applicant) -> Citizen:
@@ -121,9 +165,9 @@ async def intake_citizen(session: AsyncSession, applicant: Applicant) -> Citizen
             subject=applicant.personal_id,
             personal_id=applicant.personal_id,
             full_name=applicant.full_name.strip(),
-            phone=applicant.phone,
-            email=applicant.email,
-            address=applicant.address,
+            phone=re.sub(r"[\s.\-()]", "", applicant.phone or "") or None,
+            email=(applicant.email or "").strip() or None,
+            address=(applicant.address or "").strip() or None,
         )
         .on_conflict_do_nothing()
     )
@@ -157,23 +201,14 @@ async def receive_dossier(
         if existing is not None:
             return Received(existing, created=False)
     received = (now or datetime.now(VIETNAM)).astimezone(VIETNAM)
-    problems = IntakeErrors(check_applicant(applicant))
-    definition = await form_definition(session, procedure.id, procedure.form_version)
-    checked: FormResult = validate(definition, data, today=received.date())
-    problems.errors.update({f"data.{k}": v for k, v in checked.errors.items()})
-    known = {str(f["name"]) for f in definition}
-    for name in data:
-        if name not in known:
-            problems.errors[f"data.{name[:60]}"] = "Biểu mẫu của thủ tục không có trường này."
-    given = {d.document_code for d in documents}
-    codes = {str(doc["code"]) for doc in procedure.documents}
-    for required in procedure.documents:
-        if required.get("required") and required["code"] not in given:
-            problems.errors[f"documents.{required['code']}"] = (
-                f"Thiếu giấy tờ bắt buộc: {required['name'][0].lower()}{required['name'][1:]}."
-            )
-    for code in given - codes:
-        problems.errors[f"documents.{code[:60]}"] = "Thủ tục không yêu cầu giấy tờ này."
+    problems, checked = await intake_problems(
+        session,
+        procedure=procedure,
+        applicant=applicant,
+        data=data,
+        document_codes={d.document_code for d in documents},
+        today=received.date(),
+    )
     if not problems.ok:
         return problems
 

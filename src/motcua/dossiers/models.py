@@ -76,6 +76,11 @@ CHANNEL_LABELS = {
 }
 
 
+def entered_by_officer(channel: int, submitted_by_citizen: bool) -> bool:
+    """An officer typed the dossier in, at the desk or from the post, on the applicant's behalf."""
+    return channel in (Channel.IN_PERSON, Channel.POSTAL) and not submitted_by_citizen
+
+
 class Dossier(TenantBase):
     __tablename__ = "dossiers"
 
@@ -113,6 +118,14 @@ class Dossier(TenantBase):
     @property
     def status_label(self) -> str:
         return DossierStatus(self.status).label
+
+    @property
+    def channel_label(self) -> str:
+        return Channel(self.channel).label
+
+    @property
+    def entered_by_officer(self) -> bool:
+        return entered_by_officer(self.channel, self.submitted_by_citizen)
 
 
 class DossierHistory(TenantBase):

@@ -11,6 +11,7 @@ from litestar import Router, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, FromPath, FromQuery, SkipValidation
 from litestar.response import Redirect, Response
 from redis.asyncio import Redis
@@ -51,12 +52,11 @@ from motcua.dossiers.services import (
     upload_max_mb,
     withdraw_dossier,
 )
-from motcua.dossiers.slip import SlipData, SlipDocument, qr_svg, render_slip_pdf
+from motcua.dossiers.slip import SlipData, qr_svg, render_slip_pdf, slip_for
 from motcua.dossiers.storage import LocalStorage
 from motcua.dossiers.uploads import UploadRejectedError
 from motcua.identity.guards import requires_login, requires_officer
 from motcua.identity.models import Citizen
-from motcua.identity.schemas import mask_personal_id
 from motcua.identity.sessions import UserSession
 
 # The fees panel of the dossier pages, implemented by payments. Injected unvalidated: FeesPanel
@@ -363,24 +363,11 @@ def _slip_data(
     files: list[DossierFile],
     procedure: Procedure | None,
 ) -> SlipData:
-    names = {d["code"]: d["name"] for d in (procedure.documents if procedure else [])}
-    return SlipData(
+    return slip_for(
+        dossier,
+        files,
+        procedure,
         tenant_name=tenant.name,
-        agency_name=(procedure.agency if procedure and procedure.agency else tenant.name),
-        dossier_code=dossier.code,
-        procedure_code=dossier.procedure_code,
-        procedure_name=dossier.procedure_name,
-        applicant_name=dossier.applicant_name,
-        applicant_personal_id_masked=mask_personal_id(dossier.applicant_personal_id),
-        applicant_address=None,
-        applicant_phone=str(dossier.data.get("contact_phone") or "") or None,
-        received_at=dossier.received_at,
-        due_at=dossier.due_at,
-        channel_label="Trực tuyến",
-        documents=tuple(
-            SlipDocument(name=names.get(f.document_code, f.display_name), copies="Bản điện tử") for f in files
-        ),
-        fee_vnd=dossier.fee_vnd,
         tracking_url=f"{public_origin(request)}/tracking?code={dossier.code}",
     )
 
@@ -619,6 +606,10 @@ async def tracking_page(
     summary="Public status of a dossier by its code",
     # One budget with the tracking page: the two forms of one lookup.
     guards=[limited("lookup")],
+    responses={
+        404: ResponseSpec(dict[str, str], description="No such dossier here.", generate_examples=False),
+        429: ResponseSpec(dict[str, Any], description="Too many lookups.", generate_examples=False),
+    },
 )
 async def api_tracking(
     db_session: NamedDependency[AsyncSession], code: FromPath[str]

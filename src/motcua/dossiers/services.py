@@ -35,6 +35,7 @@ from motcua.dossiers.models import (
     DossierHistory,
     DossierSequence,
     DossierStatus,
+    entered_by_officer,
 )
 from motcua.dossiers.storage import LocalStorage, StoredObject
 from motcua.dossiers.uploads import UploadRejectedError, ValidatedUpload, validate_upload
@@ -306,13 +307,21 @@ class PublicStatus:
     status_label: str
     received_at: datetime
     due_at: datetime
+    channel_label: str = ""
+    entered_by_officer: bool = False
 
 
 async def public_status(session: AsyncSession, code: str) -> PublicStatus | None:
     row = (
         await session.execute(
             select(
-                Dossier.code, Dossier.procedure_name, Dossier.status, Dossier.received_at, Dossier.due_at
+                Dossier.code,
+                Dossier.procedure_name,
+                Dossier.status,
+                Dossier.received_at,
+                Dossier.due_at,
+                Dossier.channel,
+                Dossier.submitted_by_citizen,
             ).where(Dossier.code == code)
         )
     ).one_or_none()
@@ -325,7 +334,26 @@ async def public_status(session: AsyncSession, code: str) -> PublicStatus | None
         status_label=DossierStatus(row.status).label,
         received_at=row.received_at.astimezone(VIETNAM),
         due_at=row.due_at.astimezone(VIETNAM),
+        channel_label=Channel(row.channel).label,
+        entered_by_officer=entered_by_officer(row.channel, row.submitted_by_citizen),
     )
+
+
+async def channel_counts(
+    session: AsyncSession, since: datetime, until: datetime
+) -> dict[tuple[Channel, bool], int]:
+    """Dossiers received in [since, until), by channel and by whether the applicant submitted
+    it personally (``True``) or someone did on their behalf (an officer at the desk or from the
+    post, a system): the indicators count both. Every combination is present, zeros included."""
+    rows = await session.execute(
+        select(Dossier.channel, Dossier.submitted_by_citizen, func.count())
+        .where(Dossier.received_at >= since, Dossier.received_at < until)
+        .group_by(Dossier.channel, Dossier.submitted_by_citizen)
+    )
+    counts = {(channel, personally): 0 for channel in Channel for personally in (True, False)}
+    for channel, personally, count in rows.tuples():
+        counts[(Channel(channel), bool(personally))] += int(count)
+    return counts
 
 
 async def withdraw_dossier(

@@ -7,7 +7,7 @@ subset, so every Vietnamese letter is real, searchable text on any reader.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cache, lru_cache
@@ -21,6 +21,10 @@ from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 from fpdf import FPDF
 from fpdf.enums import Align, TableBordersLayout, XPos, YPos
 from fpdf.fonts import FontFace, TTFFont
+
+from motcua.catalog.models import Procedure
+from motcua.dossiers.models import Channel, Dossier, DossierFile
+from motcua.identity.schemas import mask_personal_id
 
 FONT_DIR = Path(__file__).parent / "fonts"
 FONT_FAMILY = "DejaVuSans"
@@ -96,6 +100,57 @@ class SlipData:
     documents: tuple[SlipDocument, ...]
     fee_vnd: int
     tracking_url: str
+
+
+# How each document was received, in the slip's "Số lượng" column.
+COPIES_ELECTRONIC = "Bản điện tử"
+# A paper document scanned at the desk (Decree 107/2021 art. 16: digitised at reception).
+COPIES_DIGITISED = "Bản giấy, đã số hóa"
+ENTERED_BY_OFFICER = "do cán bộ tiếp nhận"
+
+
+def channel_words(dossier: Dossier) -> str:
+    """'Trực tiếp tại Bộ phận Một cửa, do cán bộ tiếp nhận': how the dossier came, in words."""
+    label = Channel(dossier.channel).label
+    return f"{label}, {ENTERED_BY_OFFICER}" if dossier.entered_by_officer else label
+
+
+def slip_for(
+    dossier: Dossier,
+    files: Sequence[DossierFile],
+    procedure: Procedure | None,
+    *,
+    tenant_name: str,
+    tracking_url: str,
+    applicant_phone: str | None = None,
+    applicant_address: str | None = None,
+) -> SlipData:
+    """The slip of a dossier, whichever channel it came by: the citizen's and the officer's
+    downloads are the same document."""
+    names = {d["code"]: d["name"] for d in (procedure.documents if procedure else [])}
+    return SlipData(
+        tenant_name=tenant_name,
+        agency_name=(procedure.agency if procedure and procedure.agency else tenant_name),
+        dossier_code=dossier.code,
+        procedure_code=dossier.procedure_code,
+        procedure_name=dossier.procedure_name,
+        applicant_name=dossier.applicant_name,
+        applicant_personal_id_masked=mask_personal_id(dossier.applicant_personal_id),
+        applicant_address=applicant_address or None,
+        applicant_phone=applicant_phone or str(dossier.data.get("contact_phone") or "") or None,
+        received_at=dossier.received_at,
+        due_at=dossier.due_at,
+        channel_label=channel_words(dossier),
+        documents=tuple(
+            SlipDocument(
+                name=names.get(f.document_code, f.display_name),
+                copies=COPIES_DIGITISED if f.digitised else COPIES_ELECTRONIC,
+            )
+            for f in files
+        ),
+        fee_vnd=dossier.fee_vnd,
+        tracking_url=tracking_url,
+    )
 
 
 def format_fee_vnd(fee_vnd: int) -> str:

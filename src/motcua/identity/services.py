@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import aliased
 
 from motcua.core.actions import after_commit, emit, emit_sync
 from motcua.core.audit import Actor, ActorKind, platform_entry, tenant_entry
@@ -128,6 +130,44 @@ class LoginResult:
     roles: list[str]
 
 
+# The issuer of citizen rows that an officer (desk, post) or another system entered before the
+# person ever logged in here: the subject is their personal ID. Their first e-ID login takes the
+# row over (record_tenant_login), so the dossiers received for them show in "Hồ sơ của tôi".
+INTAKE_ISSUER = "urn:motcua:intake"
+
+
+async def _take_over_intake_row(
+    session: AsyncSession, identity: VerifiedIdentity, values: Mapping[str, Any]
+) -> int | None:
+    """The id of the intake row now become this login's own, or None when there is none to take
+    (or the person already has their own row: the intake row is then left as it is)."""
+    own = aliased(Citizen)
+    takeover = (
+        update(Citizen)
+        .where(
+            Citizen.issuer == INTAKE_ISSUER,
+            Citizen.personal_id == identity.personal_id,
+            ~select(own.id).where(own.issuer == identity.issuer, own.subject == identity.subject).exists(),
+        )
+        .values(
+            issuer=identity.issuer,
+            subject=identity.subject,
+            # What the officer wrote down (a phone, an address) stays where the e-ID says nothing.
+            **{k: v if k == "personal_id" else v or getattr(Citizen, k) for k, v in values.items()},
+            last_login_at=func.now(),
+        )
+        .returning(Citizen.id)
+        .execution_options(synchronize_session=False)
+    )
+    try:
+        # A savepoint: a concurrent first login of the same person may have created their own
+        # row since this statement's snapshot; the upsert that follows then refreshes that one.
+        async with session.begin_nested():
+            return (await session.execute(takeover)).scalar_one_or_none()
+    except IntegrityError:
+        return None
+
+
 async def record_tenant_login(session: AsyncSession, identity: VerifiedIdentity) -> LoginResult:
     """Create or refresh the citizen (keyed by issuer and sub) and read the roles granted to
     their personal ID. Runs in the tenant's transaction."""
@@ -141,12 +181,14 @@ async def record_tenant_login(session: AsyncSession, identity: VerifiedIdentity)
         "email": str(claims["email"])[:320] if claims.get("email") else None,
         "phone": str(claims["phone_number"])[:32] if claims.get("phone_number") else None,
     }
-    insert_stmt = pg_insert(Citizen).values(issuer=identity.issuer, subject=identity.subject, **values)
-    upsert = insert_stmt.on_conflict_do_update(
-        index_elements=[Citizen.issuer, Citizen.subject],
-        set_={**{k: insert_stmt.excluded[k] for k in values}, "last_login_at": text("now()")},
-    ).returning(Citizen.id)
-    citizen_id = (await session.execute(upsert)).scalar_one()
+    citizen_id = await _take_over_intake_row(session, identity, values)
+    if citizen_id is None:
+        insert_stmt = pg_insert(Citizen).values(issuer=identity.issuer, subject=identity.subject, **values)
+        upsert = insert_stmt.on_conflict_do_update(
+            index_elements=[Citizen.issuer, Citizen.subject],
+            set_={**{k: insert_stmt.excluded[k] for k in values}, "last_login_at": text("now()")},
+        ).returning(Citizen.id)
+        citizen_id = (await session.execute(upsert)).scalar_one()
     granted = (
         await session.execute(select(RoleGrant.role).where(RoleGrant.personal_id == identity.personal_id))
     ).scalars()

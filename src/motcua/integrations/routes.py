@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from litestar import Router
 
-from motcua.integrations import api, manage_pages, webhook_pages
+from motcua.integrations import api, manage_pages, webhook_api, webhook_pages
 
 router = Router(
-    path="/", route_handlers=[h for family in (api, manage_pages, webhook_pages) for h in family.HANDLERS]
+    path="/",
+    route_handlers=[h for family in (api, manage_pages, webhook_pages, webhook_api) for h in family.HANDLERS],
 )

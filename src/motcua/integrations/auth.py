@@ -1,0 +1,193 @@
+"""Who is calling the API: the bearer token checked against its tenant and its client's current
+state, scopes, per-client budgets, and errors as RFC 9457 problem details.
+
+Every call reads the client's row, so a revoked client or a rotated secret stops working on the
+very next request (the token itself lives at most ten minutes either way).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request
+from litestar.exceptions import HTTPException
+from litestar.response import Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from motcua.core.dependencies import redis_of, settings_of, tenant_of
+from motcua.core.ratelimit import spend
+from motcua.integrations import tokens
+from motcua.integrations.models import ApiClientRow
+
+
+def _(message: str) -> str:
+    """Marks a Vietnamese msgid for extraction; the page that shows it translates it."""
+    return message
+
+
+SCOPES = ("dossiers:intake", "dossiers:read", "catalog:read", "webhooks")
+
+# What each scope allows, in words (the OpenAPI security scheme and the /manage pages show them).
+SCOPE_DESCRIPTIONS = {
+    "dossiers:intake": _("Nộp hồ sơ vào cổng dịch vụ công của địa phương"),
+    "dossiers:read": _("Xem trạng thái và lịch sử hồ sơ"),
+    "catalog:read": _("Xem danh mục thủ tục hành chính"),
+    "webhooks": _("Đăng ký nhận thông báo khi hồ sơ thay đổi trạng thái"),
+}
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+# The budget each client spends, one count per client (not per address): a system behind one
+# gateway address must not starve another (core/settings MOTCUA_RATE_LIMITS "api").
+API_BUDGET = "api"
+
+_TITLES = {
+    400: "Yêu cầu không hợp lệ",
+    401: "Chưa xác thực",
+    403: "Không đủ quyền",
+    404: "Không tìm thấy",
+    405: "Phương thức không được hỗ trợ",
+    409: "Xung đột",
+    413: "Dữ liệu quá lớn",
+    415: "Kiểu dữ liệu không được hỗ trợ",
+    422: "Dữ liệu không hợp lệ",
+    429: "Quá nhiều yêu cầu",
+    503: "Dịch vụ tạm thời gián đoạn",
+}
+_TYPES = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "too-large",
+    415: "unsupported-media-type",
+    422: "invalid",
+    429: "rate-limited",
+    503: "unavailable",
+}
+
+
+def problem_type(status: int) -> str:
+    return f"urn:motcua:problem:{_TYPES.get(status, 'error')}"
+
+
+class ProblemError(HTTPException):
+    """An API error, answered as ``application/problem+json`` (RFC 9457) with one entry in
+    ``errors`` per invalid field (``{"field": ..., "message": ...}``)."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str | None = None,
+        detail: str | None = None,
+        errors: Mapping[str, str] | Sequence[Mapping[str, str]] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.title = title or _TITLES.get(status, "Lỗi")
+        if isinstance(errors, Mapping):
+            self.errors = [{"field": str(k), "message": str(v)} for k, v in errors.items()]
+        else:
+            self.errors = [{"field": str(e["field"]), "message": str(e["message"])} for e in errors or ()]
+        super().__init__(detail=detail or self.title, status_code=status, headers=headers)
+        self.problem_detail = detail
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": problem_type(self.status), "title": self.title, "status": self.status}
+        if self.problem_detail:
+            body["detail"] = self.problem_detail
+        if self.errors:
+            body["errors"] = self.errors
+        return body
+
+
+def problem_response(request: Request[Any, Any, Any], exc: ProblemError) -> Response[Any]:
+    """The exception handler of ``ProblemError`` (registered by the app)."""
+    headers = {**(exc.headers or {}), "Cache-Control": "no-store"}
+    return Response(exc.body(), status_code=exc.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def http_problem_response(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """Litestar's own errors on API routes (a body it could not parse, a method not allowed, a
+    rate limit) in the same problem format as ours."""
+    if isinstance(exc, ProblemError):
+        return problem_response(request, exc)
+    status = exc.status_code
+    detail = None if status >= 500 else (str(exc.detail) if exc.detail else None)
+    return problem_response(request, ProblemError(status, detail=detail, headers=dict(exc.headers or {})))
+
+
+@dataclass(frozen=True, slots=True)
+class ApiClient:
+    """The authenticated caller: a registered system of this tenant, with the scopes of its token."""
+
+    id: int
+    client_id: str
+    name: str
+    source_system: str
+    scopes: frozenset[str]
+
+
+def _realm(request: Request[Any, Any, Any]) -> str:
+    tenant = tenant_of(request)
+    return tenant.slug if tenant is not None else "motcua"
+
+
+def unauthorized(
+    request: Request[Any, Any, Any], error: str | None = None, detail: str | None = None
+) -> ProblemError:
+    """401 with the RFC 6750 §3 challenge: no ``error`` when no token was sent at all."""
+    challenge = f'Bearer realm="{_realm(request)}"'
+    if error:
+        challenge += f', error="{error}"'
+    return ProblemError(
+        401,
+        detail=detail or "Cần một access token hợp lệ (Authorization: Bearer …) của cổng này.",
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+async def authenticate(request: Request[Any, Any, Any], db_session: AsyncSession) -> ApiClient:
+    """The client behind the request's bearer token, or a 401 problem. Spends one unit of the
+    client's API budget (429 past it)."""
+    tenant = tenant_of(request)
+    if tenant is None:
+        raise unauthorized(request)
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise unauthorized(request)
+    claims = tokens.verify(settings_of(request).secret_key, tenant.slug, value.strip())
+    if claims is None:
+        raise unauthorized(request, "invalid_token", "Access token không hợp lệ hoặc đã hết hạn.")
+    row = await db_session.scalar(select(ApiClientRow).where(ApiClientRow.client_id == claims.client_id))
+    if row is None or row.revoked_at is not None or tokens.secret_mark(row.secret_hash) != claims.mark:
+        raise unauthorized(request, "invalid_token", "Access token không còn hiệu lực.")
+    size = settings_of(request).rate_limits[API_BUDGET]
+    wait = await spend(redis_of(request), API_BUDGET, size, f"{tenant.slug}:client:{row.id}")
+    if wait is not None:
+        raise ProblemError(
+            429, detail="Vượt quá số yêu cầu cho phép mỗi phút.", headers={"Retry-After": str(wait)}
+        )
+    return ApiClient(
+        id=row.id,
+        client_id=row.client_id,
+        name=row.name,
+        source_system=row.source_system,
+        # A scope removed from the client since the token was issued no longer counts.
+        scopes=claims.scopes & frozenset(row.scopes),
+    )
+
+
+def require_scope(client: ApiClient, scope: str) -> None:
+    """403 (RFC 6750 ``insufficient_scope``) unless the token carries ``scope``."""
+    if scope not in client.scopes:
+        raise ProblemError(
+            403,
+            detail=f"Access token thiếu phạm vi (scope) {scope}.",
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+        )
