@@ -341,6 +341,137 @@ def make_console(engine: Any, settings: Any, count: int) -> str:
     return asyncio.run(go())
 
 
+def make_intake_clients(settings: Any, slug: str, count: int, hook_url: str) -> list[tuple[str, str]]:
+    """``count`` API clients of ``slug`` (the national portal's, as many as concurrent senders),
+    each subscribed to ``hook_url``: (client id, secret) pairs."""
+    import asyncio
+
+    from motcua.core.db import Database
+    from motcua.integrations.clients import ClientErrors, ClientSpec, register_client
+    from motcua.integrations.webhooks import create_subscription
+
+    tenant = get_tenant(sync_engine(settings.database_url or "", pool_size=0), slug)
+    assert tenant is not None
+
+    async def go() -> list[tuple[str, str]]:
+        db = Database(settings.database_url or "", pool_size=1)
+        pairs = []
+        try:
+            for i in range(count):
+                async with db.tenant_session(tenant) as session:
+                    issued = await register_client(
+                        session,
+                        ClientSpec(
+                            name=f"Hệ thống thử tải {i}",
+                            source_system=f"bench{i}",
+                            scopes=("dossiers:intake", "webhooks"),
+                        ),
+                        actor=Actor.operator("bench"),
+                    )
+                    assert not isinstance(issued, ClientErrors), issued
+                    await create_subscription(
+                        session,
+                        settings,
+                        client_id=issued.client.id,
+                        url=hook_url,
+                        all_dossiers=False,
+                        actor=Actor.operator("bench"),
+                    )
+                pairs.append((issued.client.client_id, issued.secret))
+        finally:
+            await db.dispose()
+        return pairs
+
+    return asyncio.run(go())
+
+
+class HookReceiver:
+    """A local webhook receiver: when each ``submitted`` event arrived, against the moment of the
+    status change it reports (the delivery lag)."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.lags: list[float] = []
+        lock = threading.Lock()
+        lags = self.lags
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                arrived = time.time()
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)))
+                at = body["data"]["at"]
+                from datetime import datetime
+
+                happened = datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+                with lock:
+                    lags.append(arrived - happened)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+def run_intake(url: str, slug: str, clients: list[tuple[str, str]], total: int) -> dict[str, Any]:
+    """``total`` dossiers posted by ``len(clients)`` concurrent systems (JSON intake, one token
+    each): throughput and latency of ``POST /api/v1/dossiers``."""
+    import asyncio
+
+    host = {"host": f"{slug}.localhost"}
+    per_client = total // len(clients)
+
+    async def sender(index: int, client_id: str, secret: str, timings: list[float]) -> int:
+        created = 0
+        async with httpx.AsyncClient(base_url=url, headers=host, timeout=30) as http:
+            token = await http.post(
+                "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+            )
+            token.raise_for_status()
+            bearer = {"authorization": f"Bearer {token.json()['access_token']}"}
+            for n in range(per_client):
+                started = time.perf_counter()
+                answer = await http.post(
+                    "/api/v1/dossiers",
+                    headers=bearer,
+                    json={
+                        "external_id": f"BENCH-{index}-{n}-{time.time_ns()}",
+                        "procedure_code": "1.001000",
+                        "applicant": {"personal_id": "001190000003", "full_name": "Người nộp thử tải"},
+                        "data": {},
+                    },
+                )
+                timings.append(time.perf_counter() - started)
+                created += answer.status_code == 201
+        return created
+
+    async def go() -> dict[str, Any]:
+        timings: list[float] = []
+        started = time.perf_counter()
+        created = await asyncio.gather(*(sender(i, c, s, timings) for i, (c, s) in enumerate(clients)))
+        seconds = time.perf_counter() - started
+        timings.sort()
+        return {
+            "dossiers": sum(created),
+            "clients": len(clients),
+            "seconds": round(seconds, 2),
+            "requests_per_s": round(len(timings) / seconds, 1),
+            "p50_ms": round(1000 * timings[len(timings) // 2], 2),
+            "p99_ms": round(1000 * timings[int(len(timings) * 0.99) - 1], 2),
+        }
+
+    return asyncio.run(go())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -392,6 +523,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--dossiers", type=int, default=100_000)
     parser.add_argument("--console-tenants", type=int, default=1000)
+    parser.add_argument("--intake", type=int, default=1000, help="dossiers posted through the API")
+    parser.add_argument("--intake-clients", type=int, default=8)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -410,6 +543,8 @@ def main() -> int:
         # wrk comes from one address: measure the tracking page, not its per-client rate limit
         # (the limiter's Redis round trip still runs on every request).
         MOTCUA_TRACKING_RATE_LIMIT="10000000",
+        # Likewise the per-client API budget: the intake benchmark sends far more than a system may.
+        MOTCUA_RATE_LIMITS="login=20,submit=20,api=10000000",
     )
     settings = load_settings(env)
     setup_broker(settings)  # onboarding enqueues its post-onboarding job after commit
@@ -456,6 +591,8 @@ def main() -> int:
         citizen_sid, receipt_id = make_receipt(engine, settings, big_slug, tracking_code)
         officer_sid, scan_first, scan_repeat = make_back_office(engine, settings, big_slug, args.dossiers)
         console_sid = make_console(engine, settings, args.console_tenants)
+        receiver = HookReceiver()
+        intake_clients = make_intake_clients(settings, big_slug, args.intake_clients, receiver.url)
 
         child_env = {**os.environ, **env}
         started = time.perf_counter()
@@ -562,6 +699,39 @@ def main() -> int:
             results["load"][f"console_home_{args.console_tenants}@{connections}"] = wrk(
                 url, console_hosts, "/", connections, args.seconds, cookie=f"motcua_session={console_sid}"
             )
+        # Intake by other systems, with every new dossier's "submitted" event pushed back to them
+        # by a job worker (the webhook delivery lag: the change's time to its arrival).
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dramatiq",
+                "motcua.worker",
+                "--processes",
+                "1",
+                "--threads",
+                "4",
+                "--queues",
+                "webhooks",
+            ],
+            env=child_env,
+            process_group=0,
+        )
+        try:
+            results["intake"] = run_intake(url, big_slug, intake_clients, args.intake)
+            deadline = time.monotonic() + 120
+            while len(receiver.lags) < results["intake"]["dossiers"] and time.monotonic() < deadline:
+                time.sleep(0.5)
+            lags = sorted(receiver.lags)
+            results["webhook_lag_s"] = {
+                "events": len(lags),
+                "p50": round(lags[len(lags) // 2], 3) if lags else None,
+                "p99": round(lags[int(len(lags) * 0.99) - 1], 3) if lags else None,
+            }
+        finally:
+            os.killpg(worker.pid, signal.SIGTERM)
+            worker.wait(timeout=30)
+            receiver.stop()
         results["deadline_scan_seconds"] = {"first": round(scan_first, 3), "repeat": round(scan_repeat, 3)}
     finally:
         if server is not None:
@@ -581,6 +751,12 @@ def main() -> int:
     print(f"`motcua migrate` with every tenant at head: {results['migrate_at_head_seconds']}s")
     scan = results["deadline_scan_seconds"]
     print(f"deadline scan over {args.dossiers} dossiers: first {scan['first']}s, repeat {scan['repeat']}s")
+    intake, lag = results["intake"], results["webhook_lag_s"]
+    print(
+        f"API intake: {intake['dossiers']} dossiers by {intake['clients']} clients in {intake['seconds']}s "
+        f"({intake['requests_per_s']} req/s, p50 {intake['p50_ms']} ms, p99 {intake['p99_ms']} ms); "
+        f"webhook lag over {lag['events']} events: p50 {lag['p50']}s, p99 {lag['p99']}s"
+    )
     print(f"{'endpoint':<22}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for key, r in results["load"].items():
         name, conns = key.split("@")

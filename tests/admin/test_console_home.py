@@ -9,6 +9,7 @@ import httpx
 from sqlalchemy import Engine, text
 
 from motcua.admin.figures import refresh_figures
+from motcua.core.settings import Settings
 from tests.admin.conftest import Browser, csrf_of
 from tests.conftest import MakeTenant, procedure
 
@@ -136,3 +137,39 @@ async def test_suspend_needs_a_reason_shows_it_to_visitors_and_resume_reopens(
         assert not_suspended.status_code == 303
     unknown = await admin.get("/tenants/khong-co-dau/suspend")
     assert unknown.status_code == 404
+
+
+async def test_a_tenant_page_counts_this_months_dossiers_by_channel(
+    signed_in: Browser, make_tenant: MakeTenant, live_settings: Settings
+) -> None:
+    from motcua.catalog.services import get_procedure
+    from motcua.core.audit import Actor
+    from motcua.core.db import Database
+    from motcua.dossiers.intake import Applicant, Received, receive_dossier
+    from motcua.dossiers.models import Channel
+
+    tenant = make_tenant(procedures=[procedure("1.000002", "Thủ tục đếm theo kênh")])
+    db = Database(live_settings.database_url or "", pool_size=1)
+    try:
+        for channel in (Channel.POSTAL, Channel.POSTAL, Channel.IN_PERSON):
+            async with db.tenant_session(tenant) as session:
+                found = await get_procedure(session, "1.000002")
+                assert found is not None
+                received = await receive_dossier(
+                    session,
+                    tenant,
+                    procedure=found,
+                    applicant=Applicant(personal_id="001190000003", full_name="Người nộp"),
+                    data={},
+                    documents=[],
+                    channel=channel,
+                    actor=Actor.officer("001178006789"),
+                )
+                assert isinstance(received, Received)
+    finally:
+        await db.dispose()
+    page = _visible((await (await signed_in()).get(f"/tenants/{tenant.slug}")).text)
+    rows = " ".join(page.split())
+    assert "Qua dịch vụ bưu chính công ích 0 2" in rows
+    assert "Trực tiếp tại Bộ phận Một cửa 0 1" in rows
+    assert "Qua Cổng Dịch vụ công quốc gia 0 0" in rows

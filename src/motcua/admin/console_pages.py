@@ -3,6 +3,7 @@ its facts, onboarding progress, and the suspend and resume actions (confirmed, w
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -29,6 +30,10 @@ from motcua.core.pages import (
     page,
     public_origin,
 )
+from motcua.core.tenant import Tenant
+from motcua.dossiers.deadlines import VIETNAM
+from motcua.dossiers.models import Channel
+from motcua.dossiers.services import channel_counts
 from motcua.identity.guards import requires_platform_admin
 from motcua.identity.models import Role
 from motcua.identity.sessions import UserSession
@@ -115,6 +120,19 @@ async def _tenant_facts(db: Database, slug: str) -> dict[str, Any] | None:
     return {"record": record, "domains": domains, "figures": figures, "activity": activity}
 
 
+SERVED = (TenantStatus.ACTIVE, TenantStatus.SUSPENDED, TenantStatus.ARCHIVED)
+
+
+async def _month_by_channel(db: Database, tenant: Tenant) -> list[tuple[str, int, int]]:
+    """This month's dossiers by channel (Vietnam time): (channel, by the citizen personally, on
+    their behalf) — what the indicators count."""
+    now = datetime.now(VIETNAM)
+    since = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    async with db.tenant_session(tenant) as session:
+        counts = await channel_counts(session, since, now + timedelta(seconds=1))
+    return [(channel.label, counts[(channel, True)], counts[(channel, False)]) for channel in Channel]
+
+
 @get("/tenants/{slug:str}", name="console_tenant", guards=[requires_platform_admin], include_in_schema=False)
 async def tenant_page(request: HttpRequest, db: NamedDependency[Database], slug: str) -> Response[str]:
     facts = await _tenant_facts(db, slug[:31])
@@ -123,10 +141,12 @@ async def tenant_page(request: HttpRequest, db: NamedDependency[Database], slug:
     record = facts["record"]
     async with db.engine.connect() as conn:
         activity = await row_views(conn, facts.pop("activity"), {record.slug: record.name}, language(request))
+    channels = await _month_by_channel(db, Tenant.from_row(record)) if record.status in SERVED else None
     return page(
         request,
         "admin/tenant.html",
         activity=activity,
+        channels=channels,
         **facts,
         steps=step_states(record.status, record.onboarding_step, record.failure_reason),
         step_labels=STEP_LABELS,

@@ -368,7 +368,7 @@ async def record_webhook_events(tenant: str, event: dict[str, Any]) -> None:
     record_ = await load_tenant(db, tenant)
     async with db.tenant_session(record_) as session:
         if await record_status_changes(session, tenant, happened.code):
-            await enqueue(session, SEND, tenant=tenant)
+            await enqueue(session, SEND, tenant=tenant, after_event=True)
 
 
 @dramatiq.actor(
@@ -378,13 +378,15 @@ async def record_webhook_events(tenant: str, event: dict[str, Any]) -> None:
     min_backoff=5000,
     time_limit=120_000,
 )
-async def send_webhooks(tenant: str) -> None:
-    """Send the tenant's due deliveries (after a change, and every few seconds), after recording
-    any status change whose event was lost on the way."""
+async def send_webhooks(tenant: str, after_event: bool = False) -> None:
+    """Send the tenant's due deliveries: right after a change (``after_event``), and every few
+    seconds from the scheduler, which first records any status change whose event was lost on
+    the way (a scan of the day's changes: too dear to repeat after every single event)."""
     db = job_database()
     record_ = await load_tenant(db, tenant)
-    async with db.tenant_session(record_) as session:
-        await catch_up(session, tenant)
+    if not after_event:
+        async with db.tenant_session(record_) as session:
+            await catch_up(session, tenant)
     await send_due(db, record_, load_settings())
 
 
