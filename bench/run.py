@@ -226,7 +226,7 @@ def make_back_office(engine: Any, settings: Any, slug: str, count: int) -> tuple
                         now() - (g % 60) * interval '1 day' + interval '1 day',
                         'bench-' || g,
                         CASE WHEN g % 3 = 0 THEN :o END
-                    FROM generate_series(:start, :stop) g
+                    FROM generate_series(CAST(:start AS integer), CAST(:stop AS integer)) g
                     """
                 ),
                 {"p": procedure, "c": citizen, "o": OFFICER_PID, "start": existing + 1, "stop": count},
@@ -730,7 +730,11 @@ def main() -> int:
             }
         finally:
             os.killpg(worker.pid, signal.SIGTERM)
-            worker.wait(timeout=30)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a job still sending: the measurement is done
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait(timeout=30)
             receiver.stop()
         results["deadline_scan_seconds"] = {"first": round(scan_first, 3), "repeat": round(scan_repeat, 3)}
     finally:
