@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.header import decode_header, make_header
+from email.message import Message
 from typing import Any
 
 import pytest
@@ -86,6 +87,17 @@ def _wait(predicate: Any, timeout: float = 40.0) -> bool:
     return False
 
 
+def _mentions(message: Message, text_: str) -> bool:
+    """Whether any text part of ``message``, decoded, contains ``text_``."""
+    for part in message.walk():
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes) and text_ in payload.decode(
+            part.get_content_charset() or "utf-8", "replace"
+        ):
+            return True
+    return False
+
+
 async def test_the_citizen_is_told_by_email_when_the_dossier_is_accepted(
     inbox: tuple[Inbox, int], sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
@@ -109,7 +121,13 @@ async def test_the_citizen_is_told_by_email_when_the_dossier_is_accepted(
         worker.wait(timeout=30)
     # The worker also drains jobs other tests left in the shared queue: this dossier's mails
     # are the ones that name its code.
-    mine = [m for m in handler.messages if code in str(make_header(decode_header(m["Subject"])))]
+    # Codes count per tenant (other tenants' dossiers may have the same one): the mail must also
+    # link to this tenant's portal.
+    mine = [
+        m
+        for m in handler.messages
+        if code in str(make_header(decode_header(m["Subject"]))) and _mentions(m, tenant.slug)
+    ]
     assert "mai@example.vn" in " ".join(m["To"] for m in mine)
     subjects = sorted(str(make_header(decode_header(m["Subject"]))) for m in mine)
     # The submission notice (queued while no worker ran) and the acceptance, each once.
