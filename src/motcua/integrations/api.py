@@ -50,9 +50,11 @@ from motcua.dossiers.uploads import UploadRejectedError, ValidatedUpload, valida
 from motcua.integrations import openapi, tokens
 from motcua.integrations.auth import (
     API_BUDGET,
-    ApiClient,
     ProblemError,
+    audit_refused,
     authenticate,
+    called,
+    client_actor,
     http_problem_response,
     require_scope,
 )
@@ -81,31 +83,6 @@ CHANNEL_CODES = {
     Channel.POSTAL: "postal",
     Channel.NATIONAL_PORTAL: "national_portal",
 }
-
-
-def _client_actor(client: ApiClient, request: HttpRequest) -> Actor:
-    # Actor ids may not hold ':'; client ids never do (mc_ + URL-safe letters).
-    return Actor(kind=ActorKind.SYSTEM, id=f"api-{client.client_id}", address=client_address(request))
-
-
-def _called(client: ApiClient, request: HttpRequest, status: int, **more: Any) -> Any:
-    return tenant_entry(
-        "api.called",
-        actor=_client_actor(client, request),
-        client_id=client.client_id,
-        method=request.method,
-        path=request.url.path[:200],
-        status=status,
-        address=client_address(request),
-        **more,
-    )
-
-
-async def _refused(
-    db: Database, tenant: Tenant, client: ApiClient, request: HttpRequest, status: int
-) -> None:
-    async with db.tenant_session(tenant) as session:
-        await session.execute(_called(client, request, status))
 
 
 # The token endpoint ---------------------------------------------------------------------------------
@@ -440,7 +417,7 @@ async def intake(
         if existing is not None:
             # A repeat: answered before any document is read or stored.
             _same_dossier(existing, spec)
-            await db_session.execute(_called(client, request, 200, dossier=existing.code))
+            await db_session.execute(called(client, request, 200, dossier=existing.code))
             return Response(receipt(request, existing), status_code=200, headers=_location(existing))
         procedure = await get_procedure(db_session, spec.procedure_code)
         if procedure is None:
@@ -464,7 +441,7 @@ async def intake(
             data=spec.data,
             documents=documents,
             channel=Channel.NATIONAL_PORTAL,
-            actor=_client_actor(client, request),
+            actor=client_actor(client, request),
             submitted_by_citizen=spec.submitted_by_citizen,
             source_system=client.source_system,
             external_id=spec.external_id,
@@ -480,12 +457,12 @@ async def intake(
                 await storage.delete(tenant.schema, doc.stored.key)
             _same_dossier(result.dossier, spec)
         status = 201 if result.created else 200
-        await db_session.execute(_called(client, request, status, dossier=result.dossier.code))
+        await db_session.execute(called(client, request, status, dossier=result.dossier.code))
         return Response(
             receipt(request, result.dossier), status_code=status, headers=_location(result.dossier)
         )
     except ProblemError as exc:
-        await _refused(db, tenant, client, request, exc.status)
+        await audit_refused(db, tenant, client, request, exc.status)
         raise
 
 
@@ -519,10 +496,10 @@ async def read_dossier(
         history = await db_session.scalars(
             select(DossierHistory).where(DossierHistory.dossier_id == dossier.id).order_by(DossierHistory.id)
         )
-        await db_session.execute(_called(client, request, 200, dossier=dossier.code))
+        await db_session.execute(called(client, request, 200, dossier=dossier.code))
         return Response(dossier_state(request, dossier, list(history)))
     except ProblemError as exc:
-        await _refused(db, tenant, client, request, exc.status)
+        await audit_refused(db, tenant, client, request, exc.status)
         raise
 
 

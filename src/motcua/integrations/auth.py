@@ -17,8 +17,12 @@ from litestar.response import Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.core.audit import Actor, ActorKind, tenant_entry
+from motcua.core.db import Database
 from motcua.core.dependencies import redis_of, settings_of, tenant_of
+from motcua.core.pages import client_address
 from motcua.core.ratelimit import spend
+from motcua.core.tenant import Tenant
 from motcua.integrations import tokens
 from motcua.integrations.models import ApiClientRow
 
@@ -191,3 +195,31 @@ def require_scope(client: ApiClient, scope: str) -> None:
             detail=f"Access token thiếu phạm vi (scope) {scope}.",
             headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
         )
+
+
+# The audit trail of API calls, one shape for every API route --------------------------------------
+def client_actor(client: ApiClient, request: Request[Any, Any, Any]) -> Actor:
+    # Actor ids may not hold ':'; client ids never do (mc_ + URL-safe letters).
+    return Actor(kind=ActorKind.SYSTEM, id=f"api-{client.client_id}", address=client_address(request))
+
+
+def called(client: ApiClient, request: Request[Any, Any, Any], status: int, **more: Any) -> Any:
+    """The ``api.called`` audit row of one call: run it on the call's own transaction."""
+    return tenant_entry(
+        "api.called",
+        actor=client_actor(client, request),
+        client_id=client.client_id,
+        method=request.method,
+        path=request.url.path[:200],
+        status=status,
+        address=client_address(request),
+        **more,
+    )
+
+
+async def audit_refused(
+    db: Database, tenant: Tenant, client: ApiClient, request: Request[Any, Any, Any], status: int
+) -> None:
+    """A refused call, audited in a transaction of its own (the call's own one rolled back)."""
+    async with db.tenant_session(tenant) as session:
+        await session.execute(called(client, request, status))

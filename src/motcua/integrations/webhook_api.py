@@ -28,16 +28,16 @@ from litestar.params import FromPath
 from litestar.response import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from motcua.core.audit import Actor, ActorKind, tenant_entry
 from motcua.core.db import Database
-from motcua.core.pages import client_address
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.integrations.auth import (
     PROBLEM_MEDIA_TYPE,
-    ApiClient,
     ProblemError,
+    audit_refused,
     authenticate,
+    called,
+    client_actor,
     http_problem_response,
     require_scope,
 )
@@ -62,31 +62,6 @@ _API_OPTS: dict[str, Any] = {
     "exception_handlers": {HTTPException: http_problem_response},
     "opt": {"exclude_from_csrf": True},
 }
-
-
-def _actor(client: ApiClient, request: HttpRequest) -> Actor:
-    # As integrations.api records its clients: actor ids hold no ':', client ids never do.
-    return Actor(kind=ActorKind.SYSTEM, id=f"api-{client.client_id}", address=client_address(request))
-
-
-def _called(client: ApiClient, request: HttpRequest, status: int, **more: Any) -> Any:
-    return tenant_entry(
-        "api.called",
-        actor=_actor(client, request),
-        client_id=client.client_id,
-        method=request.method,
-        path=request.url.path[:200],
-        status=status,
-        address=client_address(request),
-        **more,
-    )
-
-
-async def _refused(
-    db: Database, tenant: Tenant, client: ApiClient, request: HttpRequest, status: int
-) -> None:
-    async with db.tenant_session(tenant) as session:
-        await session.execute(_called(client, request, status))
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -307,19 +282,19 @@ async def create_webhook(
                 client_id=client.id,
                 url=url,
                 all_dossiers=all_dossiers,
-                actor=_actor(client, request),
+                actor=client_actor(client, request),
             )
         except WebhookInputError as exc:
             raise ProblemError(422, errors=exc.errors) from None
         subscription = created.subscription
-        await db_session.execute(_called(client, request, 201, subscription_id=subscription.id))
+        await db_session.execute(called(client, request, 201, subscription_id=subscription.id))
         return Response(
             {**view(subscription), "secret": created.secret},
             status_code=201,
             headers={"Location": f"/api/v1/webhooks/{subscription.id}", "Cache-Control": "no-store"},
         )
     except ProblemError as exc:
-        await _refused(db, tenant, client, request, exc.status)
+        await audit_refused(db, tenant, client, request, exc.status)
         raise
 
 
@@ -352,10 +327,10 @@ async def list_webhooks(
     try:
         require_scope(client, WEBHOOKS_SCOPE)
         found = await subscriptions(db_session, client_id=client.id)
-        await db_session.execute(_called(client, request, 200))
+        await db_session.execute(called(client, request, 200))
         return Response({"webhooks": [view(s) for s in found]})
     except ProblemError as exc:
-        await _refused(db, tenant, client, request, exc.status)
+        await audit_refused(db, tenant, client, request, exc.status)
         raise
 
 
@@ -389,13 +364,15 @@ async def delete_webhook(
         require_scope(client, WEBHOOKS_SCOPE)
         number = _webhook_id(webhook_id)
         try:
-            await disable_subscription(db_session, number, actor=_actor(client, request), client_id=client.id)
+            await disable_subscription(
+                db_session, number, actor=client_actor(client, request), client_id=client.id
+            )
         except SubscriptionNotFoundError:
             raise ProblemError(404, detail="Không có đăng ký nhận sự kiện với mã này.") from None
-        await db_session.execute(_called(client, request, 204, subscription_id=number))
+        await db_session.execute(called(client, request, 204, subscription_id=number))
         return Response(None, status_code=204)
     except ProblemError as exc:
-        await _refused(db, tenant, client, request, exc.status)
+        await audit_refused(db, tenant, client, request, exc.status)
         raise
 
 
