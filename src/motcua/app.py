@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -184,6 +185,8 @@ def create_app(settings: Settings) -> Litestar:
         partial(_refused_page, themes),
         body_limit=REQUEST_BODY_LIMIT,
         trusted_proxies=settings.trusted_proxies,
+        api_paths=API_PATHS,
+        render_problem=_refused_problem,
     )(app.asgi_handler)
     # Outermost, so the pages the middlewares above send themselves get the security headers too.
     app.asgi_handler = SecurityHeaders(app.asgi_handler, settings)
@@ -194,6 +197,18 @@ def create_app(settings: Settings) -> Litestar:
 
 def _refused_page(themes: Themes, status: int) -> str:
     return themes.render("web/bad_request.html", too_large=status == 413)
+
+
+# Where systems, not people, call: a refused request is answered as the API answers errors.
+API_PATHS = ("/api/", "/oauth/")
+_REFUSED_DETAILS = {
+    400: "Yêu cầu chứa nội dung không được chấp nhận (ký tự NUL hoặc tên máy chủ không hợp lệ).",
+    413: "Yêu cầu vượt quá kích thước cho phép.",
+}
+
+
+def _refused_problem(status: int) -> str:
+    return json.dumps(ProblemError(status, detail=_REFUSED_DETAILS.get(status)).body(), ensure_ascii=False)
 
 
 def create_app_from_env() -> Litestar:

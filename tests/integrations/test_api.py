@@ -196,6 +196,9 @@ async def test_each_invalid_field_is_named_and_nothing_is_created(
         400,
     ) == {"dossier"}
     assert await fields(await http.post("/api/v1/dossiers", json=[1, 2], headers=auth), 422) == {"dossier"}
+    # Refused before the app reads it (a NUL character), still answered as a problem document.
+    await fields(await http.post("/api/v1/dossiers", json={"external_id": "A\u0000"}, headers=auth), 400)
+    await fields(await http.get("/api/v1/dossiers/X?q=%00", headers=auth), 400)
     await fields(
         await http.post("/api/v1/dossiers", content=b"a=b", headers={**auth, "content-type": "text/plain"}),
         415,

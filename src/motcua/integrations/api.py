@@ -92,6 +92,7 @@ CHANNEL_CODES = {
     summary="Get an access token (OAuth 2.0 client credentials)",
     description=openapi.GRANT_DESCRIPTION,
     operation_class=openapi.TOKEN_OPERATION,
+    operation_id=openapi.TOKEN_ID,
     security=[{"clientBasic": []}, {}],
     request_max_body_size=TOKEN_REQUEST_LIMIT,
     status_code=200,
@@ -394,6 +395,7 @@ async def _by_external_id(session: AsyncSession, source_system: str, external_id
     summary="Submit a dossier from another system",
     description=openapi.INTAKE_DESCRIPTION,
     operation_class=openapi.INTAKE_OPERATION,
+    operation_id=openapi.INTAKE_ID,
     security=[{"oauth2": ["dossiers:intake"]}],
     request_max_body_size=INTAKE_REQUEST_LIMIT,
     status_code=201,
@@ -477,6 +479,7 @@ def _location(dossier: Dossier) -> dict[str, str]:
     summary="A dossier's state and history",
     description=openapi.READ_DESCRIPTION,
     operation_class=openapi.READ_OPERATION,
+    operation_id=openapi.READ_ID,
     security=[{"oauth2": ["dossiers:read"]}],
     **_API_OPTS,
 )

@@ -32,12 +32,15 @@ import json
 import logging
 import random
 import socket
+import ssl
 import time
 from base64 import b64encode
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
+import certifi
 import dramatiq
 import httpx
 from sqlalchemy import text
@@ -152,6 +155,13 @@ async def pinned(url: str, *, production: bool) -> tuple[httpx.URL, dict[str, st
     return target.copy_with(host=str(addresses[0])), headers, extensions
 
 
+@cache
+def tls_context() -> ssl.SSLContext:
+    """The certificate authorities receivers are checked against, loaded once per process: building
+    them is most of what a new HTTP client costs (about 20 ms of CPU), once per delivery otherwise."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 async def attempt(
     url: str, msg_id: str, payload: dict[str, Any], secret: str, *, production: bool, now: float | None = None
 ) -> Outcome:
@@ -177,6 +187,7 @@ async def attempt(
             httpx.AsyncClient(
                 timeout=httpx.Timeout(TOTAL_TIMEOUT, connect=CONNECT_TIMEOUT),
                 follow_redirects=False,
+                verify=tls_context(),
                 trust_env=False,  # an environment proxy would reach the host we did not check
             ) as client,
             client.stream("POST", target, content=body, headers=headers, extensions=extensions) as response,

@@ -14,6 +14,7 @@ from typing import Any
 from litestar.openapi.spec import (
     Components,
     Encoding,
+    Link,
     OAuthFlow,
     OAuthFlows,
     OpenAPIHeader,
@@ -282,10 +283,35 @@ _RETRY: dict[str, OpenAPIHeader | Reference] = {
 }
 _LOCATION: dict[str, OpenAPIHeader | Reference] = {"Location": _header("The dossier's URL in this API.")}
 
+# Operation ids, named so that links (what a client does next with an answer) can point at them.
+TOKEN_ID = "issueToken"  # noqa: S105  (an operation id)
+INTAKE_ID = "submitDossier"
+READ_ID = "readDossier"
+CREATE_WEBHOOK_ID = "createWebhook"
+LIST_WEBHOOKS_ID = "listWebhooks"
+DELETE_WEBHOOK_ID = "deleteWebhook"
+
+# After a dossier is received, its state is read by the code in the answer.
+_READ_LINK: dict[str, Link | Reference] = {
+    "ReadDossier": Link(
+        operation_id=READ_ID,
+        parameters={"code": "$response.body#/code"},
+        description="The dossier just received, by its code.",
+    )
+}
+# After subscribing, the subscription is stopped by the id in the answer.
+DELETE_WEBHOOK_LINK: dict[str, Link | Reference] = {
+    "DeleteWebhook": Link(
+        operation_id=DELETE_WEBHOOK_ID,
+        parameters={"webhook_id": "$response.body#/id"},
+        description="Stop the subscription just made.",
+    )
+}
+
 
 def _api_errors(*statuses: int) -> dict[str, OpenAPIResponse | Reference]:
     words = {
-        400: "The body could not be read (malformed JSON or multipart).",
+        400: "The request could not be read (malformed JSON or multipart, a NUL character).",
         401: "No token, or a token that is invalid, expired, of another portal or of a revoked client.",
         403: "The token lacks the scope this operation needs.",
         404: "No such dossier on this portal.",
@@ -335,8 +361,14 @@ TOKEN_OPERATION = documented(
             content={"application/json": OpenAPIMediaType(schema=_ref("TokenResponse"))},
         ),
         "400": OpenAPIResponse(
-            description="RFC 6749 error: unsupported grant type, invalid scope, missing parameters.",
-            content={"application/json": OpenAPIMediaType(schema=_ref("OAuthError"))},
+            description=(
+                "RFC 6749 error: unsupported grant type, invalid scope, missing parameters; or, as "
+                "a problem document, a request refused before it is read (a NUL character)."
+            ),
+            content={
+                "application/json": OpenAPIMediaType(schema=_ref("OAuthError")),
+                PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=_ref("Problem")),
+            },
         ),
         "401": OpenAPIResponse(
             description="The client could not be authenticated (unknown, revoked or wrong secret).",
@@ -379,11 +411,13 @@ INTAKE_OPERATION = documented(
             description="The dossier was created.",
             headers=_LOCATION,
             content={"application/json": OpenAPIMediaType(schema=_ref("DossierReceipt"))},
+            links=_READ_LINK,
         ),
         "200": OpenAPIResponse(
             description="This external id was received before: the same dossier.",
             headers=_LOCATION,
             content={"application/json": OpenAPIMediaType(schema=_ref("DossierReceipt"))},
+            links=_READ_LINK,
         ),
         **_api_errors(400, 401, 403, 409, 413, 415, 422, 429),
     },
@@ -399,6 +433,6 @@ READ_OPERATION = documented(
             description="The dossier.",
             content={"application/json": OpenAPIMediaType(schema=_ref("DossierState"))},
         ),
-        **_api_errors(401, 403, 404, 429),
+        **_api_errors(400, 401, 403, 404, 429),
     },
 )

@@ -42,7 +42,13 @@ from motcua.integrations.auth import (
     require_scope,
 )
 from motcua.integrations.models import WebhookSubscription
-from motcua.integrations.openapi import documented
+from motcua.integrations.openapi import (
+    CREATE_WEBHOOK_ID,
+    DELETE_WEBHOOK_ID,
+    DELETE_WEBHOOK_LINK,
+    LIST_WEBHOOKS_ID,
+    documented,
+)
 from motcua.integrations.webhooks import (
     EVENT_TYPE,
     READ_SCOPE,
@@ -191,7 +197,7 @@ EVENT_EXAMPLE = {
 }
 
 _WORDS = {
-    400: "The body could not be read (malformed JSON).",
+    400: "The request could not be read (malformed JSON, a NUL character).",
     401: "No token, or a token that is invalid, expired, of another portal or of a revoked client.",
     403: "The token lacks the scope this operation needs.",
     404: "No such subscription of this client.",
@@ -247,10 +253,12 @@ def _errors(*statuses: int) -> dict[str, OpenAPIResponse | Reference]:
                         schema=CREATED, example={**_EXAMPLE, "secret": _SECRET_EXAMPLE}
                     )
                 },
+                links=DELETE_WEBHOOK_LINK,
             ),
             **_errors(400, 401, 403, 413, 415, 422, 429),
         },
     ),
+    operation_id=CREATE_WEBHOOK_ID,
     security=[{"oauth2": [WEBHOOKS_SCOPE]}],
     request_max_body_size=BODY_LIMIT,
     status_code=201,
@@ -311,9 +319,10 @@ async def create_webhook(
                     "application/json": OpenAPIMediaType(schema=LISTED, example={"webhooks": [_EXAMPLE]})
                 },
             ),
-            **_errors(401, 403, 429),
+            **_errors(400, 401, 403, 429),
         },
     ),
+    operation_id=LIST_WEBHOOKS_ID,
     security=[{"oauth2": [WEBHOOKS_SCOPE]}],
     **_API_OPTS,
 )
@@ -345,9 +354,10 @@ async def list_webhooks(
     operation_class=documented(
         responses={
             "204": OpenAPIResponse(description="Disabled."),
-            **_errors(401, 403, 404, 429),
+            **_errors(400, 401, 403, 404, 429),
         },
     ),
+    operation_id=DELETE_WEBHOOK_ID,
     security=[{"oauth2": [WEBHOOKS_SCOPE]}],
     status_code=204,
     **_API_OPTS,

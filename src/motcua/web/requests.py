@@ -5,7 +5,8 @@ with an optional port (userinfo, a port that is not a number or above 65535 — 
 would otherwise reach redirect URIs and URL building), and a NUL character in the path, the
 query string or a form or JSON body (PostgreSQL cannot store it: it would fail deep inside a
 transaction). Form and JSON bodies are read here only up to the app's body limit; anything
-larger is refused with 413, as Litestar would.
+larger is refused with 413, as Litestar would. Systems calling the API (``/api/``, ``/oauth/``)
+get the refusal as RFC 9457 ``application/problem+json``, as every other API error.
 
 The client address is decided here too: the peer's, unless the peer is one of the trusted
 proxies (MOTCUA_TRUSTED_PROXIES), whose ``X-Forwarded-For`` then names it (the nearest address
@@ -84,20 +85,29 @@ def forwarded_client(peer: str, forwarded_for: str | None, networks: Sequence[Ne
 
 
 def request_guard(
-    render: Render, *, body_limit: int, trusted_proxies: Sequence[str] = ()
+    render: Render,
+    *,
+    body_limit: int,
+    trusted_proxies: Sequence[str] = (),
+    api_paths: tuple[str, ...] = (),
+    render_problem: Render | None = None,
 ) -> Callable[[ASGIApp], ASGIApp]:
-    """ASGI middleware factory; ``render(status)`` gives the page for a refused request."""
+    """ASGI middleware factory; ``render(status)`` gives the page for a refused request, and
+    ``render_problem(status)`` the problem document for one under ``api_paths``."""
     networks = [ipaddress.ip_network(n, strict=False) for n in trusted_proxies]
 
     def wrap(app: ASGIApp) -> ASGIApp:
-        async def refuse(send: Send, status: int) -> None:
-            payload = render(status).encode()
+        async def refuse(send: Send, status: int, path: str) -> None:
+            if render_problem is not None and path.startswith(api_paths):
+                payload, content_type = render_problem(status).encode(), b"application/problem+json"
+            else:
+                payload, content_type = render(status).encode(), b"text/html; charset=utf-8"
             await send(
                 {
                     "type": "http.response.start",
                     "status": status,
                     "headers": [
-                        (b"content-type", b"text/html; charset=utf-8"),
+                        (b"content-type", content_type),
                         (b"content-length", str(len(payload)).encode()),
                         (b"cache-control", b"no-store"),
                     ],
@@ -120,11 +130,11 @@ def request_guard(
             host = _header(scope, b"host")
             # No Host at all is left to the tenant middleware (its "no such portal" page).
             if host and not valid_host(host.decode("latin-1")):
-                await refuse(send, 400)
+                await refuse(send, 400, scope["path"])
                 return
             query = bytes(scope.get("query_string", b""))
             if "\x00" in scope["path"] or b"\x00" in query or b"%00" in query:
-                await refuse(send, 400)
+                await refuse(send, 400, scope["path"])
                 return
             content_type = (_header(scope, b"content-type") or b"").split(b";", 1)[0].strip().lower()
             forbidden = _READ.get(content_type)
@@ -142,7 +152,7 @@ def request_guard(
                 chunk = bytes(message.get("body", b""))
                 size += len(chunk)
                 if size > body_limit:
-                    await refuse(send, 413)
+                    await refuse(send, 413, scope["path"])
                     return
                 chunks.append(chunk)
                 if not message.get("more_body", False):
@@ -150,7 +160,7 @@ def request_guard(
             body = b"".join(chunks)
             lowered = body.lower()
             if b"\x00" in body or any(token in lowered for token in forbidden):
-                await refuse(send, 400)
+                await refuse(send, 400, scope["path"])
                 return
             replayed = False
 
