@@ -472,6 +472,73 @@ def run_intake(url: str, slug: str, clients: list[tuple[str, str]], total: int) 
     return asyncio.run(go())
 
 
+class Server:
+    """An ASGI app under uvicorn in its own process group."""
+
+    def __init__(self, process: subprocess.Popen[bytes], url: str) -> None:
+        self.process, self.url = process, url
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+def start_server(target: list[str], env: dict[str, str], workers: int, *, ready: str = "/") -> Server:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            *target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        process_group=0,
+    )
+    server = Server(process, f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(server.url + ready, timeout=1)
+            return server
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError(f"{target[0]} did not start")
+        time.sleep(0.2)
+
+
+# The pages that read the tenant's database, reported also against the floor at the same concurrency.
+DB_PAGES = (
+    "tracking_page_db",
+    "officer_queue",
+    "citizen_dossier_page",
+    "receipt_page",
+    "receipt_pdf",
+    "console_home",
+)
+
+
+def floor_ratios(load: dict[str, dict[str, Any]]) -> dict[str, float]:
+    ratios: dict[str, float] = {}
+    for key, figures in load.items():
+        name, connections = key.split("@")
+        floor = load.get(f"db_floor@{connections}")
+        if floor and name.startswith(DB_PAGES) and floor["requests_per_s"]:
+            ratios[key] = round(figures["requests_per_s"] / floor["requests_per_s"], 3)
+    return ratios
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -671,6 +738,16 @@ def main() -> int:
         ):
             for connections in (1, 64):
                 results["load"][f"{label}@{connections}"] = wrk(url, hosts, path, connections, args.seconds)
+        # The database floor (bench/db_floor.py): the same read with nothing but asyncpg, served
+        # by the same server and workers, at every concurrency a database page is measured at.
+        floor = start_server(["db_floor:app", "--app-dir", str(ROOT / "bench")], child_env, args.workers)
+        try:
+            for connections in (1, 8, 16, 64):
+                results["load"][f"db_floor@{connections}"] = wrk(
+                    floor.url, big_hosts, f"/floor?code={tracking_code}", connections, args.seconds
+                )
+        finally:
+            floor.stop()
         # The officer's queue over args.dossiers dossiers, signed in (issue target: 16 connections).
         for connections in (1, 16):
             results["load"][f"officer_queue_{args.dossiers}@{connections}"] = wrk(
@@ -746,6 +823,7 @@ def main() -> int:
             embedded.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
 
+    results["db_floor_ratio"] = floor_ratios(results["load"])
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(exist_ok=True)
     (out_dir / "latest.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
@@ -768,6 +846,9 @@ def main() -> int:
             f"{name:<22}{conns:>6}{r['requests_per_s']:>10}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
             f"{r['errors']:>8}"
         )
+    print("share of the database floor (bench/db_floor.py) at the same concurrency:")
+    for key, ratio in results["db_floor_ratio"].items():
+        print(f"  {key:<28}{ratio:>7.0%}")
     print("written to bench/results/latest.json")
     return 0
 

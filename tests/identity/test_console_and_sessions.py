@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
 
 import httpx
@@ -10,7 +11,7 @@ from sqlalchemy import Engine, text
 from motcua.core.audit import Actor
 from motcua.core.settings import Settings
 from motcua.identity.services import add_platform_admin
-from motcua.identity.sessions import SessionStore, UserSession
+from motcua.identity.sessions import TOUCH_EVERY_SECONDS, SessionStore, UserSession
 from tests.conftest import MakeTenant, asgi_transport
 from tests.identity.rogue_provider import CLIENT_ID, CLIENT_SECRET, PERSON, RogueProvider
 
@@ -82,6 +83,33 @@ async def test_sessions_end_after_the_idle_and_the_absolute_timeout(live_setting
         assert await absolute.load(sid, "x") is None
         assert await absolute.load("", "x") is None
         assert await absolute.load("x" * 500, "x") is None
+    finally:
+        await redis.aclose()
+
+
+async def test_a_signed_in_request_pushes_the_idle_timeout_back_at_most_every_half_minute(
+    live_settings: Settings,
+) -> None:
+    redis = aioredis.Redis.from_url(live_settings.redis_url or "")
+    try:
+        store = SessionStore(redis, idle_seconds=600, absolute_seconds=3600)
+        sid = await store.create(
+            UserSession(site="x", issuer="i", subject="s", personal_id="001085012345", name="A")
+        )
+        key = store._key(sid)
+        await redis.expire(key, 500)  # as if the session had been idle for 100 s
+        stored = await redis.get(key)
+        assert await store.load(sid, "x") is not None
+        # Seen moments ago: the session is read, not written back (one Redis round trip).
+        assert await redis.get(key) == stored and await redis.ttl(key) <= 500
+        assert stored is not None
+        data = json.loads(stored)
+        data["last_seen"] -= TOUCH_EVERY_SECONDS + 1
+        await redis.set(key, json.dumps(data), ex=500)
+        assert await store.load(sid, "x") is not None
+        # Seen longer ago: its idle timeout starts again.
+        assert json.loads(await redis.get(key) or "{}")["last_seen"] > data["last_seen"] + TOUCH_EVERY_SECONDS
+        assert await redis.ttl(key) > 590
     finally:
         await redis.aclose()
 

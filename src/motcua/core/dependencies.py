@@ -116,14 +116,23 @@ def provide_site(request: Request[Any, Any, Any]) -> str | None:
     return site_of(request)
 
 
+# A route handler's ``opt`` key: its transaction only reads (``opt={READ_ONLY: True}``).
+READ_ONLY = "read_only_db"
+
+
 async def provide_db_session(
+    request: Request[Any, Any, Any],
     tenant: NamedDependency[Tenant],
     db: NamedDependency[Database],
 ) -> AsyncGenerator[AsyncSession, None]:
     """One transaction per request with the tenant's search_path; commits after the handler,
     rolls back if it raised. Jobs a handler queued with ``core.db.after_commit`` are sent only
-    once the commit succeeded, so no job ever sees data that was rolled back."""
-    async with db.tenant_session(tenant) as session:
+    once the commit succeeded, so no job ever sees data that was rolled back.
+
+    Pages marked read-only run a READ ONLY transaction: opt-in, because some page views do write
+    (a login callback, an audited API read), and PostgreSQL refuses a write in it outright."""
+    read_only = bool(request.route_handler.opt.get(READ_ONLY))
+    async with db.tenant_session(tenant, read_only=read_only) as session:
         yield session
 
 

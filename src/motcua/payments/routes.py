@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.audit import Actor
 from motcua.core.db import Database
+from motcua.core.dependencies import READ_ONLY
 from motcua.core.pages import FormData, HttpRequest, client_address, page, public_origin
 from motcua.core.ratelimit import limited
 from motcua.core.tenant import Tenant
@@ -196,7 +197,7 @@ async def _receipt(user: UserSession, session: AsyncSession, receipt_id: int) ->
     return receipt
 
 
-@get("/receipts/{receipt_id:int}", guards=[requires_login], include_in_schema=False)
+@get("/receipts/{receipt_id:int}", guards=[requires_login], include_in_schema=False, opt={READ_ONLY: True})
 async def receipt_page(
     request: HttpRequest,
     db_session: NamedDependency[AsyncSession],
@@ -214,7 +215,9 @@ async def receipt_page(
     )
 
 
-@get("/receipts/{receipt_id:int}/pdf", guards=[requires_login], include_in_schema=False)
+@get(
+    "/receipts/{receipt_id:int}/pdf", guards=[requires_login], include_in_schema=False, opt={READ_ONLY: True}
+)
 async def receipt_pdf(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],

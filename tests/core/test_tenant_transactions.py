@@ -1,0 +1,110 @@
+"""The tenant transaction (core.db): one tenant per transaction on shared pooled connections whose
+prepared statements are reused, read-only where asked, nothing kept after a failure."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from motcua.core.db import Database
+from motcua.core.settings import Settings
+
+SCHEMAS = [f"t_prepared{i}" for i in range(8)]
+
+
+@dataclass(frozen=True)
+class Schema:
+    schema: str
+
+
+@pytest.fixture(scope="module")
+def marked_schemas(engine: Engine) -> list[Schema]:
+    """Eight schemas with the same table and one marker row each, told apart only by the
+    search path: the shape of tenants sharing one statement text."""
+    with engine.begin() as connection:
+        for name in SCHEMAS:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
+            connection.execute(text(f"CREATE SCHEMA {name}"))
+            connection.execute(text(f"CREATE TABLE {name}.markers (id int PRIMARY KEY, marker text)"))
+            connection.execute(text(f"INSERT INTO {name}.markers VALUES (1, :m)"), {"m": name})
+    return [Schema(name) for name in SCHEMAS]
+
+
+@pytest.fixture
+async def small_pool(live_settings: Settings) -> AsyncIterator[Database]:
+    # Two connections at most for many concurrent transactions: every connection serves every
+    # schema, with the statements it prepared under another schema's path.
+    db = Database(live_settings.database_url or "", pool_size=1)
+    yield db
+    await db.dispose()
+
+
+async def test_reused_prepared_statements_never_read_another_tenants_schema(
+    marked_schemas: list[Schema], small_pool: Database
+) -> None:
+    query = text("SELECT marker FROM markers WHERE id = :id")
+    order = [random.Random(7).choice(marked_schemas) for _ in range(400)]
+
+    async def read(tenant: Schema) -> tuple[str, str, str]:
+        async with small_pool.tenant_session(tenant, read_only=True) as session:
+            marker = (await session.execute(query, {"id": 1})).scalar_one()
+            path = (await session.execute(text("SELECT current_setting('search_path')"))).scalar_one()
+            await asyncio.sleep(0)  # let other transactions interleave on the loop
+        return tenant.schema, marker, path
+
+    seen = await asyncio.gather(*(read(t) for t in order))
+    assert all(marker == schema for schema, marker, _ in seen)
+    assert all(path.startswith(schema) for schema, _, path in seen)
+    # The statement really was prepared once per connection and kept across tenants (not
+    # prepared again per request): it is in the connection's statement cache, once.
+    async with small_pool.engine.connect() as connection:
+        adapted = (await connection.get_raw_connection()).dbapi_connection
+        cache = adapted._prepared_statement_cache  # type: ignore[union-attr]
+        assert len([sql for sql in cache if "FROM markers" in sql]) == 1
+
+
+async def read_only_write(db: Database, tenant: Schema) -> None:
+    async with db.tenant_session(tenant, read_only=True) as session:
+        await session.execute(text("UPDATE markers SET marker = 'changed'"))
+
+
+async def write_then(db: Database, tenant: Schema, *statements: str, fail: bool = False) -> None:
+    async with db.tenant_session(tenant) as session:
+        for statement in statements:
+            await session.execute(text(statement))
+        if fail:
+            raise RuntimeError("the handler failed after writing")
+
+
+async def test_a_read_only_transaction_refuses_writes_and_a_failed_one_leaves_nothing(
+    marked_schemas: list[Schema], small_pool: Database
+) -> None:
+    tenant = marked_schemas[0]
+    with pytest.raises(DBAPIError, match="read-only transaction"):
+        await read_only_write(small_pool, tenant)
+    with pytest.raises(RuntimeError):
+        await write_then(small_pool, tenant, "INSERT INTO markers VALUES (2, 'half-written')", fail=True)
+    with pytest.raises(DBAPIError):
+        await write_then(
+            small_pool,
+            tenant,
+            "INSERT INTO markers VALUES (3, 'before the error')",
+            "INSERT INTO markers VALUES (1, 'duplicate key')",
+        )
+    async with small_pool.tenant_session(tenant) as session:
+        await session.execute(text("INSERT INTO markers VALUES (4, 'committed')"))
+    # Every pooled connection is back outside any transaction and without a tenant's path.
+    for _ in range(3):
+        async with small_pool.engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None and not driver.is_in_transaction()
+            assert "t_prepared" not in await driver.fetchval("SELECT current_setting('search_path')")
+    async with small_pool.tenant_session(tenant, read_only=True) as session:
+        rows = (await session.execute(text("SELECT id, marker FROM markers ORDER BY id"))).all()
+    assert [tuple(r) for r in rows] == [(1, tenant.schema), (4, "committed")]
