@@ -48,6 +48,7 @@ from motcua.integrations.routes import router as integrations_router
 from motcua.payments.provider import StripeProvider
 from motcua.payments.routes import router as payments_router
 from motcua.payments.services import PaymentsPanel
+from motcua.reporting.routes import router as reporting_router
 from motcua.tenancy import events
 from motcua.tenancy.resolution import TenantResolver, tenant_middleware
 from motcua.web.errors import EXCEPTION_HANDLERS
@@ -70,6 +71,7 @@ ROUTERS = [
     feedback_router,
     payments_router,
     integrations_router,
+    reporting_router,
 ]
 
 

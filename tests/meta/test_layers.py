@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("dev",),  # development stand-ins, mounted by the entry points only in development
     ("admin",),  # the central console and the onboarding that spans every domain
     ("notifications",),  # subscribes to the domains' events
+    ("reporting",),  # indicators read from rollups of the domains below
     ("backoffice", "feedback", "integrations"),
     ("payments",),
     ("dossiers",),

@@ -72,6 +72,7 @@ ACTION_WORDS: dict[str, str] = {
     "webhook.disabled": N_("Ngừng gửi sự kiện tới một địa chỉ"),
     "webhook.secret_rotated": N_("Cấp lại khóa ký sự kiện"),
     "webhook.redelivered": N_("Gửi lại một sự kiện"),
+    "reporting.period_published": N_("Công bố số liệu chỉ số của một kỳ"),
 }
 UNKNOWN_ACTION = N_("Thao tác khác")
 
@@ -110,6 +111,7 @@ DETAIL_LABELS: dict[str, str] = {
     "message_id": N_("Mã lần chạy"),
     "error": N_("Lỗi"),
     "step": N_("Bước"),
+    "period": N_("Kỳ số liệu"),
 }
 OTHER_DETAIL = N_("Thông tin khác")
 SHOWN_APART = ("reason", "address")

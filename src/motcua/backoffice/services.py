@@ -50,6 +50,7 @@ JOB_LABELS: dict[str, str] = {
     "export_tenant": N_("Xuất dữ liệu của địa phương"),
     "record_webhook_events": N_("Ghi nhận sự kiện cần gửi cho hệ thống kết nối"),
     "send_webhooks": N_("Gửi sự kiện cho hệ thống kết nối"),
+    "refresh_rollups": N_("Cập nhật số liệu chỉ số phục vụ"),
 }
 OTHER_JOB = N_("Công việc nền khác")
 

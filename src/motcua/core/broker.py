@@ -35,6 +35,7 @@ ACTOR_MODULES = (
     "motcua.admin.onboarding",
     "motcua.admin.figures",
     "motcua.integrations.delivery",
+    "motcua.reporting.jobs",
 )
 
 _SLUG = re.compile(r"^[a-z][a-z0-9-]{1,30}$")

@@ -1,0 +1,285 @@
+"""The indicators of a tenant for a period, read from the rollups (never from the dossiers) and
+the catalogue: counts, rates as numerator ÷ denominator (ratio None when there is nothing to
+divide by), drill-down by field, procedure and channel, the dossiers in process now, and the
+Decision 766 index. ``compute_indicators`` returns a JSON-ready dict (the same shape a published
+period freezes); ``public_view`` suppresses small counts for anything shown outside the tenant's
+staff.
+
+Shape::
+
+    {"period", "period_label", "start", "end", "computed_at", "rollups_refreshed_at",
+     "total": FIGURES, "by_field": [{"field", **FIGURES}], "by_procedure": [{"procedure_id",
+     "code", "name", "field", **FIGURES}], "by_channel": [{"channel", "label", **FIGURES}],
+     "in_process": {"in_process", "overdue", "as_of"} | None, "index": {...}}
+    FIGURES = {"counts": {counter: int, "rating_levels": {"1".."5": int}},
+               "rates": {key: {"numerator", "denominator", "ratio"}}}
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from motcua.catalog.models import Procedure, ProcedureLevel
+from motcua.dossiers.models import CHANNEL_LABELS, Channel
+from motcua.reporting.decision766 import index_for
+from motcua.reporting.models import COUNTERS, NO_CHANNEL, ReportingBacklog, ReportingDay
+from motcua.reporting.periods import VIETNAM, Period
+from motcua.reporting.rates import RATES, Rate
+from motcua.reporting.rollups import rollup_state
+
+NO_FIELD = "Không gắn với thủ tục"
+NO_CHANNEL_LABEL = "Không gắn với hồ sơ"
+ONLINE_LEVELS = (ProcedureLevel.PARTIAL.value, ProcedureLevel.FULL.value)
+# Statistical disclosure control: a count from 1 to 4 could point at a person.
+SUPPRESS_BELOW = 5
+SUPPRESSION_NOTE = (
+    "Số liệu từ 1 đến 4 (và các tỷ lệ, số liệu suy ra được từ chúng) không được công bố để bảo vệ "
+    "thông tin cá nhân; giá trị null nghĩa là không công bố hoặc chưa có số liệu."
+)
+
+Counts = dict[str, int]
+
+
+def _zero() -> Counts:
+    return dict.fromkeys(COUNTERS, 0)
+
+
+def _add(into: Counts, row: Mapping[str, int]) -> None:
+    for name in COUNTERS:
+        into[name] += int(row[name])
+
+
+def dossier_rates(c: Mapping[str, int]) -> dict[str, Rate]:
+    """The rates computed from a set of counters (one row, a field, the whole tenant)."""
+    return {
+        "online_dossier_rate": Rate(c["received_online"], c["received"]),
+        "online_by_citizen_share": Rate(c["online_by_citizen"], c["received_online"]),
+        "on_time_rate": Rate(c["finished_on_time"], c["finished"]),
+        "online_payment_rate": Rate(c["paid_online"], c["with_fees"]),
+        "digitisation_rate": Rate(c["digitised"], c["received"]),
+        "satisfied_rate": Rate(c["rating_4"] + c["rating_5"], c["ratings"]),
+        "average_score": Rate(c["rating_sum"], c["ratings"]),
+        "feedback_on_time_rate": Rate(c["feedback_on_time"], c["feedback"]),
+    }
+
+
+def catalogue_rates(procedures: Iterable[Procedure], online_used: set[int]) -> dict[str, Rate]:
+    """Full-online and online-with-dossiers rates over these procedures (the catalogue as it is
+    now). PRODUCT DECISION: "eligible for full online" = published and offered online at some
+    level (partial or full); the catalogue has no separate eligibility flag yet."""
+    online = [p for p in procedures if p.published and p.level in ONLINE_LEVELS]
+    full = [p for p in online if p.level == ProcedureLevel.FULL]
+    used = [p for p in online if p.id in online_used]
+    return {
+        "full_online_rate": Rate(len(full), len(online)),
+        "online_with_dossiers_rate": Rate(len(used), len(online)),
+    }
+
+
+def _figures(counts: Counts, extra: dict[str, Rate] | None = None) -> dict[str, Any]:
+    rates = {**(extra or {}), **dossier_rates(counts)}
+    shown = {k: c for k, c in counts.items() if not k.startswith("rating_") or k == "rating_sum"}
+    shown["rating_levels"] = {str(n): counts[f"rating_{n}"] for n in range(1, 6)}  # type: ignore[assignment]
+    return {"counts": shown, "rates": {k: rates[k].to_dict() for k in RATES if k in rates}}
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(VIETNAM).isoformat() if moment is not None else None
+
+
+async def compute_indicators(
+    session: AsyncSession, period: Period, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """Every indicator of the tenant (the session's schema) for ``period``, from the rollups."""
+    now = now or datetime.now(VIETNAM)
+    sums = [func.coalesce(func.sum(getattr(ReportingDay, c)), 0).label(c) for c in COUNTERS]
+    rows = (
+        (
+            await session.execute(
+                select(ReportingDay.procedure_id, ReportingDay.channel, *sums)
+                .where(ReportingDay.day >= period.first_day, ReportingDay.day < period.end_day)
+                .group_by(ReportingDay.procedure_id, ReportingDay.channel)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    procedures = {p.id: p for p in (await session.scalars(select(Procedure))).all()}
+
+    total = _zero()
+    by_procedure: dict[int, Counts] = defaultdict(_zero)
+    by_channel: dict[int, Counts] = defaultdict(_zero)
+    by_field: dict[str, Counts] = defaultdict(_zero)
+    online_used: set[int] = set()
+    for row in rows:
+        procedure = procedures.get(row["procedure_id"])
+        field = procedure.field if procedure is not None else NO_FIELD
+        for into in (total, by_procedure[row["procedure_id"]], by_channel[row["channel"]], by_field[field]):
+            _add(into, row)
+        if row["received_online"]:
+            online_used.add(row["procedure_id"])
+
+    fields = sorted({p.field for p in procedures.values()} | set(by_field))
+    procedure_rows = []
+    for procedure_id, counts in sorted(by_procedure.items()):
+        p = procedures.get(procedure_id)
+        procedure_rows.append(
+            {
+                "procedure_id": procedure_id,
+                "code": p.code if p is not None else "",
+                "name": p.name if p is not None else NO_FIELD,
+                "field": p.field if p is not None else NO_FIELD,
+                **_figures(counts),
+            }
+        )
+    channel_rows = [
+        {
+            "channel": channel,
+            "label": CHANNEL_LABELS[Channel(channel)] if channel != NO_CHANNEL else NO_CHANNEL_LABEL,
+            **_figures(by_channel[channel]),
+        }
+        for channel in sorted(set(by_channel) | {int(c) for c in Channel})
+    ]
+    field_rows = [
+        {
+            "field": field,
+            **_figures(
+                by_field[field],
+                catalogue_rates([p for p in procedures.values() if p.field == field], online_used),
+            ),
+        }
+        for field in fields
+    ]
+    catalogue = catalogue_rates(procedures.values(), online_used)
+    total_rates = {**catalogue, **dossier_rates(total)}
+
+    backlog: dict[str, Any] | None = None
+    if period.contains(now):
+        b = (
+            await session.execute(
+                select(
+                    func.coalesce(func.sum(ReportingBacklog.in_process), 0),
+                    func.coalesce(func.sum(ReportingBacklog.overdue), 0),
+                    func.max(ReportingBacklog.computed_at),
+                )
+            )
+        ).one()
+        backlog = {"in_process": int(b[0]), "overdue": int(b[1]), "as_of": _iso(b[2])}
+    state = await rollup_state(session)
+    return {
+        "period": period.key,
+        "period_label": period.label,
+        "start": _iso(period.start),
+        "end": _iso(period.end),
+        "computed_at": _iso(now),
+        "rollups_refreshed_at": _iso(state.refreshed_at),
+        "total": _figures(total, catalogue),
+        "by_field": field_rows,
+        "by_procedure": procedure_rows,
+        "by_channel": channel_rows,
+        "in_process": backlog,
+        "index": index_for(period.year).score(total_rates),
+    }
+
+
+# Suppression for public outputs -------------------------------------------------------------------
+# (part, whole): with the whole shown, a part whose remainder is small reveals that remainder.
+_PARTS = (
+    ("received_online", "received"),
+    ("online_by_citizen", "received_online"),
+    ("finished_on_time", "finished"),
+    ("finished_late", "finished"),
+    ("paid_online", "with_fees"),
+    ("digitised", "received"),
+    ("feedback_on_time", "feedback"),
+)
+_RATE_PARTS = {
+    "online_dossier_rate": ("received_online", "received"),
+    "online_by_citizen_share": ("online_by_citizen", "received_online"),
+    "on_time_rate": ("finished_on_time", "finished"),
+    "online_payment_rate": ("paid_online", "with_fees"),
+    "digitisation_rate": ("digitised", "received"),
+    "average_score": ("rating_sum", "ratings"),
+    "feedback_on_time_rate": ("feedback_on_time", "feedback"),
+}
+
+
+def _small(value: int | None) -> bool:
+    return value is not None and 0 < value < SUPPRESS_BELOW
+
+
+def _suppress_figures(figures: dict[str, Any]) -> None:
+    counts: dict[str, Any] = figures["counts"]
+    original = {k: v for k, v in counts.items() if isinstance(v, int)}
+    hidden = {k for k, v in original.items() if _small(v)}
+    for part, whole in _PARTS:
+        if _small(original[whole] - original[part]) and whole not in hidden:
+            hidden.add(part)
+    if "ratings" in hidden:
+        hidden.add("rating_sum")
+    levels: dict[str, int] = counts["rating_levels"]
+    hidden_levels = {k for k, v in levels.items() if _small(v) or "ratings" in hidden}
+    if len(hidden_levels) == 1:  # one hidden level is the total less the others: hide one more
+        others = sorted((v, k) for k, v in levels.items() if k not in hidden_levels and v > 0)
+        if others:
+            hidden_levels.add(others[0][1])
+    satisfied = levels["4"] + levels["5"]
+    for key in hidden:
+        counts[key] = None
+    counts["rating_levels"] = {k: (None if k in hidden_levels else v) for k, v in levels.items()}
+    rates: dict[str, dict[str, Any]] = figures["rates"]
+    for key, (part, whole) in _RATE_PARTS.items():
+        if key in rates and (part in hidden or whole in hidden):
+            rates[key] = _hidden_rate(rates[key], whole in hidden)
+    if "satisfied_rate" in rates and (
+        "ratings" in hidden or _small(satisfied) or _small(original["ratings"] - satisfied)
+    ):
+        rates["satisfied_rate"] = _hidden_rate(rates["satisfied_rate"], "ratings" in hidden)
+
+
+def _hidden_rate(rate: dict[str, Any], whole_hidden: bool) -> dict[str, Any]:
+    return {
+        "numerator": None,
+        "denominator": None if whole_hidden else rate["denominator"],
+        "ratio": None,
+        "suppressed": True,
+    }
+
+
+def public_view(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy fit for the public (statistics page, open data, API): aggregates only, with every
+    count from 1 to 4 — and the counts and rates that would reveal one — replaced by null.
+    Counts of procedures (the catalogue) are public anyway and kept; 0 is kept (it reveals no one)."""
+    view = copy.deepcopy(dict(data))
+    _suppress_figures(view["total"])
+    for key in ("by_field", "by_procedure", "by_channel"):
+        for row in view[key]:
+            _suppress_figures(row)
+    backlog = view.get("in_process")
+    if backlog is not None:
+        in_process, overdue = backlog["in_process"], backlog["overdue"]
+        if _small(in_process):
+            backlog["in_process"] = None
+        if _small(overdue) or _small(in_process - overdue) or _small(in_process):
+            backlog["overdue"] = None
+    rates = view["total"]["rates"]
+    for group in view["index"]["groups"]:
+        for criterion in group["criteria"]:
+            rate = rates.get(criterion["indicator"], {})
+            if rate.get("suppressed"):
+                criterion.update(
+                    numerator=None,
+                    denominator=rate["denominator"],
+                    ratio=None,
+                    working="Số liệu nhỏ hơn 5, không công bố chi tiết.",
+                    suppressed=True,
+                )
+    view["suppression"] = SUPPRESSION_NOTE
+    return view
