@@ -279,3 +279,47 @@ async def test_queues_filter_by_field_and_procedure(
     assert code not in judicial.text
     by_code = await officer.get("/officer", params={"queue": "new", "procedure": "2.000488"})
     assert code not in by_code.text
+
+
+async def test_a_long_queue_pages_by_due_date_without_repeating_or_skipping(
+    sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    tenant = make_tenant(procedures=[BIRTH])
+    _, first = await _submit(sign_in, tenant)
+    # 120 more waiting dossiers, several sharing a due date (ties are ordered by id).
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                f"""
+                INSERT INTO {tenant.schema}.dossiers (code, procedure_id, procedure_code, procedure_name,
+                    form_version, citizen_id, applicant_name, applicant_personal_id, status, channel,
+                    data, fee_vnd, agency_code, received_at, due_at, reception_due_at, idempotency_key)
+                SELECT 'PAGE-' || lpad(g::text, 3, '0'), d.procedure_id, d.procedure_code, d.procedure_name,
+                    d.form_version, d.citizen_id, 'Người nộp ' || g, d.applicant_personal_id, 'submitted',
+                    2, '{{}}'::jsonb, 0, d.agency_code, now(), now() + (g / 3) * interval '1 hour',
+                    now() + interval '1 day', 'page-' || g
+                FROM generate_series(1, 120) g, {tenant.schema}.dossiers d WHERE d.code = :first
+                """
+            ),
+            {"first": first},
+        )
+    officer = await _officer(sign_in, engine, tenant)
+    seen: list[str] = []
+    url: str | None = "/officer?queue=new"
+    pages = 0
+    while url is not None:
+        page = await officer.get(url)
+        assert page.status_code == 200
+        seen += re.findall(r'href="/officer/dossiers/([^"]+)"', page.text)
+        after = re.search(r'href="(/officer\?queue=new&(?:amp;)?sau=[^"]+)" rel="next"', page.text)
+        url = after.group(1).replace("&amp;", "&") if after else None
+        pages += 1
+        if pages > 1:
+            assert "Về trang đầu" in page.text
+    assert pages == 3
+    assert len(seen) == len(set(seen)) == 121
+    assert set(seen) == {first} | {f"PAGE-{g:03d}" for g in range(1, 121)}
+    # A malformed cursor is the first page, not an error.
+    again = await officer.get("/officer", params={"queue": "new", "sau": "not-a-cursor' OR 1=1"})
+    assert again.status_code == 200
+    assert re.findall(r'href="/officer/dossiers/([^"]+)"', again.text)[:50] == seen[:50]

@@ -9,7 +9,7 @@ from litestar import Router, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
-from litestar.params import Body, FromPath, FromQuery, SkipValidation
+from litestar.params import Body, FromPath, FromQuery, Parameter, SkipValidation
 from litestar.response import Redirect, Response
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -81,6 +81,7 @@ async def queues(
     procedure: FromQuery[str | None] = None,
     field: FromQuery[str | None] = None,
     mine: FromQuery[bool] = False,
+    after: Annotated[str | None, Parameter(query="sau")] = None,
 ) -> Response[str]:
     current = queue if queue in QUEUE_KEYS else "new"
     result = await queue_page(
@@ -90,6 +91,7 @@ async def queues(
         procedure=(procedure or None),
         field=(field or None),
         assigned_to=user.personal_id if mine else None,
+        after=after,
         schema=tenant.schema,
     )
     template = (

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import and_, func, literal, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -117,6 +117,29 @@ class QueuePage:
     rows: list[QueueRow]
     procedures: list[tuple[str, str]]
     fields: list[str]
+    # The cursor of the next page (None on the last one), and whether this is a later page.
+    next_after: str | None = None
+    is_later_page: bool = False
+
+
+def queue_cursor(due_at: datetime, dossier_id: int) -> str:
+    """Where a page ends, in the queue's order (due date, then id): the next page starts after it
+    (keyset paging: page 200 costs what page 1 costs, and a dossier that moves meanwhile is
+    neither shown twice nor skipped)."""
+    return f"{int(due_at.timestamp() * 1_000_000)}.{dossier_id}"
+
+
+def parse_queue_cursor(raw: str | None) -> tuple[datetime, int] | None:
+    """The cursor back; anything malformed is the first page (a stale or edited link)."""
+    if not raw or len(raw) > 40:
+        return None
+    micros, _, ident = raw.partition(".")
+    if not (micros.isdigit() and ident.isdigit()):
+        return None
+    try:
+        return datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC), int(ident)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 class QueueSummaryCache:
@@ -154,6 +177,7 @@ async def queue_page(
     procedure: str | None = None,
     field: str | None = None,
     assigned_to: str | None = None,
+    after: str | None = None,
     now: datetime | None = None,
     schema: str = "",
 ) -> QueuePage:
@@ -174,9 +198,13 @@ async def queue_page(
         if schema:
             SUMMARIES.put(key, summary)
     counts, procedures, fields = summary
-    rows = (
+    cursor = parse_queue_cursor(after)
+    if cursor is not None:
+        filters.append(tuple_(Dossier.due_at, Dossier.id) > tuple_(literal(cursor[0]), literal(cursor[1])))
+    found = (
         await session.execute(
             select(
+                Dossier.id,
                 Dossier.code,
                 Dossier.procedure_name,
                 Dossier.applicant_name,
@@ -187,10 +215,14 @@ async def queue_page(
             )
             .where(conditions[queue], *filters)
             .order_by(Dossier.due_at, Dossier.id)
-            .limit(PAGE_SIZE)
+            .limit(PAGE_SIZE + 1)
         )
     ).all()
+    rows = found[:PAGE_SIZE]
+    more = len(found) > PAGE_SIZE
     return QueuePage(
+        next_after=queue_cursor(rows[-1].due_at, rows[-1].id) if more else None,
+        is_later_page=cursor is not None,
         queue=queue,
         counts=counts,
         rows=[
