@@ -126,12 +126,12 @@ STATISTICS_OPERATION = documented(
 async def statistics(
     db_session: NamedDependency[AsyncSession],
     period: Annotated[
-        str,
+        str | None,
         Parameter(
             description="YYYY-MM, YYYY-Qn or YYYY (Vietnam time); the current month if absent.",
             schema_extra={"pattern": PERIOD_PATTERN, "max_length": 7},
         ),
-    ] = "",
+    ] = None,
 ) -> Response[Any]:
     now = datetime.now(VIETNAM)
     try:
