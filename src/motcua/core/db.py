@@ -23,8 +23,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
+import asyncpg
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -110,12 +112,12 @@ class Database:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
             driver = (await connection.get_raw_connection()).driver_connection
             assert driver is not None
-            await driver.execute(f"BEGIN{' READ ONLY' if read_only else ''}; {set_path}")
+            await _send(connection, driver, f"BEGIN{' READ ONLY' if read_only else ''}; {set_path}")
             session = self.sessions(bind=connection)
             try:
                 yield session
                 await session.commit()  # flushes what is pending; the COMMIT itself is ours
-                await driver.execute("COMMIT")
+                await _send(connection, driver, "COMMIT")
             except BaseException:
                 await _roll_back(connection, driver)
                 raise
@@ -135,9 +137,29 @@ class Database:
             self._blocking.dispose()
 
 
+async def _send(connection: AsyncConnection, driver: Any, statement: str) -> None:
+    """One of our own statements (BEGIN…, COMMIT) sent on the driver's connection. SQLAlchemy
+    does not see these, so what it would do on a failure is done here: a connection that is
+    gone is thrown out of the pool (never handed to the next request), and the error is raised
+    as SQLAlchemy's, like every other database error the app handles (503 when unreachable)."""
+    try:
+        await driver.execute(statement)
+    except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as exc:
+        await connection.invalidate()
+        raise OperationalError(statement, None, exc) from exc
+    except asyncpg.PostgresError as exc:
+        if driver.is_closed():
+            await connection.invalidate()
+            raise OperationalError(statement, None, exc) from exc
+        raise DBAPIError(statement, None, exc) from exc
+
+
 async def _roll_back(connection: AsyncConnection, driver: Any) -> None:
     """End our transaction after a failure; a connection where even that fails (the server went
     away, a cancelled request mid-message) is thrown away, never handed to the next request."""
+    if driver.is_closed():
+        await connection.invalidate()
+        return
     try:
         if driver.is_in_transaction():
             await driver.execute("ROLLBACK")
