@@ -325,6 +325,7 @@ NAVIGATION = [
     "/manage/jobs",
     "/manage/settings",
     "/manage/integrations",
+    "/manage/reports",
 ]
 MANAGE_PAGES = [
     ("/manage/roles", "roles"),

@@ -47,6 +47,7 @@ ACTION_WORDS: dict[str, str] = {
     "payments.configured": N_("Cấu hình thanh toán trực tuyến"),
     "platform_admin.added": N_("Thêm quản trị viên nền tảng"),
     "platform_admin.removed": N_("Gỡ quản trị viên nền tảng"),
+    "ranking.published": N_("Công bố bảng xếp hạng chỉ số phục vụ"),
     "console.login": N_("Đăng nhập bảng điều khiển trung tâm"),
     "job.failed": N_("Công việc nền thất bại"),
     # A tenant's own trail (its schema's audit_log).
@@ -112,6 +113,7 @@ DETAIL_LABELS: dict[str, str] = {
     "error": N_("Lỗi"),
     "step": N_("Bước"),
     "period": N_("Kỳ số liệu"),
+    "ranked": N_("Số địa phương được xếp hạng"),
 }
 OTHER_DETAIL = N_("Thông tin khác")
 SHOWN_APART = ("reason", "address")

@@ -13,6 +13,7 @@ from motcua.admin import (
     audit_pages,
     console_pages,
     onboarding_pages,
+    ranking_pages,
     settings_pages,
 )
 
@@ -24,6 +25,7 @@ _FAMILIES = (
     admins_pages,
     settings_pages,
     appearance_pages,
+    ranking_pages,
 )
 
 router = Router(path="/console", route_handlers=[h for family in _FAMILIES for h in family.CONSOLE_HANDLERS])

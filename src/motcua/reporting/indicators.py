@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Date, DateTime, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure, ProcedureLevel
@@ -42,6 +42,10 @@ SUPPRESS_BELOW = 5
 SUPPRESSION_NOTE = (
     "Số liệu từ 1 đến 4 (và các tỷ lệ, số liệu suy ra được từ chúng) không được công bố để bảo vệ "
     "thông tin cá nhân; giá trị null nghĩa là không công bố hoặc chưa có số liệu."
+)
+
+SUPPRESSED_WORKING = (
+    "Số liệu nhỏ hơn 5, không công bố chi tiết; điểm của nhóm và tổng điểm cũng không công bố."
 )
 
 Counts = dict[str, int]
@@ -270,16 +274,99 @@ def public_view(data: Mapping[str, Any]) -> dict[str, Any]:
         if _small(overdue) or _small(in_process - overdue) or _small(in_process):
             backlog["overdue"] = None
     rates = view["total"]["rates"]
-    for group in view["index"]["groups"]:
+    index = view["index"]
+    hidden_total = False
+    for group in index["groups"]:
+        hidden_group = False
         for criterion in group["criteria"]:
             rate = rates.get(criterion["indicator"], {})
             if rate.get("suppressed"):
+                # The points would give the ratio back (ratio ÷ target × max, or ratio × max),
+                # and with the denominator the count: they go too, and so do the group's and
+                # the total, which would give them back by subtraction.
                 criterion.update(
                     numerator=None,
                     denominator=rate["denominator"],
                     ratio=None,
-                    working="Số liệu nhỏ hơn 5, không công bố chi tiết.",
+                    points=None,
+                    working=SUPPRESSED_WORKING,
                     suppressed=True,
                 )
+                hidden_group = True
+        if hidden_group:
+            group["points"] = None
+            hidden_total = True
+    if hidden_total:
+        index["total"] = None
     view["suppression"] = SUPPRESSION_NOTE
     return view
+
+
+# Series for trend charts and pages that show several periods at once ------------------------------
+async def period_totals(session: AsyncSession, periods: Sequence[Period]) -> dict[str, dict[str, Any]]:
+    """The totals and the Decision 766 index of several periods from one query over the rollups
+    (grouped by month), where calling ``compute_indicators`` for each would scan the
+    same days again — a year and its twelve months, say. Each value has the shape of
+    ``compute_indicators`` with the drill-down left empty and no backlog (so ``public_view``
+    applies); its "total" and "index" equal what ``compute_indicators`` gives for that period."""
+    if not periods:
+        return {}
+    first = min(p.first_day for p in periods)
+    end = max(p.end_day for p in periods)
+    # Truncated as a plain timestamp: through timestamptz the session's time zone would move it.
+    month = cast(func.date_trunc("month", cast(ReportingDay.day, DateTime())), Date).label("month")
+    sums = [func.coalesce(func.sum(getattr(ReportingDay, c)), 0).label(c) for c in COUNTERS]
+    used = (
+        func.array_agg(ReportingDay.procedure_id.distinct())
+        .filter(ReportingDay.received_online > 0)
+        .label("online_used")
+    )
+    rows = (
+        (
+            await session.execute(
+                select(month, *sums, used)
+                .where(ReportingDay.day >= first, ReportingDay.day < end)
+                .group_by(month)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    procedures = (await session.scalars(select(Procedure))).all()
+    out: dict[str, dict[str, Any]] = {}
+    for period in periods:
+        total = _zero()
+        online_used: set[int] = set()
+        for row in rows:
+            if period.first_day <= row["month"] < period.end_day:
+                _add(total, row)
+                online_used.update(row["online_used"] or ())
+        catalogue = catalogue_rates(procedures, online_used)
+        out[period.key] = {
+            "period": period.key,
+            "period_label": period.label,
+            "start": _iso(period.start),
+            "end": _iso(period.end),
+            "total": _figures(total, catalogue),
+            "by_field": [],
+            "by_procedure": [],
+            "by_channel": [],
+            "in_process": None,
+            "index": index_for(period.year).score({**catalogue, **dossier_rates(total)}),
+        }
+    return out
+
+
+async def backlog_now(session: AsyncSession) -> dict[str, Any]:
+    """The dossiers in process now and those already overdue (what ``compute_indicators`` gives
+    as "in_process" for the current period)."""
+    b = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(ReportingBacklog.in_process), 0),
+                func.coalesce(func.sum(ReportingBacklog.overdue), 0),
+                func.max(ReportingBacklog.computed_at),
+            )
+        )
+    ).one()
+    return {"in_process": int(b[0]), "overdue": int(b[1]), "as_of": _iso(b[2])}

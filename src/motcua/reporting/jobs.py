@@ -10,6 +10,7 @@ from motcua.core.db import Database
 from motcua.core.events import Subscriber
 from motcua.core.jobs import job_database, load_tenant
 from motcua.core.scheduler import PeriodicJob, register
+from motcua.reporting.ranking import pending_days, record_indicators
 from motcua.reporting.rollups import finish_run, mark_changes, recompute_pending
 
 REFRESH_ROLLUPS = Subscriber("refresh_rollups", "reports")
@@ -22,6 +23,7 @@ async def refresh(tenant: str, *, db: Database | None = None) -> int:
     record = await load_tenant(db, tenant)
     async with db.tenant_session(record) as session:
         await mark_changes(session)
+        touched = await pending_days(session)
     done = 0
     while True:
         async with db.tenant_session(record) as session:
@@ -31,6 +33,8 @@ async def refresh(tenant: str, *, db: Database | None = None) -> int:
         done += count
     async with db.tenant_session(record) as session:
         await finish_run(session)
+    # The console's ranking reads every tenant's figures from one platform table.
+    await record_indicators(db, record, touched=touched)
     return done
 
 
