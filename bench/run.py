@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -270,6 +271,171 @@ def make_back_office(engine: Any, settings: Any, slug: str, count: int) -> tuple
 CONSOLE_ADMIN_PID = "001080000009"
 
 
+def seed_dossiers(conn: Any, schema: str, start: int, stop: int, *, days: int, prefix: str) -> None:
+    """Dossiers ``start``..``stop`` received over the last ``days`` days (bulk SQL): channels,
+    fees, statuses spread out, with the history rows of their outcomes (processed, on time or
+    late; refused; withdrawn) and a rating for some, so every indicator has something to count."""
+    from sqlalchemy import text as sql
+
+    citizen = conn.execute(
+        sql(
+            f"INSERT INTO {schema}.citizens (issuer, subject, personal_id, full_name) "
+            "VALUES ('bench', 'bench-stats', '001190000004', 'Người nộp thử tải') "
+            "ON CONFLICT (issuer, subject) DO UPDATE SET full_name = excluded.full_name RETURNING id"
+        )
+    ).scalar()
+    conn.execute(
+        sql(
+            f"""
+            INSERT INTO {schema}.dossiers (code, procedure_id, procedure_code, procedure_name, form_version,
+                citizen_id, applicant_name, applicant_personal_id, status, channel, submitted_by_citizen,
+                data, fee_vnd, agency_code, received_at, due_at, reception_due_at, idempotency_key,
+                updated_at)
+            SELECT :prefix || g, p.id, p.code, p.name, 1, :c, 'Người nộp ' || g, '001190000004',
+                (ARRAY['submitted','accepted','in_progress','processed','processed','processed','delivered',
+                       'refused','withdrawn','processed'])[1 + g % 10],
+                (ARRAY[2, 2, 2, 1, 4, 3, 2])[1 + g % 7], g % 5 <> 0,
+                '{{}}'::jsonb, (g % 4) * 10000, '000.00.00.B00',
+                now() - (g % :days) * interval '1 day' - (g % 600) * interval '1 minute',
+                now() - (g % :days) * interval '1 day' + (g % 9) * interval '1 day',
+                now() - (g % :days) * interval '1 day' + interval '1 day', :prefix || g,
+                now() - (g % :days) * interval '1 day'
+            FROM generate_series(CAST(:start AS integer), CAST(:stop AS integer)) g
+            JOIN (SELECT id, code, name, row_number() OVER (ORDER BY id) - 1 AS n FROM {schema}.procedures) p
+              ON p.n = g % 8
+            """
+        ),
+        {"prefix": prefix, "c": citizen, "start": start, "stop": stop, "days": days},
+    )
+    conn.execute(
+        sql(
+            f"""
+            INSERT INTO {schema}.dossier_history (dossier_id, at, actor, from_status, to_status)
+            SELECT id, received_at + (id % 12) * interval '1 day', 'bench', 'in_progress',
+                   CASE WHEN status = 'delivered' THEN 'processed' ELSE status END
+            FROM {schema}.dossiers
+            WHERE code LIKE :prefix || '%' AND status IN ('processed', 'delivered', 'refused', 'withdrawn')
+              AND id > (SELECT coalesce(max(dossier_id), 0) FROM {schema}.dossier_history)
+            """
+        ),
+        {"prefix": prefix},
+    )
+    conn.execute(
+        sql(
+            f"""
+            INSERT INTO {schema}.ratings (dossier_id, citizen_id, score, created_at)
+            SELECT id, citizen_id, 1 + id % 5, received_at + interval '13 days' FROM {schema}.dossiers
+            WHERE code LIKE :prefix || '%' AND status = 'delivered' ON CONFLICT DO NOTHING
+            """
+        ),
+        {"prefix": prefix},
+    )
+
+
+def make_statistics(engine: Any, settings: Any, slug: str, count: int) -> float:
+    """A tenant with ``count`` dossiers over a year, its rollups computed from nothing (the
+    seconds it took are returned): the public statistics page and API read them."""
+    import asyncio
+
+    from sqlalchemy import text as sql
+
+    from motcua.core.db import Database
+    from motcua.reporting.jobs import refresh
+
+    if (t := get_tenant(engine, slug)) is None or t.status != "active":
+        onboard_tenant(
+            engine,
+            settings,
+            build_spec(slug=slug, name="Cổng thử tải thống kê", procedures=PROCEDURES),
+            actor=Actor.operator("bench"),
+        )
+    tenant = get_tenant(engine, slug)
+    assert tenant is not None
+    with engine.begin() as conn:
+        existing = conn.execute(sql(f"SELECT count(*) FROM {tenant.schema}.dossiers")).scalar()
+        for start in range(existing + 1, count + 1, 250_000):
+            seed_dossiers(conn, tenant.schema, start, min(count, start + 249_999), days=365, prefix="STAT-")
+    with engine.begin() as conn:
+        conn.execute(sql(f"ANALYZE {tenant.schema}.dossiers"))
+        conn.execute(sql(f"ANALYZE {tenant.schema}.dossier_history"))
+
+    async def go() -> float:
+        db = Database(settings.database_url, pool_size=2)
+        try:
+            started = time.perf_counter()
+            await refresh(slug, db=db)
+            return time.perf_counter() - started
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())
+
+
+def spread_ranking(engine: Any, source_slug: str) -> str:
+    """Every console tenant gets the ranking row of ``source_slug`` (computed by its rollup job)
+    for the previous month, with its points spread out: the console ranks them all. Returns the
+    period's key."""
+    from sqlalchemy import text as sql
+
+    from motcua.reporting.periods import VIETNAM, Period
+
+    key = Period.current_month(datetime.now(VIETNAM)).previous().key
+    with engine.begin() as conn:
+        conn.execute(
+            sql(
+                """
+                INSERT INTO platform.tenant_indicators (period, tenant_id, index_total, index_version,
+                    group_points, received, full_online_rate, online_dossier_rate, on_time_rate,
+                    online_payment_rate, digitisation_rate, satisfied_rate, provisional, computed_at)
+                SELECT i.period, t.id, round((i.index_total * (0.5 + (t.id % 50) / 100.0))::numeric, 2),
+                       i.index_version, i.group_points, i.received + t.id % 7, i.full_online_rate,
+                       i.online_dossier_rate, i.on_time_rate, i.online_payment_rate, i.digitisation_rate,
+                       i.satisfied_rate, i.provisional, now()
+                  FROM platform.tenant_indicators i
+                  JOIN platform.tenants s ON s.id = i.tenant_id AND s.slug = :source
+                  CROSS JOIN platform.tenants t
+                 WHERE i.period = :key AND t.slug LIKE 'console%'
+                ON CONFLICT DO NOTHING
+                """
+            ),
+            {"source": source_slug, "key": key},
+        )
+    return key
+
+
+def rollup_catch_up(engine: Any, settings: Any, slugs: list[str], per_tenant: int) -> dict[str, Any]:
+    """A day of changes on every tenant (``per_tenant`` new dossiers each, with their outcomes),
+    then every tenant's rollup job run as the worker would (a few at once): the seconds until
+    every tenant is up to date."""
+    import asyncio
+
+    from motcua.core.db import Database
+    from motcua.reporting.jobs import refresh
+
+    tenants = [t for s in slugs if (t := get_tenant(engine, s)) is not None]
+    with engine.begin() as conn:
+        for tenant in tenants:
+            seed_dossiers(conn, tenant.schema, 1, per_tenant, days=1, prefix=f"DAY{time.time_ns()}-")
+
+    async def go() -> float:
+        db = Database(settings.database_url, pool_size=4)
+        gate = asyncio.Semaphore(4)  # a worker's threads
+
+        async def one(slug: str) -> None:
+            async with gate:
+                await refresh(slug, db=db)
+
+        try:
+            started = time.perf_counter()
+            await asyncio.gather(*(one(t.slug) for t in tenants))
+            return time.perf_counter() - started
+        finally:
+            await db.dispose()
+
+    seconds = asyncio.run(go())
+    return {"tenants": len(tenants), "changes": len(tenants) * per_tenant, "seconds": round(seconds, 2)}
+
+
 def make_console(engine: Any, settings: Any, count: int) -> str:
     """``count`` tenant rows as the console home lists them (statuses, kinds, domains and live
     figures spread out) and a platform administrator's console session. The console home reads
@@ -483,36 +649,49 @@ class Server:
         self.process.wait(timeout=30)
 
 
-def start_server(target: list[str], env: dict[str, str], workers: int, *, ready: str = "/") -> Server:
+def server_command(
+    target: str, port: int, workers: int, *, kind: str, factory: bool, app_dir: Path | None
+) -> list[str]:
+    """The product's server (uvicorn with uvloop and httptools, or granian), as ``motcua run``
+    and infra/ start it, for one ASGI ``target``."""
+    if kind == "granian":
+        return [
+            sys.executable, "-m", "granian", "--interface", "asgi", "--loop", "uvloop",
+            *(["--factory"] if factory else []),
+            *(["--working-dir", str(app_dir)] if app_dir else []),
+            "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+            "--no-access-log", "--log-level", "warning", target,
+        ]  # fmt: skip
+    return [
+        sys.executable, "-m", "uvicorn", target, *(["--factory"] if factory else []),
+        *(["--app-dir", str(app_dir)] if app_dir else []),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def start_server(
+    target: list[str],
+    env: dict[str, str],
+    workers: int,
+    *,
+    kind: str = "uvicorn",
+    factory: bool = False,
+    app_dir: Path | None = None,
+    ready: str = "/",
+) -> Server:
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            *target,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        process_group=0,
-    )
+    command = server_command(target[0], port, workers, kind=kind, factory=factory, app_dir=app_dir)
+    process = subprocess.Popen(command, env=env, process_group=0)
     server = Server(process, f"http://127.0.0.1:{port}")
     deadline = time.monotonic() + 60
     while True:
         try:
-            httpx.get(server.url + ready, timeout=1)
-            return server
+            if httpx.get(server.url + ready, timeout=1).status_code < 500:
+                return server
         except httpx.HTTPError:
             pass
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or process.poll() is not None:
             server.stop()
             raise RuntimeError(f"{target[0]} did not start")
         time.sleep(0.2)
@@ -588,10 +767,15 @@ def main() -> int:
     parser.add_argument("--tenants", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--server", choices=("uvicorn", "granian"), default="uvicorn")
     parser.add_argument("--dossiers", type=int, default=100_000)
     parser.add_argument("--console-tenants", type=int, default=1000)
     parser.add_argument("--intake", type=int, default=1000, help="dossiers posted through the API")
     parser.add_argument("--intake-clients", type=int, default=8)
+    parser.add_argument(
+        "--stats-dossiers", type=int, default=1_000_000, help="dossiers of the statistics tenant"
+    )
+    parser.add_argument("--day-changes", type=int, default=100_000, help="a day's changes over every tenant")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -658,6 +842,10 @@ def main() -> int:
         citizen_sid, receipt_id = make_receipt(engine, settings, big_slug, tracking_code)
         officer_sid, scan_first, scan_repeat = make_back_office(engine, settings, big_slug, args.dossiers)
         console_sid = make_console(engine, settings, args.console_tenants)
+        stats_slug = "benchstats"
+        rollup_first = make_statistics(engine, settings, stats_slug, args.stats_dossiers)
+        ranking_period = spread_ranking(engine, stats_slug)
+        catch_up = rollup_catch_up(engine, settings, slugs, args.day_changes // max(1, len(slugs)))
         receiver = HookReceiver()
         intake_clients = make_intake_clients(settings, big_slug, args.intake_clients, receiver.url)
 
@@ -672,38 +860,15 @@ def main() -> int:
         )
         migrate_seconds = time.perf_counter() - started
 
-        port = free_port()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "motcua.app:create_app_from_env",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(args.workers),
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            env=child_env,
-            process_group=0,
+        server = start_server(
+            ["motcua.app:create_app_from_env"],
+            child_env,
+            args.workers,
+            kind=args.server,
+            factory=True,
+            ready="/readyz",
         )
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.2)
+        url = server.url
         hosts_file = data_dir / "hosts.txt"
         hosts_file.write_text("\n".join(f"{s}.localhost" for s in slugs) + "\n")
         check = httpx.get(url + "/", headers={"host": f"{slugs[0]}.localhost"})
@@ -712,6 +877,7 @@ def main() -> int:
         results: dict[str, Any] = {
             "tenants": args.tenants,
             "web_workers": args.workers,
+            "server": args.server,
             "cpu_count": os.cpu_count(),
             "onboarding_seconds": {
                 "count": len(onboarding),
@@ -740,7 +906,9 @@ def main() -> int:
                 results["load"][f"{label}@{connections}"] = wrk(url, hosts, path, connections, args.seconds)
         # The database floor (bench/db_floor.py): the same read with nothing but asyncpg, served
         # by the same server and workers, at every concurrency a database page is measured at.
-        floor = start_server(["db_floor:app", "--app-dir", str(ROOT / "bench")], child_env, args.workers)
+        floor = start_server(
+            ["db_floor:app"], child_env, args.workers, kind=args.server, app_dir=ROOT / "bench"
+        )
         try:
             for connections in (1, 8, 16, 64):
                 results["load"][f"db_floor@{connections}"] = wrk(
@@ -748,6 +916,19 @@ def main() -> int:
                 )
         finally:
             floor.stop()
+        # The public statistics page and API of a tenant with args.stats_dossiers dossiers (read
+        # from its rollups; issue target: p99 under 250 ms at 16 connections).
+        stats_hosts = data_dir / "stats-hosts.txt"
+        stats_hosts.write_text(f"{stats_slug}.localhost\n")
+        for label, path in (("statistics_page", "/thong-ke"), ("statistics_api", "/api/v1/statistics")):
+            for connections in (1, 16):
+                results["load"][f"{label}_{args.stats_dossiers}@{connections}"] = wrk(
+                    url, stats_hosts, path, connections, args.seconds
+                )
+        results["rollups"] = {
+            "first_run_seconds": {"dossiers": args.stats_dossiers, "seconds": round(rollup_first, 2)},
+            "day_catch_up": catch_up,
+        }
         # The officer's queue over args.dossiers dossiers, signed in (issue target: 16 connections).
         for connections in (1, 16):
             results["load"][f"officer_queue_{args.dossiers}@{connections}"] = wrk(
@@ -775,6 +956,17 @@ def main() -> int:
         for connections in (1, 8):
             results["load"][f"console_home_{args.console_tenants}@{connections}"] = wrk(
                 url, console_hosts, "/", connections, args.seconds, cookie=f"motcua_session={console_sid}"
+            )
+        # The console's ranking of every tenant by the Decision 766 index (issue target: p99
+        # under 250 ms at 8 connections over 1,000 tenants).
+        for connections in (1, 8):
+            results["load"][f"console_ranking_{args.console_tenants}@{connections}"] = wrk(
+                url,
+                console_hosts,
+                f"/ranking?ky={ranking_period}",
+                connections,
+                args.seconds,
+                cookie=f"motcua_session={console_sid}",
             )
         # Intake by other systems, with every new dossier's "submitted" event pushed back to them
         # by a job worker (the webhook delivery lag: the change's time to its arrival).
@@ -816,8 +1008,7 @@ def main() -> int:
         results["deadline_scan_seconds"] = {"first": round(scan_first, 3), "repeat": round(scan_repeat, 3)}
     finally:
         if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            server.stop()
         engine.dispose()
         if embedded is not None:
             embedded.stop()
@@ -833,6 +1024,11 @@ def main() -> int:
     print(f"`motcua migrate` with every tenant at head: {results['migrate_at_head_seconds']}s")
     scan = results["deadline_scan_seconds"]
     print(f"deadline scan over {args.dossiers} dossiers: first {scan['first']}s, repeat {scan['repeat']}s")
+    first, day = results["rollups"]["first_run_seconds"], results["rollups"]["day_catch_up"]
+    print(
+        f"rollups: {first['dossiers']} dossiers from nothing in {first['seconds']}s; a day of "
+        f"{day['changes']} changes over {day['tenants']} tenants caught up in {day['seconds']}s"
+    )
     intake, lag = results["intake"], results["webhook_lag_s"]
     print(
         f"API intake: {intake['dossiers']} dossiers by {intake['clients']} clients in {intake['seconds']}s "

@@ -21,6 +21,7 @@ from playwright.async_api import Route, async_playwright
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from motcua.admin import ranking_pages
 from motcua.core.settings import Settings
 from motcua.dossiers.models import Channel
 from motcua.reporting.jobs import refresh
@@ -128,6 +129,29 @@ async def test_the_ranking_page_sorts_exports_and_drills_down(signed_in: Browser
     missing = await admin.get("/ranking/tenants/khong-co", params={"ky": key})
     assert missing.status_code == 404
     assert (await admin.get(f"/ranking/tenants/{ranked.low.slug}", params={"ky": "20x"})).status_code == 400
+
+
+async def test_the_ranking_pages_a_long_table(
+    signed_in: Browser, ranked: Ranked, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ranking_pages, "PAGE_ROWS", 2)
+    admin = await signed_in()
+    key = ranked.period.key
+    first = await admin.get("/ranking", params={"ky": key})
+    pages = int(re.search(r"Trang 1 / (\d+)", first.text).group(1))  # type: ignore[union-attr]
+    seen: list[str] = []
+    for number in range(1, pages + 1):
+        shown = await admin.get("/ranking", params={"ky": key, "trang": str(number)})
+        rows = _table_rows(shown.text)
+        assert 1 <= len(rows) <= 2
+        seen += [r[1] for r in rows]
+        assert ('rel="next"' in shown.text) == (number < pages)
+    assert len(seen) == len(set(seen)) and {t.name for t in ranked.all} <= set(seen)
+    # Out of range or not a number: the nearest page, never an error.
+    assert (await admin.get("/ranking", params={"ky": key, "trang": "999999"})).status_code == 200
+    assert _table_rows((await admin.get("/ranking", params={"ky": key, "trang": "x"})).text) == _table_rows(
+        first.text
+    )
 
 
 async def test_only_platform_administrators_reach_the_ranking(

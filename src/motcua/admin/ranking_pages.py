@@ -197,6 +197,14 @@ async def ranking_page(request: HttpRequest, db: NamedDependency[Database]) -> R
         )
     done = str(request.query_params.get("done") or "")
     keys = sort_keys(table.groups)
+    # A hundred localities a page (the exports have them all): drawing a thousand rows for each
+    # view would cost more than everything else on the page.
+    pages = max(1, -(-len(table.rows) // PAGE_ROWS))
+    number = _page_number(request, pages)
+    shown = table.rows[(number - 1) * PAGE_ROWS : number * PAGE_ROWS]
+
+    def page_link(to: int) -> str:
+        return "?" + _query(table.period, kind, key, descending, trang=str(to))
 
     def sort_link(column: str) -> str:
         # The current column flips; another starts in its natural direction.
@@ -220,8 +228,23 @@ async def ranking_page(request: HttpRequest, db: NamedDependency[Database]) -> R
         export_query=_query(table.period, kind, key, descending),
         done=done == "published",
         no_data=NO_DATA,
+        shown=shown,
+        page_number=number,
+        pages=pages,
+        page_link=page_link,
         **_formatters(request),
     )
+
+
+PAGE_ROWS = 100
+
+
+def _page_number(request: HttpRequest, pages: int) -> int:
+    """The page asked for (``trang``), within 1..pages; anything else is the first page."""
+    raw = str(request.query_params.get("trang") or "1")
+    if not raw.isdigit() or len(raw) > 6:
+        return 1
+    return min(max(1, int(raw)), pages)
 
 
 # Exports: the rows of the page, in its order ------------------------------------------------------

@@ -22,9 +22,12 @@ from litestar.params import Parameter
 from litestar.response import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.core.dependencies import READ_ONLY
+from motcua.core.tenant import Tenant
 from motcua.integrations.api import PROBLEMS
 from motcua.integrations.auth import PROBLEM_MEDIA_TYPE, ProblemError
 from motcua.integrations.openapi import documented
+from motcua.reporting.cache import FIGURES, freshness
 from motcua.reporting.indicators import public_view
 from motcua.reporting.periods import VIETNAM, Period, PeriodError
 from motcua.reporting.publishing import period_figures
@@ -88,7 +91,7 @@ _STATISTICS = Schema(
     },
 )
 # Answered as the integration API answers errors: problem+json (RFC 9457).
-_OPTS: dict[str, Any] = {"exception_handlers": PROBLEMS, "opt": {"exclude_from_csrf": True}}
+_OPTS: dict[str, Any] = {"exception_handlers": PROBLEMS, "opt": {"exclude_from_csrf": True, READ_ONLY: True}}
 _PROBLEM = Reference(ref="#/components/schemas/Problem")
 STATISTICS_OPERATION = documented(
     responses={
@@ -124,6 +127,7 @@ STATISTICS_OPERATION = documented(
     **_OPTS,
 )
 async def statistics(
+    tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     period: Annotated[
         str | None,
@@ -138,12 +142,19 @@ async def statistics(
         chosen = Period.parse(period) if period else Period.current_month(now)
     except PeriodError as exc:
         raise ProblemError(422, errors={"period": str(exc)}) from None
-    found = await period_figures(db_session, chosen, now=now)
-    body = {
-        **public_view(found.figures),
-        "provisional": found.provisional,
-        "published_at": found.published_at.astimezone(VIETNAM).isoformat() if found.published_at else None,
-    }
+    marker = await freshness(db_session)
+    key = ("api", tenant.schema, chosen.key, Period.current_month(now).key)
+    body = FIGURES.get(key, marker)
+    if body is None:
+        found = await period_figures(db_session, chosen, now=now)
+        body = {
+            **public_view(found.figures),
+            "provisional": found.provisional,
+            "published_at": found.published_at.astimezone(VIETNAM).isoformat()
+            if found.published_at
+            else None,
+        }
+        FIGURES.put(key, marker, body)
     return Response(body, headers={"Cache-Control": CACHE_CONTROL})
 
 

@@ -31,6 +31,7 @@ from motcua.core.pages import HttpRequest, language, page
 from motcua.core.tenant import Tenant
 from motcua.core.theming import translations
 from motcua.identity.models import N_
+from motcua.reporting.cache import FIGURES, freshness
 from motcua.reporting.charts import Series, line_chart, swatch
 from motcua.reporting.indicators import SUPPRESSION_NOTE, backlog_now, period_totals, public_view
 from motcua.reporting.models import PublishedPeriod
@@ -483,6 +484,22 @@ async def statistics_page(
                 suppression="",
                 place=None,
             )
+    marker = await freshness(db_session)
+    key = ("page", tenant.schema, chosen.key, current.key, lang)
+    context = FIGURES.get(key, marker)
+    if context is None:
+        context = await _context(db_session, tenant, chosen, current, now, words)
+        FIGURES.put(key, marker, context)
+    response = page(request, "reporting/statistics.html", errors={}, ky=asked[:20], **context)
+    response.headers["Cache-Control"] = CACHE_CONTROL if user_of(request) is None else CACHE_CONTROL_SIGNED_IN
+    response.headers["Vary"] = "Cookie"
+    return response
+
+
+async def _context(
+    db_session: AsyncSession, tenant: Tenant, chosen: Period, current: Period, now: datetime, words: Words
+) -> dict[str, Any]:
+    """What the page shows for ``chosen`` (kept in reporting.cache while the rollups stand still)."""
     year = Period(now.year, "year", 0)
     months = last_months(TREND_MONTHS, until=current)
     keys = [m.key for m in months]
@@ -524,23 +541,16 @@ async def statistics_page(
         sections[-1].heading = words.gettext("Năm nay")
 
     state = await rollup_state(db_session)
-    response = page(
-        request,
-        "reporting/statistics.html",
-        errors={},
-        ky=asked[:20],
-        sections=sections,
-        trend=build_trend(months, trend_views, words),
-        published=await publications(db_session),
-        period_label=words.period,
-        refreshed_at=state.refreshed_at,
-        suppression=words.gettext(SUPPRESSION_NOTE),
+    return {
+        "sections": sections,
+        "trend": build_trend(months, trend_views, words),
+        "published": await publications(db_session),
+        "period_label": words.period,
+        "refreshed_at": state.refreshed_at,
+        "suppression": words.gettext(SUPPRESSION_NOTE),
         # The place the platform published for this locality (none until it publishes one).
-        place=await latest_place(db_session, tenant.slug),
-    )
-    response.headers["Cache-Control"] = CACHE_CONTROL if user_of(request) is None else CACHE_CONTROL_SIGNED_IN
-    response.headers["Vary"] = "Cookie"
-    return response
+        "place": await latest_place(db_session, tenant.slug),
+    }
 
 
 HANDLERS: list[HTTPRouteHandler] = [statistics_page]
