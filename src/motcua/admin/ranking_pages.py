@@ -6,6 +6,7 @@ and the published rankings as open data on the bare platform host."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,7 @@ from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.response import Redirect, Response
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from motcua.admin.audit_words import TENANT_KIND_WORDS as KIND_LABELS
 from motcua.admin.console_pages import SERVED
@@ -27,6 +28,7 @@ from motcua.core.theming import translations
 from motcua.identity.guards import requires_platform_admin
 from motcua.identity.models import N_
 from motcua.identity.sessions import UserSession
+from motcua.reporting.cache import FiguresCache
 from motcua.reporting.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, Column, to_csv, to_xlsx
 from motcua.reporting.periods import VIETNAM, Period, PeriodError, last_months
 from motcua.reporting.publishing import period_figures
@@ -163,11 +165,31 @@ async def _ranking(db: Database, request: HttpRequest, now: datetime) -> tuple[R
     period = _chosen_period(request, now)
     kind = _chosen_kind(request)
     async with db.platform_session(read_only=True) as session:
-        table = await ranking(session, period, kind=kind)
+        marker = (
+            *(await session.execute(_RANKING_MARKER, {"period": period.key})).one(),
+            int(time.monotonic() // RANKING_TTL_SECONDS),
+        )
+        table = RANKINGS.get((period.key, kind), marker)
+        if table is None:
+            table = await ranking(session, period, kind=kind)
+            RANKINGS.put((period.key, kind), marker, table)
     key, descending = _chosen_sort(request, table)
     kind_words = {k: _gettext(request)(v) for k, v in KIND_LABELS.items()}
     rows = sort_rows(table.rows, key, descending, kind_words=kind_words)
     return Ranking(table.period, table.groups, rows, table.published), kind, key, descending
+
+
+# The ranking of a period is read far more often than the job rewrites it: kept per process while
+# the figures of the period and the publications stand still, and for a few seconds at most (a
+# tenant renamed or suspended shows within that time).
+_RANKING_MARKER = text(
+    """
+    SELECT (SELECT max(computed_at) FROM platform.tenant_indicators WHERE period = :period),
+           (SELECT max(published_at) FROM platform.published_rankings)
+    """
+)
+RANKING_TTL_SECONDS = 10
+RANKINGS = FiguresCache(size=256)
 
 
 def _formatters(request: HttpRequest) -> dict[str, Any]:
