@@ -164,18 +164,7 @@ async def compute_indicators(
     catalogue = catalogue_rates(procedures.values(), online_used)
     total_rates = {**catalogue, **dossier_rates(total)}
 
-    backlog: dict[str, Any] | None = None
-    if period.contains(now):
-        b = (
-            await session.execute(
-                select(
-                    func.coalesce(func.sum(ReportingBacklog.in_process), 0),
-                    func.coalesce(func.sum(ReportingBacklog.overdue), 0),
-                    func.max(ReportingBacklog.computed_at),
-                )
-            )
-        ).one()
-        backlog = {"in_process": int(b[0]), "overdue": int(b[1]), "as_of": _iso(b[2])}
+    backlog = await backlog_now(session) if period.contains(now) else None
     state = await rollup_state(session)
     return {
         "period": period.key,

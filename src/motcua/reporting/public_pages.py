@@ -33,7 +33,13 @@ from motcua.core.theming import translations
 from motcua.identity.models import N_
 from motcua.reporting.cache import FIGURES, freshness
 from motcua.reporting.charts import Series, line_chart, swatch
-from motcua.reporting.indicators import SUPPRESSION_NOTE, backlog_now, period_totals, public_view
+from motcua.reporting.indicators import (
+    SUPPRESSED_WORKING,
+    SUPPRESSION_NOTE,
+    backlog_now,
+    period_totals,
+    public_view,
+)
 from motcua.reporting.models import PublishedPeriod
 from motcua.reporting.periods import VIETNAM, Period, PeriodError, last_months
 from motcua.reporting.publishing import period_figures, publications
@@ -267,7 +273,7 @@ def _working(criterion: Mapping[str, Any], words: Words) -> str:
     as the API's "working")."""
     _ = words.gettext
     if criterion.get("suppressed"):
-        return _("Số liệu nhỏ hơn 5, không công bố chi tiết; điểm của nhóm và tổng điểm cũng không công bố.")
+        return _(SUPPRESSED_WORKING)
     numerator, denominator = criterion["numerator"], criterion["denominator"]
     ratio = _exact(numerator, denominator, criterion["ratio"])
     if ratio is None:
