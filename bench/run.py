@@ -27,6 +27,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+import scale  # noqa: E402  (bench/scale.py: the N=1000 figures)
+
 from motcua.admin.services import build_spec, onboard_tenant  # noqa: E402
 from motcua.core.audit import Actor  # noqa: E402
 from motcua.core.broker import setup_broker  # noqa: E402
@@ -708,6 +710,15 @@ DB_PAGES = (
 )
 
 
+def worker_rss(server: Server) -> list[float]:
+    """Resident memory of each web worker (MB) after every load above: the caches are bounded,
+    so this stays flat however long the server runs."""
+    import psutil
+
+    children = psutil.Process(server.process.pid).children(recursive=True)
+    return sorted(round(c.memory_info().rss / 2**20, 1) for c in children if c.is_running())
+
+
 def floor_ratios(load: dict[str, dict[str, Any]]) -> dict[str, float]:
     ratios: dict[str, float] = {}
     for key, figures in load.items():
@@ -1006,6 +1017,21 @@ def main() -> int:
                 worker.wait(timeout=30)
             receiver.stop()
         results["deadline_scan_seconds"] = {"first": round(scan_first, 3), "repeat": round(scan_repeat, 3)}
+        if args.tenants >= scale.SCALE_TENANTS:
+            results["scale"] = scale.measure(
+                engine=engine,
+                settings=settings,
+                env=env,
+                url=url,
+                server_pid=server.process.pid,
+                slugs=slugs,
+                onboarding=onboarding,
+                migrate_seconds=migrate_seconds,
+                seconds=args.seconds,
+                data_dir=data_dir,
+                wrk=wrk,
+            )
+        results["web_worker_rss_mb"] = worker_rss(server)
     finally:
         if server is not None:
             server.stop()
@@ -1045,6 +1071,9 @@ def main() -> int:
     print("share of the database floor (bench/db_floor.py) at the same concurrency:")
     for key, ratio in results["db_floor_ratio"].items():
         print(f"  {key:<28}{ratio:>7.0%}")
+    print(f"web worker RSS after the run (MB): {results['web_worker_rss_mb']}")
+    if "scale" in results:
+        scale.print_report(results["scale"])
     print("written to bench/results/latest.json")
     return 0
 

@@ -23,7 +23,12 @@ from motcua.catalog.services import CatalogCache
 from motcua.core import invalidation
 from motcua.core.broker import setup_broker
 from motcua.core.db import Database
-from motcua.core.dependencies import DEPENDENCIES, bind_app_context, singleton
+from motcua.core.dependencies import (
+    DEPENDENCIES,
+    bind_app_context,
+    resolve_dependencies_in_order,
+    singleton,
+)
 from motcua.core.logging import configure_logging
 from motcua.core.security import derive_key
 from motcua.core.settings import Settings, load_settings
@@ -85,6 +90,7 @@ def create_app(settings: Settings) -> Litestar:
     if settings.database_url is None or settings.redis_url is None:
         raise RuntimeError("create_app needs database and Redis URLs (the CLI starts embedded ones)")
     configure_logging(settings)
+    resolve_dependencies_in_order()
     # Web processes enqueue jobs (after commit), so they need the broker before any actor
     # module is imported.
     setup_broker(settings)

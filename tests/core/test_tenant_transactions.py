@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, Text, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from motcua.core.db import Database
+from motcua.core.db import Database, ReadOnlyError
 from motcua.core.settings import Settings
 
 SCHEMAS = [f"t_prepared{i}" for i in range(8)]
@@ -108,3 +108,50 @@ async def test_a_read_only_transaction_refuses_writes_and_a_failed_one_leaves_no
     async with small_pool.tenant_session(tenant, read_only=True) as session:
         rows = (await session.execute(text("SELECT id, marker FROM markers ORDER BY id"))).all()
     assert [tuple(r) for r in rows] == [(1, tenant.schema), (4, "committed")]
+
+
+markers = Table("markers", MetaData(), Column("id", Integer, primary_key=True), Column("marker", Text))
+
+
+async def test_reads_without_a_transaction_name_the_tenants_schema_and_refuse_writes(
+    marked_schemas: list[Schema], small_pool: Database
+) -> None:
+    """``tenant_reads``: one statement per round trip, no search path, each tenant's statement
+    text names its schema, so interleaved reads over a small pool never cross tenants."""
+    query = select(markers.c.marker).where(markers.c.id == 1)
+    order = [random.Random(11).choice(marked_schemas) for _ in range(400)]
+
+    async def read(tenant: Schema) -> tuple[str, str, bool]:
+        async with small_pool.tenant_reads(tenant) as session:
+            marker = (await session.execute(query)).scalar_one()
+            await asyncio.sleep(0)
+            connection = await session.connection()
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None
+            in_transaction = driver.is_in_transaction()
+            path = (await session.execute(select(func.current_setting("search_path")))).scalar_one()
+        return tenant.schema, marker + "|" + path, in_transaction
+
+    seen = await asyncio.gather(*(read(t) for t in order))
+    for schema, marker_and_path, in_transaction in seen:
+        marker, path = marker_and_path.split("|")
+        assert marker == schema and "t_prepared" not in path and not in_transaction
+    # Each tenant's statement is its own prepared statement, named by its schema.
+    async with small_pool.engine.connect() as connection:
+        adapted = (await connection.get_raw_connection()).dbapi_connection
+        cache = adapted._prepared_statement_cache  # type: ignore[union-attr]
+        texts = [sql for sql in cache if "markers" in sql and "t_prepared" in sql]
+        assert texts and all(len({s for s in SCHEMAS if f"{s}.markers" in sql}) == 1 for sql in texts)
+
+    tenant = marked_schemas[1]
+    with pytest.raises(ReadOnlyError):
+        async with small_pool.tenant_reads(tenant) as session:
+            await session.execute(update(markers).values(marker="changed"))
+    with pytest.raises(ReadOnlyError):
+        async with small_pool.tenant_reads(tenant) as session:
+            await session.execute(text("DELETE FROM t_prepared1.markers"))
+    async with small_pool.tenant_reads(tenant) as session:
+        assert (await session.execute(select(func.count()).select_from(markers))).scalar_one() == 1
+    with pytest.raises(ValueError, match="schema"):
+        async with small_pool.tenant_reads(Schema("public")):
+            pass

@@ -29,7 +29,7 @@ from motcua.backoffice.services import (
 )
 from motcua.core.audit import Actor, PlatformAudit
 from motcua.core.db import Database
-from motcua.core.dependencies import READ_ONLY
+from motcua.core.dependencies import NO_TRANSACTION, READ_ONLY
 from motcua.core.pages import FormData, HttpRequest, client_address, page
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
@@ -71,7 +71,7 @@ def _as_officer(request: HttpRequest, user: UserSession) -> Actor:
     return Actor.officer(user.personal_id, address=client_address(request))
 
 
-@get("/officer", guards=[requires_officer], include_in_schema=False, opt={READ_ONLY: True})
+@get("/officer", guards=[requires_officer], include_in_schema=False, opt={NO_TRANSACTION: True})
 async def queues(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],

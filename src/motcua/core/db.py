@@ -13,6 +13,13 @@ no BEGIN or COMMIT of its own) and the transaction is opened by one simple-proto
 ``BEGIN [READ ONLY]; SET LOCAL search_path …``, and closed by COMMIT or ROLLBACK: one round
 trip fewer per request. Pages that only read (GET) run READ ONLY, so a bug that writes from a
 page view fails instead of writing. Savepoints still work (they run inside this transaction).
+
+The hottest pages go further (``tenant_reads``): no transaction at all. Their statements name
+the tenant's tables with its schema (SQLAlchemy's ``schema_translate_map``), so each is one
+round trip in PostgreSQL's implicit transaction, and a statement prepared for one tenant can
+never run against another's tables: its text names the schema. Each statement then sees its
+own snapshot, which is why such a page reads what it shows in one statement or does not mind.
+Writes are refused before they reach the server (``_refuse_writes``).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
 import asyncpg
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -62,6 +69,30 @@ def search_path_sql(schema: str) -> str:
     return f"SET LOCAL search_path TO {schema}, platform"
 
 
+# The execution option that marks a connection of ``tenant_reads``.
+_READS = "motcua_reads"
+
+
+class ReadOnlyError(DBAPIError):
+    """A write attempted through ``tenant_reads``: a programming error, refused client-side."""
+
+
+_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE|TRUNCATE)\b", re.IGNORECASE)
+
+
+def _refuse_writes(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    """No transaction means no READ ONLY from the server: a statement of ``tenant_reads`` that
+    is not a plain query is refused here, before it is sent."""
+    if context is None or not context.execution_options.get(_READS):
+        return
+    head = statement.lstrip()[:6].upper()
+    if head == "SELECT" or (head.startswith("WITH") and not _WRITES.search(statement)):
+        return
+    raise ReadOnlyError(statement, parameters, RuntimeError("a write in tenant_reads"))
+
+
 class Database:
     """The process-wide engine and session factory."""
 
@@ -74,7 +105,13 @@ class Database:
             pool_pre_ping=False,
             pool_recycle=1800,
             echo=echo,
+            # A tenant's read statements name its schema (tenant_reads): one text per tenant,
+            # so each connection keeps more of them prepared than asyncpg's default 100.
+            connect_args={"prepared_statement_cache_size": 500},
         )
+        event.listen(self.engine.sync_engine, "before_cursor_execute", _refuse_writes)
+        # The same pool in autocommit on SQLAlchemy's side: the transactions are ours (below).
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self._blocking: Engine | None = None
 
@@ -105,11 +142,31 @@ class Database:
             yield session
 
     @asynccontextmanager
+    async def tenant_reads(self, tenant: HasSchema) -> AsyncIterator[AsyncSession]:
+        """Reads of one tenant without a transaction: each statement one round trip, its own
+        snapshot, the tenant's tables named with its schema. Writes raise ``ReadOnlyError``.
+
+        For pages that read what they show in one statement (or a few that need not agree,
+        such as a count beside a list); everything else uses ``tenant_session``."""
+        if not _SCHEMA.match(tenant.schema):
+            raise ValueError(f"not a tenant schema name: {tenant.schema!r}")
+        async with self._autocommit.connect() as connection:
+            reads = await connection.execution_options(
+                schema_translate_map={None: tenant.schema}, **{_READS: True}
+            )
+            session = self.sessions(bind=reads)
+            try:
+                yield session
+                if session.new or session.dirty or session.deleted:
+                    raise ReadOnlyError("flush", None, RuntimeError("a write in tenant_reads"))
+            finally:
+                await session.close()
+
+    @asynccontextmanager
     async def _transaction(self, set_path: str, *, read_only: bool) -> AsyncIterator[AsyncSession]:
-        async with self.engine.connect() as connection:
-            # Autocommit on SQLAlchemy's side only: it sends no BEGIN/COMMIT; the transaction
-            # below is ours (reset to the pool's default when the connection goes back).
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
+        # Autocommit on SQLAlchemy's side only: it sends no BEGIN/COMMIT; the transaction below
+        # is ours (reset to the pool's default when the connection goes back).
+        async with self._autocommit.connect() as connection:
             driver = (await connection.get_raw_connection()).driver_connection
             assert driver is not None
             await _send(connection, driver, f"BEGIN{' READ ONLY' if read_only else ''}; {set_path}")

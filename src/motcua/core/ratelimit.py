@@ -9,12 +9,14 @@ what a trusted proxy says it is (web.requests), never a header anyone can send.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import TooManyRequestsException
 from litestar.handlers.base import BaseRouteHandler
+from redis.exceptions import NoScriptError
 
 from motcua.core.dependencies import redis_of, settings_of, site_of, tenant_of
 
@@ -22,16 +24,31 @@ WINDOW_SECONDS = 60
 Connection = ASGIConnection[Any, Any, Any, Any]
 
 
+# INCR, and EXPIRE on the window's first request: one command, atomic, so a window's key never
+# outlives it even if the process dies between the two (a pipeline would send both each time).
+_COUNT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+# Redis names a script by its SHA-1: an identifier, not a protection.
+_SCRIPT_SHA = hashlib.sha1(_COUNT.encode(), usedforsecurity=False).hexdigest()
+
+
+async def _count(redis: Any, key: str) -> int:
+    try:
+        return int(await redis.evalsha(_SCRIPT_SHA, 1, key, WINDOW_SECONDS + 10))
+    except NoScriptError:  # a new or restarted Redis: load it once, by sending it whole
+        return int(await redis.eval(_COUNT, 1, key, WINDOW_SECONDS + 10))
+
+
 async def spend(redis: Any, budget: str, size: int, who: str, *, now: float | None = None) -> int | None:
     """Count one request of ``who`` against ``budget``: None while within ``size``, else the
-    seconds until the window ends. One round trip (INCR and EXPIRE pipelined)."""
+    seconds until the window ends. One round trip (a script: INCR, EXPIRE on the first)."""
     moment = time.time() if now is None else now
     key = f"ratelimit:{budget}:{who}:{int(moment // WINDOW_SECONDS)}"
-    pipe = redis.pipeline(transaction=False)
-    pipe.incr(key)
-    pipe.expire(key, WINDOW_SECONDS + 10)
-    count, _ = await pipe.execute()
-    if int(count) <= size:
+    count = await _count(redis, key)
+    if count <= size:
         return None
     return max(1, int(WINDOW_SECONDS - moment % WINDOW_SECONDS))
 

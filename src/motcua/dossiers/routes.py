@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.catalog.models import Procedure
 from motcua.catalog.services import get_procedure
 from motcua.core.audit import Actor
-from motcua.core.dependencies import READ_ONLY
+from motcua.core.dependencies import NO_TRANSACTION, READ_ONLY
 from motcua.core.pages import FormData, HttpRequest, client_address, page, public_origin
 from motcua.core.ratelimit import client_key, limited, spend
 from motcua.core.settings import Settings
@@ -337,7 +337,7 @@ async def _mine(user: UserSession, session: AsyncSession, code: str) -> Dossier:
     return dossier
 
 
-@get("/my/dossiers", guards=[requires_login], include_in_schema=False, opt={READ_ONLY: True})
+@get("/my/dossiers", guards=[requires_login], include_in_schema=False, opt={NO_TRANSACTION: True})
 async def my_dossier_list(
     request: HttpRequest, db_session: NamedDependency[AsyncSession], user: NamedDependency[UserSession]
 ) -> Response[str]:
@@ -345,7 +345,7 @@ async def my_dossier_list(
     return page(request, "dossiers/mine.html", dossiers=dossiers, vietnam=VIETNAM)
 
 
-@get("/my/dossiers/{code:str}", guards=[requires_login], include_in_schema=False, opt={READ_ONLY: True})
+@get("/my/dossiers/{code:str}", guards=[requires_login], include_in_schema=False, opt={NO_TRANSACTION: True})
 async def my_dossier(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],
@@ -571,7 +571,7 @@ async def withdraw(
 
 
 # Public tracking ----------------------------------------------------------------------------------
-@get("/tracking", include_in_schema=False, opt={READ_ONLY: True})
+@get("/tracking", include_in_schema=False, opt={NO_TRANSACTION: True})
 async def tracking_page(
     request: HttpRequest,
     db_session: NamedDependency[AsyncSession],
@@ -612,7 +612,7 @@ async def tracking_page(
     summary="Public status of a dossier by its code",
     # One budget with the tracking page: the two forms of one lookup.
     guards=[limited("lookup")],
-    opt={READ_ONLY: True},
+    opt={NO_TRANSACTION: True},
     responses={
         404: ResponseSpec(dict[str, str], description="No such dossier here.", generate_examples=False),
         429: ResponseSpec(dict[str, Any], description="Too many lookups.", generate_examples=False),

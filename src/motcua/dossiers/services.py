@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from litestar.datastructures import UploadFile
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -311,20 +311,20 @@ class PublicStatus:
     entered_by_officer: bool = False
 
 
+# Built once: the tracking page reads it on every lookup (Core columns, no ORM entity).
+_PUBLIC_STATUS = select(
+    Dossier.__table__.c.code,
+    Dossier.__table__.c.procedure_name,
+    Dossier.__table__.c.status,
+    Dossier.__table__.c.received_at,
+    Dossier.__table__.c.due_at,
+    Dossier.__table__.c.channel,
+    Dossier.__table__.c.submitted_by_citizen,
+).where(Dossier.__table__.c.code == bindparam("code"))
+
+
 async def public_status(session: AsyncSession, code: str) -> PublicStatus | None:
-    row = (
-        await session.execute(
-            select(
-                Dossier.code,
-                Dossier.procedure_name,
-                Dossier.status,
-                Dossier.received_at,
-                Dossier.due_at,
-                Dossier.channel,
-                Dossier.submitted_by_citizen,
-            ).where(Dossier.code == code)
-        )
-    ).one_or_none()
+    row = (await session.execute(_PUBLIC_STATUS, {"code": code})).one_or_none()
     if row is None:
         return None
     return PublicStatus(

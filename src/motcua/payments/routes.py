@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.audit import Actor
 from motcua.core.db import Database
-from motcua.core.dependencies import READ_ONLY
+from motcua.core.dependencies import NO_TRANSACTION, READ_ONLY
 from motcua.core.pages import FormData, HttpRequest, client_address, page, public_origin
 from motcua.core.ratelimit import limited
 from motcua.core.tenant import Tenant
@@ -197,7 +197,9 @@ async def _receipt(user: UserSession, session: AsyncSession, receipt_id: int) ->
     return receipt
 
 
-@get("/receipts/{receipt_id:int}", guards=[requires_login], include_in_schema=False, opt={READ_ONLY: True})
+@get(
+    "/receipts/{receipt_id:int}", guards=[requires_login], include_in_schema=False, opt={NO_TRANSACTION: True}
+)
 async def receipt_page(
     request: HttpRequest,
     db_session: NamedDependency[AsyncSession],
