@@ -710,6 +710,36 @@ DB_PAGES = (
 )
 
 
+def compare_servers(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    pages: dict[str, tuple[Path, str, int, str | None]],
+    measured: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """The pages measured above, again under the other ASGI server (skipped, and said so, when
+    it is not installed: granian is a bench-only extra)."""
+    other = "granian" if args.server == "uvicorn" else "uvicorn"
+    try:
+        __import__(other)
+    except ImportError:
+        return {"skipped": f"{other} is not installed"}
+    server = start_server(
+        ["motcua.app:create_app_from_env"], env, args.workers, kind=other, factory=True, ready="/readyz"
+    )
+    figures: dict[str, Any] = {}
+    try:
+        for key, (hosts, path, connections, cookie) in pages.items():
+            again = wrk(server.url, hosts, path, connections, args.seconds, cookie=cookie or "")
+            figures[key] = {
+                args.server: measured[key]["requests_per_s"],
+                other: again["requests_per_s"],
+                f"{other}_p99_ms": again["p99_ms"],
+            }
+    finally:
+        server.stop()
+    return figures
+
+
 def worker_rss(server: Server) -> list[float]:
     """Resident memory of each web worker (MB) after every load above: the caches are bounded,
     so this stays flat however long the server runs."""
@@ -979,6 +1009,23 @@ def main() -> int:
                 args.seconds,
                 cookie=f"motcua_session={console_sid}",
             )
+        # The same product pages under the other server (uvicorn or granian), same workers, one
+        # after the other on the same data: which one `motcua run` and infra/ should use.
+        results["servers"] = compare_servers(
+            args,
+            child_env,
+            {
+                "tenant_home@64": (hosts_file, "/", 64, None),
+                "tracking_page_db@64": (big_hosts, f"/tracking?code={tracking_code}", 64, None),
+                "citizen_dossier_page@16": (
+                    big_hosts, f"/my/dossiers/{tracking_code}", 16, f"motcua_session={citizen_sid}"
+                ),
+                f"officer_queue_{args.dossiers}@16": (
+                    big_hosts, "/officer?queue=in_progress", 16, f"motcua_session={officer_sid}"
+                ),
+            },
+            results["load"],
+        )  # fmt: skip
         # Intake by other systems, with every new dossier's "submitted" event pushed back to them
         # by a job worker (the webhook delivery lag: the change's time to its arrival).
         worker = subprocess.Popen(
@@ -1072,6 +1119,7 @@ def main() -> int:
     for key, ratio in results["db_floor_ratio"].items():
         print(f"  {key:<28}{ratio:>7.0%}")
     print(f"web worker RSS after the run (MB): {results['web_worker_rss_mb']}")
+    print(f"servers compared (req/s): {json.dumps(results['servers'])}")
     if "scale" in results:
         scale.print_report(results["scale"])
     print("written to bench/results/latest.json")

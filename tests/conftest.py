@@ -16,8 +16,9 @@ from litestar import Litestar
 from sqlalchemy import Engine
 
 from motcua.core.audit import Actor
-from motcua.core.settings import Settings, load_settings
+from motcua.core.settings import S3Bucket, Settings, load_settings
 from motcua.core.tenant import Tenant
+from tests.s3 import S3Stand
 
 _counter = itertools.count(1)
 
@@ -139,3 +140,17 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Stand]:
+    """A local S3-compatible server (tests/s3.py), started once for the tests that use one."""
+    stand = S3Stand.start()
+    yield stand
+    stand.stop()
+
+
+@pytest.fixture(scope="module")
+def s3_bucket(s3_server: S3Stand) -> S3Bucket:
+    """An empty bucket of its own for each test module."""
+    return s3_server.bucket()

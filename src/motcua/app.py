@@ -13,6 +13,7 @@ from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin, YamlRenderPlugin
 
 from motcua.admin.routes import manage_router as admin_manage_router
 from motcua.admin.routes import router as admin_router
@@ -20,7 +21,7 @@ from motcua.backoffice.routes import router as backoffice_router
 from motcua.catalog.manage_pages import manage_router as catalog_manage_router
 from motcua.catalog.routes import router as catalog_router
 from motcua.catalog.services import CatalogCache
-from motcua.core import invalidation
+from motcua.core import invalidation, metrics, tracing
 from motcua.core.broker import setup_broker
 from motcua.core.db import Database
 from motcua.core.dependencies import (
@@ -30,6 +31,7 @@ from motcua.core.dependencies import (
     singleton,
 )
 from motcua.core.logging import configure_logging
+from motcua.core.observability import ObservedRequests
 from motcua.core.security import derive_key
 from motcua.core.settings import Settings, load_settings
 from motcua.core.theming import Themes
@@ -37,9 +39,9 @@ from motcua.dev.eid_provider import SigningKey
 from motcua.dev.eid_provider import router as dev_eid_router
 from motcua.dev.mail_inbox import router as dev_mail_router
 from motcua.dev.national_portal import router as dev_national_portal_router
+from motcua.dossiers.backends import storage_for_settings
 from motcua.dossiers.routes import router as dossiers_router
 from motcua.dossiers.slip import prepare_slip_fonts
-from motcua.dossiers.storage import LocalStorage
 from motcua.feedback.routes import router as feedback_router
 from motcua.identity.guards import requires_tenant_admin
 from motcua.identity.middleware import session_middleware, site_bound_csrf
@@ -57,7 +59,7 @@ from motcua.reporting.routes import router as reporting_router
 from motcua.tenancy import events
 from motcua.tenancy.resolution import TenantResolver, tenant_middleware
 from motcua.web.errors import EXCEPTION_HANDLERS
-from motcua.web.headers import SecurityHeaders
+from motcua.web.headers import API_REFERENCE_VIEWER, SecurityHeaders
 from motcua.web.requests import request_guard
 from motcua.web.routes import router as web_router
 
@@ -95,6 +97,10 @@ def create_app(settings: Settings) -> Litestar:
     # module is imported.
     setup_broker(settings)
     db = Database(settings.database_url, pool_size=settings.db_pool_size)
+    process_metrics = metrics.setup(settings)
+    process_metrics.instrument_pool(db.engine)
+    # Off unless the standard OTEL_* variables ask for it; nothing is imported otherwise.
+    tracing.setup(settings)
     themes = Themes(settings.themes_dir, auto_reload=not settings.is_production)
     resolver = TenantResolver(
         db, settings.platform_domain, settings.domain_cache_ttl, dev_eid=settings.dev_services
@@ -124,7 +130,7 @@ def create_app(settings: Settings) -> Litestar:
         "redis": singleton(redis_client),
         "sessions": singleton(sessions),
         "oidc": singleton(oidc),
-        "storage": singleton(LocalStorage.for_settings(settings)),
+        "storage": singleton(storage_for_settings(settings)),
         "payments": singleton(payments),
         # The dossier pages' fees panel: an interface of dossiers, implemented by payments.
         "fees": singleton(PaymentsPanel(payments)),
@@ -144,7 +150,8 @@ def create_app(settings: Settings) -> Litestar:
             await db.dispose()
 
     app = Litestar(
-        route_handlers=routers_for(settings),
+        # /metrics, on the console host only (core/metrics.py).
+        route_handlers=[*routers_for(settings), metrics.metrics_page],
         dependencies={**DEPENDENCIES, **singletons},
         middleware=[
             session_middleware(sessions, partial(current_roles, db)),
@@ -175,10 +182,26 @@ def create_app(settings: Settings) -> Litestar:
         # The second one applies other processes' tenant changes to this one's caches.
         lifespan=[lifespan, lambda _app: invalidation.listening(settings.redis_url or "")],
         openapi_config=OpenAPIConfig(
-            title="motcua", version="1", path="/schema", components=INTEGRATIONS_OPENAPI
+            title="motcua",
+            version="1",
+            path="/schema",
+            components=INTEGRATIONS_OPENAPI,
+            # Only the viewer the portal serves itself (no CDN, no web fonts, no favicon from
+            # elsewhere: the page's policy allows none), and the description as JSON and YAML.
+            render_plugins=[
+                RedocRenderPlugin(
+                    js_url=API_REFERENCE_VIEWER, google_fonts=False, favicon="", path=["/", "/redoc"]
+                ),
+                JsonRenderPlugin(),
+                YamlRenderPlugin(),
+            ],
         ),
         compression_config=CompressionConfig(backend="gzip", minimum_size=2048, gzip_compress_level=5),
         debug=False,
+        # Logging is core/logging.py's (JSON or text, request ids, redaction): Litestar's default
+        # would replace the root logger's handlers with its own; unhandled errors are logged by
+        # web/errors.py.
+        logging_config=None,
         # Forms, autosaves and webhooks are small: anything larger is refused (413) before it
         # is read. The document uploads raise their own ceiling (dossiers.UPLOAD_REQUEST_LIMIT)
         # and check each file against the tenant's limit (10 MB by default).
@@ -198,6 +221,12 @@ def create_app(settings: Settings) -> Litestar:
     )(app.asgi_handler)
     # Outermost, so the pages the middlewares above send themselves get the security headers too.
     app.asgi_handler = SecurityHeaders(app.asgi_handler, settings)
+    # Around everything: each answer, refused ones too, gets a request id, an access line and
+    # its latency in the metrics (core/observability.py); the trace span, if on, around that.
+    app.asgi_handler = ObservedRequests(
+        app.asgi_handler, secret_key=settings.secret_key, metrics=process_metrics
+    )
+    app.asgi_handler = tracing.wrap_asgi(app.asgi_handler)
     # Page rendering and exception handlers run outside dependency injection.
     bind_app_context(app, settings=settings, themes=themes, redis=redis_client)
     return app

@@ -102,8 +102,13 @@ def _child_env(settings: Settings) -> dict[str, str]:
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     from motcua.tenancy.migrate import migrate_all
 
+    def progress(done: int, total: int, schema: str) -> None:
+        # About twenty lines however many tenants, so an operator sees a long run advance.
+        if done == total or done % max(1, total // 20) == 0:
+            print(f"  {done}/{total} tenant schemas migrated (last: {schema})", file=sys.stderr, flush=True)
+
     with services(settings) as live:
-        report = migrate_all(live)
+        report = migrate_all(live, progress=progress)
     print(
         f"platform at {report.platform_revision}; tenants: {len(report.at_head)} already at head, "
         f"{len(report.migrated)} migrated, {len(report.failed)} failed ({report.seconds:.2f}s)"
@@ -335,7 +340,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         for schema, reason in report.failed.items():
             print(f"motcua: warning: migration of {schema} failed: {reason}", file=sys.stderr)
         setup_broker(live)
-        if not args.no_seed:
+        # Demo tenants are for trying the product: never seeded into a production platform.
+        if not args.no_seed and not live.is_production:
             seeded = seed_demo_tenants(live)
             if seeded:
                 print(f"demo tenants ready: {', '.join(seeded)}")
@@ -383,11 +389,14 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         ]
         for child in children:
             child.start()
-        print(
-            f"motcua is up: http://hanoi.{live.platform_domain}:{port}/ "
-            f"(also danang, botuphap; console on http://admin.{live.platform_domain}:{port}/). Ctrl-C stops.",
-            flush=True,
-        )
+        if live.is_production:
+            print(f"motcua is up on port {port} (console on admin.{live.platform_domain}).", flush=True)
+        else:
+            print(
+                f"motcua is up: http://hanoi.{live.platform_domain}:{port}/ (also danang, botuphap; "
+                f"console on http://admin.{live.platform_domain}:{port}/). Ctrl-C stops.",
+                flush=True,
+            )
         return _supervise(children)
 
 
@@ -524,6 +533,52 @@ def _tenant_engine(settings: Settings, slug: str) -> Iterator[tuple[Settings, En
             yield live, engine, tenant
         finally:
             engine.dispose()
+
+
+def cmd_backup_create(settings: Settings, args: argparse.Namespace) -> int:
+    from motcua.tenancy.backup import BackupError, create_backup
+
+    with _servers(settings) as live:
+        assert live.database_url
+        try:
+            made = create_backup(live.database_url, Path(args.file), prefer_path=live.is_production)
+        except BackupError as exc:
+            raise CommandError(str(exc)) from None
+    rows = sum(made.counts.platform.tables.values()) + sum(
+        sum(t.tables.values()) for t in made.counts.tenants.values()
+    )
+    tenants = len(made.counts.tenants)
+    print(f"backup written: {made.dump} ({tenants} tenants, {rows} rows); manifest {made.manifest}")
+    return 0
+
+
+def cmd_backup_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from motcua.tenancy.backup import BackupError, verify_backup
+
+    if not Path(args.file).is_file():  # before any server is started for nothing
+        raise CommandError(f"{args.file}: no such file")
+    with _servers(settings) as live:
+        assert live.database_url
+        try:
+            result = verify_backup(
+                live.database_url,
+                Path(args.file),
+                prefer_path=live.is_production,
+                manifest=Path(args.manifest) if args.manifest else None,
+            )
+        except BackupError as exc:
+            raise CommandError(str(exc)) from None
+    if not result.ok:
+        for problem in result.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return _fail(
+            f"backup {args.file} does not match {result.expected_from}: {len(result.problems)} problems"
+        )
+    print(
+        f"backup {args.file} restores and matches {result.expected_from}: platform and "
+        f"{result.tenants} tenants, {result.tables} tables, {result.rows} rows"
+    )
+    return 0
 
 
 def cmd_roles_grant(settings: Settings, args: argparse.Namespace) -> int:
@@ -713,6 +768,46 @@ def cmd_tenants_mail(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_storage_move(settings: Settings, args: argparse.Namespace) -> int:
+    """Copy a tenant's files from the backend in use (MOTCUA_STORAGE) to ``--to``; the bucket
+    is the one MOTCUA_S3_* name, whichever side it is on."""
+    import asyncio
+
+    from motcua.dossiers.backends import storage_named
+    from motcua.dossiers.storage import StorageError
+    from motcua.dossiers.storage_move import MoveReport, move_tenant_files
+
+    if args.to == settings.storage:
+        return _fail(
+            f"MOTCUA_STORAGE is already {settings.storage}: files are copied from the backend in use "
+            f"to the other one (run this before switching MOTCUA_STORAGE to {args.to})",
+            2,
+        )
+    if settings.s3 is None:
+        return _fail("MOTCUA_S3_BUCKET: required to move files to or from s3 (with MOTCUA_S3_*)", 2)
+    source, target = storage_named(settings, settings.storage), storage_named(settings, args.to)
+    with _tenant_engine(settings, args.tenant) as (_, _engine, tenant):
+        schema = tenant.schema
+
+    def progress(report: MoveReport) -> None:
+        if report.seen % 500 == 0:
+            print(f"  {report.seen} files checked", flush=True)
+
+    try:
+        report = asyncio.run(move_tenant_files(source, target, schema, progress=progress))
+    except StorageError as exc:
+        return _fail(f"{exc}; nothing is lost, run the move again once storage answers")
+    print(
+        f"{args.tenant}: {settings.storage} → {args.to}: {report.copied} copied "
+        f"({report.bytes_copied} bytes), {report.skipped} already there, {len(report.failed)} failed"
+    )
+    if not report.ok:
+        for key in report.failed:
+            print(f"  checksum differs after copy: {key}", file=sys.stderr)
+        return _fail(f"{len(report.failed)} files did not copy intact; run the move again")
+    return 0
+
+
 # Parser --------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="motcua", description="Multi-tenant online public-service portals")
@@ -825,6 +920,31 @@ def build_parser() -> argparse.ArgumentParser:
     grant.add_argument("personal_id")
     grant.add_argument("--role", required=True, choices=["officer", "tenant_admin"])
     grant.set_defaults(handler=cmd_roles_grant)
+
+    backup = sub.add_parser("backup", help="whole-platform backups (docs/backup.md)").add_subparsers(
+        dest="backup_command", required=True, metavar="ACTION"
+    )
+    bcreate = backup.add_parser("create", help="pg_dump the database, with a manifest of row counts")
+    bcreate.add_argument("file", metavar="FILE", help="the dump (FILE.manifest.json is written beside it)")
+    bcreate.set_defaults(handler=cmd_backup_create)
+    bverify = backup.add_parser(
+        "verify", help="restore a dump into a scratch database and check every tenant's row counts"
+    )
+    bverify.add_argument("file", metavar="FILE")
+    bverify.add_argument(
+        "--manifest", help="the counts to expect (default FILE.manifest.json; without one, the live database)"
+    )
+    bverify.set_defaults(handler=cmd_backup_verify)
+
+    storage = sub.add_parser("storage", help="where files are kept (MOTCUA_STORAGE)").add_subparsers(
+        dest="storage_command", required=True, metavar="ACTION"
+    )
+    move = storage.add_parser(
+        "move", help="copy a tenant's files from the backend in use to the other, checking each checksum"
+    )
+    move.add_argument("--tenant", required=True, metavar="SLUG")
+    move.add_argument("--to", required=True, choices=["s3", "filesystem"])
+    move.set_defaults(handler=cmd_storage_move)
     return parser
 
 

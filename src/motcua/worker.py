@@ -7,7 +7,7 @@ import importlib
 import dramatiq
 from dramatiq.middleware import Middleware
 
-from motcua.core import invalidation
+from motcua.core import invalidation, metrics, tracing
 from motcua.core.broker import ACTOR_MODULES, TenantJobs, setup_broker
 from motcua.core.logging import configure_logging
 from motcua.core.settings import load_settings
@@ -38,9 +38,15 @@ class CacheInvalidation(Middleware):
 
 
 settings = load_settings()
-configure_logging(settings)
+# Dramatiq has installed its handler (a pipe to its main process) before importing this module:
+# it takes our format too, so job lines are JSON in production and carry the request id.
+configure_logging(settings, take_over_handlers=True)
+tracing.setup(settings)
 broker = setup_broker(settings)
 assert settings.redis_url is not None
 broker.add_middleware(CacheInvalidation(settings.redis_url))
+tracing.instrument_broker(broker)
+if settings.worker_metrics_port:
+    broker.add_middleware(metrics.WorkerExposition())
 for module in ACTOR_MODULES:
     importlib.import_module(module)

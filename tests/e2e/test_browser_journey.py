@@ -70,7 +70,10 @@ async def test_a_citizen_applies_for_a_birth_registration_in_a_browser(tmp_path:
             await page.get_by_role("link", name="Nộp hồ sơ trực tuyến").click()
             await assert_accessible(page, "form")
 
-            assert await page.get_by_label("Họ và tên mẹ").input_value() == "Nguyễn Văn An"  # prefilled
+            # The e-ID fills in only the applicant's own answers: he is the father, not the mother.
+            assert await page.get_by_label("Họ và tên mẹ").input_value() == ""
+            await page.get_by_label("Họ và tên mẹ").fill("Trần Thị Hoa")
+            await page.get_by_label("Số định danh cá nhân của mẹ").fill("001190012345")
             await page.get_by_label("Họ, chữ đệm và tên của trẻ").fill("Nguyễn Minh Khôi")
             await page.get_by_label("Ngày, tháng, năm sinh").fill("2026-11-20")
             await page.get_by_label("Giới tính").select_option("Nam")
@@ -87,7 +90,7 @@ async def test_a_citizen_applies_for_a_birth_registration_in_a_browser(tmp_path:
             await assert_accessible(page, "review")
             await page.get_by_test_id("submit-dossier").click()
             await page.wait_for_load_state()
-            await page.wait_for_url("**/slip")
+            await page.wait_for_url("**/slip**")  # with the one-time ?moi=1
             await assert_accessible(page, "slip")
             code = (await page.get_by_test_id("dossier-code").inner_text()).strip()
             assert code.startswith("000.00.01.H26-")

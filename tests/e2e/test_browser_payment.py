@@ -36,7 +36,7 @@ async def test_a_citizen_pays_online_and_gets_a_receipt_in_a_browser(tmp_path: P
             await page.get_by_role("button", name="Tiếp tục").click()
             await page.wait_for_url("**/apply/review")
             await page.get_by_test_id("submit-dossier").click()
-            await page.wait_for_url("**/slip")
+            await page.wait_for_url("**/slip**")  # with the one-time ?moi=1
             code = (await page.get_by_test_id("dossier-code").inner_text()).strip()
 
             await page.goto(f"{base}/my/dossiers/{code}")

@@ -1,7 +1,8 @@
 """Payments on `make run`, offline: a citizen of Hà Nội submits a procedure with a fee, is sent to
 the local Stripe stand-in's checkout page, pays, comes back and sees the receipt; the webhook
 (signed by the stand-in, verified by the portal) marks the dossier paid, the receipt is mailed;
-the officer sees it paid."""
+the officer sees it paid. Run twice: with files on the filesystem, and in an S3 bucket on the
+suite's local S3 server (the upload, the slip and the receipt PDF filed by the worker)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,22 @@ import re
 from pathlib import Path
 
 import httpx
+import pytest
 
+from motcua.core.settings import S3Bucket
 from motcua.identity.oidc import LoopbackNames
 from tests.e2e.test_back_office_run import PDF, _dev_login, _token
 from tests.e2e.test_run import _free_port, _start, _stop
+from tests.s3 import S3Stand, s3_env
 
 
-async def test_a_citizen_pays_a_fee_through_the_stand_in_checkout_on_make_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize("storage", ["filesystem", "s3"])
+async def test_a_citizen_pays_a_fee_through_the_stand_in_checkout_on_make_run(
+    tmp_path: Path, request: pytest.FixtureRequest, storage: str
+) -> None:
+    bucket: S3Bucket | None = request.getfixturevalue("s3_bucket") if storage == "s3" else None
     port = _free_port()
-    server = _start(tmp_path / "data", port)
+    server = _start(tmp_path / "data", port, env=s3_env(bucket) if bucket else None)
     base = f"http://hanoi.localhost:{port}"
     try:
         async with (
@@ -115,5 +123,23 @@ async def test_a_citizen_pays_a_fee_through_the_stand_in_checkout_on_make_run(tm
                     break
                 await asyncio.sleep(0.5)
             assert f"Hồ sơ {code}: hoàn trả 5.000 ₫" in mail
+            # The officer opens the citizen's upload, wherever it is kept.
+            file_link = re.search(r'href="(/officer/files/[0-9a-f]{32})"', workspace.text)
+            assert file_link is not None
+            opened = await officer.get(f"{base}{file_link.group(1)}")
+            assert opened.content == PDF
+            assert opened.headers["x-content-type-options"] == "nosniff"
+            assert opened.headers["content-security-policy"] == "default-src 'none'; sandbox"
     finally:
         _stop(server)
+    files = tmp_path / "data" / "files" / "t_hanoi"
+    if bucket is None:
+        assert files.is_dir()
+        return
+    # Everything Hà Nội stored went to the bucket, under its prefix, and nothing to the disk.
+    client = request.getfixturevalue("s3_server")
+    assert isinstance(client, S3Stand)
+    listed = client.client(bucket).list_objects_v2(Bucket=bucket.bucket, Prefix="t_hanoi/")
+    sizes = sorted(o.get("Size", 0) for o in listed.get("Contents", []))
+    assert len(sizes) >= 2 and len(PDF) in sizes  # the upload and the receipt PDF, at least
+    assert not files.exists()

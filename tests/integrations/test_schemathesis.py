@@ -135,6 +135,9 @@ async def test_the_api_links_hold_when_followed(
         settings=settings(
             max_examples=15,
             database=None,
+            # The same walk on every run: a random one sometimes never made a subscription
+            # before its steps ran out, and the link assertions below then failed by chance.
+            derandomize=True,
             deadline=None,
             suppress_health_check=list(HealthCheck),
             stateful_step_count=6,

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import shutil
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,18 +135,47 @@ async def test_a_catalogue_change_reaches_another_process_and_drops_only_that_te
     assert other_process.catalog.get(untouched.schema) is not None
 
 
+class Heard:
+    """A cache that only notes which tenants' catalogue changes reached it."""
+
+    def __init__(self) -> None:
+        self.slugs: list[str] = []
+
+    def catalog_changed(self, slug: str) -> None:
+        self.slugs.append(slug)
+
+    def invalidate(self) -> None:
+        pass
+
+
 async def test_a_process_skips_its_own_messages_but_not_others(
     other_process: StandIn, make_tenant: MakeTenant, engine: Engine, live_settings: Settings
 ) -> None:
     """The publishing process cleared its caches already; the same message from elsewhere
     still clears them."""
     tenant = make_tenant(procedures=[procedure("1.009003", "Chứng thực chữ ký")])
-    await other_process.names_of(tenant)
     assert live_settings.redis_url
     own = invalidation.Publisher(live_settings.redis_url)
+
+    heard = Heard()
+    other_process.caches.subscribe(heard)
+
+    async def heard_all_sent_so_far() -> None:
+        # Messages arrive in the order they were published: once a marker sent now has been
+        # applied, every earlier one has been too (onboarding's own, ours).
+        marker = f"marker-{uuid.uuid4().hex[:8]}"
+        assert own.send(invalidation.Change("catalog", marker), "someone-else")
+
+        async def marker_applied() -> bool:
+            return marker in heard.slugs
+
+        assert await eventually(marker_applied)
+
     try:
+        await heard_all_sent_so_far()  # the tenant's onboarding announced itself; done now
+        await other_process.names_of(tenant)
         assert own.send(invalidation.Change("catalog", tenant.slug), other_process.caches.origin)
-        await asyncio.sleep(0.5)
+        await heard_all_sent_so_far()
         assert other_process.catalog.get(tenant.schema) is not None
         assert own.send(invalidation.Change("catalog", tenant.slug), "someone-else")
 

@@ -33,7 +33,7 @@ from motcua.core.actions import after_commit
 from motcua.core.audit import Actor, platform_entry
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, WorkCalendar
-from motcua.dossiers.storage import LocalStorage
+from motcua.dossiers.storage import Storage
 from motcua.dossiers.uploads import JPEG, PNG, SVG, WEBP, DetectedType, sniff
 from motcua.tenancy import events
 from motcua.tenancy.models import TenantRecord, TenantStatus
@@ -309,7 +309,7 @@ def _ends_cleanly(data: bytes, detected: DetectedType) -> bool:
 
 
 async def set_logo(
-    session: AsyncSession, storage: LocalStorage, tenant: Tenant, data: bytes, *, actor: Actor
+    session: AsyncSession, storage: Storage, tenant: Tenant, data: bytes, *, actor: Actor
 ) -> str:
     """Check and store a new logo; returns its URL. The replaced file is deleted after the
     commit, so a rolled-back change still has its logo."""
@@ -349,7 +349,7 @@ async def set_logo(
     return url
 
 
-async def remove_logo(session: AsyncSession, storage: LocalStorage, tenant: Tenant, *, actor: Actor) -> bool:
+async def remove_logo(session: AsyncSession, storage: Storage, tenant: Tenant, *, actor: Actor) -> bool:
     """Back to the theme's own logo (or none). False when there was no uploaded logo."""
     row = await _locked(session, tenant.slug)
     before = dict(row.branding or {})
@@ -369,7 +369,7 @@ async def remove_logo(session: AsyncSession, storage: LocalStorage, tenant: Tena
 
 
 def _delete_after_commit(
-    session: AsyncSession, storage: LocalStorage, tenant: Tenant, before: Mapping[str, Any]
+    session: AsyncSession, storage: Storage, tenant: Tenant, before: Mapping[str, Any]
 ) -> None:
     old = before.get("logo_file")
     if isinstance(old, dict) and isinstance(old.get("key"), str):

@@ -50,7 +50,7 @@ from motcua.core.db import Database
 from motcua.core.pages import FormData, HttpRequest, client_address, language, page
 from motcua.core.tenant import Tenant
 from motcua.core.theming import translations
-from motcua.dossiers.storage import LocalStorage, NotFoundInTenantError
+from motcua.dossiers.storage import NotFoundInTenantError, Storage
 from motcua.identity.guards import requires_platform_admin, requires_tenant_admin
 from motcua.identity.sessions import UserSession
 from motcua.tenancy.services import COLOUR
@@ -201,7 +201,7 @@ async def _agency(
 async def _logo(
     request: HttpRequest,
     session: AsyncSession,
-    storage: LocalStorage,
+    storage: Storage,
     place: Place,
     data: Mapping[str, Any],
 ) -> Response[Any]:
@@ -220,7 +220,7 @@ def _confirm(request: HttpRequest, place: Place, **context: Any) -> Response[str
 
 
 async def _logo_remove(
-    request: HttpRequest, session: AsyncSession, storage: LocalStorage, place: Place, *, confirmed: bool
+    request: HttpRequest, session: AsyncSession, storage: Storage, place: Place, *, confirmed: bool
 ) -> Response[Any]:
     if "logo_file" not in place.target.branding:
         raise NotFoundException()
@@ -230,7 +230,7 @@ async def _logo_remove(
     return Redirect(f"{place.base}/appearance?saved=logo_removed", status_code=303)
 
 
-async def _stored_logo(storage: LocalStorage, tenant: Tenant, name: str, *, cache: str) -> Response[bytes]:
+async def _stored_logo(storage: Storage, tenant: Tenant, name: str, *, cache: str) -> Response[bytes]:
     logo = tenant.branding.get("logo_file")
     if not isinstance(logo, dict) or name != f"{logo.get('sha256')}.{logo.get('extension')}":
         raise NotFoundException()
@@ -410,7 +410,7 @@ async def console_appearance_logo(
     request: HttpRequest,
     db: NamedDependency[Database],
     user: NamedDependency[UserSession],
-    storage: NamedDependency[LocalStorage],
+    storage: NamedDependency[Storage],
     slug: FromPath[str],
     data: MultipartData,
 ) -> Response[Any]:
@@ -423,7 +423,7 @@ async def console_appearance_logo_confirm(
     request: HttpRequest,
     db: NamedDependency[Database],
     user: NamedDependency[UserSession],
-    storage: NamedDependency[LocalStorage],
+    storage: NamedDependency[Storage],
     slug: FromPath[str],
 ) -> Response[Any]:
     async with _console(request, db, user, slug) as (session, place):
@@ -435,7 +435,7 @@ async def console_appearance_logo_remove(
     request: HttpRequest,
     db: NamedDependency[Database],
     user: NamedDependency[UserSession],
-    storage: NamedDependency[LocalStorage],
+    storage: NamedDependency[Storage],
     slug: FromPath[str],
 ) -> Response[Any]:
     async with _console(request, db, user, slug) as (session, place):
@@ -447,7 +447,7 @@ async def console_appearance_logo_file(
     request: HttpRequest,
     db: NamedDependency[Database],
     user: NamedDependency[UserSession],
-    storage: NamedDependency[LocalStorage],
+    storage: NamedDependency[Storage],
     slug: FromPath[str],
     name: FromPath[str],
 ) -> Response[bytes]:
@@ -575,7 +575,7 @@ async def manage_appearance_logo(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
-    storage: NamedDependency[LocalStorage],
+    storage: NamedDependency[Storage],
     data: MultipartData,
 ) -> Response[Any]:
     place = await _manage(request, db_session, tenant, user)
@@ -588,7 +588,7 @@ async def manage_appearance_logo_confirm(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
-    storage: NamedDependency[LocalStorage],
+    storage: NamedDependency[Storage],
 ) -> Response[Any]:
     place = await _manage(request, db_session, tenant, user)
     return await _logo_remove(request, db_session, storage, place, confirmed=False)
@@ -600,7 +600,7 @@ async def manage_appearance_logo_remove(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
-    storage: NamedDependency[LocalStorage],
+    storage: NamedDependency[Storage],
 ) -> Response[Any]:
     place = await _manage(request, db_session, tenant, user)
     return await _logo_remove(request, db_session, storage, place, confirmed=True)
@@ -663,7 +663,7 @@ async def manage_calendar_remove(
     opt={"exclude_from_csrf": True},
 )
 async def branding_logo(
-    tenant: NamedDependency[Tenant], storage: NamedDependency[LocalStorage], name: FromPath[str]
+    tenant: NamedDependency[Tenant], storage: NamedDependency[Storage], name: FromPath[str]
 ) -> Response[bytes]:
     return await _stored_logo(storage, tenant, name, cache="public, max-age=31536000, immutable")
 

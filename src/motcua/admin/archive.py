@@ -16,12 +16,19 @@ schema takes. It all happens in one transaction (PostgreSQL DDL is transactional
 are written before that transaction commits and removed if it does not, so a failed restore
 leaves nothing of the new tenant behind.
 
+Files are read and written through the storage in use (``dossiers.backends``: the folder or the
+S3 bucket), so an export carries them and a restore puts them back wherever they are kept. These
+functions block (they run in a worker thread, a job or the command line); each storage call runs
+in a private event loop of its own (``_blocking``).
+
 Errors are ``ArchiveError``: a Vietnamese msgid with ``%(name)s`` placeholders that the pages
 translate, and ``str()`` of it is the filled-in sentence for the command line.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import io
@@ -29,16 +36,15 @@ import json
 import logging
 import os
 import re
-import shutil
 import tarfile
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -50,6 +56,8 @@ from motcua.core.outbox import relay_sync, write_sync
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.core.theming import VIETNAM
+from motcua.dossiers.backends import storage_for_settings
+from motcua.dossiers.storage import NotFoundInTenantError, Storage
 from motcua.identity.models import IdentitySetting
 from motcua.tenancy import events
 from motcua.tenancy.models import Domain, TenantFigures, TenantKind, TenantRecord, TenantStatus
@@ -132,10 +140,15 @@ def exports_dir(settings: Settings) -> Path:
     return settings.data_dir / "exports"
 
 
-def _files_root(settings: Settings) -> Path:
-    # The same root as dossiers.storage.LocalStorage (admin sits above dossiers, but only needs
-    # the folder: files are copied under their keys, byte for byte).
-    return settings.data_dir / "files"
+_T = TypeVar("_T")
+
+
+def _blocking(work: Coroutine[Any, Any, _T]) -> _T:
+    """Run a storage coroutine to its end from blocking code. A thread of its own with a fresh
+    event loop works whether or not the calling thread already runs one (a request's worker
+    thread does not, the test suite's does)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, work).result()
 
 
 def new_export_name(now: datetime | None = None) -> str:
@@ -154,19 +167,6 @@ def export_path(settings: Settings, slug: str, name: str) -> Path:
 
 
 # Export --------------------------------------------------------------------------------------
-class _HashingReader:
-    """A file object for ``tarfile.addfile`` that hashes what it reads."""
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.raw = raw
-        self.digest = hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self.raw.read(size)
-        self.digest.update(chunk)
-        return chunk
-
-
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> str:
     info = tarfile.TarInfo(name)
     info.size = len(data)
@@ -368,36 +368,39 @@ def _write_export(
             {"s": schema},
         ).all():
             manifest["sequences"][str(seq)] = None if value is None else int(value)
-        for key, path in _tenant_files(_files_root(settings) / schema):
-            with path.open("rb") as fh:
-                info = tarfile.TarInfo(f"files/{key}")
-                info.size = os.fstat(fh.fileno()).st_size
-                info.mode = 0o640
-                info.mtime = int(datetime.now(UTC).timestamp())
-                reader = _HashingReader(fh)
-                tar.addfile(info, cast(IO[bytes], reader))
-            manifest["files"][key] = {
-                "path": f"files/{key}",
-                "size": info.size,
-                "sha256": reader.digest.hexdigest(),
-            }
+        manifest["files"] = _blocking(
+            _export_files(storage_for_settings(settings), schema, tar, target.parent)
+        )
         _add_bytes(tar, "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=1).encode())
     return manifest
 
 
-def _tenant_files(root: Path) -> Iterator[tuple[str, Path]]:
-    """The stored documents under a tenant's folder, as (key without the schema, path): regular
-    files named like storage keys only (temporary files of a write in progress are skipped, and
-    a symbolic link is never followed)."""
-    if not root.is_dir() or root.is_symlink():
-        return
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        dirs.sort()
-        for file_name in sorted(files):
-            path = Path(folder) / file_name
-            key = path.relative_to(root).as_posix()
-            if _FILE_KEY.match(key) and path.is_file() and not path.is_symlink():
-                yield key, path
+async def _export_files(
+    storage: Storage, schema: str, tar: tarfile.TarFile, spool_dir: Path
+) -> dict[str, Any]:
+    """Every stored document of the tenant into ``files/<key without the schema>``; each is
+    spooled first, because a tar member's size comes before its bytes. Blocking writes are fine
+    here: this runs in ``_blocking``'s private loop."""
+    files: dict[str, Any] = {}
+    async for key in storage.keys(schema):
+        name = key.split("/", 1)[1]
+        try:
+            chunks = await storage.open(schema, key)
+        except NotFoundInTenantError:
+            continue  # deleted since it was listed
+        digest = hashlib.sha256()
+        with tempfile.TemporaryFile(dir=spool_dir) as spool:
+            async for chunk in chunks:
+                digest.update(chunk)
+                spool.write(chunk)
+            info = tarfile.TarInfo(f"files/{name}")
+            info.size = spool.tell()
+            info.mode = 0o640
+            info.mtime = int(datetime.now(UTC).timestamp())
+            spool.seek(0)
+            tar.addfile(info, spool)
+        files[name] = {"path": f"files/{name}", "size": info.size, "sha256": digest.hexdigest()}
+    return files
 
 
 # Export as a job, with its progress in the platform audit log ---------------------------------
@@ -473,14 +476,6 @@ class ExportInfo:
     @property
     def status_label(self) -> str:
         return EXPORT_STATUS_LABELS[self.status]
-
-    @property
-    def size_text(self) -> str:
-        if self.size is None:
-            return "—"
-        if self.size < 1024 * 1024:
-            return f"{self.size / 1024:.1f} KB"
-        return f"{self.size / (1024 * 1024):.1f} MB"
 
 
 def list_exports(engine: Engine, settings: Settings, slug: str) -> list[ExportInfo]:
@@ -685,7 +680,7 @@ def restore_tenant(
     if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", theme):
         theme = "default"
     schema = schema_for(new_slug)
-    files_dir = _files_root(settings) / schema
+    storage = storage_for_settings(settings)
     lock_key = f"onboard:{new_slug}"
     # The same lock as onboarding: a slug is never restored and onboarded at once.
     with engine.connect() as lock_conn:
@@ -703,9 +698,9 @@ def restore_tenant(
                 raise ArchiveError(
                     _("Mã địa phương %(slug)s đã được dùng; chọn mã khác."), field="slug", slug=new_slug
                 )
-            # No tenant owns this folder (checked above, under the lock): whatever is there is
+            # No tenant owns these files (checked above, under the lock): whatever is there is
             # left from a restore that crashed before it could clean up.
-            shutil.rmtree(files_dir, ignore_errors=True)
+            _blocking(storage.purge(schema))
             try:
                 tenant = _restore(
                     engine,
@@ -713,14 +708,15 @@ def restore_tenant(
                     source,
                     new_slug,
                     schema,
-                    files_dir,
+                    storage,
                     name=name,
                     kind=kind,
                     theme=theme,
                     actor=actor,
                 )
             except BaseException as exc:
-                shutil.rmtree(files_dir, ignore_errors=True)
+                with contextlib.suppress(Exception):
+                    _blocking(storage.purge(schema))
                 if isinstance(exc, Exception):
                     with engine.begin() as conn:
                         platform_audit(
@@ -750,7 +746,7 @@ def _restore(
     source: Archive,
     slug: str,
     schema: str,
-    files_dir: Path,
+    storage: Storage,
     *,
     name: str,
     kind: str,
@@ -790,7 +786,7 @@ def _restore(
                     )
             if re.match(r"^t_[a-z][a-z0-9_]{1,30}$", old_schema):
                 _rekey_files(conn, schema, old_schema)
-            _write_files(tar, source, files_dir)
+            _blocking(_write_files(tar, source, storage, schema))
         command.upgrade(_alembic(settings.root, conn, schema), "tenant@head")
         version = conn.execute(text(f"SELECT version_num FROM {_ident(schema)}.alembic_version")).scalar_one()
         tenant_settings = _settings_for_restore(conn, dict(source.platform.get("settings") or {}))
@@ -868,24 +864,21 @@ def _rekey_files(conn: Connection, schema: str, old_schema: str) -> None:
             )
 
 
-def _write_files(tar: tarfile.TarFile, source: Archive, files_dir: Path) -> None:
-    files_dir.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
-    files_dir.mkdir(mode=0o750)
+async def _write_files(tar: tarfile.TarFile, source: Archive, storage: Storage, schema: str) -> None:
     for key, entry in source.manifest["files"].items():
-        target = files_dir / key
-        target.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
         fh = tar.extractfile(source.members[entry["path"]])
         assert fh is not None
-        digest = hashlib.sha256()
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o640)
-        with os.fdopen(fd, "wb") as out:
-            while chunk := fh.read(CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+
+        async def chunks(member: IO[bytes] = fh) -> AsyncIterator[bytes]:
+            while chunk := member.read(CHUNK):
+                yield chunk
+
+        # The key's schema is the new tenant's (as _rekey_files makes the rows say).
+        stored = await storage.put_at(
+            schema, f"{schema}/{key}", chunks(), media_type="application/octet-stream"
+        )
         # Checked once already; checked again as written, in case the file changed since.
-        if digest.hexdigest() != entry["sha256"]:
+        if stored.sha256 != entry["sha256"]:
             raise _damaged(f"sai mã kiểm tra của {entry['path']}")
 
 
@@ -915,54 +908,47 @@ def deletable_from(settings: Settings, archived_at: datetime | None) -> datetime
 def delete_tenant(engine: Engine, settings: Settings, slug: str, *, actor: Actor, confirmation: str) -> None:
     """Delete an archived tenant for good once its grace period is over and ``confirmation`` is
     its slug, typed: its schema, files and platform rows. The platform audit log keeps its
-    history (and any exports stay where they are, to restore from)."""
-    files_dir: Path | None = None
-    parked: Path | None = None
-    try:
-        with engine.begin() as conn:
-            row = _tenant_row(conn, slug, lock=True)
-            if row.status != TenantStatus.ARCHIVED:
-                raise ArchiveError(
-                    _("Chỉ xoá được địa phương đã lưu trữ; hãy lưu trữ %(slug)s trước."), slug=slug
-                )
-            now = conn.execute(select(func.now())).scalar_one()
-            allowed = deletable_from(settings, row.archived_at)
-            if allowed is None or now < allowed:
-                raise ArchiveError(
-                    _("Chưa hết thời gian chờ sau khi lưu trữ: có thể xoá từ %(when)s."),
-                    when=_vietnam(allowed or now),
-                )
-            if confirmation.strip() != slug:
-                raise ArchiveError(
-                    _("Gõ đúng mã địa phương %(slug)s để xác nhận xoá."), field="confirmation", slug=slug
-                )
-            schema = row.schema_name
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {_ident(schema)} CASCADE"))
-            conn.execute(delete(Domain).where(Domain.tenant_id == row.id))
-            conn.execute(delete(IdentitySetting).where(IdentitySetting.tenant_id == row.id))
-            conn.execute(delete(TenantFigures).where(TenantFigures.tenant_id == row.id))
-            conn.execute(delete(TenantRecord).where(TenantRecord.id == row.id))
-            platform_audit(
-                conn,
-                "tenant.deleted",
-                slug,
-                actor=actor,
-                name=row.name,
-                schema=schema,
-                archived_at=row.archived_at.isoformat(),
+    history (and any exports stay where they are, to restore from).
+
+    The files go once the rows that point at them are gone (after the commit). Should that fail,
+    they are only unreachable: no tenant owns the schema's prefix any more, and a later restore
+    under the same slug clears it first."""
+    with engine.begin() as conn:
+        row = _tenant_row(conn, slug, lock=True)
+        if row.status != TenantStatus.ARCHIVED:
+            raise ArchiveError(
+                _("Chỉ xoá được địa phương đã lưu trữ; hãy lưu trữ %(slug)s trước."), slug=slug
             )
-            # Moved aside inside the transaction, put back if it does not commit: the files
-            # go only with the rows that point at them.
-            files_dir = _files_root(settings) / schema
-            if files_dir.exists():
-                parked = files_dir.with_name(f".deleted-{schema}-{uuid.uuid4().hex[:8]}")
-                files_dir.rename(parked)
-    except BaseException:
-        if parked is not None and files_dir is not None and not files_dir.exists():
-            parked.rename(files_dir)
-        raise
-    if parked is not None:
-        shutil.rmtree(parked, ignore_errors=True)
+        now = conn.execute(select(func.now())).scalar_one()
+        allowed = deletable_from(settings, row.archived_at)
+        if allowed is None or now < allowed:
+            raise ArchiveError(
+                _("Chưa hết thời gian chờ sau khi lưu trữ: có thể xoá từ %(when)s."),
+                when=_vietnam(allowed or now),
+            )
+        if confirmation.strip() != slug:
+            raise ArchiveError(
+                _("Gõ đúng mã địa phương %(slug)s để xác nhận xoá."), field="confirmation", slug=slug
+            )
+        schema = row.schema_name
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {_ident(schema)} CASCADE"))
+        conn.execute(delete(Domain).where(Domain.tenant_id == row.id))
+        conn.execute(delete(IdentitySetting).where(IdentitySetting.tenant_id == row.id))
+        conn.execute(delete(TenantFigures).where(TenantFigures.tenant_id == row.id))
+        conn.execute(delete(TenantRecord).where(TenantRecord.id == row.id))
+        platform_audit(
+            conn,
+            "tenant.deleted",
+            slug,
+            actor=actor,
+            name=row.name,
+            schema=schema,
+            archived_at=row.archived_at.isoformat(),
+        )
+    try:
+        _blocking(storage_for_settings(settings).purge(schema))
+    except Exception:
+        log.exception("tenant %s deleted, but its files under %s/ could not all be removed", slug, schema)
     events.tenants_changed()
 
 

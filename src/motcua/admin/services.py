@@ -27,7 +27,6 @@ from motcua.dossiers.deadlines import WorkCalendar
 from motcua.identity.services import grant_role_on
 from motcua.payments.settings import PaymentSettingsError, parse_payment_settings
 from motcua.tenancy import events
-from motcua.tenancy.migrate import migrate_tenant_schema
 from motcua.tenancy.models import Domain, TenantKind, TenantRecord, TenantStatus
 from motcua.tenancy.schemas import TenantCreate
 from motcua.tenancy.services import (
@@ -43,6 +42,7 @@ from motcua.tenancy.services import (
     validate_host,
     validate_slug,
 )
+from motcua.tenancy.template import provision_tenant_schema
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,8 @@ def onboard_tenant(
                     with engine.begin() as conn:
                         conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
                 elif step == "migrate":
-                    migrate_tenant_schema(engine, settings.root, schema)
+                    # A clone of the migrated template schema, or Alembic when it cannot be.
+                    provision_tenant_schema(engine, settings.root, schema)
                 elif step == "seed":
                     procedures = _parse_procedures([*spec.procedures, *(catalogue() if catalogue else [])])
                     with engine.begin() as conn:

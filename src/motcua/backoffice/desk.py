@@ -37,10 +37,11 @@ from motcua.dossiers.services import (
     files_of,
     form_definition,
     read_upload,
+    slip_files,
     upload_max_mb,
 )
 from motcua.dossiers.slip import channel_words, render_slip_pdf, slip_for
-from motcua.dossiers.storage import LocalStorage, StoredObject
+from motcua.dossiers.storage import Storage, StoredObject
 from motcua.dossiers.uploads import UploadRejectedError, ValidatedUpload
 from motcua.identity.guards import requires_officer
 from motcua.identity.models import Citizen
@@ -171,7 +172,7 @@ async def receive(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
-    storage: NamedDependency[LocalStorage],
+    storage: NamedDependency[Storage],
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Response[Any]:
     procedure = await get_procedure(db_session, _text(data, "procedure")[:60])
@@ -267,7 +268,7 @@ async def receive(
     return Redirect(f"/officer/receive/{outcome.dossier.code}", status_code=303)
 
 
-async def _discard(storage: LocalStorage, tenant: Tenant, stored: list[StoredObject]) -> None:
+async def _discard(storage: Storage, tenant: Tenant, stored: list[StoredObject]) -> None:
     for kept in stored:
         with contextlib.suppress(OSError):  # already gone: nothing refers to it either way
             await storage.delete(tenant.schema, kept.key)
@@ -310,7 +311,7 @@ async def officer_slip_pdf(
     citizen = await db_session.get(Citizen, dossier.citizen_id)
     slip = slip_for(
         dossier,
-        await files_of(db_session, dossier.id),
+        await slip_files(db_session, dossier.id),
         await db_session.get(Procedure, dossier.procedure_id),
         tenant_name=tenant.name,
         tracking_url=f"{public_origin(request)}/tracking?code={dossier.code}",

@@ -45,7 +45,7 @@ from motcua.dossiers.services import (
     record_file,
 )
 from motcua.dossiers.slip import format_fee_vnd
-from motcua.dossiers.storage import LocalStorage
+from motcua.dossiers.storage import Storage
 from motcua.dossiers.uploads import UploadRejectedError
 from motcua.identity.guards import requires_officer, requires_tenant_admin
 from motcua.identity.schemas import PERSONAL_ID
@@ -94,11 +94,12 @@ async def queues(
         after=after,
         schema=tenant.schema,
     )
-    template = (
-        "backoffice/queue_table.html"
-        if request.headers.get("hx-request") == "true"
-        else "backoffice/queues.html"
+    # A tab clicked with htmx gets the tabs, filters and table (the current tab must move with
+    # the queue); htmx restoring history after a cache miss wants the whole page.
+    fragment = request.headers.get("hx-request") == "true" and not request.headers.get(
+        "hx-history-restore-request"
     )
+    template = "backoffice/queue_region.html" if fragment else "backoffice/queues.html"
     return page(
         request,
         template,
@@ -302,7 +303,7 @@ async def upload_result(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
-    storage: NamedDependency[LocalStorage],
+    storage: NamedDependency[Storage],
     code: FromPath[str],
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Response[Any]:

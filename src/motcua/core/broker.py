@@ -17,9 +17,10 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, Middleware, SkipMessage
 from sqlalchemy import Engine, text
 
-from motcua.core import invalidation
+from motcua.core import invalidation, metrics
 from motcua.core.audit import Actor, platform_entry
 from motcua.core.db import sync_engine
+from motcua.core.observability import JobContext
 from motcua.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,8 @@ def setup_broker(settings: Settings) -> RedisBroker:
         maintenance_chance=settings.job_maintenance_chance,
     )
     broker.add_middleware(AsyncIO())
+    # Before TenantJobs, so the line that drops a job for an unknown tenant carries its request id.
+    broker.add_middleware(JobContext(metrics.setup(settings)))
     broker.add_middleware(TenantJobs(settings.database_url))
     dramatiq.set_broker(broker)
     # Cache invalidation publishes to the same Redis, from wherever a change is made.

@@ -150,17 +150,18 @@ class Database:
         such as a count beside a list); everything else uses ``tenant_session``."""
         if not _SCHEMA.match(tenant.schema):
             raise ValueError(f"not a tenant schema name: {tenant.schema!r}")
-        async with self._autocommit.connect() as connection:
-            reads = await connection.execution_options(
-                schema_translate_map={None: tenant.schema}, **{_READS: True}
-            )
-            session = self.sessions(bind=reads)
-            try:
-                yield session
-                if session.new or session.dirty or session.deleted:
-                    raise ReadOnlyError("flush", None, RuntimeError("a write in tenant_reads"))
-            finally:
-                await session.close()
+        # Bound to the engine, not a connection: a page that reads nothing (an empty form)
+        # takes no connection from the pool, and answers while the database is away.
+        reads = self._autocommit.execution_options(
+            schema_translate_map={None: tenant.schema}, **{_READS: True}
+        )
+        session = self.sessions(bind=reads)
+        try:
+            yield session
+            if session.new or session.dirty or session.deleted:
+                raise ReadOnlyError("flush", None, RuntimeError("a write in tenant_reads"))
+        finally:
+            await session.close()
 
     @asynccontextmanager
     async def _transaction(self, set_path: str, *, read_only: bool) -> AsyncIterator[AsyncSession]:

@@ -6,6 +6,11 @@ Right after a commit the rows it wrote are relayed at once (one Redis round trip
 the relay, the rows stay unsent and the scheduler's relay (``relay_pending``, every second) sends
 them later: work is delayed, never lost. A row may be sent twice (a crash between the send and
 marking it sent), so every actor is idempotent, keyed by ids.
+
+The id of the request (or job) that wrote a row travels with it, so the job's log lines carry
+the same request id as the request's (``core.observability``): it is kept in the row's
+``kwargs`` under ``@request_id`` — a key no actor parameter can have — and handed to Dramatiq
+as the message option ``request_id``, never as an argument.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ import dramatiq
 from dramatiq import Message
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from motcua.core.logging import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -39,24 +46,34 @@ class OutboxRow:
     queue_name: str
     actor_name: str
     kwargs: dict[str, Any]
+    request_id: str | None = None
 
 
-def _params(tenant: str | None, queue_name: str, actor_name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {"tenant": tenant, "queue": queue_name, "actor": actor_name, "kwargs": json.dumps(kwargs)}
+_REQUEST_ID = "@request_id"
+
+
+def _params(
+    tenant: str | None, queue_name: str, actor_name: str, kwargs: dict[str, Any], request_id: str | None
+) -> dict[str, Any]:
+    stored = kwargs if request_id is None else {**kwargs, _REQUEST_ID: request_id}
+    return {"tenant": tenant, "queue": queue_name, "actor": actor_name, "kwargs": json.dumps(stored)}
 
 
 async def write(
     session: AsyncSession, *, tenant: str | None, queue_name: str, actor_name: str, kwargs: dict[str, Any]
 ) -> OutboxRow:
-    row_id = (await session.execute(_INSERT, _params(tenant, queue_name, actor_name, kwargs))).scalar_one()
-    return OutboxRow(int(row_id), queue_name, actor_name, kwargs)
+    request_id = current_request_id()
+    params = _params(tenant, queue_name, actor_name, kwargs, request_id)
+    row_id = (await session.execute(_INSERT, params)).scalar_one()
+    return OutboxRow(int(row_id), queue_name, actor_name, kwargs, request_id)
 
 
 def write_sync(
     conn: Connection, *, tenant: str | None, queue_name: str, actor_name: str, kwargs: dict[str, Any]
 ) -> OutboxRow:
-    row_id = conn.execute(_INSERT, _params(tenant, queue_name, actor_name, kwargs)).scalar_one()
-    return OutboxRow(int(row_id), queue_name, actor_name, kwargs)
+    request_id = current_request_id()
+    row_id = conn.execute(_INSERT, _params(tenant, queue_name, actor_name, kwargs, request_id)).scalar_one()
+    return OutboxRow(int(row_id), queue_name, actor_name, kwargs, request_id)
 
 
 def _send(rows: Sequence[OutboxRow], sent: list[int]) -> None:
@@ -69,7 +86,11 @@ def _send(rows: Sequence[OutboxRow], sent: list[int]) -> None:
                 actor_name=row.actor_name,
                 args=(),
                 kwargs=row.kwargs,
-                options={"outbox_id": row.id},
+                options=(
+                    {"outbox_id": row.id}
+                    if row.request_id is None
+                    else {"outbox_id": row.id, "request_id": row.request_id}
+                ),
             )
         )
         sent.append(row.id)
@@ -121,12 +142,18 @@ def relay_sync(engine: Engine, rows: Sequence[OutboxRow]) -> int:
     return len(sent)
 
 
+def _stored_row(row_id: int, queue_name: str, actor_name: str, stored: dict[str, Any]) -> OutboxRow:
+    kwargs = dict(stored)
+    request_id = kwargs.pop(_REQUEST_ID, None)
+    return OutboxRow(row_id, queue_name, actor_name, kwargs, request_id)
+
+
 def relay_pending(engine: Engine, *, grace_seconds: float = GRACE_SECONDS, limit: int = BATCH) -> int:
     """Send unsent rows older than the grace period (several relays may run: rows are locked
     with SKIP LOCKED, so each is sent by one). Returns how many were sent."""
     with engine.begin() as conn:
         rows = [
-            OutboxRow(r.id, r.queue_name, r.actor_name, dict(r.kwargs))
+            _stored_row(r.id, r.queue_name, r.actor_name, r.kwargs)
             for r in conn.execute(
                 text(
                     "SELECT id, queue_name, actor_name, kwargs FROM platform.outbox "

@@ -54,6 +54,25 @@ class SmtpServer:
         return f"{scheme}://{user}{self.host}:{self.port}{query}"
 
 
+StorageBackend = Literal["filesystem", "s3"]
+
+_BUCKET = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+@dataclass(frozen=True)
+class S3Bucket:
+    """An S3-compatible bucket, from ``MOTCUA_S3_*``; the secret never appears in a repr.
+
+    No endpoint means AWS itself; no keys means boto3's own chain (environment, instance or
+    pod role), which is what a managed cloud prefers to long-lived keys."""
+
+    bucket: str
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+
+
 @dataclass(frozen=True)
 class Settings:
     env: Environment = "development"
@@ -73,6 +92,12 @@ class Settings:
     domain_cache_ttl: float = 30.0
     catalog_cache_ttl: float = 30.0
     log_level: str = "INFO"
+    # One JSON object per line (production) or text for a person (development); core/logging.py.
+    log_format: Literal["json", "text"] = "text"
+    # If set, /metrics on the console host asks for "Authorization: Bearer <token>" (core/metrics.py).
+    metrics_token: str = ""
+    # A job worker container serves its job metrics on this port (0: off; core/metrics.py).
+    worker_metrics_port: int = 0
     dev_services: bool = True
     # Platform-wide e-ID issuer; a tenant's own identity setting wins over it. In development
     # with dev services on and no issuer configured, the built-in development e-ID provider.
@@ -111,6 +136,12 @@ class Settings:
     stripe_api_base: str | None = None
     # Days an archived tenant is kept before it may be deleted (a mistaken archive can be undone).
     tenant_delete_grace_days: int = 30
+    # Where documents, results, slips and receipts are kept (dossiers.backends): the folder
+    # data_dir/files, or an S3-compatible bucket shared by every web and worker process. The
+    # bucket is read whenever MOTCUA_S3_BUCKET is set, so `motcua storage move` can reach it
+    # while the filesystem is still in use.
+    storage: StorageBackend = "filesystem"
+    s3: S3Bucket | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -302,6 +333,56 @@ def _stripe_api_base(env: Mapping[str, str], *, production: bool) -> str | None:
     return raw.rstrip("/")
 
 
+def _storage(env: Mapping[str, str]) -> tuple[StorageBackend, S3Bucket | None]:
+    backend = (env.get("MOTCUA_STORAGE") or "filesystem").strip()
+    if backend not in ("filesystem", "s3"):
+        raise SettingsError(f"MOTCUA_STORAGE: must be filesystem or s3, got {backend!r}")
+    bucket = (env.get("MOTCUA_S3_BUCKET") or "").strip()
+    if not bucket:
+        if backend == "s3":
+            raise SettingsError("MOTCUA_S3_BUCKET: required when MOTCUA_STORAGE=s3")
+        for name in ("MOTCUA_S3_ENDPOINT_URL", "MOTCUA_S3_ACCESS_KEY_ID", "MOTCUA_S3_SECRET_ACCESS_KEY"):
+            if env.get(name):
+                raise SettingsError(f"{name}: set, but MOTCUA_S3_BUCKET is not; name the bucket too")
+        return "filesystem", None
+    if not _BUCKET.match(bucket):
+        raise SettingsError(
+            f"MOTCUA_S3_BUCKET: not a valid bucket name (3–63 lowercase letters, digits, dots, "
+            f"hyphens), got {bucket!r}"
+        )
+    region = (env.get("MOTCUA_S3_REGION") or "us-east-1").strip()
+    if not re.match(r"^[a-z0-9][a-z0-9-]{0,39}$", region):
+        raise SettingsError(f"MOTCUA_S3_REGION: not a region name like ap-southeast-1, got {region!r}")
+    endpoint = (env.get("MOTCUA_S3_ENDPOINT_URL") or "").strip().rstrip("/") or None
+    if endpoint is not None:
+        # Messages never quote the URL: it could carry credentials.
+        try:
+            parts = urlsplit(endpoint)
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError:
+            raise SettingsError("MOTCUA_S3_ENDPOINT_URL: not a valid URL (bad host or port)") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SettingsError(
+                "MOTCUA_S3_ENDPOINT_URL: must be an http(s):// URL, e.g. https://s3.example.vn"
+            )
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise SettingsError(
+                "MOTCUA_S3_ENDPOINT_URL: only scheme, host, port and path; keys go in "
+                "MOTCUA_S3_ACCESS_KEY_ID and MOTCUA_S3_SECRET_ACCESS_KEY"
+            )
+    key_id = (env.get("MOTCUA_S3_ACCESS_KEY_ID") or "").strip() or None
+    secret = env.get("MOTCUA_S3_SECRET_ACCESS_KEY") or None
+    if (key_id is None) != (secret is None):
+        raise SettingsError(
+            "MOTCUA_S3_ACCESS_KEY_ID and MOTCUA_S3_SECRET_ACCESS_KEY: set both, or neither to use "
+            "the environment's own credentials (instance or pod role)"
+        )
+    s3 = S3Bucket(
+        bucket=bucket, region=region, endpoint_url=endpoint, access_key_id=key_id, secret_access_key=secret
+    )
+    return ("s3" if backend == "s3" else "filesystem"), s3
+
+
 def _optional_dir(env: Mapping[str, str], name: str) -> Path | None:
     return Path(env[name]).resolve() if env.get(name) else None
 
@@ -334,6 +415,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     log_level = env.get("MOTCUA_LOG_LEVEL", "INFO").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"MOTCUA_LOG_LEVEL: must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+    log_format = env.get("MOTCUA_LOG_FORMAT") or ("json" if production else "text")
+    if log_format not in ("json", "text"):
+        raise SettingsError(f"MOTCUA_LOG_FORMAT: must be json or text, got {log_format!r}")
     dev_services = env.get("MOTCUA_DEV_SERVICES", "0" if production else "1")
     if dev_services not in ("0", "1"):
         raise SettingsError("MOTCUA_DEV_SERVICES: must be 0 or 1")
@@ -363,6 +447,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     sms_provider = env.get("MOTCUA_SMS_PROVIDER") or "log"
     if sms_provider != "log":
         raise SettingsError(f"MOTCUA_SMS_PROVIDER: must be log, got {sms_provider!r}")
+    storage, s3 = _storage(env)
     settings = Settings(
         env=mode,  # type: ignore[arg-type]
         database_url=database_url,
@@ -377,9 +462,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         web_workers=_int(env, "MOTCUA_WEB_WORKERS", 1, minimum=1, maximum=64),
         db_pool_size=_int(env, "MOTCUA_DB_POOL_SIZE", 10, minimum=1, maximum=200),
         migrate_parallelism=_int(env, "MOTCUA_MIGRATE_PARALLELISM", 4, minimum=1, maximum=32),
-        domain_cache_ttl=_float(env, "MOTCUA_DOMAIN_CACHE_TTL", 30.0),
-        catalog_cache_ttl=_float(env, "MOTCUA_CATALOG_CACHE_TTL", 30.0),
+        # Changes reach every process at once through Redis (core/invalidation.py): the TTL only
+        # bounds staleness when a publish is lost. Short ones cost throughput over many hosts
+        # (a refill per host per TTL per worker: 40 % of the home page over 1,000 hosts at 30 s).
+        domain_cache_ttl=_float(env, "MOTCUA_DOMAIN_CACHE_TTL", 300.0),
+        catalog_cache_ttl=_float(env, "MOTCUA_CATALOG_CACHE_TTL", 300.0),
         log_level=log_level,
+        log_format=log_format,  # type: ignore[arg-type]
+        metrics_token=env.get("MOTCUA_METRICS_TOKEN", ""),
+        worker_metrics_port=_int(env, "MOTCUA_WORKER_METRICS_PORT", 0, minimum=0, maximum=65535),
         dev_services=dev_services == "1",
         oidc_issuer=oidc_issuer,
         oidc_client_id=env.get("MOTCUA_OIDC_CLIENT_ID", ""),
@@ -411,6 +502,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             env, "MOTCUA_JOB_MAINTENANCE_CHANCE", 1_000, minimum=1, maximum=1_000_000
         ),
         tenant_delete_grace_days=_int(env, "MOTCUA_TENANT_DELETE_GRACE_DAYS", 30, minimum=0, maximum=3650),
+        storage=storage,
+        s3=s3,
     )
     # Checked last, so a wrong value elsewhere is named first.
     if production and settings.notifications_enabled and settings.smtp is None:

@@ -19,7 +19,7 @@ import io
 import logging
 from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import datetime
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
 from pathlib import Path
 from typing import IO, Any, cast
 from zoneinfo import ZoneInfo
@@ -55,6 +55,31 @@ TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
 def format_vnd(amount: int) -> str:
     """50000 → "50.000 ₫" (Vietnamese groups thousands with dots; VND has no minor unit)."""
     return f"{amount:,}".replace(",", ".") + " ₫"
+
+
+_SIZE_UNITS = ("KB", "MB", "GB", "TB")
+
+
+def format_size(size: int | None, lang: str = DEFAULT_LANGUAGE) -> str:
+    """414 → "414 byte", 1229 → "1,2 KB", 3.4 MiB → "3,4 MB" (binary units, one decimal, a
+    decimal comma in Vietnamese and a point in English, which also says "bytes"). Rounding down
+    to whole kilobytes showed a small scan as "0 KB"."""
+    if size is None:
+        return "—"
+    if size < 1024:
+        if lang == "en":
+            return f"{size} byte" if size == 1 else f"{size} bytes"
+        return f"{size} byte"  # Vietnamese has no plural
+    value = size / 1024
+    unit = 0
+    # Promote once the rounded figure would read 1024 of a unit ("1 MB", never "1024 KB").
+    while round(value, 1) >= 1024 and unit < len(_SIZE_UNITS) - 1:
+        value /= 1024
+        unit += 1
+    text = f"{round(value, 1):.1f}".removesuffix(".0")
+    if lang != "en":
+        text = text.replace(".", ",")
+    return f"{text} {_SIZE_UNITS[unit]}"
 
 
 @cache
@@ -213,6 +238,7 @@ class Themes:
         # `_` straight to gettext, not Jinja's alias that looks `gettext` up again on every call.
         env.globals["_"] = t.gettext
         env.filters["vnd"] = format_vnd
+        env.filters["filesize"] = partial(format_size, lang=lang)
         env.filters["vntime"] = vietnam_time
         env.filters["term"] = term_filter(t.gettext)
         env.filters["duration"] = duration_filter(t)

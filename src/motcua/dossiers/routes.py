@@ -12,8 +12,8 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Body, FromPath, FromQuery, SkipValidation
-from litestar.response import Redirect, Response
+from litestar.params import Body, FromPath, FromQuery, Parameter, SkipValidation
+from litestar.response import Redirect, Response, Stream
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,16 +49,20 @@ from motcua.dossiers.services import (
     receive_upload,
     reuse_document,
     save_draft,
+    slip_files,
     submit_dossier,
     upload_max_mb,
     withdraw_dossier,
 )
 from motcua.dossiers.slip import SlipData, qr_svg, render_slip_pdf, slip_for
-from motcua.dossiers.storage import LocalStorage
+from motcua.dossiers.storage import Storage
 from motcua.dossiers.uploads import UploadRejectedError
 from motcua.identity.guards import requires_login, requires_officer
 from motcua.identity.models import Citizen
 from motcua.identity.sessions import UserSession
+
+# The query flag of the redirect after submitting ("mới": new), which alone shows the success panel.
+JUST_SUBMITTED = "moi"
 
 # The fees panel of the dossier pages, implemented by payments. Injected unvalidated: FeesPanel
 # is a Protocol, which the signature model cannot check with isinstance.
@@ -195,7 +199,7 @@ async def upload_document(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
-    storage: NamedDependency[LocalStorage],
+    storage: NamedDependency[Storage],
     code: FromPath[str],
     document: FromPath[str],
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
@@ -227,7 +231,7 @@ async def reuse_stored_document(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
-    storage: NamedDependency[LocalStorage],
+    storage: NamedDependency[Storage],
     code: FromPath[str],
     document: FromPath[str],
     data: FormData,
@@ -326,7 +330,8 @@ async def submit(
         return await _render_form(
             request, tenant, db_session, procedure, citizen, result=outcome, status_code=400
         )
-    return Redirect(f"/my/dossiers/{outcome.dossier.code}/slip", status_code=303)
+    # The success panel is shown once, on this redirect; later visits show the slip alone.
+    return Redirect(f"/my/dossiers/{outcome.dossier.code}/slip?{JUST_SUBMITTED}=1", status_code=303)
 
 
 # The citizen's dossiers -------------------------------------------------------------------------
@@ -379,10 +384,12 @@ async def slip_page(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
+    fees: Fees,
     code: FromPath[str],
+    just_submitted: Annotated[bool, Parameter(query=JUST_SUBMITTED)] = False,
 ) -> Response[str]:
     dossier = await _mine(user, db_session, code)
-    files = await files_of(db_session, dossier.id)
+    files = await slip_files(db_session, dossier.id)
     procedure = await db_session.get(Procedure, dossier.procedure_id)
     slip = _slip_data(request, tenant, dossier, files, procedure)
     return page(
@@ -390,6 +397,9 @@ async def slip_page(
         "dossiers/slip.html",
         slip=slip,
         dossier=dossier,
+        just_submitted=just_submitted,
+        # The fee is asked for while it is unpaid; the slip itself still states it.
+        fee_unpaid=bool(slip.fee_vnd) and not (await fees.fee_state(db_session, tenant, dossier)).paid,
         qr=qr_svg(slip.tracking_url),
         vietnam=VIETNAM,
     )
@@ -409,7 +419,7 @@ async def slip_pdf(
     code: FromPath[str],
 ) -> Response[bytes]:
     dossier = await _mine(user, db_session, code)
-    files = await files_of(db_session, dossier.id)
+    files = await slip_files(db_session, dossier.id)
     procedure = await db_session.get(Procedure, dossier.procedure_id)
     slip = _slip_data(request, tenant, dossier, files, procedure)
     pdf = await anyio.to_thread.run_sync(render_slip_pdf, slip)
@@ -428,9 +438,9 @@ async def my_file(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
-    storage: NamedDependency[LocalStorage],
+    storage: NamedDependency[Storage],
     file_id: FromPath[str],
-) -> Response[bytes]:
+) -> Stream:
     file = await db_session.scalar(
         select(DossierFile).where(
             DossierFile.id == file_id[:32], DossierFile.citizen_id == (user.citizen_id or 0)
@@ -443,21 +453,23 @@ async def my_file(
 async def officer_file(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
-    storage: NamedDependency[LocalStorage],
+    storage: NamedDependency[Storage],
     file_id: FromPath[str],
-) -> Response[bytes]:
+) -> Stream:
     """The tenant's officers read every file of their own tenant (the session, the schema and
     the storage key all belong to this tenant, so another tenant's id finds nothing)."""
     file = await db_session.scalar(select(DossierFile).where(DossierFile.id == file_id[:32]))
     return await _send_file(storage, tenant, file)
 
 
-async def _send_file(storage: LocalStorage, tenant: Tenant, file: DossierFile | None) -> Response[bytes]:
+async def _send_file(storage: Storage, tenant: Tenant, file: DossierFile | None) -> Stream:
     if file is None:
         raise NotFoundException()
-    body = b"".join([chunk async for chunk in await storage.open(tenant.schema, file.storage_key)])
-    return Response(
-        body,
+    # Opened before the response starts, so a missing object is still a 404; then sent in the
+    # storage's chunks (a bucket's object is never held whole in memory).
+    chunks = await storage.open(tenant.schema, file.storage_key)
+    return Stream(
+        chunks,
         media_type=file.media_type,
         headers={
             "content-disposition": "inline",
@@ -505,7 +517,7 @@ async def supplement_file(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
-    storage: NamedDependency[LocalStorage],
+    storage: NamedDependency[Storage],
     fees: Fees,
     code: FromPath[str],
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],

@@ -37,7 +37,7 @@ from motcua.dossiers.models import (
     DossierStatus,
     entered_by_officer,
 )
-from motcua.dossiers.storage import LocalStorage, StoredObject
+from motcua.dossiers.storage import Storage, StoredObject
 from motcua.dossiers.uploads import UploadRejectedError, ValidatedUpload, validate_upload
 from motcua.identity.models import Citizen
 
@@ -294,6 +294,24 @@ async def history_of(session: AsyncSession, dossier_id: int) -> list[DossierHist
 async def files_of(session: AsyncSession, dossier_id: int) -> list[DossierFile]:
     return list(
         (await session.scalars(select(DossierFile).where(DossierFile.dossier_id == dossier_id))).all()
+    )
+
+
+async def slip_files(session: AsyncSession, dossier_id: int) -> list[DossierFile]:
+    """The documents the appointment slip says were received: those the dossier came with.
+    The slip is a receipt and stays as issued, so supplements and results added later are left
+    out. Both times are the database's own transaction clock (uploads to the draft precede the
+    submitting transaction; files received at the desk or through the API share it), never a
+    time given by the caller such as ``received_at``."""
+    issued = select(Dossier.created_at).where(Dossier.id == dossier_id).scalar_subquery()
+    return list(
+        (
+            await session.scalars(
+                select(DossierFile).where(
+                    DossierFile.dossier_id == dossier_id, DossierFile.created_at <= issued
+                )
+            )
+        ).all()
     )
 
 
@@ -609,7 +627,7 @@ async def read_upload(tenant: Tenant, data: dict[str, Any]) -> ValidatedUpload:
 
 
 async def receive_upload(
-    storage: LocalStorage, tenant: Tenant, data: dict[str, Any]
+    storage: Storage, tenant: Tenant, data: dict[str, Any]
 ) -> tuple[ValidatedUpload, StoredObject]:
     """Check the uploaded file, then store it in the tenant's storage (the database row is
     the caller's: a draft document, a supplement, a result)."""

@@ -5,6 +5,13 @@
     await storage.put(tenant_schema, data, media_type=...) -> StoredObject  # bytes or AsyncIterable
     await storage.open(tenant_schema, key) -> AsyncIterator[bytes]          # NotFoundInTenantError
     await storage.delete(tenant_schema, key) -> None                        # missing object: no error
+    storage.keys(tenant_schema) -> AsyncIterator[str]                       # every key, in order
+    await storage.put_at(tenant_schema, key, data, media_type=...)          # a copy under its key
+    await storage.checksum(tenant_schema, key) -> str | None                # sha256, None if missing
+    await storage.purge(tenant_schema) -> None                              # every object of a tenant
+
+Which backend a process uses is decided once, from the settings, by
+``dossiers.backends.storage_for_settings``; ``dossiers.s3_storage`` is the bucket backend.
 
 Decisions:
 
@@ -14,8 +21,11 @@ Decisions:
   pattern exactly and start with the caller's own tenant schema, otherwise the object "does not
   exist" (``NotFoundInTenantError``, the same error as a missing object, so a foreign id reveals
   nothing). The tenant comes from the request's resolved tenant, never from the client, so a
-  document id copied from tenant A is unreachable from tenant B. An S3 backend reuses
-  ``new_key``/``parse_key`` and maps ``NoSuchKey`` to ``NotFoundInTenantError``.
+  document id copied from tenant A is unreachable from tenant B. The S3 backend reuses
+  ``new_key``/``parse_key`` (the object key is the storage key, so every tenant's objects sit
+  under its own prefix) and maps ``NoSuchKey`` to ``NotFoundInTenantError``.
+* ``put_at`` (copies between backends, restores) writes under a key made by ``new_key`` earlier,
+  checked by ``parse_key`` like any read, and replaces what is there.
 * ``LocalStorage`` (root ``settings.data_dir / "files"``) builds paths only from the pattern's
   groups and walks them with ``openat`` and ``O_NOFOLLOW`` from the root, so neither ``..`` nor
   a symbolic link planted inside the root leads outside it: a link is refused with
@@ -35,13 +45,14 @@ import errno
 import hashlib
 import os
 import re
+import shutil
 import stat
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 
 import anyio.to_thread
 
@@ -83,6 +94,9 @@ class StoredObject:
     media_type: str
 
 
+# Checkable at run time: handlers take it as a dependency, and Litestar checks a dependency's
+# type with isinstance.
+@runtime_checkable
 class Storage(Protocol):
     async def put(
         self, tenant_schema: str, data: bytes | AsyncIterable[bytes], *, media_type: str
@@ -91,6 +105,16 @@ class Storage(Protocol):
     async def open(self, tenant_schema: str, key: str) -> AsyncIterator[bytes]: ...
 
     async def delete(self, tenant_schema: str, key: str) -> None: ...
+
+    def keys(self, tenant_schema: str) -> AsyncIterator[str]: ...
+
+    async def put_at(
+        self, tenant_schema: str, key: str, data: bytes | AsyncIterable[bytes], *, media_type: str
+    ) -> StoredObject: ...
+
+    async def checksum(self, tenant_schema: str, key: str) -> str | None: ...
+
+    async def purge(self, tenant_schema: str) -> None: ...
 
 
 def check_schema(tenant_schema: str) -> str:
@@ -129,7 +153,15 @@ class LocalStorage:
     async def put(
         self, tenant_schema: str, data: bytes | AsyncIterable[bytes], *, media_type: str
     ) -> StoredObject:
-        key = new_key(tenant_schema)
+        return await self._write(new_key(tenant_schema), data, media_type=media_type)
+
+    async def put_at(
+        self, tenant_schema: str, key: str, data: bytes | AsyncIterable[bytes], *, media_type: str
+    ) -> StoredObject:
+        parse_key(tenant_schema, key)
+        return await self._write(key, data, media_type=media_type)
+
+    async def _write(self, key: str, data: bytes | AsyncIterable[bytes], *, media_type: str) -> StoredObject:
         *folders, name = key.split("/")
         digest = hashlib.sha256()
         size = 0
@@ -167,7 +199,33 @@ class LocalStorage:
         *folders, name = parse_key(tenant_schema, key)
         await anyio.to_thread.run_sync(self._unlink, folders, name)
 
+    async def keys(self, tenant_schema: str) -> AsyncIterator[str]:
+        """The tenant's keys in order: regular files named like keys only (temporary files of a
+        write in progress are skipped, and a symbolic link is never followed)."""
+        found = await anyio.to_thread.run_sync(self._list, check_schema(tenant_schema))
+        for key in found:
+            yield key
+
+    async def checksum(self, tenant_schema: str, key: str) -> str | None:
+        try:
+            chunks = await self.open(tenant_schema, key)
+        except NotFoundInTenantError:
+            return None
+        return await sha256_of(chunks)
+
+    async def purge(self, tenant_schema: str) -> None:
+        """Remove the tenant's folder (a deleted tenant, a failed restore)."""
+        await anyio.to_thread.run_sync(self._remove_tree, check_schema(tenant_schema))
+
     # Blocking helpers, run in worker threads.
+
+    def _remove_tree(self, schema: str) -> None:
+        top = self.root / schema
+        if top.is_symlink():
+            raise _unsafe(schema)
+        # rmtree never follows a link inside the tree: it removes the link itself.
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(top)
 
     def _open_dir(self, folders: list[str], *, create: bool) -> int:
         """A descriptor for root/folders…, refusing any symbolic link below the root."""
@@ -236,6 +294,20 @@ class LocalStorage:
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
 
+    def _list(self, schema: str) -> list[str]:
+        top = self.root / schema
+        if not top.is_dir() or top.is_symlink():
+            return []
+        found = []
+        for folder, dirs, files in os.walk(top, followlinks=False):
+            dirs.sort()
+            for file_name in files:
+                path = Path(folder) / file_name
+                key = f"{schema}/{path.relative_to(top).as_posix()}"
+                if _KEY.fullmatch(key) and path.is_file() and not path.is_symlink():
+                    found.append(key)
+        return sorted(found)
+
     def _unlink(self, folders: list[str], name: str) -> None:
         try:
             dir_fd = self._open_dir(folders, create=False)
@@ -268,6 +340,13 @@ def _discard(file: BinaryIO, dir_fd: int, temp: str) -> None:
         file.close()
     with contextlib.suppress(FileNotFoundError):
         os.unlink(temp, dir_fd=dir_fd)
+
+
+async def sha256_of(chunks: AsyncIterator[bytes]) -> str:
+    digest = hashlib.sha256()
+    async for chunk in chunks:
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 async def _chunks(file: BinaryIO, chunk_size: int) -> AsyncIterator[bytes]:

@@ -35,6 +35,8 @@ import unicodedata
 from collections.abc import AsyncIterable, Collection
 from dataclasses import dataclass, field
 
+from motcua.core.theming import format_size
+
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 # Enough to see past a BOM and blank lines to an HTML tag, and to find OOXML part names.
 SNIFF_BYTES = 4096
@@ -200,16 +202,6 @@ def _labels(allowed: Collection[DetectedType]) -> str:
     return ", ".join(labels[:-1]) + " hoặc " + labels[-1]
 
 
-def _human_size(n: int) -> str:
-    mb = 1024 * 1024
-    if n >= mb:
-        value, unit = n / mb, "MB"
-    else:
-        value, unit = n / 1024, "KB"
-    text = f"{value:.0f}" if value == int(value) else f"{value:.1f}".replace(".", ",")
-    return f"{text} {unit}"
-
-
 def _not_allowed(detected: DetectedType | None, allowed: Collection[DetectedType]) -> UploadRejectedError:
     what = (
         f"tệp này là {detected.describe()}" if detected is not None else "không nhận ra định dạng của tệp này"
@@ -290,7 +282,7 @@ async def validate_upload(
                 continue
             size += len(chunk)
             if size > max_bytes:
-                raise UploadRejectedError("too_large", f"Tệp quá lớn: tối đa {_human_size(max_bytes)}.")
+                raise UploadRejectedError("too_large", f"Tệp quá lớn: tối đa {format_size(max_bytes)}.")
             chunks.append(chunk)
             digest.update(chunk)
             if detected is None and size >= SNIFF_BYTES:

@@ -45,7 +45,7 @@ from motcua.dossiers.intake import (
 )
 from motcua.dossiers.models import Channel, Dossier, DossierHistory, DossierStatus
 from motcua.dossiers.services import upload_max_mb
-from motcua.dossiers.storage import LocalStorage
+from motcua.dossiers.storage import Storage
 from motcua.dossiers.uploads import UploadRejectedError, ValidatedUpload, validate_upload
 from motcua.integrations import openapi, tokens
 from motcua.integrations.auth import (
@@ -406,7 +406,7 @@ async def intake(
     tenant: NamedDependency[Tenant],
     db: NamedDependency[Database],
     db_session: NamedDependency[AsyncSession],
-    storage: NamedDependency[LocalStorage],
+    storage: NamedDependency[Storage],
 ) -> Response[Any]:
     client = await authenticate(request, db_session)
     try:

@@ -15,8 +15,8 @@ from motcua.core.events import ReceiptIssued, Subscriber, subscribe
 from motcua.core.jobs import job_database, load_tenant, tenant_job_session
 from motcua.core.scheduler import PeriodicJob, register
 from motcua.core.settings import load_settings
+from motcua.dossiers.backends import storage_for_settings
 from motcua.dossiers.slip import MissingGlyphError
-from motcua.dossiers.storage import LocalStorage
 from motcua.payments.models import Receipt
 from motcua.payments.provider import StripeProvider
 from motcua.payments.receipts import file_receipt_pdf
@@ -72,7 +72,7 @@ async def file_receipt(tenant: str, event: dict[str, Any]) -> None:
         if receipt is None:
             return
         try:
-            await file_receipt_pdf(session, LocalStorage.for_settings(load_settings()), record, receipt)
+            await file_receipt_pdf(session, storage_for_settings(load_settings()), record, receipt)
         except MissingGlyphError:
             # A name the embedded font cannot draw: retrying will not help; the receipt page
             # shows it, and the PDF link says so.

@@ -24,7 +24,7 @@ from motcua.core.ratelimit import limited
 from motcua.core.tenant import Tenant
 from motcua.dossiers.lifecycle import DossierError
 from motcua.dossiers.slip import VIETNAM_TZ, MissingGlyphError
-from motcua.dossiers.storage import LocalStorage
+from motcua.dossiers.storage import Storage
 from motcua.identity.guards import requires_login, requires_tenant_admin
 from motcua.identity.models import Role
 from motcua.identity.sessions import UserSession
@@ -224,7 +224,7 @@ async def receipt_pdf(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
-    storage: NamedDependency[LocalStorage],
+    storage: NamedDependency[Storage],
     receipt_id: FromPath[int],
 ) -> Response[bytes]:
     receipt = await _receipt(user, db_session, receipt_id)

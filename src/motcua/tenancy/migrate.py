@@ -3,6 +3,9 @@
 Each schema is upgraded in one transaction holding an advisory lock on that schema, so two
 ``migrate`` runs never race and a crash leaves the schema at its previous revision. Tenants
 already at head are found with one query and skipped without loading Alembic per schema.
+The others are migrated by a pool of worker processes, each with one database connection and
+one Alembic script directory (revision files read once per process, not once per schema),
+reporting progress as schemas finish.
 """
 
 from __future__ import annotations
@@ -10,13 +13,14 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
@@ -50,8 +54,14 @@ def _alembic_config(root: Path) -> Config:
 
 
 @cache
+def _script_directory(root: Path) -> ScriptDirectory:
+    # Its revision map (every revision file imported) is built once and kept by the instance.
+    return ScriptDirectory.from_config(_alembic_config(root))
+
+
+@cache
 def head_revision(root: Path, branch: str) -> str:
-    script = ScriptDirectory.from_config(_alembic_config(root))
+    script = _script_directory(root)
     rev = script.as_revision_number(f"{branch}@head")
     assert isinstance(rev, str)
     return rev
@@ -61,10 +71,17 @@ def _upgrade(connection: Connection, root: Path, schema: str, branch: str) -> No
     # Serialise migrations of one schema across processes; released at commit.
     connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": f"migrate:{schema}"})
     cfg = _alembic_config(root)
+    script = _script_directory(root)
     cfg.attributes["connection"] = connection
     cfg.attributes["schema"] = schema
+    target = f"{branch}@head"
     try:
-        command.upgrade(cfg, f"{branch}@head")
+        # What `alembic.command.upgrade` does, minus building a new ScriptDirectory (and
+        # importing every revision file again) for each schema.
+        with EnvironmentContext(
+            cfg, script, fn=lambda rev, _context: script._upgrade_revs(target, rev), destination_rev=target
+        ):
+            script.run_env()
     finally:
         cfg.attributes.clear()
 
@@ -113,15 +130,29 @@ def tenant_versions(conn: Connection) -> dict[str, str | None]:
     return versions
 
 
-def _migrate_one_in_subprocess(database_url: str, root: str, schema: str) -> None:
-    engine = sync_engine(database_url, pool_size=0)
-    try:
-        migrate_tenant_schema(engine, Path(root), schema)
-    finally:
-        engine.dispose()
+# One connection per worker process, opened by the pool's initializer and reused for every
+# schema that worker migrates (the process is the pool's, not shared with request code).
+_worker_engine: Engine | None = None
 
 
-def migrate_all(settings: Settings, *, only: list[str] | None = None) -> MigrateReport:
+def _start_worker(database_url: str, root: str) -> None:
+    global _worker_engine
+    _worker_engine = sync_engine(database_url, pool_size=1)
+    head_revision(Path(root), TENANT)  # read the revision files now, once
+
+
+def _migrate_in_worker(root: str, schema: str) -> None:
+    assert _worker_engine is not None
+    migrate_tenant_schema(_worker_engine, Path(root), schema)
+
+
+Progress = Callable[[int, int, str], None]
+
+
+def migrate_all(
+    settings: Settings, *, only: list[str] | None = None, progress: Progress | None = None
+) -> MigrateReport:
+    """``progress(done, total, schema)`` is called as each pending schema finishes."""
     assert settings.database_url is not None
     started = time.perf_counter()
     report = MigrateReport()
@@ -147,17 +178,22 @@ def migrate_all(settings: Settings, *, only: list[str] | None = None) -> Migrate
             except Exception as exc:
                 log.warning("migration of %s failed: %s", schema, exc)
                 report.failed[schema] = _one_line(exc)
+            if progress is not None:
+                progress(1, 1, schema)
         elif pending:
             # Processes, not threads: Alembic's `op` and `context` are module-level proxies.
             # "spawn" so no child inherits (and later closes) the parent's pooled sockets.
             workers = min(settings.migrate_parallelism, len(pending))
             ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-                futures = {
-                    pool.submit(_migrate_one_in_subprocess, settings.database_url, str(settings.root), s): s
-                    for s in pending
-                }
-                for future in as_completed(futures):
+            root = str(settings.root)
+            with ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=ctx,
+                initializer=_start_worker,
+                initargs=(settings.database_url, root),
+            ) as pool:
+                futures = {pool.submit(_migrate_in_worker, root, s): s for s in pending}
+                for done, future in enumerate(as_completed(futures), start=1):
                     schema = futures[future]
                     try:
                         future.result()
@@ -165,6 +201,8 @@ def migrate_all(settings: Settings, *, only: list[str] | None = None) -> Migrate
                     except Exception as exc:
                         log.warning("migration of %s failed: %s", schema, exc)
                         report.failed[schema] = _one_line(exc)
+                    if progress is not None:
+                        progress(done, len(pending), schema)
     finally:
         engine.dispose()
     report.migrated.sort()

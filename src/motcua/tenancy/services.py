@@ -57,6 +57,8 @@ RESERVED_SLUGS = frozenset(
         "docs",
         # The console's own pages under /tenants/ (/tenants/new).
         "new",
+        # Its schema, t_template, is the migrated template new tenant schemas are cloned from.
+        "template",
     }
 )
 _HOST = re.compile(

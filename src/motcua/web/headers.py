@@ -45,18 +45,18 @@ def content_security_policy(form_targets: Iterable[str] = ()) -> str:
 STRICT_POLICY = content_security_policy()
 
 # The one page that needs inline script and style: the API reference at /schema (Litestar's
-# Redoc, Swagger… pages) is a script from a CDN, started by an inline script that carries the
-# whole schema, and styles itself inline. It holds no personal data and no form. Rather than
-# weaken the portal's policy, these pages are sandboxed without allow-same-origin: their scripts
-# run in an opaque origin, so even a compromised CDN script can read no cookie or storage of the
-# portal and make no request as the signed-in citizen. Only the hosts Litestar's renderers load
-# from are allowed.
-_DOCS_CDNS = "https://cdn.redoc.ly https://cdn.jsdelivr.net https://unpkg.com"
+# Redoc page) starts the viewer with an inline script that carries the whole schema, and the
+# viewer styles itself inline. It holds no personal data and no form. Rather than weaken the
+# portal's policy, the page is sandboxed without allow-same-origin: its scripts run in an opaque
+# origin, so they can read no cookie or storage of the portal and make no request as the
+# signed-in citizen. The viewer is the portal's own copy (API_REFERENCE_VIEWER, vendored under
+# themes/default/static/vendor/), so the page works with no CDN reachable, and loads nothing
+# from anywhere else.
+API_REFERENCE_VIEWER = "/static/default/vendor/redoc/redoc.standalone.js"
 API_REFERENCE_POLICY = (
     "sandbox allow-scripts allow-popups; default-src 'none'; "
-    f"script-src 'unsafe-inline' {_DOCS_CDNS}; "
-    f"style-src 'unsafe-inline' https://fonts.googleapis.com {_DOCS_CDNS}; "
-    f"font-src https://fonts.gstatic.com {_DOCS_CDNS}; img-src data: {_DOCS_CDNS}; worker-src blob:; "
+    "script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "font-src 'self'; img-src 'self' data:; worker-src blob:; "
     "connect-src 'none'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
 API_REFERENCE_ROOT = "/schema"

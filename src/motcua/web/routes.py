@@ -65,11 +65,17 @@ def static_file(theme: FromPath[str], path: FromPath[str], themes: NamedDependen
             found = False
         if found:
             media_type = mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
+            headers = {"Cache-Control": "public, max-age=3600"}
+            if path.lstrip("/").startswith("vendor/"):
+                # The API reference runs sandboxed in an opaque origin (web.headers), so its
+                # viewer's <script crossorigin> is a CORS request from origin "null". These are
+                # public third-party files, the same for everyone and fetched without credentials.
+                headers["Access-Control-Allow-Origin"] = "*"
             return File(
                 path=Path(candidate),
                 media_type=media_type,
                 content_disposition_type="inline",
-                headers={"Cache-Control": "public, max-age=3600"},
+                headers=headers,
             )
     raise NotFoundException()
 
