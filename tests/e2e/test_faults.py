@@ -183,7 +183,8 @@ def test_while_postgresql_is_down_pages_answer_a_friendly_503_and_recover_withou
     tmp_path: Path,
 ) -> None:
     data_dir, port, log = tmp_path / "data", _free_port(), tmp_path / "run.log"
-    server = _start(data_dir, port, log)
+    # Every lookup spends the client's budget (30 a minute): this test makes about a hundred.
+    server = _start(data_dir, port, log, env={"MOTCUA_TRACKING_RATE_LIMIT": "100000"})
     try:
         assert _get(port, "hanoi.localhost", DB_PAGE).status_code == DB_ANSWERED
         web = _supervised(server, "web")
