@@ -51,6 +51,13 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text
 
+from motcua.admin.export_store import (
+    ExportStoreError,
+    export_bucket,
+    fetch_export,
+    put_export,
+    stored_in_bucket,
+)
 from motcua.core.audit import Actor, ActorKind, PlatformAudit
 from motcua.core.outbox import relay_sync, write_sync
 from motcua.core.settings import Settings
@@ -161,8 +168,19 @@ def export_path(settings: Settings, slug: str, name: str) -> Path:
     if not _SLUG.match(slug) or not _EXPORT_NAME.match(name):
         raise ArchiveError(_("Không có bản xuất này."), field="archive")
     path = exports_dir(settings) / slug / f"{name}.tar"
-    if not path.is_file() or path.is_symlink():
+    if path.is_symlink():
         raise ArchiveError(_("Không có bản xuất này."), field="archive")
+    if not path.is_file():
+        # Files in a bucket: the export may have been made by another replica.
+        bucket = export_bucket(settings)
+        try:
+            found = bucket is not None and fetch_export(bucket, slug, name, path)
+        except ExportStoreError as exc:
+            log.error("export %s of %s: %s", name, slug, exc)
+            message = _("Không đọc được bản xuất này lúc này, vui lòng thử lại sau.")
+            raise ArchiveError(message, field="archive") from exc
+        if not found:
+            raise ArchiveError(_("Không có bản xuất này."), field="archive")
     return path
 
 
@@ -278,6 +296,10 @@ def export_tenant(
                 digest.update(chunk)
         partial.chmod(0o640)
         os.replace(partial, final)
+        # Files in a bucket: the export goes there too, for every replica (admin/export_store).
+        bucket = export_bucket(settings)
+        if bucket is not None:
+            put_export(bucket, slug, name, final, digest.hexdigest())
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
@@ -510,6 +532,14 @@ def list_exports(engine: Engine, settings: Settings, slug: str) -> list[ExportIn
                 continue
             info = found.setdefault(name, ExportInfo(slug=slug, name=name, size=path.stat().st_size))
             info.on_disk = True
+    bucket = export_bucket(settings)
+    if bucket is not None:
+        for stored in stored_in_bucket(bucket, slug):
+            if _EXPORT_NAME.match(stored.name) and stored.slug == slug:
+                info = found.setdefault(
+                    stored.name, ExportInfo(slug=slug, name=stored.name, size=stored.size)
+                )
+                info.on_disk = True
     return sorted(found.values(), key=lambda e: e.name, reverse=True)
 
 
@@ -517,6 +547,15 @@ def stored_exports(settings: Settings) -> list[ExportInfo]:
     """Every finished export stored on this platform (of any tenant, deleted ones too)."""
     root = exports_dir(settings)
     result: list[ExportInfo] = []
+    bucket = export_bucket(settings)
+    if bucket is not None:
+        # The bucket holds every replica's exports; this process's folder is only a cache.
+        for stored in stored_in_bucket(bucket):
+            if _SLUG.match(stored.slug) and _EXPORT_NAME.match(stored.name):
+                result.append(ExportInfo(slug=stored.slug, name=stored.name, size=stored.size, on_disk=True))
+        result.sort(key=lambda e: e.name, reverse=True)  # newest first within a tenant, as below
+        result.sort(key=lambda e: e.slug)
+        return result
     if not root.is_dir():
         return result
     for folder in sorted(root.iterdir()):

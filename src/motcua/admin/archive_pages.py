@@ -228,7 +228,7 @@ async def download_export(
     name: FromPath[str],
 ) -> Response[Any]:
     try:
-        path = export_path(settings, slug[:31], name[:40])
+        path = await _blocking(export_path, settings, slug[:31], name[:40])
     except ArchiveError:
         return not_found_page(request, "Không có bản xuất này.")
     # Who took a copy of a locality's personal data, and when, is on the record.
@@ -287,7 +287,7 @@ async def restore_action(
     if not errors:
         source_slug, _sep, name = form["archive"].partition("/")
         try:
-            path = export_path(settings, source_slug, name)
+            path = await _blocking(export_path, settings, source_slug, name)
             tenant = await _blocking(
                 restore_tenant,
                 db.blocking,
