@@ -803,6 +803,49 @@ def wrk(
     return data
 
 
+def bench_services(prefix: str) -> tuple[Path, dict[str, str], EmbeddedServices | None]:
+    """A throw-away data folder, the settings of a bench run and, unless MOTCUA_DATABASE_URL and
+    MOTCUA_REDIS_URL name servers, embedded PostgreSQL and Redis in that folder."""
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    env = {k: v for k, v in os.environ.items() if k.startswith("MOTCUA_")}
+    embedded = None
+    if not (env.get("MOTCUA_DATABASE_URL") and env.get("MOTCUA_REDIS_URL")):
+        embedded = EmbeddedServices(data_dir).start()
+        env.update(MOTCUA_DATABASE_URL=embedded.database_url, MOTCUA_REDIS_URL=embedded.redis_url)
+    env.update(
+        MOTCUA_DATA_DIR=str(data_dir),
+        MOTCUA_ENV="test",
+        MOTCUA_LOG_LEVEL="WARNING",
+        # wrk comes from one address: measure the tracking page, not its per-client rate limit
+        # (the limiter's Redis round trip still runs on every request).
+        MOTCUA_TRACKING_RATE_LIMIT="10000000",
+        # Likewise the per-client API budget: the intake benchmark sends far more than a system may.
+        MOTCUA_RATE_LIMITS="login=20,submit=20,api=10000000",
+    )
+    return data_dir, env, embedded
+
+
+def onboard_bench_tenants(
+    engine: Any, settings: Any, slugs: list[str], *, report_every: int = 0
+) -> list[float]:
+    """Onboard each tenant of ``slugs`` not active yet; the seconds each onboarding took."""
+    onboarding: list[float] = []
+    for i, slug in enumerate(slugs, start=1):
+        if (t := get_tenant(engine, slug)) is not None and t.status == "active":
+            continue
+        started = time.perf_counter()
+        onboard_tenant(
+            engine,
+            settings,
+            build_spec(slug=slug, name=f"Cổng thử tải {slug}", procedures=PROCEDURES),
+            actor=Actor.operator("bench"),
+        )
+        onboarding.append(time.perf_counter() - started)
+        if report_every and i % report_every == 0:
+            print(f"  onboarded {i}/{len(slugs)}", flush=True)
+    return onboarding
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tenants", type=int, default=100)
@@ -822,22 +865,7 @@ def main() -> int:
         print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
         return 1
 
-    data_dir = Path(tempfile.mkdtemp(prefix="motcua-bench-"))
-    env = {k: v for k, v in os.environ.items() if k.startswith("MOTCUA_")}
-    embedded = None
-    if not (env.get("MOTCUA_DATABASE_URL") and env.get("MOTCUA_REDIS_URL")):
-        embedded = EmbeddedServices(data_dir).start()
-        env.update(MOTCUA_DATABASE_URL=embedded.database_url, MOTCUA_REDIS_URL=embedded.redis_url)
-    env.update(
-        MOTCUA_DATA_DIR=str(data_dir),
-        MOTCUA_ENV="test",
-        MOTCUA_LOG_LEVEL="WARNING",
-        # wrk comes from one address: measure the tracking page, not its per-client rate limit
-        # (the limiter's Redis round trip still runs on every request).
-        MOTCUA_TRACKING_RATE_LIMIT="10000000",
-        # Likewise the per-client API budget: the intake benchmark sends far more than a system may.
-        MOTCUA_RATE_LIMITS="login=20,submit=20,api=10000000",
-    )
+    data_dir, env, embedded = bench_services("motcua-bench-")
     settings = load_settings(env)
     setup_broker(settings)  # onboarding enqueues its post-onboarding job after commit
     engine = sync_engine(settings.database_url or "", pool_size=2)
@@ -845,18 +873,7 @@ def main() -> int:
     try:
         migrate_platform(engine, settings.root)
         slugs = [f"bench{i:04d}" for i in range(args.tenants)]
-        onboarding: list[float] = []
-        for slug in slugs:
-            if (t := get_tenant(engine, slug)) is not None and t.status == "active":
-                continue
-            started = time.perf_counter()
-            onboard_tenant(
-                engine,
-                settings,
-                build_spec(slug=slug, name=f"Cổng thử tải {slug}", procedures=PROCEDURES),
-                actor=Actor.operator("bench"),
-            )
-            onboarding.append(time.perf_counter() - started)
+        onboarding = onboard_bench_tenants(engine, settings, slugs)
 
         # One tenant with a large catalogue (1,000 procedures) and a dossier, for the catalogue
         # search, procedure page and tracking benchmarks.

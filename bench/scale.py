@@ -302,32 +302,17 @@ def main() -> int:
     """Only the scale figures: embedded services, N tenants, the server, then measure()."""
     import run  # bench/run.py: the same onboarding data, server and wrk
 
-    from motcua.admin.services import build_spec, onboard_tenant
-    from motcua.core.audit import Actor
     from motcua.core.broker import setup_broker
     from motcua.core.db import sync_engine
-    from motcua.core.embedded import EmbeddedServices
     from motcua.core.settings import load_settings
     from motcua.tenancy.migrate import migrate_platform
-    from motcua.tenancy.services import get_tenant
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tenants", type=int, default=SCALE_TENANTS)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=10)
     args = parser.parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="motcua-scale-"))
-    env = {k: v for k, v in os.environ.items() if k.startswith("MOTCUA_")}
-    embedded = None
-    if not (env.get("MOTCUA_DATABASE_URL") and env.get("MOTCUA_REDIS_URL")):
-        embedded = EmbeddedServices(data_dir).start()
-        env.update(MOTCUA_DATABASE_URL=embedded.database_url, MOTCUA_REDIS_URL=embedded.redis_url)
-    env.update(
-        MOTCUA_DATA_DIR=str(data_dir),
-        MOTCUA_ENV="test",
-        MOTCUA_LOG_LEVEL="WARNING",
-        MOTCUA_TRACKING_RATE_LIMIT="10000000",
-    )
+    data_dir, env, embedded = run.bench_services("motcua-scale-")
     settings = load_settings(env)
     setup_broker(settings)
     engine = sync_engine(settings.database_url or "", pool_size=2)
@@ -335,20 +320,7 @@ def main() -> int:
     try:
         migrate_platform(engine, settings.root)
         slugs = [f"bench{i:04d}" for i in range(args.tenants)]
-        onboarding: list[float] = []
-        for i, slug in enumerate(slugs, start=1):
-            if (t := get_tenant(engine, slug)) is not None and t.status == "active":
-                continue
-            started = time.perf_counter()
-            onboard_tenant(
-                engine,
-                settings,
-                build_spec(slug=slug, name=f"Cổng thử tải {slug}", procedures=run.PROCEDURES),
-                actor=Actor.operator("bench"),
-            )
-            onboarding.append(time.perf_counter() - started)
-            if i % 100 == 0:
-                print(f"  onboarded {i}/{len(slugs)}", flush=True)
+        onboarding = run.onboard_bench_tenants(engine, settings, slugs, report_every=100)
         child_env = {**os.environ, **env}
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "motcua.cli", "migrate"], env=child_env, check=True)

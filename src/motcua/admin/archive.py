@@ -67,6 +67,7 @@ from motcua.dossiers.backends import storage_for_settings
 from motcua.dossiers.storage import NotFoundInTenantError, Storage
 from motcua.identity.models import IdentitySetting
 from motcua.tenancy import events
+from motcua.tenancy.backup import file_sha256
 from motcua.tenancy.models import Domain, TenantFigures, TenantKind, TenantRecord, TenantStatus
 from motcua.tenancy.services import (
     TENANTS,
@@ -185,13 +186,25 @@ def export_path(settings: Settings, slug: str, name: str) -> Path:
 
 
 # Export --------------------------------------------------------------------------------------
-def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> str:
+def _add_member(tar: tarfile.TarFile, name: str, content: IO[bytes], size: int) -> None:
     info = tarfile.TarInfo(name)
-    info.size = len(data)
+    info.size = size
     info.mode = 0o640
     info.mtime = int(datetime.now(UTC).timestamp())
-    tar.addfile(info, io.BytesIO(data))
+    tar.addfile(info, content)
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> str:
+    _add_member(tar, name, io.BytesIO(data), len(data))
     return hashlib.sha256(data).hexdigest()
+
+
+def _add_spool(tar: tarfile.TarFile, name: str, spool: IO[bytes]) -> int:
+    """A spooled member (its size is known only once it is written); returns the size."""
+    size = spool.tell()
+    spool.seek(0)
+    _add_member(tar, name, spool, size)
+    return size
 
 
 def _tables(conn: Connection, schema: str) -> list[str]:
@@ -290,16 +303,13 @@ def export_tenant(
     partial = folder / f".tmp-{name}-{uuid.uuid4().hex[:8]}.tar"
     try:
         manifest = _write_export(engine, settings, row, partial, name=name, actor=actor)
-        digest = hashlib.sha256()
-        with partial.open("rb") as fh:
-            while chunk := fh.read(CHUNK):
-                digest.update(chunk)
+        sha256 = file_sha256(partial)
         partial.chmod(0o640)
         os.replace(partial, final)
         # Files in a bucket: the export goes there too, for every replica (admin/export_store).
         bucket = export_bucket(settings)
         if bucket is not None:
-            put_export(bucket, slug, name, final, digest.hexdigest())
+            put_export(bucket, slug, name, final, sha256)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
@@ -313,7 +323,7 @@ def export_tenant(
             actor=actor,
             export=name,
             size=size,
-            sha256=digest.hexdigest(),
+            sha256=sha256,
             revision=manifest["revision"],
             tables=len(manifest["tables"]),
             files=len(manifest["files"]),
@@ -370,12 +380,7 @@ def _write_export(
                         # Text format: one line per row (newlines inside values are escaped).
                         rows += data.count(b"\n")
                         spool.write(data)
-                info = tarfile.TarInfo(f"data/{table}.copy")
-                info.size = spool.tell()
-                info.mode = 0o640
-                info.mtime = int(datetime.now(UTC).timestamp())
-                spool.seek(0)
-                tar.addfile(info, spool)
+                _add_spool(tar, f"data/{table}.copy", spool)
             manifest["tables"][table] = {
                 "path": f"data/{table}.copy",
                 "rows": rows,
@@ -415,13 +420,8 @@ async def _export_files(
             async for chunk in chunks:
                 digest.update(chunk)
                 spool.write(chunk)
-            info = tarfile.TarInfo(f"files/{name}")
-            info.size = spool.tell()
-            info.mode = 0o640
-            info.mtime = int(datetime.now(UTC).timestamp())
-            spool.seek(0)
-            tar.addfile(info, spool)
-        files[name] = {"path": f"files/{name}", "size": info.size, "sha256": digest.hexdigest()}
+            size = _add_spool(tar, f"files/{name}", spool)
+        files[name] = {"path": f"files/{name}", "size": size, "sha256": digest.hexdigest()}
     return files
 
 

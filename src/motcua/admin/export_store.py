@@ -13,7 +13,6 @@ With files on the filesystem, the local folder is the store and nothing here run
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -25,9 +24,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from motcua.core.settings import Settings
 from motcua.dossiers.backends import storage_named
 from motcua.dossiers.s3_storage import S3Storage
+from motcua.tenancy.backup import file_sha256
 
 PREFIX = "exports/"
-_CHUNK = 1024 * 1024
 
 
 class ExportStoreError(Exception):
@@ -52,14 +51,6 @@ def export_bucket(settings: Settings) -> S3Storage | None:
 
 def export_key(slug: str, name: str) -> str:
     return f"{PREFIX}{slug}/{name}.tar"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def put_export(bucket: S3Storage, slug: str, name: str, path: Path, sha256: str) -> None:
@@ -92,7 +83,7 @@ def fetch_export(bucket: S3Storage, slug: str, name: str, path: Path) -> bool:
     partial = path.with_name(f".fetch-{uuid.uuid4().hex[:8]}-{path.name}")
     try:
         bucket.client.download_file(bucket.bucket, key, str(partial))
-        if expected and _sha256(partial) != expected:
+        if expected and file_sha256(partial) != expected:
             raise ExportStoreError(f"the bucket's copy of {key} does not match its checksum")
         partial.chmod(0o640)
         os.replace(partial, path)
