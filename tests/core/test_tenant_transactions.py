@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, Text, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from motcua.core.db import Database, ReadOnlyError
+from motcua.core.db import Database, ReadOnlyError, TenantQuery, fetch_row
 from motcua.core.settings import Settings
 
 SCHEMAS = [f"t_prepared{i}" for i in range(8)]
@@ -155,3 +155,44 @@ async def test_reads_without_a_transaction_name_the_tenants_schema_and_refuse_wr
     with pytest.raises(ValueError, match="schema"):
         async with small_pool.tenant_reads(Schema("public")):
             pass
+
+
+MARKER = TenantQuery("SELECT marker FROM {schema}.markers WHERE id = $1")
+
+
+async def test_driver_reads_name_the_tenants_schema_and_cannot_write(
+    marked_schemas: list[Schema], small_pool: Database
+) -> None:
+    """``fetch_row``: the hottest reads sent straight through asyncpg on the shared pool. Each
+    tenant's text names its schema, so 400 interleaved reads over two connections (their
+    prepared statements reused) never cross tenants; a write cannot even be written down."""
+    order = [random.Random(12).choice(marked_schemas) for _ in range(400)]
+
+    async def read(tenant: Schema) -> tuple[str, str | None]:
+        async with small_pool.tenant_reads(tenant) as session:
+            row = await fetch_row(session, MARKER, 1)
+            await asyncio.sleep(0)
+            missing = await fetch_row(session, MARKER, 2)
+        assert missing is None
+        return tenant.schema, row["marker"] if row else None
+
+    for schema, marker in await asyncio.gather(*(read(t) for t in order)):
+        assert marker == schema
+
+    for hostile in (
+        "DELETE FROM {schema}.markers",
+        "SELECT 1; DELETE FROM {schema}.markers",
+        "WITH gone AS (DELETE FROM {schema}.markers RETURNING 1) SELECT 1",
+        "SELECT 1 FROM {schema}.markers WHERE id = 1 FOR UPDATE; UPDATE {schema}.markers SET id = 2",
+    ):
+        with pytest.raises(ValueError, match="one SELECT"):
+            TenantQuery(hostile)
+    with pytest.raises(ValueError, match="schema"):
+        MARKER.text_for('t_x"; DROP SCHEMA platform; --')
+    # Only a session of tenant_reads knows its tenant for the driver: a transaction's does not.
+    async with small_pool.tenant_session(marked_schemas[0], read_only=True) as session:
+        with pytest.raises(TypeError, match="tenant_reads"):
+            await fetch_row(session, MARKER, 1)
+    async with small_pool.tenant_reads(marked_schemas[3]) as session:
+        row = await fetch_row(session, MARKER, 1)
+        assert row is not None and dict(row) == {"marker": "t_prepared3"}
