@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("notifications",),  # subscribes to the domains' events
     ("reporting",),  # indicators read from rollups of the domains below
     ("backoffice", "feedback", "integrations"),
-    ("payments",),
+    ("payments", "workflow"),
     ("dossiers",),
     ("identity", "catalog"),
     ("tenancy",),

@@ -1,0 +1,1 @@
+"""The internal workflow of a dossier: the steps it goes through and the late-risk forecast."""
