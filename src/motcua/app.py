@@ -41,6 +41,7 @@ from motcua.dev.mail_inbox import router as dev_mail_router
 from motcua.dev.national_portal import router as dev_national_portal_router
 from motcua.dossiers.backends import storage_for_settings
 from motcua.dossiers.routes import router as dossiers_router
+from motcua.dossiers.services import count_my_dossiers
 from motcua.dossiers.slip import prepare_slip_fonts
 from motcua.feedback.routes import router as feedback_router
 from motcua.identity.guards import requires_tenant_admin
@@ -52,6 +53,7 @@ from motcua.identity.sessions import SessionStore
 from motcua.integrations.auth import ProblemError, problem_response
 from motcua.integrations.openapi import COMPONENTS as INTEGRATIONS_OPENAPI
 from motcua.integrations.routes import router as integrations_router
+from motcua.organisation.manage_pages import router as organisation_router
 from motcua.payments.provider import StripeProvider
 from motcua.payments.routes import router as payments_router
 from motcua.payments.services import PaymentsPanel
@@ -62,6 +64,8 @@ from motcua.web.errors import EXCEPTION_HANDLERS
 from motcua.web.headers import API_REFERENCE_VIEWER, SecurityHeaders
 from motcua.web.requests import request_guard
 from motcua.web.routes import router as web_router
+from motcua.workflow.manage_pages import router as workflow_router
+from motcua.workflow.pages import router as unit_pages_router
 
 REQUEST_BODY_LIMIT = 1024 * 1024
 
@@ -73,6 +77,9 @@ ROUTERS = [
     admin_router,
     admin_manage_router,
     identity_router,
+    organisation_router,
+    workflow_router,
+    unit_pages_router,
     dossiers_router,
     backoffice_router,
     feedback_router,
@@ -134,6 +141,8 @@ def create_app(settings: Settings) -> Litestar:
         "payments": singleton(payments),
         # The dossier pages' fees panel: an interface of dossiers, implemented by payments.
         "fees": singleton(PaymentsPanel(payments)),
+        # The navigation's dossier count, read at login: an interface of identity, implemented by dossiers.
+        "dossier_counter": singleton(count_my_dossiers),
     }
     if settings.dev_services:
         singletons["dev_eid_key"] = singleton(SigningKey(settings))

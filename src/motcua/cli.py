@@ -592,6 +592,62 @@ def cmd_roles_grant(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_units_list(settings: Settings, args: argparse.Namespace) -> int:
+    """The tenant's units, as /manage/units lists them: the tree, kind, agency code, status."""
+    from sqlalchemy import text
+
+    from motcua.core.db import search_path_sql
+    from motcua.organisation.models import UnitKind
+
+    with _tenant_engine(settings, args.slug) as (_, engine, tenant), engine.begin() as conn:
+        conn.execute(text(search_path_sql(tenant.schema)))
+        rows = conn.execute(
+            text("SELECT id, parent_id, kind, name, agency_code, active FROM units ORDER BY position, name")
+        ).all()
+    children: dict[int | None, list[Any]] = {}
+    for row in rows:
+        children.setdefault(row.parent_id, []).append(row)
+
+    def show(parent: int | None, depth: int) -> None:
+        for row in children.get(parent, []):
+            state = "" if row.active else "  (đã đóng)"
+            print(f"{'  ' * depth}{row.agency_code}  {row.name}  [{UnitKind(row.kind).label}]{state}")
+            show(row.id, depth + 1)
+
+    show(None, 0)
+    return 0
+
+
+def cmd_units_seed(settings: Settings, args: argparse.Namespace) -> int:
+    """Add the units a tenant starts with (for a tenant onboarded before units existed, or after
+    the national list changed); those already there are kept."""
+    from sqlalchemy import text
+
+    from motcua.core.db import search_path_sql
+    from motcua.organisation.seeding import seed_units_on, starting_units
+
+    with _tenant_engine(settings, args.slug) as (_, engine, tenant):
+        tenant_settings = dict(tenant.settings)
+        if args.province:
+            tenant_settings["locality"] = {"code": args.province}
+        specs = starting_units(tenant.kind, tenant_settings)
+        with engine.begin() as conn:
+            conn.execute(text(search_path_sql(tenant.schema)))
+            added = seed_units_on(conn, specs)
+    print(f"{added} units added to {args.slug} ({len(specs) - added} already there)")
+    return 0
+
+
+def _province_code(value: str) -> str:
+    from vietnam_provinces import Province
+
+    codes = {f"{int(p.code):02d}" for p in Province.iter_all()}
+    code = value.strip().zfill(2)
+    if code not in codes:
+        raise argparse.ArgumentTypeError(f"not a province code (one of {', '.join(sorted(codes))})")
+    return code
+
+
 def cmd_tenants_identity(settings: Settings, args: argparse.Namespace) -> int:
     from motcua.identity.services import set_identity_setting
 
@@ -920,6 +976,21 @@ def build_parser() -> argparse.ArgumentParser:
     grant.add_argument("personal_id")
     grant.add_argument("--role", required=True, choices=["officer", "tenant_admin"])
     grant.set_defaults(handler=cmd_roles_grant)
+
+    units = sub.add_parser("units", help="a tenant's units (as /manage/units)").add_subparsers(
+        dest="units_command", required=True, metavar="ACTION"
+    )
+    ulist = units.add_parser("list", help="the tree of a tenant's units with their agency codes")
+    ulist.add_argument("slug")
+    ulist.set_defaults(handler=cmd_units_list)
+    useed = units.add_parser("seed", help="add the units a tenant starts with (kept if already there)")
+    useed.add_argument("slug")
+    useed.add_argument(
+        "--province",
+        type=_province_code,
+        help="the province's two-digit code, when the tenant does not say it",
+    )
+    useed.set_defaults(handler=cmd_units_seed)
 
     backup = sub.add_parser("backup", help="whole-platform backups (docs/backup.md)").add_subparsers(
         dest="backup_command", required=True, metavar="ACTION"

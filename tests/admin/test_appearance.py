@@ -293,11 +293,14 @@ async def test_the_agency_code_numbers_the_next_dossier(
     assert (
         await citizen.post("/procedures/1.001193/apply", data={"_csrf_token": csrf, **answers})
     ).status_code == 303
+    delivery = {"_csrf_token": csrf, "delivery_method": "desk"}
+    assert (await citizen.post("/procedures/1.001193/apply/delivery", data=delivery)).status_code == 303
     review = await citizen.get("/procedures/1.001193/apply/review")
     submit_token = re.search(r'name="token" value="([^"]+)"', review.text)
     assert submit_token is not None
     done = await citizen.post(
-        "/procedures/1.001193/apply/submit", data={"_csrf_token": csrf, "token": submit_token.group(1)}
+        "/procedures/1.001193/apply/submit",
+        data={"_csrf_token": csrf, "token": submit_token.group(1), "declaration": "yes"},
     )
     assert done.status_code == 303
     assert re.search(r"000\.00\.07\.H99-\d{6}-0001", done.headers["location"])

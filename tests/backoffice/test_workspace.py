@@ -31,7 +31,9 @@ async def _submit(
     citizen = await sign_in(tenant, email=email)
     token = await _prepare(citizen)
     form = await csrf(citizen, "/procedures/1.001193/apply/review")
-    done = await citizen.post("/procedures/1.001193/apply/submit", data={"_csrf_token": form, "token": token})
+    done = await citizen.post(
+        "/procedures/1.001193/apply/submit", data={"_csrf_token": form, "token": token, "declaration": "yes"}
+    )
     code = CODE.search(done.headers["location"])
     assert code is not None
     return citizen, code.group(0)
@@ -139,7 +141,12 @@ async def test_two_officers_acting_at_once_one_wins(
         token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
         assert version is not None and token is not None
         forms.append(
-            {"_csrf_token": token.group(1), "version": version.group(1), "reason": "Hồ sơ không hợp lệ"}
+            {
+                "_csrf_token": token.group(1),
+                "version": version.group(1),
+                "reason": "Hồ sơ không hợp lệ",
+                "confirm": "yes",  # refusing is confirmed (test_workspace_actions)
+            }
         )
     accept, refuse = await asyncio.gather(
         first.post(f"/officer/dossiers/{code}/actions/accept", data=forms[0]),
@@ -241,7 +248,7 @@ async def test_results_land_in_the_document_store_and_can_be_reused(
     assert result_id is not None
 
     # A new dossier reuses the stored document instead of a new upload.
-    form = await citizen.get("/procedures/1.001193/apply")
+    form = await citizen.get("/procedures/1.001193/apply/documents")
     assert "Hoặc dùng lại giấy tờ trong kho của bạn" in form.text
     form_token = re.search(r'name="_csrf_token" value="([^"]+)"', form.text)
     assert form_token is not None
@@ -250,7 +257,7 @@ async def test_results_land_in_the_document_store_and_can_be_reused(
         data={"_csrf_token": form_token.group(1), "file_id": result_id.group(1)},
     )
     assert reused.status_code == 303
-    again = await citizen.get("/procedures/1.001193/apply")
+    again = await citizen.get("/procedures/1.001193/apply/documents")
     assert "giay-khai-sinh-ket-qua.pdf" in again.text.split("Hoặc dùng lại")[0]
     # Someone else's stored document cannot be taken.
     stranger = await sign_in(tenant, name="Người Khác", personal_id="079085000444")

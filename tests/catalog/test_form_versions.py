@@ -53,6 +53,10 @@ async def _fill(browser: httpx.AsyncClient, answers: dict[str, str]) -> str:
     assert saved.status_code == 200
     done = await browser.post("/procedures/1.001193/apply", data={"_csrf_token": token, **answers})
     assert done.status_code == 303, done.text[:2000]
+    chosen = await browser.post(
+        "/procedures/1.001193/apply/delivery", data={"_csrf_token": token, "delivery_method": "desk"}
+    )
+    assert chosen.status_code == 303
     review = await browser.get("/procedures/1.001193/apply/review")
     assert review.status_code == 200
     match = re.search(r'name="token" value="([^"]+)"', review.text)
@@ -65,7 +69,7 @@ async def test_a_draft_finishes_on_the_version_it_started_on(
 ) -> None:
     tenant = make_tenant(procedures=[BIRTH])
     citizen = await sign_in(tenant)
-    started = await citizen.get("/procedures/1.001193/apply")  # the draft is made on version 1
+    started = await citizen.get("/procedures/1.001193/apply/answers")  # the draft is made on version 1
     assert started.status_code == 200 and 'name="hospital"' not in started.text
 
     admin = await signed_in(tenant, role="tenant_admin")
@@ -94,7 +98,8 @@ async def test_a_draft_finishes_on_the_version_it_started_on(
     submit_token = await _fill(citizen, ANSWERS)
     apply_token = await csrf(citizen, "/procedures/1.001193/apply/review")
     submitted = await citizen.post(
-        "/procedures/1.001193/apply/submit", data={"_csrf_token": apply_token, "token": submit_token}
+        "/procedures/1.001193/apply/submit",
+        data={"_csrf_token": apply_token, "token": submit_token, "declaration": "yes"},
     )
     assert submitted.status_code == 303, submitted.text[:2000]
     with engine.connect() as conn:
@@ -105,7 +110,7 @@ async def test_a_draft_finishes_on_the_version_it_started_on(
 
     # Someone starting now gets version 2, and its new required field.
     newcomer = await sign_in(tenant, name="Lê Văn Tâm", personal_id="001190005678")
-    form = await newcomer.get("/procedures/1.001193/apply")
+    form = await newcomer.get("/procedures/1.001193/apply/answers")
     assert 'name="hospital"' in form.text
     new_token = await csrf(newcomer, "/procedures/1.001193/apply")
     refused = await newcomer.post("/procedures/1.001193/apply", data={"_csrf_token": new_token, **ANSWERS})

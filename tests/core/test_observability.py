@@ -72,7 +72,7 @@ async def test_one_request_id_from_the_web_to_the_job_it_queued(
     request_id = f"lb-{uuid.uuid4().hex}"
     done = await citizen.post(
         "/procedures/1.001193/apply/submit",
-        data={"_csrf_token": form, "token": token},
+        data={"_csrf_token": form, "token": token, "declaration": "yes"},
         headers={"X-Request-ID": request_id},
     )
     assert done.status_code == 303 and done.headers["x-request-id"] == request_id

@@ -46,7 +46,7 @@ async def test_a_father_applying_gets_his_own_answers_filled_in_but_not_the_moth
     sign_in: SignIn, tenant: Tenant
 ) -> None:
     father = await sign_in(tenant, name="Nguyễn Văn An", personal_id="001085012345")
-    form = await father.get("/procedures/1.001193/apply")
+    form = await father.get("/procedures/1.001193/apply/answers")
     assert form.status_code == 200
     assert 'id="mother_full_name" name="mother_full_name" value=""' in form.text
     assert 'id="mother_personal_id" name="mother_personal_id" value=""' in form.text
@@ -71,8 +71,8 @@ async def test_an_uploaded_file_of_414_bytes_reads_414_byte(sign_in: SignIn, ten
         files={"file": ("to-khai.pdf", small, "application/pdf")},
     )
     assert uploaded.status_code == 303
-    form = await citizen.get("/procedures/1.001193/apply")
+    form = await citizen.get("/procedures/1.001193/apply/documents")
     assert "to-khai.pdf</a> (414 byte)" in form.text
     citizen.cookies.set(LANGUAGE_COOKIE, "en", domain=f"{tenant.slug}.localhost")
-    in_english = await citizen.get("/procedures/1.001193/apply")
+    in_english = await citizen.get("/procedures/1.001193/apply/documents")
     assert "to-khai.pdf</a> (414 bytes)" in in_english.text

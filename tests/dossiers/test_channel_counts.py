@@ -67,7 +67,8 @@ async def test_dossiers_are_counted_by_channel_and_by_who_submitted_them(
         token = await _prepare(citizen)
         form = await csrf(citizen, "/procedures/1.001193/apply/review")
         submitted = await citizen.post(
-            "/procedures/1.001193/apply/submit", data={"_csrf_token": form, "token": token}
+            "/procedures/1.001193/apply/submit",
+            data={"_csrf_token": form, "token": token, "declaration": "yes"},
         )
         assert submitted.status_code == 303
         assert re.search(r"/my/dossiers/[^/]+/slip(\?|$)", submitted.headers["location"])

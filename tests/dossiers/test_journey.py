@@ -24,7 +24,13 @@ ANSWERS = {
 }
 
 
-async def _prepare(browser: httpx.AsyncClient) -> str:
+# What the check page's form sends besides its token: the declaration ticked.
+DECLARED = {"declaration": "yes"}
+
+
+async def _prepare(browser: httpx.AsyncClient, delivery: dict[str, str] | None = None) -> str:
+    """Walk the steps of applying (answers, the required document, how to receive the result)
+    and return the submission token of the check page."""
     token = await csrf(browser, "/procedures/1.001193/apply")
     uploaded = await browser.post(
         "/procedures/1.001193/apply/files/to-khai",
@@ -34,9 +40,14 @@ async def _prepare(browser: httpx.AsyncClient) -> str:
     assert uploaded.status_code == 303, uploaded.text[:1000]
     done = await browser.post("/procedures/1.001193/apply", data={"_csrf_token": token, **ANSWERS})
     assert done.status_code == 303, done.text[:2000]
+    chosen = await browser.post(
+        "/procedures/1.001193/apply/delivery",
+        data={"_csrf_token": token, **(delivery or {"delivery_method": "desk"})},
+    )
+    assert chosen.status_code == 303, chosen.text[:2000]
     review = await browser.get("/procedures/1.001193/apply/review")
     match = re.search(r'name="token" value="([^"]+)"', review.text)
-    assert match is not None
+    assert match is not None, review.headers.get("location")
     return match.group(1)
 
 
@@ -45,7 +56,7 @@ async def test_a_citizen_applies_submits_and_tracks(
 ) -> None:
     tenant = make_tenant(procedures=[BIRTH])
     browser = await sign_in(tenant)
-    form = await browser.get("/procedures/1.001193/apply")
+    form = await browser.get("/procedures/1.001193/apply/answers")
     assert form.status_code == 200
     assert 'value="Nguyễn Thị Mai"' in form.text  # prefilled from the identity
     assert 'value="001190001234"' in form.text
@@ -67,7 +78,6 @@ async def test_a_citizen_applies_submits_and_tracks(
     assert "Số định danh của mẹ phải gồm đúng 12 chữ số." in bad.text
     assert "Ngày sinh không được sau ngày" in bad.text
     assert "Vui lòng nhập họ tên cha." in bad.text  # shown because has_father = Có
-    assert "Vui lòng tải lên tờ khai đăng ký khai sinh." in bad.text
     assert 'href="#mother_personal_id"' in bad.text
     assert 'value="Nguyễn Minh Khôi"' in bad.text
     assert 'value="12345"' in bad.text
@@ -77,7 +87,7 @@ async def test_a_citizen_applies_submits_and_tracks(
     assert "Nguyễn Minh Khôi" in review.text
     assert "tờ khai.pdf" in review.text
     done = await browser.post(
-        "/procedures/1.001193/apply/submit", data={"_csrf_token": token, "token": submit_token}
+        "/procedures/1.001193/apply/submit", data={"_csrf_token": token, "token": submit_token, **DECLARED}
     )
     assert done.status_code == 303
     slip_url = done.headers["location"]
@@ -126,7 +136,7 @@ async def test_the_draft_survives_a_dropped_session(sign_in: SignIn, make_tenant
     )
     assert "Đã lưu nháp" in saved.text
     again = await sign_in(tenant)  # a new session, as after a timeout
-    form = await again.get("/procedures/1.001193/apply")
+    form = await again.get("/procedures/1.001193/apply/answers")
     assert 'value="Trần Gia Bảo"' in form.text
 
 
@@ -140,7 +150,8 @@ async def test_double_submit_creates_one_dossier(
     responses = await asyncio.gather(
         *(
             browser.post(
-                "/procedures/1.001193/apply/submit", data={"_csrf_token": token, "token": submit_token}
+                "/procedures/1.001193/apply/submit",
+                data={"_csrf_token": token, "token": submit_token, **DECLARED},
             )
             for _ in range(3)
         )
@@ -226,8 +237,8 @@ async def test_bad_uploads_are_refused_with_a_clear_message(sign_in: SignIn, mak
     )
     assert traversal.status_code == 400
     assert "Tên tệp không hợp lệ" in traversal.text
-    form = await browser.get("/procedures/1.001193/apply")
-    assert "Đã tải lên" not in form.text  # none of them was stored
+    form = await browser.get("/procedures/1.001193/apply/documents")
+    assert 'data-testid="uploaded-to-khai"' not in form.text  # none of them was stored
 
 
 async def test_other_tenants_cannot_reach_files_or_dossiers(
@@ -238,7 +249,7 @@ async def test_other_tenants_cannot_reach_files_or_dossiers(
     submit_token = await _prepare(on_a)
     token = await csrf(on_a, "/procedures/1.001193/apply/review")
     done = await on_a.post(
-        "/procedures/1.001193/apply/submit", data={"_csrf_token": token, "token": submit_token}
+        "/procedures/1.001193/apply/submit", data={"_csrf_token": token, "token": submit_token, **DECLARED}
     )
     code = CODE.search(done.headers["location"])
     assert code is not None
@@ -263,7 +274,7 @@ async def test_withdraw_and_history_is_append_only(
     submit_token = await _prepare(browser)
     token = await csrf(browser, "/procedures/1.001193/apply/review")
     done = await browser.post(
-        "/procedures/1.001193/apply/submit", data={"_csrf_token": token, "token": submit_token}
+        "/procedures/1.001193/apply/submit", data={"_csrf_token": token, "token": submit_token, **DECLARED}
     )
     code = CODE.search(done.headers["location"])
     assert code is not None
@@ -306,7 +317,7 @@ async def test_files_are_served_to_the_owner_and_the_tenant_officers_only(
     tenant, other = make_tenant(procedures=[BIRTH]), make_tenant(procedures=[BIRTH])
     owner = await sign_in(tenant)
     await _prepare(owner)
-    form = await owner.get("/procedures/1.001193/apply")
+    form = await owner.get("/procedures/1.001193/apply/documents")
     file_id = re.search(r'href="/my/files/([0-9a-f]{32})"', form.text)
     assert file_id is not None
 

@@ -49,11 +49,18 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sent]:
         seen.transaction.append(statement.split()[0])
         await send(connection, driver, statement)
 
+    fetch = core_db._fetch
+
+    async def counted_fetch(connection: Any, driver: Any, statement: str, args: tuple[Any, ...]) -> Any:
+        seen.sql.append(statement)  # sent by the driver itself (core.db.fetch_row)
+        return await fetch(connection, driver, statement, args)
+
     def statement(conn: Any, cursor: Any, sql: str, *_: Any) -> None:
         seen.sql.append(sql)
 
     monkeypatch.setattr(aioredis.Redis, "execute_command", counted)
     monkeypatch.setattr(core_db, "_send", counted_send)
+    monkeypatch.setattr(core_db, "_fetch", counted_fetch)
     event.listen(Engine, "before_cursor_execute", statement)
     try:
         yield seen
@@ -69,7 +76,7 @@ async def test_round_trips_of_the_hot_pages(
     token = await _prepare(browser)
     done = await browser.post(
         "/procedures/1.001193/apply/submit",
-        data={"_csrf_token": browser.cookies["motcua_csrf"], "token": token},
+        data={"_csrf_token": browser.cookies["motcua_csrf"], "token": token, "declaration": "yes"},
     )
     found = CODE.search(done.headers["location"])
     assert found is not None
@@ -87,7 +94,7 @@ async def test_round_trips_of_the_hot_pages(
     assert tracked.status_code == 200 and code in tracked.text
     # The rate budget: one script call; the dossier: one statement naming the tenant's schema.
     assert sum(sent.redis.values()) == 1 and set(sent.redis) <= {"EVALSHA", "EVAL"}
-    assert len(sent.sql) == 1 and f"{tenant.schema}.dossiers" in sent.sql[0]
+    assert len(sent.sql) == 1 and f'"{tenant.schema}".dossiers' in sent.sql[0]
     assert sent.transaction == []
 
     sent.clear()

@@ -40,7 +40,11 @@ async def test_the_slip_stays_as_issued_greets_once_and_asks_to_pay_only_while_u
     submit_token = await _prepare(citizen)
     done = await citizen.post(
         "/procedures/1.001193/apply/submit",
-        data={"_csrf_token": await csrf(citizen, "/procedures/1.001193/apply/review"), "token": submit_token},
+        data={
+            "_csrf_token": await csrf(citizen, "/procedures/1.001193/apply/review"),
+            "token": submit_token,
+            "declaration": "yes",
+        },
     )
     assert done.status_code == 303
     found = CODE.search(done.headers["location"])

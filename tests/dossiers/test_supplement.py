@@ -29,7 +29,8 @@ async def _submitted(sign_in: SignIn, make_tenant: MakeTenant) -> tuple[httpx.As
     token = await _prepare(browser)
     form_token = await csrf(browser, "/procedures/1.001193/apply/review")
     done = await browser.post(
-        "/procedures/1.001193/apply/submit", data={"_csrf_token": form_token, "token": token}
+        "/procedures/1.001193/apply/submit",
+        data={"_csrf_token": form_token, "token": token, "declaration": "yes"},
     )
     code = CODE.search(done.headers["location"])
     assert code is not None

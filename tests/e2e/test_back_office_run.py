@@ -83,12 +83,21 @@ async def test_an_officer_processes_a_dossier_end_to_end_on_make_run(tmp_path: P
                 f"{base}/procedures/1.001193/apply", data={"_csrf_token": token, **answers}
             )
             assert ok.status_code == 303, ok.text[:1500]
+            chosen = await citizen.post(
+                f"{base}/procedures/1.001193/apply/delivery",
+                data={"_csrf_token": token, "delivery_method": "desk"},
+            )
+            assert chosen.status_code == 303, chosen.text[:1500]
             review = await citizen.get(f"{base}/procedures/1.001193/apply/review")
             submit_token = re.search(r'name="token" value="([^"]+)"', review.text)
             assert submit_token is not None
             slip = await citizen.post(
                 f"{base}/procedures/1.001193/apply/submit",
-                data={"_csrf_token": _token(review.text), "token": submit_token.group(1)},
+                data={
+                    "_csrf_token": _token(review.text),
+                    "token": submit_token.group(1),
+                    "declaration": "yes",
+                },
             )
             code = slip.headers["location"].split("/")[3]
 

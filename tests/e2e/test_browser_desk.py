@@ -1,10 +1,13 @@
 """An officer of Hà Nội on `make run` (Phạm Thị Thu Hà, development e-ID) receives a walk-in
-dossier and a postal one in a real browser (Debian's chromium, driven by Playwright), and
-downloads each appointment slip; axe-core checks every page of the way."""
+dossier and a postal one in a real browser (Debian's chromium, driven by Playwright), downloads
+each appointment slip, then works on both in the workspace (journeys/officer.py): the postal
+one accepted and a supplement asked for, the walk-in one taken to its result and handed over;
+axe-core checks every page of the way, on a desktop and on a phone screen."""
 
 from __future__ import annotations
 
 import io
+import re
 import unicodedata
 from datetime import date
 from pathlib import Path
@@ -12,6 +15,7 @@ from pathlib import Path
 from playwright.async_api import Page, async_playwright
 from pypdf import PdfReader
 
+from tests.e2e.journeys.officer import officer_finishes, officer_processes
 from tests.e2e.test_browser_journey import CHROMIUM_ARGS, PDF, assert_accessible
 from tests.e2e.test_run import _free_port, _start, _stop
 
@@ -55,7 +59,8 @@ async def test_an_officer_receives_walk_in_and_postal_dossiers_in_a_browser(tmp_
             await page.goto(base + "/")
             await page.get_by_role("link", name="Đăng nhập").click()
             await page.get_by_role("button", name="Đăng nhập với tư cách Phạm Thị Thu Hà").click()
-            await page.wait_for_url(base + "/")
+            # Officers land on their queue (or the home page, on portals that send them there).
+            await page.wait_for_url(re.compile(re.escape(base) + r"/(officer)?$"))
 
             # A walk-in: found by name, typed in with one mistake first, scans attached.
             await page.goto(base + "/officer")
@@ -147,6 +152,30 @@ async def test_an_officer_receives_walk_in_and_postal_dossiers_in_a_browser(tmp_
             await page.goto(base + "/officer?queue=new")
             queue = await page.content()
             assert walk_in in queue and postal in queue
+            await assert_accessible(page, "queue")
+
+            # The workspace: the postal dossier accepted and a supplement asked for, on a desktop.
+            await officer_processes(page, base, postal, "vi")
+            await assert_accessible(page, "workspace, supplement requested")
+            # The viewer shows the dossier's first document beside the actions.
+            frame = page.get_by_test_id("viewer").locator("iframe")
+            assert (await frame.get_attribute("src") or "").startswith("/officer/files/")
+            # Refusing asks for a confirmation first: the disclosure opens on the reason and
+            # the confirm button, nothing is sent until it is pressed.
+            await page.set_viewport_size({"width": 390, "height": 844})
+            await page.goto(base + f"/officer/dossiers/{walk_in}")
+            await page.locator('details[data-action-panel="refuse"] summary').click()
+            await page.locator("#reason-refuse").wait_for()
+            await assert_accessible(page, "workspace on a phone, refusal opened")
+            widths = await page.evaluate(
+                "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+            )
+            assert widths[0] <= widths[1], f"the workspace scrolls sideways on a phone: {widths}"
+            # The walk-in dossier to its result, on the phone.
+            await page.get_by_test_id("primary-action").click()
+            await page.wait_for_url(f"**/officer/dossiers/{walk_in}?done=accept")
+            await officer_finishes(page, base, walk_in, "vi")
+            await assert_accessible(page, "workspace, result delivered")
             assert csp_violations == []
             await browser.close()
     finally:

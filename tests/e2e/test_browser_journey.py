@@ -3,31 +3,18 @@ Playwright), with an axe-core accessibility check on every citizen page."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import async_playwright
 
+from tests.e2e.journeys.apply import apply_for_birth_registration
+
+# The accessibility check and the browser's settings live with the journeys (journeys/browser.py);
+# other browser tests still import them from here.
+from tests.e2e.journeys.browser import CHROMIUM_ARGS as CHROMIUM_ARGS
+from tests.e2e.journeys.browser import PDF as PDF
+from tests.e2e.journeys.browser import assert_accessible as assert_accessible
 from tests.e2e.test_run import _free_port, _start, _stop
-
-ROOT = Path(__file__).resolve().parents[2]
-AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-async def assert_accessible(page: Page, where: str) -> None:
-    # Through the DevTools protocol rather than add_script_tag: that adds an inline <script>,
-    # which the portal's Content-Security-Policy (rightly) refuses to run.
-    if not await page.evaluate("typeof window.axe !== 'undefined'"):
-        await page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
-    result = await page.evaluate(
-        "async () => { const r = await axe.run(document,"
-        " {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']});"
-        " return r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target)})); }"
-    )
-    serious = [v for v in result if v["impact"] in ("serious", "critical")]
-    assert serious == [], f"{where}: {json.dumps(serious, ensure_ascii=False)}"
 
 
 async def test_a_citizen_applies_for_a_birth_registration_in_a_browser(tmp_path: Path) -> None:
@@ -67,32 +54,9 @@ async def test_a_citizen_applies_for_a_birth_registration_in_a_browser(tmp_path:
             await assert_accessible(page, "search")
             await page.get_by_role("link", name="Đăng ký khai sinh", exact=True).first.click()
             await assert_accessible(page, "procedure")
-            await page.get_by_role("link", name="Nộp hồ sơ trực tuyến").click()
-            await assert_accessible(page, "form")
-
-            # The e-ID fills in only the applicant's own answers: he is the father, not the mother.
-            assert await page.get_by_label("Họ và tên mẹ").input_value() == ""
-            await page.get_by_label("Họ và tên mẹ").fill("Trần Thị Hoa")
-            await page.get_by_label("Số định danh cá nhân của mẹ").fill("001190012345")
-            await page.get_by_label("Họ, chữ đệm và tên của trẻ").fill("Nguyễn Minh Khôi")
-            await page.get_by_label("Ngày, tháng, năm sinh").fill("2026-11-20")
-            await page.get_by_label("Giới tính").select_option("Nam")
-            await page.get_by_label("Nơi sinh").fill("Bệnh viện Phụ sản Hà Nội")
-            await page.get_by_label("Có thông tin người cha").select_option("Không")
-            await page.wait_for_timeout(1200)  # let the draft autosave run
-            for document in ("to-khai", "giay-chung-sinh"):
-                await page.locator(f"#file-{document}").set_input_files(str(upload))
-                await page.locator(f"#doc-{document} button").click()
-                await page.wait_for_load_state()
-            assert await page.get_by_label("Họ, chữ đệm và tên của trẻ").input_value() == "Nguyễn Minh Khôi"
-            await page.get_by_role("button", name="Tiếp tục").click()
-            await page.wait_for_url("**/apply/review")
-            await assert_accessible(page, "review")
-            await page.get_by_test_id("submit-dossier").click()
-            await page.wait_for_load_state()
-            await page.wait_for_url("**/slip**")  # with the one-time ?moi=1
-            await assert_accessible(page, "slip")
-            code = (await page.get_by_test_id("dossier-code").inner_text()).strip()
+            # The task list, each step and the confirmation, each page checked.
+            code = await apply_for_birth_registration(page, base, upload, "vi", check=assert_accessible)
+            assert code == (await page.get_by_test_id("dossier-code").inner_text()).strip()
             assert code.startswith("000.00.01.H26-")
             assert await page.get_by_test_id("due-date").inner_text()
 

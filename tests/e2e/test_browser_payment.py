@@ -26,15 +26,22 @@ async def test_a_citizen_pays_online_and_gets_a_receipt_in_a_browser(tmp_path: P
             await page.get_by_role("button", name="Đăng nhập với tư cách Nguyễn Văn An").click()
             await page.wait_for_url(base + "/")
 
-            await page.goto(base + "/procedures/1.004873/apply")
+            # The task list's steps: the answers, the document, how to receive, check and submit.
+            await page.goto(base + "/procedures/1.004873/apply/answers")
             await page.get_by_label("Mục đích sử dụng").select_option("Kết hôn")
             await page.get_by_label("Tình trạng hôn nhân hiện tại").select_option("Chưa kết hôn")
-            await page.wait_for_timeout(1200)  # let the draft autosave run
+            await page.get_by_role("button", name="Tiếp tục", exact=True).click()
+            await page.wait_for_url("**/apply/documents")
             await page.locator("#file-to-khai").set_input_files(str(upload))
-            await page.locator("#doc-to-khai button").click()
-            await page.wait_for_load_state()
-            await page.get_by_role("button", name="Tiếp tục").click()
+            await page.get_by_test_id("upload-to-khai").click()
+            await page.get_by_test_id("uploaded-to-khai").wait_for()
+            await page.get_by_role("button", name="Tiếp tục", exact=True).click()
+            await page.wait_for_url("**/apply/delivery")
+            await page.get_by_label("Nhận trực tiếp tại Bộ phận Một cửa").check()
+            await page.get_by_role("button", name="Tiếp tục", exact=True).click()
             await page.wait_for_url("**/apply/review")
+            assert "15.000" in await page.get_by_test_id("fee-notice").inner_text()
+            await page.get_by_label("Tôi xin cam đoan").check()
             await page.get_by_test_id("submit-dossier").click()
             await page.wait_for_url("**/slip**")  # with the one-time ?moi=1
             code = (await page.get_by_test_id("dossier-code").inner_text()).strip()

@@ -95,6 +95,11 @@ async def _apply(citizen: httpx.AsyncClient, base: str) -> str:
     answers = {"purpose": "Kết hôn", "marital_status": "Chưa kết hôn"}
     saved = await citizen.post(f"{base}/procedures/{PROCEDURE}/apply", data={"_csrf_token": token, **answers})
     assert saved.status_code == 303, saved.text[:1000]
+    chosen = await citizen.post(
+        f"{base}/procedures/{PROCEDURE}/apply/delivery",
+        data={"_csrf_token": token, "delivery_method": "desk"},
+    )
+    assert chosen.status_code == 303, chosen.text[:1000]
     return (await citizen.get(f"{base}/procedures/{PROCEDURE}/apply/review")).text
 
 
@@ -104,7 +109,7 @@ async def _submit(citizen: httpx.AsyncClient, base: str, review: str) -> str:
     assert submit_token is not None
     slip = await citizen.post(
         f"{base}/procedures/{PROCEDURE}/apply/submit",
-        data={"_csrf_token": _token(review), "token": submit_token.group(1)},
+        data={"_csrf_token": _token(review), "token": submit_token.group(1), "declaration": "yes"},
     )
     assert slip.status_code == 303, slip.text[:1000]
     return slip.headers["location"].split("/")[3]

@@ -49,12 +49,21 @@ async def test_a_citizen_pays_a_fee_through_the_stand_in_checkout_on_make_run(
                 f"{base}/procedures/1.004873/apply", data={"_csrf_token": token, **answers}
             )
             assert ok.status_code == 303, ok.text[:1500]
+            chosen = await citizen.post(
+                f"{base}/procedures/1.004873/apply/delivery",
+                data={"_csrf_token": token, "delivery_method": "desk"},
+            )
+            assert chosen.status_code == 303, chosen.text[:1500]
             review = await citizen.get(f"{base}/procedures/1.004873/apply/review")
             submit_token = re.search(r'name="token" value="([^"]+)"', review.text)
             assert submit_token is not None
             slip = await citizen.post(
                 f"{base}/procedures/1.004873/apply/submit",
-                data={"_csrf_token": _token(review.text), "token": submit_token.group(1)},
+                data={
+                    "_csrf_token": _token(review.text),
+                    "token": submit_token.group(1),
+                    "declaration": "yes",
+                },
             )
             code = slip.headers["location"].split("/")[3]
             slip_page = await citizen.get(f"{base}{slip.headers['location']}")
@@ -114,6 +123,7 @@ async def test_a_citizen_pays_a_fee_through_the_stand_in_checkout_on_make_run(
                     "remaining": remaining.group(1),
                     "amount": "5.000",
                     "reason": "Thu thừa phí sao lục",
+                    "confirm": "yes",
                 },
             )
             assert refunded.status_code == 303, refunded.text[:500]
@@ -129,7 +139,12 @@ async def test_a_citizen_pays_a_fee_through_the_stand_in_checkout_on_make_run(
             opened = await officer.get(f"{base}{file_link.group(1)}")
             assert opened.content == PDF
             assert opened.headers["x-content-type-options"] == "nosniff"
-            assert opened.headers["content-security-policy"] == "default-src 'none'; sandbox"
+            # A PDF: shown in the workspace's viewer, so framed by the portal's own pages only,
+            # and no script whatever it holds (dossiers.routes.officer_file).
+            policy = opened.headers["content-security-policy"]
+            assert "default-src 'none'" in policy and "frame-ancestors 'self'" in policy
+            assert "script-src" not in policy
+            assert opened.headers["x-frame-options"] == "SAMEORIGIN"
     finally:
         _stop(server)
     files = tmp_path / "data" / "files" / "t_hanoi"

@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("backoffice", "feedback", "integrations"),
     ("payments", "workflow"),
     ("dossiers",),
+    ("organisation",),
     ("identity", "catalog"),
     ("tenancy",),
     ("core",),

@@ -90,6 +90,10 @@ async def test_an_officer_records_a_counter_payment_once_with_a_receipt(
     assert "Receipt for fees and charges" in english.text
     assert "Cash at the one-stop desk" in english.text
     assert "Mười lăm nghìn đồng" in english.text
+    # The PDF too: a translation of the Vietnamese original, which it says it is.
+    translated = PdfReader(io.BytesIO((await citizen.get(f"/receipts/{receipt.id}/pdf")).content))
+    assert "RECEIPT FOR FEES AND CHARGES" in translated.pages[0].extract_text()
+    assert "Fifteen thousand dong" in translated.pages[0].extract_text()
     citizen.cookies.delete(LANGUAGE_COOKIE)
     # Someone else's receipt does not exist for another citizen.
     stranger = await sign_in(tenant, name="Lê Văn Khác", personal_id="001190009999")
@@ -144,19 +148,25 @@ async def test_refunds_at_the_desk_are_partial_or_full_with_a_reason(
         payment_id = conn.execute(text(f"SELECT id FROM {tenant.schema}.payments")).scalar_one()
     url = f"/officer/dossiers/{code}/payments/{payment_id}/refund"
 
-    no_reason = await officer.post(url, data={"_csrf_token": token, "amount": "5000", "reason": ""})
+    no_reason = await officer.post(
+        url, data={"_csrf_token": token, "confirm": "yes", "amount": "5000", "reason": ""}
+    )
     assert no_reason.status_code == 409
     assert "lý do hoàn tiền" in no_reason.text
-    too_much = await officer.post(url, data={"_csrf_token": token, "amount": "20.000", "reason": "Thu thừa"})
+    too_much = await officer.post(
+        url, data={"_csrf_token": token, "confirm": "yes", "amount": "20.000", "reason": "Thu thừa"}
+    )
     assert too_much.status_code == 409
     assert "lớn hơn số còn có thể hoàn (15.000 đồng)" in too_much.text
     not_a_number = await officer.post(
-        url, data={"_csrf_token": token, "amount": "năm nghìn", "reason": "Thu thừa"}
+        url, data={"_csrf_token": token, "confirm": "yes", "amount": "năm nghìn", "reason": "Thu thừa"}
     )
     assert not_a_number.status_code == 409
     assert "phải là số đồng" in not_a_number.text
 
-    part = await officer.post(url, data={"_csrf_token": token, "amount": "5.000", "reason": "Thu thừa tiền"})
+    part = await officer.post(
+        url, data={"_csrf_token": token, "confirm": "yes", "amount": "5.000", "reason": "Thu thừa tiền"}
+    )
     assert part.status_code == 303
     with engine.connect() as conn:
         row = conn.execute(text(f"SELECT status, refunded_vnd FROM {tenant.schema}.payments")).one()
@@ -168,6 +178,7 @@ async def test_refunds_at_the_desk_are_partial_or_full_with_a_reason(
     assert remaining is not None and remaining.group(1) == "10000"
     form = {
         "_csrf_token": token,
+        "confirm": "yes",  # the workspace's "Xác nhận hoàn tiền" button
         "remaining": remaining.group(1),
         "amount": "",
         "reason": "Hủy hồ sơ, hoàn phí",
@@ -184,7 +195,9 @@ async def test_refunds_at_the_desk_are_partial_or_full_with_a_reason(
         ).all()
     assert (row.status, row.refunded_vnd) == ("refunded", 15000)
     assert [tuple(r) for r in refunds] == [(5000, "succeeded"), (10000, "succeeded")]
-    nothing_left = await officer.post(url, data={"_csrf_token": token, "amount": "", "reason": "Lần nữa"})
+    nothing_left = await officer.post(
+        url, data={"_csrf_token": token, "confirm": "yes", "amount": "", "reason": "Lần nữa"}
+    )
     assert nothing_left.status_code == 409
     workspace = await officer.get(f"/officer/dossiers/{code}")
     assert 'data-payment-status="refunded"' in workspace.text
@@ -194,7 +207,7 @@ async def test_refunds_at_the_desk_are_partial_or_full_with_a_reason(
     assert (
         await officer.post(
             f"/officer/dossiers/{other}/payments/{payment_id}/refund",
-            data={"_csrf_token": token, "amount": "", "reason": "Nhầm hồ sơ"},
+            data={"_csrf_token": token, "confirm": "yes", "amount": "", "reason": "Nhầm hồ sơ"},
         )
     ).status_code == 404
 

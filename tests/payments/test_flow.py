@@ -100,7 +100,7 @@ async def _refund_as_officer(
         assert token is not None
         return await officer.post(
             f"/officer/dossiers/{code}/payments/{payment_id}/refund",
-            data={"_csrf_token": token.group(1), "amount": amount, "reason": reason},
+            data={"_csrf_token": token.group(1), "confirm": "yes", "amount": amount, "reason": reason},
         )
 
 

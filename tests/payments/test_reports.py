@@ -36,7 +36,7 @@ async def test_today_s_collections_refunds_and_methods_are_reported(
     token = await _token(officer, f"/officer/dossiers/{codes[0]}")
     await officer.post(
         f"/officer/dossiers/{codes[0]}/payments/{first}/refund",
-        data={"_csrf_token": token, "amount": "5000", "reason": "Thu thừa"},
+        data={"_csrf_token": token, "confirm": "yes", "amount": "5000", "reason": "Thu thừa"},
     )
     admin = await _admin(sign_in, engine, tenant)
     page = await admin.get("/manage/payments")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -183,3 +184,35 @@ def test_catalog_has_every_text_the_templates_and_code_mark(project_root: Path) 
     catalog = english_catalog()
     in_catalog = {(m.id[0] if isinstance(m.id, tuple) else m.id, m.context) for m in catalog if m.id}
     assert sorted(extracted - in_catalog, key=str) == [], "run `make messages` and translate the new texts"
+
+
+# Errors whose f-string text is not for the portal's pages: command-line and log messages (their
+# people-facing text is a separate translatable `message=`), and the API's problem details.
+NOT_FOR_PAGES = {
+    "src/motcua/payments/settings.py": "PaymentSettingsError",
+    "src/motcua/integrations/auth.py": "ProblemError",
+    "src/motcua/integrations/webhook_api.py": "ProblemError",
+}
+VIETNAMESE_LETTER = re.compile(r"[ăâđêôơưàáạảãằắặẳẵầấậẩẫèéẹẻẽềếệểễìíịỉĩòóọỏõồốộổỗờớợởỡùúụủũừứựửữỳýỵỷỹ]", re.I)
+
+
+def test_no_error_is_a_vietnamese_f_string(project_root: Path) -> None:
+    """An f-string cannot be translated (its text is made before anyone knows the reader's
+    language): a Vietnamese message with values is a core.messages.Message instead."""
+    found = []
+    for path in sorted((project_root / "src" / "motcua").rglob("*.py")):
+        relative = str(path.relative_to(project_root))
+        if "/dev/" in relative:  # development stand-ins are not the product
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not node.args or not isinstance(node.args[0], ast.JoinedStr):
+                continue
+            name = ast.unparse(node.func)
+            text = "".join(str(v.value) for v in node.args[0].values if isinstance(v, ast.Constant))
+            if (
+                name.endswith("Error")
+                and VIETNAMESE_LETTER.search(text)
+                and NOT_FOR_PAGES.get(relative) != name
+            ):
+                found.append(f"{relative}:{node.lineno} {name}")
+    assert found == []

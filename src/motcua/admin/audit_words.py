@@ -11,6 +11,8 @@ from typing import Any
 from motcua.backoffice.services import JOB_LABELS, OTHER_JOB
 from motcua.identity.models import N_, Role
 from motcua.identity.schemas import PERSONAL_ID, mask_personal_id
+from motcua.organisation.models import UnitKind, UnitRole
+from motcua.workflow.models import StepKind
 
 Gettext = Callable[[str], str]
 
@@ -74,6 +76,13 @@ ACTION_WORDS: dict[str, str] = {
     "webhook.secret_rotated": N_("Cấp lại khóa ký sự kiện"),
     "webhook.redelivered": N_("Gửi lại một sự kiện"),
     "reporting.period_published": N_("Công bố số liệu chỉ số của một kỳ"),
+    "unit.created": N_("Thêm đơn vị"),
+    "unit.changed": N_("Sửa thông tin đơn vị"),
+    "unit.closed": N_("Đóng đơn vị"),
+    "unit.reopened": N_("Mở lại đơn vị"),
+    "unit.staff_added": N_("Giao vai trò cho cán bộ của đơn vị"),
+    "unit.staff_removed": N_("Thu hồi vai trò của cán bộ ở đơn vị"),
+    "workflow.changed": N_("Thay đổi quy trình xử lý của thủ tục"),
 }
 UNKNOWN_ACTION = N_("Thao tác khác")
 
@@ -114,7 +123,17 @@ DETAIL_LABELS: dict[str, str] = {
     "step": N_("Bước"),
     "period": N_("Kỳ số liệu"),
     "ranked": N_("Số địa phương được xếp hạng"),
+    "unit": N_("Đơn vị"),
+    "agency_code": N_("Mã cơ quan"),
+    "person": N_("Cán bộ"),
+    "changed": N_("Nội dung thay đổi"),
+    "previous_name": N_("Tên trước đó"),
+    "previous_code": N_("Mã cơ quan trước đó"),
+    "procedure": N_("Thủ tục"),
+    "steps": N_("Các bước"),
 }
+# What "changed" names, in words (organisation.services.edit_unit).
+CHANGED_WORDS = {"name": N_("Tên"), "agency_code": N_("Mã cơ quan"), "parent_id": N_("Đơn vị cấp trên")}
 OTHER_DETAIL = N_("Thông tin khác")
 SHOWN_APART = ("reason", "address")
 
@@ -137,6 +156,15 @@ def _value(key: str, value: Any, gettext: Gettext) -> str:
     text = str(value)
     if key in ("roles", "role") and text in {r.value for r in Role}:
         return gettext(Role(text).label)
+    if key == "role" and text in {r.value for r in UnitRole}:
+        return gettext(UnitRole(text).label)
+    if key == "kind" and text in {k.value for k in UnitKind}:
+        return gettext(UnitKind(text).label)
+    if key == "changed" and text in CHANGED_WORDS:
+        return gettext(CHANGED_WORDS[text])
+    if key == "steps" and text.partition(":")[0] in {k.value for k in StepKind}:
+        kind, _, share = text.partition(":")
+        return f"{gettext(StepKind(kind).label)} ({share}%)"
     if key == "previous_status":
         return gettext(TENANT_STATUS_WORDS.get(text, N_("Không rõ")))
     if key == "kind" and text in TENANT_KIND_WORDS:

@@ -25,6 +25,7 @@ from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import WorkCalendar
 from motcua.identity.services import grant_role_on
+from motcua.organisation.seeding import seed_units_on, starting_units
 from motcua.payments.settings import PaymentSettingsError, parse_payment_settings
 from motcua.tenancy import events
 from motcua.tenancy.models import Domain, TenantKind, TenantRecord, TenantStatus
@@ -45,6 +46,10 @@ from motcua.tenancy.services import (
 from motcua.tenancy.template import provision_tenant_schema
 
 log = logging.getLogger(__name__)
+
+
+# What a tenant file's [contact] table may say: who runs the portal and how to reach them.
+CONTACT_FIELDS = ("agency", "address", "hotline", "email", "hours")
 
 
 # Tenant files ------------------------------------------------------------------------------------
@@ -87,6 +92,18 @@ def spec_from_file(path: Path, **overrides: Any) -> TenantCreate:
         if not isinstance(payments, dict):
             raise TenancyError(f"{path}: [payments] must be a table")
         settings["payments"] = payments
+    contact = data.get("contact")
+    if contact is not None:
+        # The footer and information pages show it (themes/default/templates/partials/footer_contact.html).
+        if not isinstance(contact, dict):
+            raise TenancyError(f"{path}: [contact] must be a table")
+        settings["contact"] = {k: str(v) for k, v in contact.items() if k in CONTACT_FIELDS and v}
+    locality = data.get("locality")
+    if locality is not None:
+        # The province (its two-digit code) or ministry the tenant is: onboarding seeds its units.
+        if not isinstance(locality, dict) or not str(locality.get("code", "")).strip():
+            raise TenancyError(f"{path}: [locality] must be a table with a code")
+        settings["locality"] = {"code": str(locality["code"]), "name": str(locality.get("name", ""))}
     roles = data.get("roles", [])
     if not isinstance(roles, list) or not all(isinstance(r, dict) for r in roles):
         raise TenancyError(f"{path}: roles must be a list of [[roles]] tables")
@@ -258,6 +275,7 @@ def onboard_tenant(
                         conn.execute(text(search_path_sql(schema)))
                         upsert_procedures(conn, procedures)
                         _seed_roles(conn, spec.roles, actor=actor)
+                        seed_units_on(conn, starting_units(spec.kind, spec.settings))
                 elif step == "domains":
                     with engine.begin() as conn:
                         _register_domains(conn, spec.slug, hosts)

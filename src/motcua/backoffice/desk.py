@@ -26,7 +26,7 @@ from motcua.backoffice.services import dossier_by_code
 from motcua.catalog.models import Procedure
 from motcua.catalog.services import get_procedure, list_procedures, search
 from motcua.core.audit import Actor
-from motcua.core.pages import HttpRequest, client_address, page, public_origin
+from motcua.core.pages import HttpRequest, client_address, language, page, public_origin
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.forms import visible
@@ -318,7 +318,8 @@ async def officer_slip_pdf(
         applicant_phone=citizen.phone if citizen else None,
         applicant_address=citizen.address if citizen else None,
     )
-    pdf = await anyio.to_thread.run_sync(render_slip_pdf, slip)
+    # Its labels in the language of whoever downloads it.
+    pdf = await anyio.to_thread.run_sync(render_slip_pdf, slip, language(request))
     return Response(
         pdf,
         media_type="application/pdf",

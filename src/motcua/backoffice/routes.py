@@ -16,24 +16,39 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.backoffice.desk import HANDLERS as DESK_HANDLERS
 from motcua.backoffice.services import (
+    CONFIRM_FIELD,
+    CONFIRM_VALUE,
+    CONFIRMED_ACTIONS,
+    DONE_KEYS,
+    FILE_KINDS,
     JOB_LABELS,
+    NOT_CONFIRMED,
+    OTHER_FILE_KIND,
     OTHER_JOB,
+    PRIMARY_ACTION,
     QUEUE_KEYS,
     QUEUES,
+    RESULT_DOCUMENT,
+    VIEWABLE_MEDIA_TYPES,
     apologies_of,
     assign,
     dossier_by_code,
     issue_apology,
     officer_act,
+    officer_of_choice,
+    officers_of,
     queue_page,
+    staff_label,
 )
+from motcua.catalog.models import Procedure
 from motcua.core.audit import Actor, PlatformAudit
 from motcua.core.db import Database
 from motcua.core.dependencies import NO_TRANSACTION, READ_ONLY
+from motcua.core.messages import Message
 from motcua.core.pages import FormData, HttpRequest, client_address, page
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
-from motcua.dossiers.lifecycle import RULES, Action, DossierError, allowed_actions
+from motcua.dossiers.lifecycle import DONE, FINAL, RULES, Action, DossierError, allowed_actions
 from motcua.dossiers.models import Dossier, DossierFile, DossierStatus
 from motcua.dossiers.services import (
     UPLOAD_REQUEST_LIMIT,
@@ -47,8 +62,9 @@ from motcua.dossiers.services import (
 from motcua.dossiers.slip import format_fee_vnd
 from motcua.dossiers.storage import Storage
 from motcua.dossiers.uploads import UploadRejectedError
+from motcua.dossiers.words import STATUS_TONE, history_in_words, personal_ids_in
 from motcua.identity.guards import requires_officer, requires_tenant_admin
-from motcua.identity.schemas import PERSONAL_ID
+from motcua.identity.services import staff_names
 from motcua.identity.sessions import UserSession
 from motcua.payments.models import PaymentMethod, PaymentStatus, RefundStatus
 from motcua.payments.provider import PaymentProvider
@@ -105,6 +121,7 @@ async def queues(
         template,
         result=result,
         queues=QUEUES,
+        status_tone=STATUS_TONE,
         procedure=procedure or "",
         field=field or "",
         mine=mine,
@@ -126,18 +143,43 @@ async def _workspace(
     *,
     error: str | None = None,
     status_code: int = 200,
+    done: str | None = None,
+    viewing: str | None = None,
 ) -> Response[str]:
     definition = await form_definition(session, dossier.procedure_id, dossier.form_version)
     labels = {f["name"]: f["label"] for f in definition}
+    procedure = await session.get(Procedure, dossier.procedure_id)
+    kinds = {**{d["code"]: d["name"] for d in (procedure.documents if procedure else [])}, **FILE_KINDS}
+    files = sorted(await files_of(session, dossier.id), key=lambda f: (f.created_at, f.id))
+    viewable = [f for f in files if f.media_type in VIEWABLE_MEDIA_TYPES]
+    # The file in the viewer: the one asked for (?xem=…, a link of the file list, no script
+    # needed), else the result once there is one to hand over, else the first document.
+    results = [f for f in viewable if f.document_code == RESULT_DOCUMENT]
+    first = results[-1] if results and dossier.status in DONE else (viewable[0] if viewable else None)
+    shown = next((f for f in viewable if f.id == viewing), first)
     fees = await fee_state(session, tenant, dossier, provider=None)
+    history = await history_of(session, dossier.id)
+    officers = await officers_of(session) if dossier.status not in FINAL else []
+    names = await staff_names(session, personal_ids_in(history, dossier.assigned_to))
+    actions = [(a.value, RULES[a]) for a in allowed_actions(dossier.status, "officer")]
+    primary = PRIMARY_ACTION.get(dossier.status)
+    # Payment is asked for only while something is owed: a paid dossier has no such button.
+    if fees.paid:
+        actions = [(a, r) for a, r in actions if a != Action.REQUEST_PAYMENT]
     return page(
         request,
         "backoffice/workspace.html",
         status_code=status_code,
         dossier=dossier,
         answers=[(labels.get(k, k), v) for k, v in dossier.data.items()],
-        files=await files_of(session, dossier.id),
-        history=await history_of(session, dossier.id),
+        files=files,
+        file_kinds=kinds,
+        other_file_kind=OTHER_FILE_KIND,
+        shown=shown,
+        has_result=any(f.document_code == RESULT_DOCUMENT for f in files),
+        history=history_in_words(history, names, applicant=dossier.applicant_name),
+        assigned_name=staff_label(dossier.assigned_to, names) if dossier.assigned_to else None,
+        officers=officers,
         apologies=await apologies_of(session, dossier.id),
         fees=fees,
         refundable={p.id: await refundable(session, p) for p in fees.payments},
@@ -145,10 +187,16 @@ async def _workspace(
         payment_labels={s.value: s.label for s in PaymentStatus},
         method_labels={m.value: m.label for m in PaymentMethod},
         refund_labels={s.value: s.label for s in RefundStatus},
-        actions=[(a.value, RULES[a]) for a in allowed_actions(dossier.status, "officer")],
+        primary=[(a, r) for a, r in actions if a == primary],
+        secondary=[(a, r) for a, r in actions if a != primary and a not in CONFIRMED_ACTIONS],
+        confirmed=[(a, r) for a, r in actions if a in CONFIRMED_ACTIONS],
+        status_tone=STATUS_TONE,
         status_labels={s.value: s.label for s in DossierStatus},
         vietnam=VIETNAM,
         error=error,
+        done=done if done in DONE_KEYS and error is None else None,
+        confirm_field=CONFIRM_FIELD,
+        confirm_value=CONFIRM_VALUE,
     )
 
 
@@ -160,8 +208,21 @@ async def workspace(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     code: FromPath[str],
+    done: FromQuery[str | None] = None,
+    viewing: Annotated[str | None, Parameter(query="xem")] = None,
 ) -> Response[str]:
-    return await _workspace(request, tenant, db_session, await _dossier(db_session, code))
+    return await _workspace(
+        request, tenant, db_session, await _dossier(db_session, code), done=done, viewing=viewing
+    )
+
+
+def _done(dossier: Dossier, key: str) -> Redirect:
+    """Back to the workspace, which says what was done (one banner, gone on the next visit)."""
+    return Redirect(f"/officer/dossiers/{dossier.code}?done={key}", status_code=303)
+
+
+def _confirmed(data: dict[str, Any]) -> bool:
+    return str(data.get(CONFIRM_FIELD, "")) == CONFIRM_VALUE
 
 
 def _version(data: dict[str, Any]) -> int:
@@ -189,11 +250,13 @@ async def act(
     except ValueError:
         raise NotFoundException() from None
     try:
+        if chosen in CONFIRMED_ACTIONS and not _confirmed(data):
+            raise DossierError(NOT_CONFIRMED)
         if chosen == Action.FINISH and dossier.status in RULES[chosen].sources:
             results = await db_session.scalar(
                 select(func.count())
                 .select_from(DossierFile)
-                .where(DossierFile.dossier_id == dossier.id, DossierFile.document_code == "ket-qua")
+                .where(DossierFile.dossier_id == dossier.id, DossierFile.document_code == RESULT_DOCUMENT)
             )
             if not results:
                 raise DossierError("Vui lòng tải lên văn bản kết quả trước khi hoàn thành xử lý.")
@@ -213,7 +276,7 @@ async def act(
         # Refused before anything was written (rules are checked first; a lost race changes
         # no row), so the same transaction can still render the workspace.
         return await _workspace(request, tenant, db_session, dossier, error=str(exc), status_code=409)
-    return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
+    return _done(dossier, chosen.value)
 
 
 async def _check_fees(
@@ -223,16 +286,19 @@ async def _check_fees(
     only requested when something is owed (the catalogue's fee or the amount typed)."""
     fees = await fee_state(session, tenant, dossier, provider=None)
     if action == Action.REQUEST_PAYMENT:
-        typed = parse_amount_vnd(str(data.get("amount") or ""), what="Số tiền phải nộp")
+        typed = parse_amount_vnd(str(data.get("amount") or ""), what=Message("Số tiền phải nộp"))
         if fees.paid:
-            raise DossierError("Hồ sơ này đã nộp phí, lệ phí.")
+            raise DossierError(Message("Hồ sơ này đã nộp phí, lệ phí."))
         if (typed or fees.fee_vnd) <= 0:
-            raise DossierError("Nhập số tiền phải nộp (đồng) để yêu cầu nghĩa vụ tài chính.")
+            raise DossierError(Message("Nhập số tiền phải nộp (đồng) để yêu cầu nghĩa vụ tài chính."))
         return
     if action == Action.FINISH and fees.fee_vnd > 0 and not fees.paid:
         raise DossierError(
-            f"Hồ sơ chưa nộp phí, lệ phí ({format_fee_vnd(fees.fee_vnd)}): hãy “Yêu cầu nghĩa vụ tài "
-            "chính” hoặc ghi nhận thu phí tại quầy trước khi hoàn thành xử lý."
+            Message(
+                "Hồ sơ chưa nộp phí, lệ phí (%(fee)s): hãy “Yêu cầu nghĩa vụ tài chính” hoặc ghi nhận "
+                "thu phí tại quầy trước khi hoàn thành xử lý.",
+                fee=format_fee_vnd(fees.fee_vnd),
+            )
         )
 
 
@@ -246,10 +312,12 @@ async def assign_dossier(
     data: FormData,
 ) -> Response[Any]:
     dossier = await _dossier(db_session, code)
-    target = str(data.get("to", "")).strip() or user.personal_id
+    # The picker sends an officer's role grant; the server checks it is one of this tenant's
+    # officers (the list is a convenience, not the check).
+    target = await officer_of_choice(db_session, str(data.get("to", "")).strip())
     try:
-        if not PERSONAL_ID.match(target):
-            raise DossierError("Số định danh của cán bộ phải gồm đúng 12 chữ số.")
+        if target is None:
+            raise DossierError(Message("Chọn một cán bộ trong danh sách cán bộ của cơ quan."))
         await assign(
             db_session,
             dossier,
@@ -259,7 +327,7 @@ async def assign_dossier(
         )
     except DossierError as exc:
         return await _workspace(request, tenant, db_session, dossier, error=str(exc), status_code=409)
-    return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
+    return _done(dossier, "assign")
 
 
 @post("/officer/dossiers/{code:str}/apology", guards=[requires_officer], include_in_schema=False)
@@ -290,7 +358,7 @@ async def apology(
         )
     except DossierError as exc:
         return await _workspace(request, tenant, db_session, dossier, error=str(exc), status_code=409)
-    return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
+    return _done(dossier, "apology")
 
 
 @post(
@@ -327,10 +395,10 @@ async def upload_result(
         validated,
         stored,
         citizen_id=dossier.citizen_id,
-        document_code="ket-qua",
+        document_code=RESULT_DOCUMENT,
         dossier_id=dossier.id,
     )
-    return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
+    return _done(dossier, "result")
 
 
 @post("/officer/dossiers/{code:str}/payments/counter", guards=[requires_officer], include_in_schema=False)
@@ -353,7 +421,7 @@ async def counter_payment(
         )
     except DossierError as exc:
         return await _workspace(request, tenant, db_session, dossier, error=str(exc), status_code=409)
-    return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
+    return _done(dossier, "counter_payment")
 
 
 @post(
@@ -379,6 +447,8 @@ async def refund_payment(
         if payment_id not in {p.id for p in await payments_of(session, dossier.id)}:
             raise NotFoundException()
     try:
+        if not _confirmed(data):
+            raise DossierError(NOT_CONFIRMED)
         await request_refund(
             db,
             payments,
@@ -393,7 +463,7 @@ async def refund_payment(
         async with db.tenant_session(tenant) as session:
             dossier = await _dossier(session, code)
             return await _workspace(request, tenant, session, dossier, error=str(exc), status_code=409)
-    return Redirect(f"/officer/dossiers/{dossier.code}", status_code=303)
+    return _done(dossier, "refund")
 
 
 @get("/manage/jobs", guards=[requires_tenant_admin], include_in_schema=False)

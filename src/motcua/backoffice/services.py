@@ -16,11 +16,13 @@ from motcua.catalog.models import Procedure
 from motcua.core.actions import after_commit, emit
 from motcua.core.audit import Actor
 from motcua.core.events import DeadlineEvent
+from motcua.core.messages import Message
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, WorkCalendar
 from motcua.dossiers.lifecycle import (
     DONE,
     FINAL,
+    RULES,
     STALE,
     Action,
     DossierError,
@@ -32,6 +34,8 @@ from motcua.dossiers.models import ApologySlip, Dossier, DossierStatus
 from motcua.dossiers.services import request_supplement, tell_applicant
 from motcua.dossiers.slip import format_fee_vnd
 from motcua.identity.models import N_, Citizen, Role, RoleGrant
+from motcua.identity.schemas import mask_personal_id
+from motcua.identity.services import staff_names
 from motcua.payments.settings import parse_amount_vnd
 
 # The background jobs in words, by Dramatiq actor name (the name a failure is recorded under,
@@ -57,6 +61,7 @@ OTHER_JOB = N_("Công việc nền khác")
 
 S = DossierStatus
 PAGE_SIZE = 50
+WORKING_DAY_HOURS = 8
 # "Due soon" = within 2 working days (16 working hours with the default calendar).
 DUE_SOON_HOURS = 16
 
@@ -68,13 +73,13 @@ class Queue:
 
 
 QUEUES = (
-    Queue("new", "Chờ tiếp nhận"),
-    Queue("in_progress", "Đang xử lý"),
-    Queue("supplement", "Chờ bổ sung"),
-    Queue("payment", "Chờ nộp phí"),
-    Queue("due_soon", "Sắp đến hạn"),
-    Queue("overdue", "Quá hạn"),
-    Queue("finished", "Đã kết thúc"),
+    Queue("new", N_("Chờ tiếp nhận")),
+    Queue("in_progress", N_("Đang xử lý")),
+    Queue("supplement", N_("Chờ bổ sung")),
+    Queue("payment", N_("Chờ nộp phí")),
+    Queue("due_soon", N_("Sắp đến hạn")),
+    Queue("overdue", N_("Quá hạn")),
+    Queue("finished", N_("Đã kết thúc")),
 )
 QUEUE_KEYS = {q.key for q in QUEUES}
 _ACTIVE = (S.ACCEPTED, S.IN_PROGRESS, S.SUPPLEMENT_REQUESTED, S.PAYMENT_REQUESTED)
@@ -108,6 +113,36 @@ class QueueRow:
     due_at: datetime
     assigned_to: str | None
     hours_left: float  # working hours; negative when late
+    # The officer in charge as people read it: their name, else their masked ID; None: nobody.
+    assigned_name: str | None = None
+    # An online dossier nobody accepted nor refused within its reception time (the queue
+    # "overdue" lists it too).
+    reception_late: bool = False
+    # Past its due date, as the queue "overdue" counts it: a dossier due at 17:00 is late at
+    # 20:00 although no working hour has passed since.
+    late: bool = False
+
+    @property
+    def due_flag(self) -> str | None:
+        """Overdue or due soon ("overdue", "due_soon") while the office works on the dossier, as
+        the queues count them; None otherwise (a dossier waiting for the applicant is not late
+        on the office's side, a finished one is no longer due)."""
+        if self.status == S.SUBMITTED:
+            return "overdue" if self.reception_late else None
+        if self.status not in (S.ACCEPTED, S.IN_PROGRESS):
+            return None
+        if self.late:
+            return "overdue"
+        return "due_soon" if self.hours_left < DUE_SOON_HOURS else None
+
+    @property
+    def time_left(self) -> tuple[str, int]:
+        """What is left (or how late), in whole working days from one day on, else in working
+        hours: the unit ("days"/"hours") and the count, for the template's plural forms."""
+        hours = abs(self.hours_left)
+        if hours >= WORKING_DAY_HOURS:
+            return "days", round(hours / WORKING_DAY_HOURS)
+        return "hours", round(hours)
 
 
 @dataclass(frozen=True)
@@ -211,6 +246,7 @@ async def queue_page(
                 Dossier.status,
                 Dossier.received_at,
                 Dossier.due_at,
+                Dossier.reception_due_at,
                 Dossier.assigned_to,
             )
             .where(conditions[queue], *filters)
@@ -220,6 +256,9 @@ async def queue_page(
     ).all()
     rows = found[:PAGE_SIZE]
     more = len(found) > PAGE_SIZE
+    # Officers in charge by name: one lookup for the page's few officers (not cached with the
+    # counts: a rename or a new assignment shows at once).
+    names = await staff_names(session, {r.assigned_to for r in rows if r.assigned_to})
     return QueuePage(
         next_after=queue_cursor(rows[-1].due_at, rows[-1].id) if more else None,
         is_later_page=cursor is not None,
@@ -236,6 +275,11 @@ async def queue_page(
                 due_at=r.due_at.astimezone(VIETNAM),
                 assigned_to=r.assigned_to,
                 hours_left=_hours_left(calendar, now, r.due_at),
+                assigned_name=staff_label(r.assigned_to, names) if r.assigned_to else None,
+                late=r.due_at < now,
+                reception_late=r.status == S.SUBMITTED
+                and r.reception_due_at is not None
+                and r.reception_due_at < now,
             )
             for r in rows
         ],
@@ -291,6 +335,85 @@ async def dossier_by_code(session: AsyncSession, code: str) -> Dossier | None:
     return await session.scalar(select(Dossier).where(Dossier.code == code[:80]))
 
 
+# The workspace's actions, as the officer meets them ------------------------------------------
+# One primary action per status (GOV.UK: one main call to action a page): what moves the dossier
+# on. A status missing here waits for someone else (the applicant's supplement or payment).
+PRIMARY_ACTION: dict[str, Action] = {
+    S.SUBMITTED: Action.ACCEPT,
+    S.ACCEPTED: Action.START,
+    S.IN_PROGRESS: Action.FINISH,
+    S.PROCESSED: Action.DELIVER,
+}
+# Actions that end a dossier or give money back: behind a confirmation step, and refused when the
+# request does not carry the confirmation (a stray or replayed POST changes nothing).
+CONFIRMED_ACTIONS = frozenset({Action.REFUSE, Action.STOP})
+CONFIRM_FIELD = "confirm"
+CONFIRM_VALUE = "yes"
+NOT_CONFIRMED = N_("Hãy xác nhận thao tác này bằng nút “Xác nhận” trong phần đã mở; chưa có gì thay đổi.")
+
+# The success banners after an action (?done=… on the redirect back to the workspace): only
+# these keys are shown, whatever the query says.
+DONE_KEYS = frozenset(
+    {
+        *(a.value for a in Action if RULES[a].by == "officer"),
+        "assign",
+        "apology",
+        "result",
+        "counter_payment",
+        "refund",
+    }
+)
+
+# What a dossier's files are, by document code, besides the procedure's own documents.
+RESULT_DOCUMENT = "ket-qua"
+FILE_KINDS = {
+    RESULT_DOCUMENT: N_("Văn bản kết quả"),
+    "bo-sung": N_("Giấy tờ bổ sung"),
+}
+OTHER_FILE_KIND = N_("Giấy tờ khác")
+# Shown in the workspace's viewer; anything else is downloaded (a browser would otherwise try to
+# open a Word file or an archive in the frame).
+VIEWABLE_MEDIA_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg"})
+
+
+def staff_label(personal_id: str, names: dict[str, str]) -> str:
+    """A member of staff as people read them: the name from their latest login, else the masked
+    personal ID (an officer granted the role who never signed in); never the full number."""
+    return names.get(personal_id) or mask_personal_id(personal_id)
+
+
+@dataclass(frozen=True)
+class OfficerChoice:
+    """One line of the officer picker. The form sends ``grant_id`` (the officer's role grant), so
+    the page carries no personal ID number."""
+
+    grant_id: int
+    personal_id: str
+    name: str
+
+
+async def officers_of(session: AsyncSession) -> list[OfficerChoice]:
+    """The officers of this tenant (its schema's role grants), by name."""
+    grants = (
+        await session.execute(
+            select(func.min(RoleGrant.id), RoleGrant.personal_id)
+            .where(RoleGrant.role == Role.OFFICER)
+            .group_by(RoleGrant.personal_id)
+        )
+    ).all()
+    names = await staff_names(session, {g.personal_id for g in grants})
+    choices = [OfficerChoice(int(g[0]), g.personal_id, staff_label(g.personal_id, names)) for g in grants]
+    return sorted(choices, key=lambda c: (c.name.casefold(), c.grant_id))
+
+
+async def officer_of_choice(session: AsyncSession, choice: str) -> OfficerChoice | None:
+    """The officer a picker's value names, or None when it is not an officer of this tenant (a
+    tampered form, a grant revoked since the page was shown)."""
+    if not choice.isdigit() or len(choice) > 18:
+        return None
+    return next((c for c in await officers_of(session) if c.grant_id == int(choice)), None)
+
+
 async def officer_act(
     session: AsyncSession,
     tenant: Tenant,
@@ -315,7 +438,7 @@ async def officer_act(
             values["assigned_to"] = actor.personal_id  # whoever receives a dossier owns it until reassigned
         if action == Action.REQUEST_PAYMENT:
             # The amount the officer worked out (fees per page, per copy…); none: the catalogue's.
-            amount = parse_amount_vnd(str(data.get("amount") or ""), what="Số tiền phải nộp")
+            amount = parse_amount_vnd(str(data.get("amount") or ""), what=Message("Số tiền phải nộp"))
             if amount is not None:
                 values["fee_vnd"] = amount
                 reason = reason or f"Số tiền phải nộp: {format_fee_vnd(amount)}"
@@ -339,13 +462,16 @@ TELLS_APPLICANT = {
 }
 
 
-async def assign(session: AsyncSession, dossier: Dossier, *, to: str, actor: Actor, version: int) -> None:
+async def assign(
+    session: AsyncSession, dossier: Dossier, *, to: OfficerChoice, actor: Actor, version: int
+) -> None:
     if version != dossier.version:
         raise DossierError(STALE)
     if dossier.status in FINAL:
-        raise DossierError("Hồ sơ đã kết thúc, không phân công được.")
-    await guarded_update(session, dossier, version, assigned_to=to)
-    await record_event(session, dossier, actor=actor, reason=f"Phân công cho cán bộ {to}")
+        raise DossierError(Message("Hồ sơ đã kết thúc, không phân công được."))
+    await guarded_update(session, dossier, version, assigned_to=to.personal_id)
+    # The history says who, by name: it is read by the applicant too, never a personal ID number.
+    await record_event(session, dossier, actor=actor, reason=f"Phân công cho cán bộ {to.name}")
     await session.refresh(dossier)
 
 
@@ -363,11 +489,11 @@ async def issue_apology(
     if version != dossier.version:
         raise DossierError(STALE)
     if dossier.status not in (S.SUBMITTED, *_ACTIVE):
-        raise DossierError("Chỉ gửi phiếu xin lỗi cho hồ sơ đang giải quyết.")
+        raise DossierError(Message("Chỉ gửi phiếu xin lỗi cho hồ sơ đang giải quyết."))
     if not reason.strip():
-        raise DossierError("Phiếu xin lỗi cần ghi rõ lý do chậm.")
+        raise DossierError(Message("Phiếu xin lỗi cần ghi rõ lý do chậm."))
     if new_due <= dossier.due_at:
-        raise DossierError("Ngày hẹn mới phải sau ngày hẹn hiện tại.")
+        raise DossierError(Message("Ngày hẹn mới phải sau ngày hẹn hiện tại."))
     slip = ApologySlip(
         dossier_id=dossier.id,
         previous_due_at=dossier.due_at,

@@ -24,6 +24,7 @@ from motcua.catalog.services import (
     search,
 )
 from motcua.core.db import Database
+from motcua.core.messages import Message
 from motcua.core.pages import HttpRequest, not_found_page, page
 from motcua.core.ratelimit import limited
 from motcua.core.tenant import Tenant
@@ -82,7 +83,12 @@ async def procedure_search(
 ) -> Response[str]:
     catalog = await catalog_of(catalog_cache, tenant, db)
     result = search(
-        catalog, (q or "")[:200], field=field, level=_level(level), page=_page_number(page_number)
+        catalog,
+        (q or "")[:200],
+        field=field,
+        level=_level(level),
+        page=_page_number(page_number),
+        index=catalog_cache.index_of(tenant.schema, catalog),
     )
     context: dict[str, Any] = {"result": result, "fields": fields_of(catalog), "levels": LEVELS}
     if request.headers.get("hx-request") == "true":
@@ -101,7 +107,7 @@ async def procedure_page(
 ) -> Response[str]:
     procedure = await procedure_of(catalog_cache, tenant, db, code[:60])
     if procedure is None:
-        return not_found_page(request, f"Không có thủ tục mã {code[:60]} trên cổng này.")
+        return not_found_page(request, Message("Không có thủ tục mã %(code)s trên cổng này.", code=code[:60]))
     return page(
         request,
         "procedure.html",
@@ -168,7 +174,12 @@ async def api_procedures(
     "Đăng ký khai sinh"). Fees in VND (whole đồng)."""
     catalog = await catalog_of(catalog_cache, tenant, db)
     result: SearchResult = search(
-        catalog, (q or "")[:200], field=field, level=_level(level), page=_page_number(page_number)
+        catalog,
+        (q or "")[:200],
+        field=field,
+        level=_level(level),
+        page=_page_number(page_number),
+        index=catalog_cache.index_of(tenant.schema, catalog),
     )
     return {
         "items": [_api_item(p) for p in result.items],

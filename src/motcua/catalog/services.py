@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure, ProcedureForm
 from motcua.catalog.schemas import ProcedureSpec, ProcedureSummary
-from motcua.catalog.text import fold
+from motcua.catalog.text import deletions, fold, one_edit, with_synonyms
 from motcua.tenancy.services import schema_for
 
 _SUMMARY_COLUMNS = (
@@ -111,6 +111,8 @@ async def count_procedures(session: AsyncSession) -> int:
 # Search ----------------------------------------------------------------------------------------
 PER_PAGE = 20
 
+Terms = tuple[tuple[str, ...], ...]  # every term must match; a term matches by any of its spellings
+
 
 @dataclass(frozen=True)
 class SearchResult:
@@ -121,10 +123,76 @@ class SearchResult:
     query: str
     field: str | None
     level: str | None
+    # What else was searched for: the synonyms' targets as written ("tình trạng hôn nhân")…
+    also: tuple[str, ...] = ()
+    # …or, when the query as typed found nothing, the words it was read as ("khai sinh").
+    corrected: str | None = None
 
     @property
     def pages(self) -> int:
         return max(1, math.ceil(self.total / self.per_page))
+
+
+class SearchIndex:
+    """The words of one catalogue, for one-typo matching: every word and, for each way of
+    deleting one letter from it, the words that gives (two words one edit apart share one such
+    key). Kept with the cached catalogue (``CatalogCache.index_of``) and built when a search
+    first needs it, so a search with a typo looks up a few keys instead of comparing with every
+    word, and searches without one cost nothing more."""
+
+    def __init__(self, catalog: Sequence[ProcedureSummary]) -> None:
+        self._catalog = catalog
+        self._words: frozenset[str] | None = None
+        self._near: dict[str, set[str]] = {}
+
+    @property
+    def words(self) -> frozenset[str]:
+        # Built on the first search that needs it (a query with a typo), not on every search.
+        if self._words is None:
+            self._words = frozenset(w for p in self._catalog for w in p.search_text.split())
+            for word in self._words:
+                if len(word) >= 3:
+                    for key in deletions(word):
+                        self._near.setdefault(key, set()).add(word)
+        return self._words
+
+    def contains(self, term: str) -> bool:
+        """Whether the term occurs in some word of the catalogue (search matches inside words)."""
+        words = self.words
+        return term in words or any(term in w for w in words)
+
+    def near(self, term: str) -> tuple[str, ...]:
+        """The catalogue's words one typo away from ``term`` (text.one_edit), sorted."""
+        if not self.words:
+            return ()
+        found = {w for key in deletions(term) for w in self._near.get(key, ()) if one_edit(term, w)}
+        return tuple(sorted(found))
+
+
+def _score(p: ProcedureSummary, terms: Terms, phrase: str | None) -> int:
+    """The rank of a procedure that matches ``terms``."""
+    name = fold(p.name)
+    score = sum(10 for spellings in terms if any(t in name for t in spellings)) + len(terms)
+    if phrase and phrase in name:
+        score += 100 + (50 if name.startswith(phrase) else 0)
+    elif phrase and phrase in p.search_text:
+        score += 20
+    return score
+
+
+def _corrected(terms: Terms, index: SearchIndex) -> Terms | None:
+    """The terms with each one the catalogue does not contain replaced by its words one typo
+    away; None when such a term has none (the query cannot match)."""
+    fixed = []
+    for spellings in terms:
+        if any(index.contains(t) for t in spellings):
+            fixed.append(spellings)
+            continue
+        near = tuple(w for t in spellings for w in index.near(t))
+        if not near:
+            return None
+        fixed.append(near)
+    return tuple(fixed)
 
 
 def search(
@@ -135,35 +203,63 @@ def search(
     level: str | None = None,
     page: int = 1,
     per_page: int = PER_PAGE,
+    index: SearchIndex | None = None,
 ) -> SearchResult:
     """Diacritic-insensitive search over the (cached) catalog: every word must appear; matches
-    in the name rank above matches elsewhere, the whole phrase above scattered words.
+    in the name rank above matches elsewhere, the whole phrase above scattered words. The query
+    rewritten by the synonyms list (text.with_synonyms) is searched too; and when neither finds
+    anything, each word the catalogue does not contain is read as the catalogue's words one typo
+    away ("khai snh" → "khai sinh"). ``index``: the catalogue's SearchIndex when it is cached.
 
     In memory on purpose: a tenant has at most a few thousand procedures, already cached per
     process, so this costs less than one database round trip."""
     folded = fold(query or "")
-    terms = folded.split()
+    plans: list[tuple[Terms, str | None]] = [(tuple((t,) for t in folded.split()), folded)]
+    rewritten = with_synonyms(folded) if folded else None
+    if rewritten is not None:
+        plans.append((tuple((t,) for t in rewritten[0].split()), rewritten[0]))
     field_key = fold(field) if field else None
-    scored: list[tuple[int, ProcedureSummary]] = []
-    for p in catalog:
-        if level and p.level != level:
-            continue
-        if field_key and fold(p.field) != field_key:
-            continue
-        if not terms:
-            scored.append((0, p))
-            continue
-        if not all(t in p.search_text for t in terms):
-            continue
-        name = fold(p.name)
-        score = sum(10 for t in terms if t in name) + len(terms)
-        if folded in name:
-            score += 100 + (50 if name.startswith(folded) else 0)
-        elif folded in p.search_text:
-            score += 20
-        if p.code == (query or "").strip():
-            score += 1000
-        scored.append((score, p))
+    candidates = (
+        [
+            p
+            for p in catalog
+            if (not level or p.level == level) and (not field_key or fold(p.field) == field_key)
+        ]
+        if level or field_key
+        else catalog
+    )
+    code = (query or "").strip()
+
+    def run(plans: Sequence[tuple[Terms, str | None]]) -> list[tuple[int, ProcedureSummary]]:
+        # The hot loop of every search, one comprehension per reading of the query: a substring
+        # test per word and procedure, as before synonyms and typos (a term with several
+        # spellings, a typo's readings, is the rare case).
+        best: dict[str, tuple[int, ProcedureSummary]] = {}
+        for terms, phrase in plans:
+            if all(len(spellings) == 1 for spellings in terms):
+                words = [spellings[0] for spellings in terms]
+                matched = [p for p in candidates if all(w in p.search_text for w in words)]
+            else:
+                matched = [
+                    p
+                    for p in candidates
+                    if all(any(t in p.search_text for t in spellings) for spellings in terms)
+                ]
+            for p in matched:
+                score = _score(p, terms, phrase) + (1000 if p.code == code else 0)
+                if p.code not in best or best[p.code][0] < score:
+                    best[p.code] = (score, p)
+        return list(best.values())
+
+    scored = run(plans) if folded else [(0, p) for p in candidates]
+    corrected = None
+    if not scored and folded:
+        index = index or SearchIndex(catalog)
+        fixes = [(c, None) for terms, _ in plans if (c := _corrected(terms, index)) is not None]
+        scored = run(fixes)
+        if scored:
+            # What the first reading was: each term as its closest catalogue word.
+            corrected = " ".join(spellings[0] for spellings in fixes[0][0])
     scored.sort(key=lambda sp: (-sp[0], fold(sp[1].name)))
     total = len(scored)
     pages = max(1, math.ceil(total / per_page))
@@ -177,6 +273,8 @@ def search(
         query=query or "",
         field=field,
         level=level,
+        also=tuple(rewritten[1]) if rewritten is not None and total and corrected is None else (),
+        corrected=corrected,
     )
 
 
@@ -196,6 +294,8 @@ class CatalogCache:
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
         self._entries: dict[str, tuple[float, list[ProcedureSummary]]] = {}
+        # Each cached catalogue's SearchIndex (built when a search with a typo first needs it).
+        self._indexes: dict[str, tuple[list[ProcedureSummary], SearchIndex]] = {}
         self._details: dict[tuple[str, str], tuple[float, Procedure | None]] = {}
 
     def get(self, schema: str) -> list[ProcedureSummary] | None:
@@ -206,6 +306,14 @@ class CatalogCache:
 
     def put(self, schema: str, procedures: list[ProcedureSummary]) -> None:
         self._entries[schema] = (time.monotonic() + self.ttl, procedures)
+
+    def index_of(self, schema: str, procedures: list[ProcedureSummary]) -> SearchIndex:
+        """The search index of ``procedures`` (the list this cache handed out for ``schema``),
+        built once per cached list: a reloaded catalogue is a new list and gets a new index."""
+        entry = self._indexes.get(schema)
+        if entry is None or entry[0] is not procedures:
+            entry = self._indexes[schema] = (procedures, SearchIndex(procedures))
+        return entry[1]
 
     def get_detail(self, schema: str, code: str) -> tuple[bool, Procedure | None]:
         entry = self._details.get((schema, code))
@@ -223,8 +331,10 @@ class CatalogCache:
         if schema is None:
             self._entries.clear()
             self._details.clear()
+            self._indexes.clear()
         else:
             self._entries.pop(schema, None)
+            self._indexes.pop(schema, None)
             self._details = {k: v for k, v in self._details.items() if k[0] != schema}
 
     def catalog_changed(self, slug: str) -> None:

@@ -73,6 +73,8 @@ class DossierEvent(Event):
     new_due_at: datetime | None = None
     receipt: str | None = None
     receipt_id: int | None = None
+    # The applicant's language (core.theming.LANGUAGES): the message is written in it.
+    language: str = "vi"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -53,6 +53,12 @@ def public_path(request: HttpRequest) -> str:
     return f"{path}?{query}" if query else path
 
 
+def phase(request: HttpRequest) -> str | None:
+    """The environment a page says it runs in ("development", "test"), or None in production."""
+    settings = settings_of(request)
+    return None if settings.is_production else settings.env
+
+
 def page(
     request: HttpRequest,
     template: str,
@@ -70,6 +76,8 @@ def page(
         csrf_token=csrf_token(request),
         request_path=request.url.path,
         here=public_path(request),
+        # The phase banner of base.html: every page outside production says it is a test portal.
+        phase=phase(request),
         **context,
     )
     return Response(html, status_code=status_code, media_type="text/html", headers=headers)

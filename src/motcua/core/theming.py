@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import io
 import logging
+import tomllib
 from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import datetime
 from functools import cache, lru_cache, partial
@@ -40,6 +41,7 @@ from jinja2 import (
 )
 from jinja2.visitor import NodeTransformer
 
+from motcua.core.messages import translator
 from motcua.core.tenant import Tenant
 
 log = logging.getLogger(__name__)
@@ -235,12 +237,14 @@ class Themes:
         # so templates may translate runtime text (`_(message)`, which may hold a requested URL)
         # safely. New-style would mark every result as safe HTML and %-format it.
         env.install_gettext_translations(t, newstyle=False)  # type: ignore[attr-defined]
-        # `_` straight to gettext, not Jinja's alias that looks `gettext` up again on every call.
-        env.globals["_"] = t.gettext
+        term = term_filter(t.gettext)
+        # `_` straight to gettext (not Jinja's alias that looks `gettext` up again on every call),
+        # and a Message built in Python (core.messages) translated with its values.
+        env.globals["_"] = translator(t.gettext, term, lang)
         env.filters["vnd"] = format_vnd
         env.filters["filesize"] = partial(format_size, lang=lang)
         env.filters["vntime"] = vietnam_time
-        env.filters["term"] = term_filter(t.gettext)
+        env.filters["term"] = term
         env.filters["duration"] = duration_filter(t)
         env.globals["static"] = self.static_url
         env.globals["theme_name"] = theme
@@ -273,6 +277,10 @@ class Themes:
 
 
 # Message extraction (babel.cfg) ----------------------------------------------------------------
+# The classes of core.messages, whose first argument is the msgid.
+MESSAGE_KEYWORDS = ("Message", "Term")
+
+
 def extract_vietnamese(
     fileobj: IO[bytes],
     keywords: Mapping[str, Any],
@@ -283,7 +291,8 @@ def extract_vietnamese(
     (``{{ _(title) }}``, ``{{ label|term }}``): the string literals with non-ASCII letters (that is,
     Vietnamese; identifiers and protocol strings are ASCII) inside the top-level definitions that
     babel.cfg names (``names = MESSAGES, http_exception_handler``), docstrings and f-strings left
-    out. Then the usual ``_()`` calls, as Babel's own Python extractor finds them."""
+    out. Then the usual ``_()`` calls, as Babel's own Python extractor finds them, and the msgids
+    of ``Message("…", name=value)`` and ``Term("…")`` (``core.messages``)."""
     source = fileobj.read()
     names = {n.strip() for n in str(options.get("names", "")).split(",") if n.strip()}
     tree = ast.parse(source)
@@ -308,7 +317,18 @@ def extract_vietnamese(
                     and id(sub) not in formatted
                 ):
                     yield sub.lineno, None, sub.value, []
-    yield from extract_python(io.BytesIO(source), keywords, comment_tags, cast(Any, options))
+    # Babel hands extractors the keyword names only and looks each found name up in its own
+    # map, which has no Message: those calls are yielded as plain msgids (funcname None).
+    names_too = dict.fromkeys((*keywords, *MESSAGE_KEYWORDS))
+    for lineno, funcname, messages, comments in extract_python(
+        io.BytesIO(source), names_too, comment_tags, cast(Any, options)
+    ):
+        if funcname in MESSAGE_KEYWORDS:
+            first = messages[0] if isinstance(messages, tuple | list) else messages
+            if isinstance(first, str):
+                yield lineno, None, first, comments
+        else:
+            yield lineno, funcname, messages, comments
 
 
 def _defined_name(node: ast.stmt) -> set[str]:
@@ -319,3 +339,32 @@ def _defined_name(node: ast.stmt) -> set[str]:
     if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
         return {node.target.id}
     return set()
+
+
+def extract_toml(
+    fileobj: IO[bytes],
+    keywords: Mapping[str, Any],
+    comment_tags: Collection[str],
+    options: Mapping[str, Any],
+) -> Iterator[tuple[Any, ...]]:
+    """A Babel extractor for data files whose Vietnamese texts pages translate at render (the
+    Decision 766 groups and criteria): the string values of the keys babel.cfg names
+    (``keys = name, source, note``), wherever they are in the file, that have Vietnamese letters."""
+    source = fileobj.read().decode("utf-8")
+    keys = {k.strip() for k in str(options.get("keys", "")).split(",") if k.strip()}
+    lines = source.splitlines()
+
+    def walk(node: Any) -> Iterator[str]:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in keys and isinstance(value, str) and not value.isascii():
+                    yield value
+                else:
+                    yield from walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from walk(item)
+
+    for text in walk(tomllib.loads(source)):
+        lineno = next((n for n, line in enumerate(lines, start=1) if text in line), 0)
+        yield lineno, None, text, []

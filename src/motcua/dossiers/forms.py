@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from motcua.core.messages import InSentence, Message
+from motcua.dossiers.models import Delivery
+from motcua.identity.models import N_
+
 _PERSONAL_ID = re.compile(r"^\d{12}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s]{2,}$")
 _PHONE = re.compile(r"^(\+84|0)\d{9,10}$")
@@ -59,8 +63,11 @@ def validate(
         value = raw[name]
         if not value:
             if f.get("required"):
-                verb = "chọn" if kind == "select" else "nhập"
-                result.errors[name] = f"Vui lòng {verb} {label[0].lower() + label[1:]}."
+                result.errors[name] = (
+                    Message("Vui lòng chọn %(field)s.", field=InSentence(label))
+                    if kind == "select"
+                    else Message("Vui lòng nhập %(field)s.", field=InSentence(label))
+                )
             continue
         error, cleaned = _check(f, kind, label, value, today)
         if error:
@@ -71,46 +78,54 @@ def validate(
 
 
 def _check(f: Mapping[str, Any], kind: str, label: str, value: str, today: date) -> tuple[str | None, Any]:
+    # Messages (core.messages): shown in the reader's language; the label is the procedure's
+    # own (Vietnamese) data and stays as written.
     max_length = int(f.get("max_length", DEFAULT_MAX.get(kind, 200)))
     if len(value) > max_length:
-        return f"{label} không được dài quá {max_length} ký tự.", None
+        return Message("%(label)s không được dài quá %(max)s ký tự.", label=label, max=max_length), None
     if kind == "personal_id":
         digits = value.replace(" ", "")
         if not _PERSONAL_ID.match(digits):
-            return f"{label} phải gồm đúng 12 chữ số.", None
+            return Message("%(label)s phải gồm đúng 12 chữ số.", label=label), None
         return None, digits
     if kind == "date":
         try:
             day = date.fromisoformat(value)
         except ValueError:
-            return f"{label} không đúng định dạng ngày (ngày/tháng/năm).", None
+            return Message("%(label)s không đúng định dạng ngày (ngày/tháng/năm).", label=label), None
         low, high = _bound(f.get("min"), today), _bound(f.get("max"), today)
         if high is not None and day > high:
-            return f"{label} không được sau ngày {high:%d/%m/%Y}.", None
+            return Message(
+                "%(label)s không được sau ngày %(date)s.", label=label, date=f"{high:%d/%m/%Y}"
+            ), None
         if low is not None and day < low:
-            return f"{label} không được trước ngày {low:%d/%m/%Y}.", None
+            return Message(
+                "%(label)s không được trước ngày %(date)s.", label=label, date=f"{low:%d/%m/%Y}"
+            ), None
         return None, day.isoformat()
     if kind == "number":
         try:
             number = int(value.replace(".", "").replace(" ", ""))
         except ValueError:
-            return f"{label} phải là một số nguyên.", None
+            return Message("%(label)s phải là một số nguyên.", label=label), None
         if "min" in f and number < int(f["min"]):
-            return f"{label} phải từ {f['min']} trở lên.", None
+            return Message("%(label)s phải từ %(min)s trở lên.", label=label, min=f["min"]), None
         if "max" in f and number > int(f["max"]):
-            return f"{label} không được lớn hơn {f['max']}.", None
+            return Message("%(label)s không được lớn hơn %(max)s.", label=label, max=f["max"]), None
         return None, number
     if kind == "email" and not _EMAIL.match(value):
-        return f"{label} không đúng định dạng, ví dụ: ten@example.vn.", None
+        return Message("%(label)s không đúng định dạng, ví dụ: ten@example.vn.", label=label), None
     if kind == "tel":
         phone = re.sub(r"[\s.\-()]", "", value)
         if not _PHONE.match(phone):
-            return f"{label} không đúng, ví dụ: 0912345678.", None
+            return Message("%(label)s không đúng, ví dụ: 0912345678.", label=label), None
         return None, phone
     if kind == "select" and value not in [str(o) for o in f.get("options", [])]:
-        return f"Vui lòng chọn {label[0].lower() + label[1:]} trong danh sách.", None
+        return Message("Vui lòng chọn %(field)s trong danh sách.", field=InSentence(label)), None
     if "pattern" in f and not re.fullmatch(str(f["pattern"]), value):
-        return str(f.get("pattern_message") or f"{label} không đúng định dạng."), None
+        if f.get("pattern_message"):
+            return str(f["pattern_message"]), None  # the procedure's own words
+        return Message("%(label)s không đúng định dạng.", label=label), None
     return None, value
 
 
@@ -134,3 +149,43 @@ def prefill(definition: Sequence[Mapping[str, Any]], citizen: Any) -> dict[str, 
             if value:
                 values[f["name"]] = str(value)
     return values
+
+
+# How the result is received (step 4 of applying) and the declaration (step 5) ------------------
+MISSING_DELIVERY = N_("Vui lòng chọn cách nhận kết quả.")
+MISSING_ADDRESS = N_("Vui lòng nhập địa chỉ nhận kết quả qua bưu chính.")
+LONG_ADDRESS = N_("Địa chỉ nhận kết quả không được dài quá 500 ký tự.")
+MISSING_DECLARATION = N_("Vui lòng đánh dấu vào ô cam đoan trước khi nộp hồ sơ.")
+ADDRESS_MAX = 500
+
+
+@dataclass
+class DeliveryChoice:
+    method: Delivery | None
+    postal_address: str  # as typed; kept only when the result goes by post
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def check_delivery(submitted: Mapping[str, Any]) -> DeliveryChoice:
+    """The applicant's choice of how to receive the result; by post it needs an address."""
+    raw = str(submitted.get("delivery_method", "") or "")
+    address = " ".join(str(submitted.get("postal_address", "") or "").split())
+    method = Delivery(raw) if raw in set(Delivery) else None
+    choice = DeliveryChoice(method=method, postal_address=address)
+    if method is None:
+        choice.errors["delivery_method"] = MISSING_DELIVERY
+    elif method is Delivery.POST and not address:
+        choice.errors["postal_address"] = MISSING_ADDRESS
+    elif method is Delivery.POST and len(address) > ADDRESS_MAX:
+        choice.errors["postal_address"] = LONG_ADDRESS
+    return choice
+
+
+def declared(submitted: Mapping[str, Any]) -> bool:
+    """The "Tôi xin cam đoan…" box is ticked: the applicant answers for the truth of what was
+    declared, so nothing is submitted without it."""
+    return str(submitted.get("declaration", "")) == "yes"

@@ -16,13 +16,15 @@ from sqlalchemy import func, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.audit import Actor
+from motcua.core.messages import Message, MessageError, Term
 from motcua.dossiers.models import Dossier, DossierHistory, DossierStatus
 
 S = DossierStatus
 
 
-class DossierError(Exception):
-    """A request the rules refuse; the message is for the person who asked (Vietnamese)."""
+class DossierError(MessageError):
+    """A request the rules refuse; the message is for the person who asked (Vietnamese text or
+    a ``Message``, which the page shows in the reader's language)."""
 
 
 class Action(enum.StrEnum):
@@ -82,6 +84,22 @@ RULES: dict[Action, Rule] = {
     ),
 }
 
+# Each action as a refusal names it ("Không thể tiếp nhận hồ sơ khi…"): msgids of their own, for
+# the rules' labels double as status names ("Trả kết quả"), which English words differently.
+DOING: dict[Action, str] = {
+    Action.ACCEPT: "tiếp nhận hồ sơ",
+    Action.REFUSE: "từ chối tiếp nhận hồ sơ",
+    Action.START: "bắt đầu xử lý hồ sơ",
+    Action.REQUEST_SUPPLEMENT: "yêu cầu bổ sung hồ sơ",
+    Action.ANSWER_SUPPLEMENT: "gửi phần bổ sung hồ sơ",
+    Action.REQUEST_PAYMENT: "yêu cầu thực hiện nghĩa vụ tài chính",
+    Action.RECORD_PAYMENT: "xác nhận đã nộp phí, lệ phí",
+    Action.STOP: "dừng xử lý hồ sơ",
+    Action.FINISH: "hoàn thành xử lý hồ sơ",
+    Action.DELIVER: "trả kết quả",
+    Action.WITHDRAW: "rút hồ sơ",
+}
+
 # DOMAIN report groups: in process {2, 4}; paused {5, 6, 8}; done {7, 9, 10}.
 IN_PROCESS = frozenset({S.ACCEPTED, S.IN_PROGRESS})
 PAUSED = frozenset({S.SUPPLEMENT_REQUESTED, S.PAYMENT_REQUESTED, S.STOPPED})
@@ -104,11 +122,16 @@ async def transition(
 ) -> None:
     rule = RULES[action]
     if dossier.status not in rule.sources:
-        current = DossierStatus(dossier.status).label
-        raise DossierError(f"Không thể “{rule.label.lower()}” khi hồ sơ đang ở trạng thái “{current}”.")
+        raise DossierError(
+            Message(
+                "Không thể %(action)s khi hồ sơ đang ở trạng thái “%(status)s”.",
+                action=Message(DOING[action]),
+                status=Term(DossierStatus(dossier.status).label),
+            )
+        )
     reason = (reason or "").strip()[:2000] or None
     if rule.reason_required and not reason:
-        raise DossierError(f"“{rule.label}” cần ghi rõ lý do.")
+        raise DossierError(Message("Cần ghi rõ lý do để %(action)s.", action=Message(DOING[action])))
     previous = dossier.status  # the ORM UPDATE below also updates the loaded object
     extra = dict(values or {})
     if rule.target in FINAL or rule.target == S.PROCESSED:

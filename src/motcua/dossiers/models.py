@@ -76,6 +76,26 @@ CHANNEL_LABELS = {
 }
 
 
+class Delivery(enum.StrEnum):
+    """How the applicant receives the result: at the one-stop desk, by the public postal service
+    (Decree 61/2018 on the one-stop mechanism), or online."""
+
+    DESK = "desk"
+    POST = "post"  # to the postal address the applicant gives
+    ONLINE = "online"  # the electronic result, in the applicant's account
+
+    @property
+    def label(self) -> str:
+        return DELIVERY_LABELS[self]
+
+
+DELIVERY_LABELS = {
+    Delivery.DESK: "Nhận trực tiếp tại Bộ phận Một cửa",
+    Delivery.POST: "Nhận qua dịch vụ bưu chính công ích",
+    Delivery.ONLINE: "Nhận bản điện tử trên Cổng dịch vụ công",
+}
+
+
 def entered_by_officer(channel: int, submitted_by_citizen: bool) -> bool:
     """An officer typed the dossier in, at the desk or from the post, on the applicant's behalf."""
     return channel in (Channel.IN_PERSON, Channel.POSTAL) and not submitted_by_citizen
@@ -112,6 +132,12 @@ class Dossier(TenantBase):
     source_system: Mapped[str | None] = mapped_column(String(64))
     external_id: Mapped[str | None] = mapped_column(String(128))
     intake_client_id: Mapped[int | None] = mapped_column(BigInteger)
+    delivery_method: Mapped[str] = mapped_column(String(12), default=Delivery.DESK)
+    postal_address: Mapped[str | None] = mapped_column(Text)
+    # The unit whose desk received it and the unit that decides it (organisation.models.Unit);
+    # None for dossiers from before units existed. A transfer changes the deciding unit.
+    receiving_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    deciding_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -126,6 +152,10 @@ class Dossier(TenantBase):
     @property
     def entered_by_officer(self) -> bool:
         return entered_by_officer(self.channel, self.submitted_by_citizen)
+
+    @property
+    def delivery_label(self) -> str:
+        return Delivery(self.delivery_method).label
 
 
 class DossierHistory(TenantBase):
@@ -152,6 +182,9 @@ class DossierDraft(TenantBase):
     form_version: Mapped[int] = mapped_column(Integer)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     token: Mapped[str] = mapped_column(String(64), unique=True)
+    # None until the applicant chooses (step 4 of applying).
+    delivery_method: Mapped[str | None] = mapped_column(String(12))
+    postal_address: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -3,6 +3,7 @@ answers, submit, get the appointment slip, follow the dossier. Public tracking b
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -22,32 +23,45 @@ from motcua.catalog.models import Procedure
 from motcua.catalog.services import get_procedure
 from motcua.core.audit import Actor
 from motcua.core.dependencies import NO_TRANSACTION, READ_ONLY
-from motcua.core.pages import FormData, HttpRequest, client_address, page, public_origin
+from motcua.core.pages import FormData, HttpRequest, client_address, language, page, public_origin
 from motcua.core.ratelimit import client_key, limited, spend
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
-from motcua.dossiers.forms import FormResult, prefill, validate, visible
+from motcua.dossiers.forms import (
+    MISSING_DECLARATION,
+    DeliveryChoice,
+    FormResult,
+    check_delivery,
+    declared,
+    prefill,
+    validate,
+    visible,
+)
 from motcua.dossiers.lifecycle import DossierError
-from motcua.dossiers.models import WITHDRAWABLE, Dossier, DossierFile
+from motcua.dossiers.models import Delivery, Dossier, DossierDraft, DossierFile
+from motcua.dossiers.page import dossier_page
 from motcua.dossiers.services import (
     UPLOAD_REQUEST_LIMIT,
     FeesPanel,
+    Progress,
     Submission,
     add_supplement_file,
     answer_supplement,
     attach_file,
     citizen_dossier,
+    count_my_dossiers,
+    detach_file,
     document_store,
     draft_files,
-    files_of,
     form_definition,
-    history_of,
     my_dossiers,
     open_draft,
+    progress_of,
     public_status,
     receive_upload,
     reuse_document,
+    save_delivery,
     save_draft,
     slip_files,
     submit_dossier,
@@ -57,9 +71,11 @@ from motcua.dossiers.services import (
 from motcua.dossiers.slip import SlipData, qr_svg, render_slip_pdf, slip_for
 from motcua.dossiers.storage import Storage
 from motcua.dossiers.uploads import UploadRejectedError
+from motcua.dossiers.words import TODO_WORDS, status_tone, stepper, todo_of
 from motcua.identity.guards import requires_login, requires_officer
 from motcua.identity.models import Citizen
-from motcua.identity.sessions import UserSession
+from motcua.identity.schemas import mask_personal_id
+from motcua.identity.sessions import SessionStore, UserSession
 
 # The query flag of the redirect after submitting ("mới": new), which alone shows the success panel.
 JUST_SUBMITTED = "moi"
@@ -87,39 +103,193 @@ async def _procedure(session: AsyncSession, code: str) -> Procedure:
     return procedure
 
 
-async def _render_form(
-    request: HttpRequest,
-    tenant: Tenant,
-    session: AsyncSession,
-    procedure: Procedure,
-    citizen: Citizen,
-    *,
-    result: FormResult | None = None,
-    upload_errors: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> Response[str]:
+# Applying: a task list of five steps (the GOV.UK "task list", "check answers" and "confirmation
+# page" patterns). Each step is a plain page and form, validated on the server; what is done is
+# derived from the draft (services.Progress), never stored. The steps in order, each the last
+# segment of its page's path under /procedures/<code>/apply/:
+STEPS = ("applicant", "answers", "documents", "delivery", "review")
+# The query value (and hidden field) of a step opened from a "Thay đổi" link of the check page:
+# saving it goes back there instead of on to the next step.
+FROM_REVIEW = "review"
+
+
+@dataclass
+class _Application:
+    procedure: Procedure
+    citizen: Citizen
+    draft: DossierDraft
+    definition: list[dict[str, Any]]
+    files: dict[str, DossierFile]
+    progress: Progress
+
+
+async def _application(session: AsyncSession, code: str, user: UserSession) -> _Application:
+    """The signed-in citizen's own draft for this procedure (made on the first visit, with what
+    the e-ID already knows): every apply route reads only this one."""
+    procedure = await _procedure(session, code)
+    citizen = await _citizen(session, user)
     draft = await open_draft(session, citizen.id, procedure, {})
     definition = await form_definition(session, procedure.id, draft.form_version)
     if not draft.data:
         draft.data = prefill(definition, citizen)
         await save_draft(session, draft, definition, draft.data)
-    raw = result.raw if result is not None else {k: str(v) for k, v in draft.data.items()}
-    errors = dict(result.errors) if result is not None else {}
-    errors.update(upload_errors or {})
+    files = await draft_files(session, draft.id)
+    today = datetime.now(VIETNAM).date()
+    return _Application(
+        procedure,
+        citizen,
+        draft,
+        definition,
+        files,
+        progress_of(procedure, definition, draft, files, today=today),
+    )
+
+
+def _step_url(application: _Application, step: str, *, back: bool = False, anchor: str = "") -> str:
+    url = f"/procedures/{application.procedure.code}/apply/{step}"
+    if back:
+        url += f"?from={FROM_REVIEW}"
+    return url + (f"#{anchor}" if anchor else "")
+
+
+def _next(application: _Application, step: str, back: bool) -> Redirect:
+    """Where saving ``step`` leads: back to the check page when opened from it, else on."""
+    following = STEPS[STEPS.index(step) + 1]
+    return Redirect(_step_url(application, FROM_REVIEW if back else following), status_code=303)
+
+
+def _step_page(
+    request: HttpRequest,
+    tenant: Tenant,
+    application: _Application,
+    step: str,
+    *,
+    back: bool = False,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> Response[str]:
+    # The task list and the check page keep the names they had before the steps existed.
+    template = {"tasks": "dossiers/apply.html", "review": "dossiers/review.html"}.get(step)
     return page(
         request,
-        "dossiers/apply.html",
+        template or f"dossiers/apply_{step}.html",
         status_code=status_code,
-        procedure=procedure,
-        draft=draft,
-        fields=definition,
-        shown={f["name"] for f in visible(definition, raw)},
-        values=raw,
-        errors=errors,
-        files=await draft_files(session, draft.id),
-        stored=await document_store(session, citizen.id),
+        procedure=application.procedure,
+        citizen=application.citizen,
+        draft=application.draft,
+        files=application.files,
+        progress=application.progress,
+        step=step,
+        back=back,
+        errors=errors or {},
         upload_max_mb=upload_max_mb(tenant),
+        masked_personal_id=mask_personal_id(application.citizen.personal_id),
+        **context,
     )
+
+
+def _answers_page(
+    request: HttpRequest,
+    tenant: Tenant,
+    application: _Application,
+    *,
+    back: bool,
+    result: FormResult | None = None,
+    status_code: int = 200,
+) -> Response[str]:
+    raw = result.raw if result is not None else {k: str(v) for k, v in application.draft.data.items()}
+    return _step_page(
+        request,
+        tenant,
+        application,
+        "answers",
+        back=back,
+        errors=dict(result.errors) if result is not None else {},
+        status_code=status_code,
+        fields=application.definition,
+        shown={f["name"] for f in visible(application.definition, raw)},
+        values=raw,
+    )
+
+
+async def _documents_page(
+    request: HttpRequest,
+    tenant: Tenant,
+    session: AsyncSession,
+    application: _Application,
+    *,
+    back: bool,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response[str]:
+    return _step_page(
+        request,
+        tenant,
+        application,
+        "documents",
+        back=back,
+        errors=errors,
+        status_code=status_code,
+        stored=await document_store(session, application.citizen.id),
+    )
+
+
+def _delivery_page(
+    request: HttpRequest,
+    tenant: Tenant,
+    application: _Application,
+    *,
+    back: bool,
+    choice: DeliveryChoice | None = None,
+    status_code: int = 200,
+) -> Response[str]:
+    draft = application.draft
+    return _step_page(
+        request,
+        tenant,
+        application,
+        "delivery",
+        back=back,
+        errors=dict(choice.errors) if choice is not None else {},
+        status_code=status_code,
+        methods=list(Delivery),
+        chosen=(choice.method.value if choice.method else "")
+        if choice is not None
+        else draft.delivery_method,
+        postal_address=(choice.postal_address if choice is not None else draft.postal_address)
+        or application.citizen.address
+        or "",
+    )
+
+
+def _review_page(
+    request: HttpRequest,
+    tenant: Tenant,
+    application: _Application,
+    *,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response[str]:
+    answers = application.progress.answers
+    return _step_page(
+        request,
+        tenant,
+        application,
+        "review",
+        errors=errors,
+        status_code=status_code,
+        answers=[
+            (f, answers.raw[f["name"]])
+            for f in visible(application.definition, answers.raw)
+            if answers.raw[f["name"]]
+        ],
+        delivery=Delivery(application.draft.delivery_method or Delivery.DESK),
+    )
+
+
+def _from_review(value: object) -> bool:
+    return str(value or "") == FROM_REVIEW
 
 
 @get("/procedures/{code:str}/apply", guards=[requires_login], include_in_schema=False)
@@ -130,12 +300,37 @@ async def apply_form(
     user: NamedDependency[UserSession],
     code: FromPath[str],
 ) -> Response[str]:
-    procedure = await _procedure(db_session, code)
-    return await _render_form(request, tenant, db_session, procedure, await _citizen(db_session, user))
+    """The task list: the five steps and which are done."""
+    return _step_page(request, tenant, await _application(db_session, code, user), "tasks")
+
+
+@get("/procedures/{code:str}/apply/applicant", guards=[requires_login], include_in_schema=False)
+async def apply_applicant(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    code: FromPath[str],
+) -> Response[str]:
+    return _step_page(request, tenant, await _application(db_session, code, user), "applicant")
+
+
+@get("/procedures/{code:str}/apply/answers", guards=[requires_login], include_in_schema=False)
+async def apply_answers(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    code: FromPath[str],
+    came_from: Annotated[str | None, Parameter(query="from")] = None,
+) -> Response[str]:
+    application = await _application(db_session, code, user)
+    return _answers_page(request, tenant, application, back=_from_review(came_from))
 
 
 @post("/procedures/{code:str}/apply/draft", guards=[requires_login], include_in_schema=False, status_code=200)
 async def autosave_draft(
+    request: HttpRequest,
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
     code: FromPath[str],
@@ -149,8 +344,7 @@ async def autosave_draft(
     await save_draft(
         db_session, draft, await form_definition(db_session, procedure.id, draft.form_version), data
     )
-    saved = datetime.now(VIETNAM)
-    return Response(f'<span class="saved">Đã lưu nháp lúc {saved:%H:%M}</span>', media_type="text/html")
+    return page(request, "dossiers/draft_saved.html", saved=datetime.now(VIETNAM))
 
 
 @post("/procedures/{code:str}/apply", guards=[requires_login], include_in_schema=False, status_code=303)
@@ -162,30 +356,71 @@ async def apply_continue(
     code: FromPath[str],
     data: FormData,
 ) -> Response[Any]:
-    procedure = await _procedure(db_session, code)
-    citizen = await _citizen(db_session, user)
-    draft = await open_draft(db_session, citizen.id, procedure, {})
-    definition = await form_definition(db_session, procedure.id, draft.form_version)
-    await save_draft(db_session, draft, definition, data)
-    result = validate(definition, data, today=datetime.now(VIETNAM).date())
-    files = await draft_files(db_session, draft.id)
-    missing = {
-        f"doc:{d['code']}": f"Vui lòng tải lên {d['name'][0].lower()}{d['name'][1:]}."
-        for d in procedure.documents
-        if d.get("required") and d["code"] not in files
-    }
-    if not result.ok or missing:
-        return await _render_form(
+    """Step 2 saved: the answers as typed are kept whatever their errors."""
+    application = await _application(db_session, code, user)
+    await save_draft(db_session, application.draft, application.definition, data)
+    today = datetime.now(VIETNAM).date()
+    result = validate(application.definition, data, today=today)
+    application.progress = progress_of(
+        application.procedure, application.definition, application.draft, application.files, today=today
+    )
+    back = _from_review(data.get("from"))
+    if not result.ok:
+        return _answers_page(request, tenant, application, back=back, result=result, status_code=400)
+    return _next(application, "answers", back)
+
+
+@get("/procedures/{code:str}/apply/documents", guards=[requires_login], include_in_schema=False)
+async def apply_documents(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    code: FromPath[str],
+    came_from: Annotated[str | None, Parameter(query="from")] = None,
+) -> Response[str]:
+    application = await _application(db_session, code, user)
+    return await _documents_page(request, tenant, db_session, application, back=_from_review(came_from))
+
+
+@post(
+    "/procedures/{code:str}/apply/documents",
+    guards=[requires_login],
+    include_in_schema=False,
+    status_code=303,
+)
+async def documents_continue(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    code: FromPath[str],
+    data: FormData,
+) -> Response[Any]:
+    """ "Tiếp tục" after the uploads: on only when every required document is attached."""
+    application = await _application(db_session, code, user)
+    back = _from_review(data.get("from"))
+    if application.progress.missing:
+        return await _documents_page(
             request,
             tenant,
             db_session,
-            procedure,
-            citizen,
-            result=result,
-            upload_errors=missing,
+            application,
+            back=back,
+            errors=application.progress.missing,
             status_code=400,
         )
-    return Redirect(f"/procedures/{procedure.code}/apply/review", status_code=303)
+    return _next(application, "documents", back)
+
+
+def _document_code(application: _Application, document: str) -> str:
+    if document not in {d["code"] for d in application.procedure.documents}:
+        raise NotFoundException()
+    return document
+
+
+def _back_to_documents(application: _Application, document: str, back: bool) -> Redirect:
+    return Redirect(_step_url(application, "documents", back=back, anchor=f"doc-{document}"), status_code=303)
 
 
 @post(
@@ -204,25 +439,43 @@ async def upload_document(
     document: FromPath[str],
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Response[Any]:
-    procedure = await _procedure(db_session, code)
-    if document not in {d["code"] for d in procedure.documents}:
-        raise NotFoundException()
-    citizen = await _citizen(db_session, user)
-    draft = await open_draft(db_session, citizen.id, procedure, {})
+    application = await _application(db_session, code, user)
+    document = _document_code(application, document)
+    back = _from_review(data.get("from"))
     try:
         validated, stored = await receive_upload(storage, tenant, data)
     except UploadRejectedError as exc:
-        return await _render_form(
+        return await _documents_page(
             request,
             tenant,
             db_session,
-            procedure,
-            citizen,
-            upload_errors={f"doc:{document}": str(exc)},
+            application,
+            back=back,
+            errors={f"doc:{document}": str(exc)},
             status_code=400,
         )
-    await attach_file(db_session, draft, document, validated, stored)
-    return Redirect(f"/procedures/{procedure.code}/apply#doc-{document}", status_code=303)
+    await attach_file(db_session, application.draft, document, validated, stored)
+    return _back_to_documents(application, document, back)
+
+
+@post(
+    "/procedures/{code:str}/apply/files/{document:str}/remove",
+    guards=[requires_login],
+    include_in_schema=False,
+    status_code=303,
+)
+async def remove_document(
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    code: FromPath[str],
+    document: FromPath[str],
+    data: FormData,
+) -> Response[Any]:
+    """ "Xoá": only ever a file of the signed-in citizen's own draft."""
+    application = await _application(db_session, code, user)
+    document = _document_code(application, document)
+    await detach_file(db_session, application.draft, document)
+    return _back_to_documents(application, document, _from_review(data.get("from")))
 
 
 @post("/procedures/{code:str}/apply/reuse/{document:str}", guards=[requires_login], include_in_schema=False)
@@ -236,24 +489,60 @@ async def reuse_stored_document(
     document: FromPath[str],
     data: FormData,
 ) -> Response[Any]:
-    procedure = await _procedure(db_session, code)
-    if document not in {d["code"] for d in procedure.documents}:
-        raise NotFoundException()
-    citizen = await _citizen(db_session, user)
-    draft = await open_draft(db_session, citizen.id, procedure, {})
+    application = await _application(db_session, code, user)
+    document = _document_code(application, document)
+    back = _from_review(data.get("from"))
     try:
-        await reuse_document(db_session, storage, tenant, draft, document, str(data.get("file_id", "")))
+        await reuse_document(
+            db_session, storage, tenant, application.draft, document, str(data.get("file_id", ""))
+        )
     except DossierError as exc:
-        return await _render_form(
+        return await _documents_page(
             request,
             tenant,
             db_session,
-            procedure,
-            citizen,
-            upload_errors={f"doc:{document}": str(exc)},
+            application,
+            back=back,
+            errors={f"doc:{document}": str(exc)},
             status_code=400,
         )
-    return Redirect(f"/procedures/{procedure.code}/apply#doc-{document}", status_code=303)
+    return _back_to_documents(application, document, back)
+
+
+@get("/procedures/{code:str}/apply/delivery", guards=[requires_login], include_in_schema=False)
+async def apply_delivery(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    code: FromPath[str],
+    came_from: Annotated[str | None, Parameter(query="from")] = None,
+) -> Response[str]:
+    application = await _application(db_session, code, user)
+    return _delivery_page(request, tenant, application, back=_from_review(came_from))
+
+
+@post(
+    "/procedures/{code:str}/apply/delivery",
+    guards=[requires_login],
+    include_in_schema=False,
+    status_code=303,
+)
+async def delivery_continue(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    code: FromPath[str],
+    data: FormData,
+) -> Response[Any]:
+    application = await _application(db_session, code, user)
+    back = _from_review(data.get("from"))
+    choice = check_delivery(data)
+    if not choice.ok:
+        return _delivery_page(request, tenant, application, back=back, choice=choice, status_code=400)
+    await save_delivery(db_session, application.draft, choice)
+    return _next(application, "delivery", back)
 
 
 @get("/my/documents", guards=[requires_login], include_in_schema=False)
@@ -272,29 +561,16 @@ async def my_documents(
 @get("/procedures/{code:str}/apply/review", guards=[requires_login], include_in_schema=False)
 async def review(
     request: HttpRequest,
+    tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
     code: FromPath[str],
 ) -> Response[Any]:
-    procedure = await _procedure(db_session, code)
-    citizen = await _citizen(db_session, user)
-    draft = await open_draft(db_session, citizen.id, procedure, {})
-    definition = await form_definition(db_session, procedure.id, draft.form_version)
-    result = validate(definition, draft.data, today=datetime.now(VIETNAM).date())
-    if not result.ok:
-        return Redirect(f"/procedures/{procedure.code}/apply", status_code=303)
-    return page(
-        request,
-        "dossiers/review.html",
-        procedure=procedure,
-        draft=draft,
-        answers=[
-            (f["label"], result.raw[f["name"]])
-            for f in visible(definition, result.raw)
-            if result.raw[f["name"]]
-        ],
-        files=await draft_files(db_session, draft.id),
-    )
+    """Check answers: reachable once every step is done, else the first step still to do."""
+    application = await _application(db_session, code, user)
+    if not application.progress.ready:
+        return Redirect(_step_url(application, application.progress.next_step), status_code=303)
+    return _review_page(request, tenant, application)
 
 
 @post(
@@ -308,11 +584,19 @@ async def submit(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
+    sessions: NamedDependency[SessionStore],
     code: FromPath[str],
     data: FormData,
 ) -> Response[Any]:
     procedure = await _procedure(db_session, code)
     citizen = await _citizen(db_session, user)
+    if not declared(data):
+        application = await _application(db_session, code, user)
+        if not application.progress.ready:
+            return Redirect(_step_url(application, application.progress.next_step), status_code=303)
+        return _review_page(
+            request, tenant, application, errors={"declaration": MISSING_DECLARATION}, status_code=400
+        )
     try:
         outcome = await submit_dossier(
             db_session,
@@ -327,9 +611,17 @@ async def submit(
             request, "web/forbidden.html", status_code=409, title="Không nộp được hồ sơ", message=str(exc)
         )
     if not isinstance(outcome, Submission):
-        return await _render_form(
-            request, tenant, db_session, procedure, citizen, result=outcome, status_code=400
+        # The answers no longer pass (the draft changed in another tab): back to what to fix.
+        application = await _application(db_session, code, user)
+        if not outcome.ok and not application.progress.answers.ok:
+            return _answers_page(
+                request, tenant, application, back=True, result=application.progress.answers, status_code=400
+            )
+        return await _documents_page(
+            request, tenant, db_session, application, back=True, errors=outcome.errors, status_code=400
         )
+    # The navigation's "Hồ sơ của tôi" count (kept in the session) includes the new dossier.
+    await sessions.set_dossier_count(user, await count_my_dossiers(db_session, citizen.id))
     # The success panel is shown once, on this redirect; later visits show the slip alone.
     return Redirect(f"/my/dossiers/{outcome.dossier.code}/slip?{JUST_SUBMITTED}=1", status_code=303)
 
@@ -344,10 +636,27 @@ async def _mine(user: UserSession, session: AsyncSession, code: str) -> Dossier:
 
 @get("/my/dossiers", guards=[requires_login], include_in_schema=False, opt={NO_TRANSACTION: True})
 async def my_dossier_list(
-    request: HttpRequest, db_session: NamedDependency[AsyncSession], user: NamedDependency[UserSession]
+    request: HttpRequest,
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    sessions: NamedDependency[SessionStore],
 ) -> Response[str]:
     dossiers = await my_dossiers(db_session, user.citizen_id or 0)
-    return page(request, "dossiers/mine.html", dossiers=dossiers, vietnam=VIETNAM)
+    # The navigation's count, kept in the session (written only when it changed); the list
+    # stops at 200, the count does not.
+    shown = len(dossiers)
+    await sessions.set_dossier_count(
+        user, shown if shown < 200 else await count_my_dossiers(db_session, user.citizen_id or 0)
+    )
+    return page(
+        request,
+        "dossiers/mine.html",
+        dossiers=dossiers,
+        tones={d.code: status_tone(d.status) for d in dossiers},
+        todos={d.code: todo_of(d.status) for d in dossiers},
+        todo_words=TODO_WORDS,
+        vietnam=VIETNAM,
+    )
 
 
 @get("/my/dossiers/{code:str}", guards=[requires_login], include_in_schema=False, opt={NO_TRANSACTION: True})
@@ -422,7 +731,8 @@ async def slip_pdf(
     files = await slip_files(db_session, dossier.id)
     procedure = await db_session.get(Procedure, dossier.procedure_id)
     slip = _slip_data(request, tenant, dossier, files, procedure)
-    pdf = await anyio.to_thread.run_sync(render_slip_pdf, slip)
+    # Its labels in the language of whoever downloads it.
+    pdf = await anyio.to_thread.run_sync(render_slip_pdf, slip, language(request))
     return Response(
         pdf,
         media_type="application/pdf",
@@ -457,27 +767,48 @@ async def officer_file(
     file_id: FromPath[str],
 ) -> Stream:
     """The tenant's officers read every file of their own tenant (the session, the schema and
-    the storage key all belong to this tenant, so another tenant's id finds nothing)."""
+    the storage key all belong to this tenant, so another tenant's id finds nothing).
+
+    The workspace shows a PDF in a frame beside the actions, so a PDF is the one response that
+    this portal's own pages may frame (``frame-ancestors 'self'``, ``X-Frame-Options:
+    SAMEORIGIN``; every other response keeps ``DENY``, web.headers). It cannot be sandboxed:
+    browsers refuse to start their PDF viewer in a sandboxed document. That is safe because the
+    type is the sniffed one (uploads: a PDF starts with ``%PDF-``, no HTML polyglot), sent with
+    ``nosniff``, and the policy allows no script: the bytes are shown by the PDF viewer or not
+    at all. Images keep the sandbox (the workspace shows them with ``<img>``)."""
     file = await db_session.scalar(select(DossierFile).where(DossierFile.id == file_id[:32]))
+    if file is not None and file.media_type == "application/pdf":
+        return await _send_file(storage, tenant, file, policy=FRAMED_PDF_POLICY, framed=True)
     return await _send_file(storage, tenant, file)
 
 
-async def _send_file(storage: Storage, tenant: Tenant, file: DossierFile | None) -> Stream:
+# The officer's PDF view: no script, no sandbox (see officer_file), framed by this origin only.
+# style-src: the browser's PDF viewer page styles itself inline.
+FRAMED_PDF_POLICY = "default-src 'none'; object-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+
+
+async def _send_file(
+    storage: Storage,
+    tenant: Tenant,
+    file: DossierFile | None,
+    *,
+    policy: str = "default-src 'none'; sandbox",
+    framed: bool = False,
+) -> Stream:
     if file is None:
         raise NotFoundException()
     # Opened before the response starts, so a missing object is still a 404; then sent in the
     # storage's chunks (a bucket's object is never held whole in memory).
     chunks = await storage.open(tenant.schema, file.storage_key)
-    return Stream(
-        chunks,
-        media_type=file.media_type,
-        headers={
-            "content-disposition": "inline",
-            "x-content-type-options": "nosniff",
-            "cache-control": "private, no-store",
-            "content-security-policy": "default-src 'none'; sandbox",
-        },
-    )
+    headers = {
+        "content-disposition": "inline",
+        "x-content-type-options": "nosniff",
+        "cache-control": "private, no-store",
+        "content-security-policy": policy,
+    }
+    if framed:
+        headers["x-frame-options"] = "SAMEORIGIN"
+    return Stream(chunks, media_type=file.media_type, headers=headers)
 
 
 async def _detail(
@@ -488,19 +819,15 @@ async def _detail(
     dossier: Dossier,
     **extra: Any,
 ) -> Response[str]:
-    files = await files_of(session, dossier.id)
-    before = int((dossier.supplement or {}).get("files_before", 0))
-    extra_files = sorted((f for f in files if f.document_code == "bo-sung"), key=lambda f: f.created_at)
+    view = await dossier_page(session, tenant, fees, dossier, citizen_id=dossier.citizen_id)
     return page(
         request,
         "dossiers/detail.html",
         status_code=extra.pop("status_code", 200),
         dossier=dossier,
-        history=await history_of(session, dossier.id),
-        files=files,
-        supplement_files=extra_files[before:] if dossier.supplement else [],
-        withdrawable=dossier.status in WITHDRAWABLE,
-        fees=await fees.fee_state(session, tenant, dossier),
+        view=view,
+        fees=view.fees,
+        status_tone=status_tone(dossier.status),
         vietnam=VIETNAM,
         error=extra.pop("error", None),
     )
@@ -614,6 +941,10 @@ async def tracking_page(
         status_code=404 if searched and status is None else 200,
         code=searched,
         status=status,
+        # The status alone (no history on this public page): an ended dossier is placed after
+        # the last milestone it surely passed.
+        steps=stepper(status.status) if status is not None else [],
+        status_tone=status_tone(status.status) if status is not None else "",
         limited=False,
     )
 
@@ -653,6 +984,13 @@ router = Router(
     path="/",
     route_handlers=[
         apply_form,
+        apply_applicant,
+        apply_answers,
+        apply_documents,
+        documents_continue,
+        apply_delivery,
+        delivery_continue,
+        remove_document,
         reuse_stored_document,
         my_documents,
         autosave_draft,

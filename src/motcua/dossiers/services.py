@@ -14,21 +14,24 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from litestar.datastructures import UploadFile
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure, ProcedureForm
 from motcua.core.actions import emit
 from motcua.core.audit import Actor
+from motcua.core.db import TenantQuery, fetch_row
 from motcua.core.events import DossierEvent
+from motcua.core.messages import Message
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, DurationUnit, Pause, WorkCalendar, due_date, reception_deadline
-from motcua.dossiers.forms import FormResult, validate
+from motcua.dossiers.forms import DeliveryChoice, FormResult, validate
 from motcua.dossiers.lifecycle import Action, DossierError, transition
 from motcua.dossiers.models import (
     WITHDRAWABLE,
     Channel,
+    Delivery,
     Dossier,
     DossierDraft,
     DossierFile,
@@ -151,6 +154,81 @@ async def draft_files(session: AsyncSession, draft_id: int) -> dict[str, Dossier
     return {f.document_code: f for f in files}
 
 
+async def detach_file(session: AsyncSession, draft: DossierDraft, document_code: str) -> None:
+    """ "Xoá": the document leaves the draft (the stored file stays, as a replaced one does, until
+    the storage's own clean-up)."""
+    await session.execute(
+        update(DossierFile)
+        .where(DossierFile.draft_id == draft.id, DossierFile.document_code == document_code)
+        .values(draft_id=None)
+    )
+
+
+async def save_delivery(session: AsyncSession, draft: DossierDraft, choice: DeliveryChoice) -> None:
+    assert choice.ok and choice.method is not None
+    address = choice.postal_address if choice.method is Delivery.POST else None
+    await session.execute(
+        update(DossierDraft)
+        .where(DossierDraft.id == draft.id)
+        .values(delivery_method=choice.method.value, postal_address=address, updated_at=func.now())
+    )
+    draft.delivery_method, draft.postal_address = choice.method.value, address
+
+
+def missing_documents(procedure: Procedure, files: dict[str, DossierFile]) -> dict[str, str]:
+    """The required documents not yet attached, as errors keyed ``doc:<code>``."""
+    return {
+        f"doc:{d['code']}": f"Vui lòng tải lên {d['name'][0].lower()}{d['name'][1:]}."
+        for d in procedure.documents
+        if d.get("required") and d["code"] not in files
+    }
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Which steps of applying are done, derived from the draft alone (no state of its own):
+    the applicant (from the e-ID, nothing to do), the answers, the documents, the delivery."""
+
+    answers: FormResult
+    missing: dict[str, str]
+    delivery_chosen: bool
+    answers_started: bool
+
+    @property
+    def done(self) -> dict[str, bool]:
+        return {
+            "applicant": True,
+            "answers": self.answers.ok,
+            "documents": not self.missing,
+            "delivery": self.delivery_chosen,
+        }
+
+    @property
+    def ready(self) -> bool:
+        return all(self.done.values())
+
+    @property
+    def next_step(self) -> str:
+        """The first step not done ("review" when all are)."""
+        return next((step for step, done in self.done.items() if not done), "review")
+
+
+def progress_of(
+    procedure: Procedure,
+    definition: list[dict[str, Any]],
+    draft: DossierDraft,
+    files: dict[str, DossierFile],
+    *,
+    today: date,
+) -> Progress:
+    return Progress(
+        answers=validate(definition, draft.data, today=today),
+        missing=missing_documents(procedure, files),
+        delivery_chosen=draft.delivery_method is not None,
+        answers_started=any(str(v).strip() for v in draft.data.values()),
+    )
+
+
 # Submission ------------------------------------------------------------------------------------
 async def next_code(session: AsyncSession, agency_code: str, day: date) -> str:
     """``{agency}-{yyMMdd}-{NNNN}``: the upsert locks the agency's row for the day until commit,
@@ -186,11 +264,11 @@ async def submit_dossier(
     """Turn the draft identified by ``token`` into a dossier. Returns the form errors instead
     when the answers or the required documents are not complete."""
     if actor.citizen_id != citizen.id:
-        raise DossierError("Bạn chỉ nộp được hồ sơ của chính mình.")
+        raise DossierError(Message("Bạn chỉ nộp được hồ sơ của chính mình."))
     existing = await session.scalar(select(Dossier).where(Dossier.idempotency_key == token))
     if existing is not None:
         if existing.citizen_id != citizen.id:
-            raise DossierError("Mã nộp hồ sơ không hợp lệ.")
+            raise DossierError(Message("Mã nộp hồ sơ không hợp lệ."))
         return Submission(existing, created=False)
     draft = await session.scalar(
         select(DossierDraft)
@@ -202,16 +280,11 @@ async def submit_dossier(
         existing = await session.scalar(select(Dossier).where(Dossier.idempotency_key == token))
         if existing is not None and existing.citizen_id == citizen.id:
             return Submission(existing, created=False)
-        raise DossierError("Không tìm thấy bản nháp hồ sơ; vui lòng mở lại biểu mẫu.")
+        raise DossierError(Message("Không tìm thấy bản nháp hồ sơ; vui lòng mở lại biểu mẫu."))
     received = (now or datetime.now(VIETNAM)).astimezone(VIETNAM)
     definition = await form_definition(session, procedure.id, draft.form_version)
     checked = validate(definition, draft.data, today=received.date())
-    files = await draft_files(session, draft.id)
-    for doc in procedure.documents:
-        if doc.get("required") and doc["code"] not in files:
-            checked.errors[f"doc:{doc['code']}"] = (
-                f"Vui lòng tải lên {doc['name'][0].lower()}{doc['name'][1:]}."
-            )
+    checked.errors.update(missing_documents(procedure, await draft_files(session, draft.id)))
     if not checked.ok:
         return checked
 
@@ -239,6 +312,10 @@ async def submit_dossier(
         due_at=due,
         reception_due_at=reception_deadline(calendar, received),
         idempotency_key=token,
+        # The web flow asks before the check page; a draft made otherwise (a script, the bench)
+        # collects at the desk, as a dossier received there does.
+        delivery_method=draft.delivery_method or Delivery.DESK,
+        postal_address=draft.postal_address if draft.delivery_method == Delivery.POST else None,
     )
     session.add(dossier)
     await session.flush()
@@ -264,6 +341,12 @@ async def submit_dossier(
 # Reading and tracking ---------------------------------------------------------------------------
 async def citizen_dossier(session: AsyncSession, code: str, citizen_id: int) -> Dossier | None:
     return await session.scalar(select(Dossier).where(Dossier.code == code, Dossier.citizen_id == citizen_id))
+
+
+async def count_my_dossiers(session: AsyncSession, citizen_id: int) -> int:
+    """The citizen's dossiers, counted (identity.sessions.DossierCounter: the navigation's count)."""
+    counted = select(func.count()).select_from(Dossier).where(Dossier.citizen_id == citizen_id)
+    return int(await session.scalar(counted) or 0)
 
 
 async def my_dossiers(session: AsyncSession, citizen_id: int) -> list[Dossier]:
@@ -329,31 +412,28 @@ class PublicStatus:
     entered_by_officer: bool = False
 
 
-# Built once: the tracking page reads it on every lookup (Core columns, no ORM entity).
-_PUBLIC_STATUS = select(
-    Dossier.__table__.c.code,
-    Dossier.__table__.c.procedure_name,
-    Dossier.__table__.c.status,
-    Dossier.__table__.c.received_at,
-    Dossier.__table__.c.due_at,
-    Dossier.__table__.c.channel,
-    Dossier.__table__.c.submitted_by_citizen,
-).where(Dossier.__table__.c.code == bindparam("code"))
+# The tracking page's one statement, sent straight through the driver (``core.db.fetch_row``):
+# it is the most requested read of the portal, and the one anyone can send.
+_PUBLIC_STATUS = TenantQuery(
+    "SELECT code, procedure_name, status, received_at, due_at, channel, submitted_by_citizen"
+    " FROM {schema}.dossiers WHERE code = $1"
+)
 
 
-async def public_status(session: AsyncSession, code: str) -> PublicStatus | None:
-    row = (await session.execute(_PUBLIC_STATUS, {"code": code})).one_or_none()
+async def public_status(reads: AsyncSession, code: str) -> PublicStatus | None:
+    """``reads`` is a ``Database.tenant_reads`` session (the tracking page and API)."""
+    row = await fetch_row(reads, _PUBLIC_STATUS, code)
     if row is None:
         return None
     return PublicStatus(
-        code=row.code,
-        procedure_name=row.procedure_name,
-        status=row.status,
-        status_label=DossierStatus(row.status).label,
-        received_at=row.received_at.astimezone(VIETNAM),
-        due_at=row.due_at.astimezone(VIETNAM),
-        channel_label=Channel(row.channel).label,
-        entered_by_officer=entered_by_officer(row.channel, row.submitted_by_citizen),
+        code=row["code"],
+        procedure_name=row["procedure_name"],
+        status=row["status"],
+        status_label=DossierStatus(row["status"]).label,
+        received_at=row["received_at"].astimezone(VIETNAM),
+        due_at=row["due_at"].astimezone(VIETNAM),
+        channel_label=Channel(row["channel"]).label,
+        entered_by_officer=entered_by_officer(row["channel"], row["submitted_by_citizen"]),
     )
 
 
@@ -378,9 +458,9 @@ async def withdraw_dossier(
     session: AsyncSession, tenant: Tenant, dossier: Dossier, *, actor: Actor, reason: str
 ) -> None:
     if dossier.citizen_id != actor.citizen_id:
-        raise DossierError("Bạn không thể rút hồ sơ của người khác.")
+        raise DossierError(Message("Bạn không thể rút hồ sơ của người khác."))
     if dossier.status not in WITHDRAWABLE:
-        raise DossierError("Hồ sơ đã được xử lý xong hoặc đã kết thúc, không thể rút.")
+        raise DossierError(Message("Hồ sơ đã được xử lý xong hoặc đã kết thúc, không thể rút."))
     version = dossier.version
     await transition(
         session,
@@ -408,11 +488,11 @@ async def request_supplement(
 ) -> None:
     """An officer asks for more documents (DOMAIN: reason and list required; clock paused)."""
     if dossier.status not in SUPPLEMENT_FROM:
-        raise DossierError("Chỉ yêu cầu bổ sung được khi hồ sơ đã tiếp nhận hoặc đang xử lý.")
+        raise DossierError(Message("Chỉ yêu cầu bổ sung được khi hồ sơ đã tiếp nhận hoặc đang xử lý."))
     reason = reason.strip()
     items = [i.strip() for i in items if i.strip()]
     if not reason or not items:
-        raise DossierError("Yêu cầu bổ sung phải có lý do và danh sách giấy tờ cần bổ sung.")
+        raise DossierError(Message("Yêu cầu bổ sung phải có lý do và danh sách giấy tờ cần bổ sung."))
     moment = (now or datetime.now(VIETNAM)).astimezone(VIETNAM)
     # Files sent in answer are those beyond this count (not by timestamp: clocks and the
     # request time given by the caller need not agree with the database's).
@@ -448,14 +528,14 @@ async def answer_supplement(
     """The citizen has uploaded what was asked: the clock resumes and the due date moves later
     by the working time the dossier waited."""
     if dossier.citizen_id != actor.citizen_id:
-        raise DossierError("Bạn không thể bổ sung hồ sơ của người khác.")
+        raise DossierError(Message("Bạn không thể bổ sung hồ sơ của người khác."))
     if dossier.status != DossierStatus.SUPPLEMENT_REQUESTED:
-        raise DossierError("Hồ sơ này không có yêu cầu bổ sung đang chờ.")
+        raise DossierError(Message("Hồ sơ này không có yêu cầu bổ sung đang chờ."))
     added = await _supplement_file_count(session, dossier.id) - int(
         (dossier.supplement or {}).get("files_before", 0)
     )
     if added <= 0:
-        raise DossierError("Vui lòng tải lên giấy tờ bổ sung trước khi gửi.")
+        raise DossierError(Message("Vui lòng tải lên giấy tờ bổ sung trước khi gửi."))
     moment = (now or datetime.now(VIETNAM)).astimezone(VIETNAM)
     pauses = [dict(p) for p in dossier.pauses]
     pauses[-1]["end"] = moment.isoformat()
@@ -531,7 +611,7 @@ async def reuse_document(
         )
     )
     if source is None:
-        raise DossierError("Không tìm thấy giấy tờ trong kho của bạn.")
+        raise DossierError(Message("Không tìm thấy giấy tờ trong kho của bạn."))
     data = b"".join([chunk async for chunk in await storage.open(tenant.schema, source.storage_key)])
     stored = await storage.put(tenant.schema, data, media_type=source.media_type)
     from motcua.dossiers.uploads import sniff
@@ -558,7 +638,11 @@ async def tell_applicant(
     a supplement request, the fee requested); callers add the rest (a receipt, a refund)."""
     await session.flush()  # the history row of the change, for a refusal's reason
     contact = (
-        await session.execute(select(Citizen.email, Citizen.phone).where(Citizen.id == dossier.citizen_id))
+        await session.execute(
+            select(Citizen.email, Citizen.phone, Citizen.preferred_language).where(
+                Citizen.id == dossier.citizen_id
+            )
+        )
     ).one_or_none()
     extra: dict[str, Any] = {}
     if kind == "supplement_requested" and dossier.supplement:
@@ -590,6 +674,7 @@ async def tell_applicant(
             due_at=dossier.due_at,
             email=contact.email if contact is not None else None,
             phone=contact.phone if contact is not None else None,
+            language=contact.preferred_language if contact is not None else "vi",
             **extra,
         ),
     )
@@ -616,11 +701,13 @@ async def read_upload(tenant: Tenant, data: dict[str, Any]) -> ValidatedUpload:
     tenant's upload limit. Shared by every route that accepts a document."""
     upload = data.get("file")
     if not isinstance(upload, UploadFile):
-        raise UploadRejectedError("empty", "Vui lòng chọn tệp cần tải lên.")
+        raise UploadRejectedError("empty", Message("Vui lòng chọn tệp cần tải lên."))
     name = upload.filename or ""
     if "/" in name or "\\" in name or "\x00" in name or name.startswith("."):
         # Browsers send a bare file name; a path here is a crafted request.
-        raise UploadRejectedError("bad_name", "Tên tệp không hợp lệ. Vui lòng đổi tên tệp rồi tải lên lại.")
+        raise UploadRejectedError(
+            "bad_name", Message("Tên tệp không hợp lệ. Vui lòng đổi tên tệp rồi tải lên lại.")
+        )
     return await validate_upload(
         _chunks(upload), max_bytes=upload_max_mb(tenant) * 1024 * 1024, filename=upload.filename
     )

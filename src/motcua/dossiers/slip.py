@@ -1,13 +1,15 @@
 """The appointment slip (phiếu tiếp nhận hồ sơ và hẹn trả kết quả) as a PDF and its QR code as SVG.
 
 The layout follows mẫu số 01 of Circular 01/2018/TT-VPCP. Text is set in DejaVu Sans, embedded and
-subset, so every Vietnamese letter is real, searchable text on any reader.
+subset, so every Vietnamese letter is real, searchable text on any reader. The labels are drawn in the
+language of whoever downloads it (``lang``; Vietnamese msgids, translated with the UI's catalogue);
+the data (names, the procedure, the documents) stays as it was written.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cache, lru_cache
@@ -23,6 +25,8 @@ from fpdf.enums import Align, TableBordersLayout, XPos, YPos
 from fpdf.fonts import FontFace, TTFFont
 
 from motcua.catalog.models import Procedure
+from motcua.core.messages import Message, in_language
+from motcua.core.theming import DEFAULT_LANGUAGE, LANGUAGES, translations
 from motcua.dossiers.models import Channel, Dossier, DossierFile
 from motcua.identity.schemas import mask_personal_id
 
@@ -109,10 +113,13 @@ COPIES_DIGITISED = "Bản giấy, đã số hóa"
 ENTERED_BY_OFFICER = "do cán bộ tiếp nhận"
 
 
-def channel_words(dossier: Dossier) -> str:
-    """'Trực tiếp tại Bộ phận Một cửa, do cán bộ tiếp nhận': how the dossier came, in words."""
-    label = Channel(dossier.channel).label
-    return f"{label}, {ENTERED_BY_OFFICER}" if dossier.entered_by_officer else label
+def channel_words(dossier: Dossier) -> Message:
+    """'Trực tiếp tại Bộ phận Một cửa, do cán bộ tiếp nhận': how the dossier came, in words
+    (a ``Message``: pages and the PDF show it in the reader's language)."""
+    label = Message(Channel(dossier.channel).label)
+    if dossier.entered_by_officer:
+        return Message("%(channel)s, do cán bộ tiếp nhận", channel=label)
+    return label
 
 
 def slip_for(
@@ -153,22 +160,35 @@ def slip_for(
     )
 
 
-def format_fee_vnd(fee_vnd: int) -> str:
+def format_fee_vnd(fee_vnd: int, lang: str = DEFAULT_LANGUAGE) -> str:
+    """'50.000 đồng' ('50,000 dong' in English), or 'Miễn phí'."""
     if fee_vnd < 0:
         raise ValueError(f"a fee cannot be negative: {fee_vnd}")
     if fee_vnd == 0:
-        return "Miễn phí"
+        return _gettext(lang)("Miễn phí")
+    if lang == "en":
+        return f"{fee_vnd:,} dong"
     return f"{fee_vnd:,} đồng".replace(",", ".")
 
 
-def format_slip_time(moment: datetime) -> str:
-    """'08 giờ 15 phút, ngày 23/11/2026', in Vietnam time whatever zone the value carries."""
+def format_slip_time(moment: datetime, lang: str = DEFAULT_LANGUAGE) -> str:
+    """'08 giờ 15 phút, ngày 23/11/2026' ('08:15 on 23/11/2026'), in Vietnam time whatever zone
+    the value carries."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         # A naive time could be UTC from the database or local from a form: guessing would shift
         # the promised return date by seven hours.
         raise ValueError("slip times must be timezone-aware")
     local = moment.astimezone(VIETNAM_TZ)
+    if lang == "en":
+        return f"{local:%H:%M} on {local:%d/%m/%Y}"
     return f"{local:%H} giờ {local:%M} phút, ngày {local:%d/%m/%Y}"
+
+
+Gettext = Callable[[str], str]
+
+
+def _gettext(lang: str) -> Gettext:
+    return translations(lang if lang in LANGUAGES else DEFAULT_LANGUAGE).gettext
 
 
 @lru_cache(maxsize=256)
@@ -196,15 +216,17 @@ def qr_svg(url: str) -> str:
     )
 
 
-def render_slip_pdf(slip: SlipData) -> bytes:
-    pdf = _new_document(slip)
+def render_slip_pdf(slip: SlipData, lang: str = DEFAULT_LANGUAGE) -> bytes:
+    """The slip as a PDF, its labels in ``lang`` (the same slip and language give the same bytes)."""
+    t = _gettext(lang)
+    pdf = _new_document(slip, t, lang)
     pdf.add_page()
-    _draw_header(pdf, slip)
-    _draw_title(pdf, slip)
-    _draw_applicant(pdf, slip)
-    _draw_documents(pdf, slip.documents)
-    _draw_terms(pdf, slip)
-    _draw_tracking(pdf, slip.tracking_url)
+    _draw_header(pdf, slip, t)
+    _draw_title(pdf, slip, t)
+    _draw_applicant(pdf, slip, t)
+    _draw_documents(pdf, slip.documents, t)
+    _draw_terms(pdf, slip, lang)
+    _draw_tracking(pdf, slip.tracking_url, t)
     raise_on_missing_glyphs(pdf)
     return bytes(pdf.output())
 
@@ -248,21 +270,24 @@ def _add_slip_fonts(pdf: FPDF) -> None:
         pdf.fonts[fontkey] = font
 
 
-def _new_document(slip: SlipData) -> FPDF:
+def _new_document(slip: SlipData, t: Gettext, lang: str) -> FPDF:
     # The slip's date, not the wall clock, so the same dossier always yields the same bytes.
     return new_official_pdf(
-        f"{SLIP_TITLE.capitalize()} - {_nfc(slip.dossier_code)}", slip.agency_name, slip.received_at
+        f"{t(SLIP_TITLE).capitalize()} - {_nfc(slip.dossier_code)}",
+        slip.agency_name,
+        slip.received_at,
+        lang=lang,
     )
 
 
-def new_official_pdf(title: str, author: str, created: datetime) -> FPDF:
+def new_official_pdf(title: str, author: str, created: datetime, *, lang: str = DEFAULT_LANGUAGE) -> FPDF:
     """An A4 document in the administrative layout with the embedded Vietnamese fonts; the same
     inputs give the same bytes (``created`` is the document's own date, not the clock)."""
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
     pdf.set_margins(_LEFT_MARGIN, _TOP_MARGIN, _RIGHT_MARGIN)
     pdf.set_auto_page_break(auto=True, margin=15)
     _add_slip_fonts(pdf)
-    pdf.set_lang("vi")
+    pdf.set_lang(lang)
     pdf.set_title(_nfc(title))
     pdf.set_author(_nfc(author))
     pdf.set_creator("motcua")
@@ -284,11 +309,16 @@ def _font(pdf: FPDF, *, bold: bool = False, size: float = _BODY_SIZE) -> None:
     pdf.set_font(FONT_FAMILY, "B" if bold else "", size)
 
 
-def _draw_header(pdf: FPDF, slip: SlipData) -> None:
-    draw_official_header(pdf, slip.tenant_name, slip.agency_name)
+def _draw_header(pdf: FPDF, slip: SlipData, t: Gettext) -> None:
+    draw_official_header(pdf, slip.tenant_name, slip.agency_name, t)
 
 
-def draw_official_header(pdf: FPDF, tenant_name: str, agency_name: str) -> None:
+# The national name and motto heading every administrative document (Decree 30/2020).
+NATIONAL_NAME = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
+NATIONAL_MOTTO = "Độc lập - Tự do - Hạnh phúc"
+
+
+def draw_official_header(pdf: FPDF, tenant_name: str, agency_name: str, t: Gettext = str) -> None:
     """The issuing body on the left, the national motto on the right (Decree 30/2020 layout)."""
     top = pdf.get_y()
     left_w = 84.0
@@ -305,9 +335,9 @@ def draw_official_header(pdf: FPDF, tenant_name: str, agency_name: str) -> None:
 
     pdf.set_xy(right_x, top)
     _font(pdf, bold=True, size=10)
-    pdf.multi_cell(right_w, 5, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", align=Align.C, new_x=XPos.LEFT)
+    pdf.multi_cell(right_w, 5, t(NATIONAL_NAME), align=Align.C, new_x=XPos.LEFT)
     _font(pdf, bold=True, size=10.5)
-    pdf.multi_cell(right_w, 5.5, "Độc lập - Tự do - Hạnh phúc", align=Align.C, new_x=XPos.LEFT)
+    pdf.multi_cell(right_w, 5.5, t(NATIONAL_MOTTO), align=Align.C, new_x=XPos.LEFT)
     right_bottom = pdf.get_y()
     _underline(pdf, right_x + right_w / 2, right_bottom + 1.5, 52)
 
@@ -319,10 +349,10 @@ def _underline(pdf: FPDF, centre_x: float, y: float, width: float) -> None:
     pdf.line(centre_x - width / 2, y, centre_x + width / 2, y)
 
 
-def _draw_title(pdf: FPDF, slip: SlipData) -> None:
+def _draw_title(pdf: FPDF, slip: SlipData, t: Gettext) -> None:
     _font(pdf, bold=True, size=13.5)
-    pdf.multi_cell(0, 7, SLIP_TITLE, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    code_line = f"Mã hồ sơ: {_nfc(slip.dossier_code)}"
+    pdf.multi_cell(0, 7, t(SLIP_TITLE), align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    code_line = t("Mã hồ sơ: %(code)s") % {"code": _nfc(slip.dossier_code)}
     _font(pdf, bold=True, size=12)
     pdf.multi_cell(0, 7, code_line, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(4)
@@ -341,30 +371,30 @@ def _field(pdf: FPDF, label: str, value: str, *, bold_value: bool = False) -> No
     pdf.ln(_LINE)
 
 
-def _draw_applicant(pdf: FPDF, slip: SlipData) -> None:
+def _draw_applicant(pdf: FPDF, slip: SlipData, t: Gettext) -> None:
     _font(pdf)
     pdf.multi_cell(
         0,
         _LINE,
-        f"{_nfc(slip.agency_name)} tiếp nhận hồ sơ của:",
+        t("%(agency)s tiếp nhận hồ sơ của:") % {"agency": _nfc(slip.agency_name)},
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )
-    _field(pdf, "Ông/Bà", slip.applicant_name, bold_value=True)
-    _field(pdf, "Số định danh cá nhân", slip.applicant_personal_id_masked)
+    _field(pdf, t("Ông/Bà"), slip.applicant_name, bold_value=True)
+    _field(pdf, t("Số định danh cá nhân"), slip.applicant_personal_id_masked)
     if slip.applicant_address:
-        _field(pdf, "Địa chỉ", slip.applicant_address)
+        _field(pdf, t("Địa chỉ"), slip.applicant_address)
     if slip.applicant_phone:
-        _field(pdf, "Số điện thoại", slip.applicant_phone)
-    _field(pdf, "Nội dung yêu cầu giải quyết", slip.procedure_name, bold_value=True)
-    _field(pdf, "Mã thủ tục hành chính", slip.procedure_code)
-    _field(pdf, "Hình thức nộp hồ sơ", slip.channel_label)
+        _field(pdf, t("Số điện thoại"), slip.applicant_phone)
+    _field(pdf, t("Nội dung yêu cầu giải quyết"), slip.procedure_name, bold_value=True)
+    _field(pdf, t("Mã thủ tục hành chính"), slip.procedure_code)
+    _field(pdf, t("Hình thức nộp hồ sơ"), in_language(slip.channel_label, t))
     pdf.ln(2)
 
 
-def _draw_documents(pdf: FPDF, documents: Iterable[SlipDocument]) -> None:
+def _draw_documents(pdf: FPDF, documents: Iterable[SlipDocument], t: Gettext) -> None:
     _font(pdf, bold=True)
-    pdf.write(_LINE, "1. Thành phần hồ sơ nộp gồm:")
+    pdf.write(_LINE, t("1. Thành phần hồ sơ nộp gồm:"))
     pdf.ln(_LINE + 1)
     _font(pdf, size=10)
     pdf.set_line_width(0.2)
@@ -380,29 +410,31 @@ def _draw_documents(pdf: FPDF, documents: Iterable[SlipDocument]) -> None:
         headings_style=FontFace(emphasis="BOLD"),
     ) as table:
         heading = table.row()
-        for text in ("STT", "Tên giấy tờ", "Số lượng"):
+        _ = t  # the name Babel's extractor looks for ("STT" has no Vietnamese letter to find)
+        for text in (_("STT"), _("Tên giấy tờ"), _("Số lượng")):
             heading.cell(text)
         rows = 0
         for number, document in enumerate(documents, start=1):
             row = table.row()
             row.cell(f"{number:02d}")
             row.cell(_nfc(document.name))
-            row.cell(_nfc(document.copies))
+            row.cell(_nfc(t(document.copies)))
             rows += 1
         if rows == 0:
             row = table.row()
             row.cell("")
-            row.cell("(không có giấy tờ kèm theo)")
+            row.cell(t("(không có giấy tờ kèm theo)"))
             row.cell("")
     pdf.ln(3)
 
 
-def _draw_terms(pdf: FPDF, slip: SlipData) -> None:
+def _draw_terms(pdf: FPDF, slip: SlipData, lang: str) -> None:
+    t = _gettext(lang)
     # The return time in bold: it is the line the citizen comes back for.
     terms = (
-        ("2. Phí, lệ phí", format_fee_vnd(slip.fee_vnd), False),
-        ("3. Thời gian nhận hồ sơ", format_slip_time(slip.received_at), False),
-        ("4. Thời gian trả kết quả", format_slip_time(slip.due_at), True),
+        (t("2. Phí, lệ phí"), format_fee_vnd(slip.fee_vnd, lang), False),
+        (t("3. Thời gian nhận hồ sơ"), format_slip_time(slip.received_at, lang), False),
+        (t("4. Thời gian trả kết quả"), format_slip_time(slip.due_at, lang), True),
     )
     for label, value, bold_value in terms:
         _font(pdf, bold=True)
@@ -413,7 +445,7 @@ def _draw_terms(pdf: FPDF, slip: SlipData) -> None:
     pdf.ln(4)
 
 
-def _draw_tracking(pdf: FPDF, url: str) -> None:
+def _draw_tracking(pdf: FPDF, url: str, t: Gettext) -> None:
     text_w = pdf.epw - _QR_SIZE - 6
     # Keep the code and its caption together: a QR split from its explanation is just noise.
     if pdf.get_y() + _TRACKING_BLOCK_HEIGHT > pdf.page_break_trigger:
@@ -428,12 +460,12 @@ def _draw_tracking(pdf: FPDF, url: str) -> None:
     text_x = pdf.l_margin + _QR_SIZE + 5
     pdf.set_xy(text_x, top + 5)
     _font(pdf, bold=True, size=11)
-    pdf.multi_cell(text_w, 6, QR_CAPTION, new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.multi_cell(text_w, 6, t(QR_CAPTION), new_x=XPos.LEFT, new_y=YPos.NEXT)
     _font(pdf, size=9.5)
     pdf.multi_cell(
         text_w,
         5,
-        "Quét mã QR bằng điện thoại hoặc truy cập địa chỉ dưới đây để theo dõi tiến độ giải quyết hồ sơ:",
+        t("Quét mã QR bằng điện thoại hoặc truy cập địa chỉ dưới đây để theo dõi tiến độ giải quyết hồ sơ:"),
         new_x=XPos.LEFT,
         new_y=YPos.NEXT,
     )
@@ -445,7 +477,7 @@ def _draw_tracking(pdf: FPDF, url: str) -> None:
     pdf.set_xy(pdf.l_margin, top + _QR_SIZE + 6)
     _font(pdf, size=8.5)
     pdf.set_text_color(90, 90, 90)
-    pdf.multi_cell(0, 4.5, AUTOMATIC_NOTE, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 4.5, t(AUTOMATIC_NOTE), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(0, 0, 0)
 
 

@@ -35,6 +35,7 @@ import unicodedata
 from collections.abc import AsyncIterable, Collection
 from dataclasses import dataclass, field
 
+from motcua.core.messages import Message, MessageError
 from motcua.core.theming import format_size
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -134,8 +135,9 @@ _HTML_STARTS = (
 _BOMS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")
 
 
-class UploadRejectedError(ValueError):
-    """An upload the portal will not store; ``str(exc)`` is meant for the citizen."""
+class UploadRejectedError(MessageError, ValueError):
+    """An upload the portal will not store; ``str(exc)`` is meant for the citizen (a ``Message``,
+    shown in their language)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -199,14 +201,22 @@ def _labels(allowed: Collection[DetectedType]) -> str:
     labels = [t.label for t in allowed]
     if len(labels) == 1:
         return labels[0]
-    return ", ".join(labels[:-1]) + " hoặc " + labels[-1]
+    return Message("%(first)s hoặc %(last)s", first=", ".join(labels[:-1]), last=labels[-1])
 
 
 def _not_allowed(detected: DetectedType | None, allowed: Collection[DetectedType]) -> UploadRejectedError:
-    what = (
-        f"tệp này là {detected.describe()}" if detected is not None else "không nhận ra định dạng của tệp này"
-    )
-    return UploadRejectedError("type_not_allowed", f"Chỉ chấp nhận tệp {_labels(allowed)}; {what}.")
+    if detected is None:
+        message = Message(
+            "Chỉ chấp nhận tệp %(allowed)s; không nhận ra định dạng của tệp này.", allowed=_labels(allowed)
+        )
+    else:
+        message = Message(
+            "Chỉ chấp nhận tệp %(allowed)s; tệp này là %(kind)s (%(format)s).",
+            allowed=_labels(allowed),
+            kind=Message(detected.kind),
+            format=detected.label,
+        )
+    return UploadRejectedError("type_not_allowed", message)
 
 
 # Characters Windows refuses in names, replaced so a downloaded copy saves anywhere.
@@ -219,7 +229,7 @@ _RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9]|lpt[0-9])$", re.IGNORECASE)
 
 def _check_raw_name(raw: str | None) -> None:
     if raw is not None and len(raw) > MAX_RAW_NAME:
-        raise UploadRejectedError("bad_name", "Tên tệp quá dài; vui lòng đổi tên tệp ngắn gọn hơn.")
+        raise UploadRejectedError("bad_name", Message("Tên tệp quá dài; vui lòng đổi tên tệp ngắn gọn hơn."))
 
 
 def display_name(raw: str | None, detected: DetectedType) -> str:
@@ -282,7 +292,9 @@ async def validate_upload(
                 continue
             size += len(chunk)
             if size > max_bytes:
-                raise UploadRejectedError("too_large", f"Tệp quá lớn: tối đa {format_size(max_bytes)}.")
+                raise UploadRejectedError(
+                    "too_large", Message("Tệp quá lớn: tối đa %(size)s.", size=format_size(max_bytes))
+                )
             chunks.append(chunk)
             digest.update(chunk)
             if detected is None and size >= SNIFF_BYTES:
@@ -293,14 +305,14 @@ async def validate_upload(
         if aclose is not None:
             await aclose()
     if size == 0:
-        raise UploadRejectedError("empty", "Tệp rỗng: không có nội dung để tải lên.")
+        raise UploadRejectedError("empty", Message("Tệp rỗng: không có nội dung để tải lên."))
     data = b"".join(chunks)
     if detected is None:
         detected = _check_type(data[:SNIFF_BYTES], allowed)
     if detected == PDF and b"%%EOF" not in data[-_PDF_EOF_WINDOW:]:
         raise UploadRejectedError(
             "type_not_allowed",
-            "Tệp PDF không hoàn chỉnh hoặc bị hỏng; vui lòng lưu lại tệp PDF rồi tải lên lần nữa.",
+            Message("Tệp PDF không hoàn chỉnh hoặc bị hỏng; vui lòng lưu lại tệp PDF rồi tải lên lần nữa."),
         )
     return ValidatedUpload(
         detected=detected,

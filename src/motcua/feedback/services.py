@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.audit import Actor
+from motcua.core.messages import Message, MessageError
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, DurationUnit, due_date
 from motcua.dossiers.models import Dossier, DossierStatus
@@ -29,12 +30,14 @@ DEFAULT_ANSWER_DAYS = 10
 LIST_LIMIT = 200
 
 
-class FeedbackError(Exception):
-    """A request the rules refuse. ``errors`` maps a form field (or ``""``) to its message."""
+class FeedbackError(MessageError):
+    """A request the rules refuse. ``errors`` maps a form field (or ``""``) to its message (a
+    ``Message``, shown in the reader's language; so is ``str(exc)`` when there is one)."""
 
     def __init__(self, errors: Mapping[str, str] | str) -> None:
         self.errors = {"": errors} if isinstance(errors, str) else dict(errors)
-        super().__init__(" ".join(self.errors.values()))
+        messages = list(self.errors.values())
+        super().__init__(messages[0] if len(messages) == 1 else " ".join(messages))
 
 
 def _now(now: datetime | None) -> datetime:
@@ -65,18 +68,22 @@ async def rate_dossier(
 ) -> Rating:
     """Record the owner's rating of a delivered dossier, once."""
     if dossier.citizen_id != citizen_id:
-        raise FeedbackError("Bạn chỉ có thể đánh giá hồ sơ của chính mình.")
+        raise FeedbackError(Message("Bạn chỉ có thể đánh giá hồ sơ của chính mình."))
     if dossier.status != DossierStatus.DELIVERED:
-        raise FeedbackError("Chỉ có thể đánh giá sau khi hồ sơ đã được trả kết quả.")
+        raise FeedbackError(Message("Chỉ có thể đánh giá sau khi hồ sơ đã được trả kết quả."))
     if await rating_of(session, dossier.id) is not None:
-        raise FeedbackError("Bạn đã đánh giá hồ sơ này. Mỗi hồ sơ chỉ được đánh giá một lần.")
+        raise FeedbackError(Message("Bạn đã đánh giá hồ sơ này. Mỗi hồ sơ chỉ được đánh giá một lần."))
     errors: dict[str, str] = {}
     value = _score(score)
     if value is None:
-        errors["score"] = "Vui lòng chọn một mức độ hài lòng từ 1 đến 5."
+        errors["score"] = Message("Vui lòng chọn một mức độ hài lòng từ 1 đến 5.")
     text = (comment or "").strip()
     if len(text) > COMMENT_MAX:
-        errors["comment"] = f"Ý kiến góp ý không được dài quá {COMMENT_MAX} ký tự (hiện có {len(text)})."
+        errors["comment"] = Message(
+            "Ý kiến góp ý không được dài quá %(max)s ký tự (hiện có %(count)s).",
+            max=COMMENT_MAX,
+            count=len(text),
+        )
     if errors:
         raise FeedbackError(errors)
     # Two submissions racing: the unique dossier_id lets only one in.
@@ -93,7 +100,7 @@ async def rate_dossier(
         .returning(Rating.id)
     )
     if rating_id is None:
-        raise FeedbackError("Bạn đã đánh giá hồ sơ này. Mỗi hồ sơ chỉ được đánh giá một lần.")
+        raise FeedbackError(Message("Bạn đã đánh giá hồ sơ này. Mỗi hồ sơ chỉ được đánh giá một lần."))
     rating = await session.get(Rating, rating_id)
     assert rating is not None
     return rating
@@ -126,18 +133,22 @@ async def send_feedback(
     )
     errors: dict[str, str] = {}
     if not subject:
-        errors["subject"] = "Vui lòng nhập tiêu đề phản ánh, kiến nghị."
+        errors["subject"] = Message("Vui lòng nhập tiêu đề phản ánh, kiến nghị.")
     elif len(subject) > SUBJECT_MAX:
-        errors["subject"] = f"Tiêu đề không được dài quá {SUBJECT_MAX} ký tự."
+        errors["subject"] = Message("Tiêu đề không được dài quá %(max)s ký tự.", max=SUBJECT_MAX)
     if not content:
-        errors["content"] = "Vui lòng nhập nội dung phản ánh, kiến nghị."
+        errors["content"] = Message("Vui lòng nhập nội dung phản ánh, kiến nghị.")
     elif len(content) > CONTENT_MAX:
-        errors["content"] = f"Nội dung không được dài quá {CONTENT_MAX} ký tự (hiện có {len(content)})."
+        errors["content"] = Message(
+            "Nội dung không được dài quá %(max)s ký tự (hiện có %(count)s).",
+            max=CONTENT_MAX,
+            count=len(content),
+        )
     dossier: Dossier | None = None
     if dossier_code:
         dossier = await citizen_dossier(session, dossier_code[:80], citizen_id)
         if dossier is None:
-            errors["dossier_code"] = (
+            errors["dossier_code"] = Message(
                 "Không tìm thấy hồ sơ có mã này trong hồ sơ của bạn. Vui lòng kiểm tra lại mã hồ sơ."
             )
     if errors:
@@ -202,12 +213,14 @@ async def answer_feedback(
     if feedback is None:
         raise LookupError(feedback_id)
     if feedback.answered_at is not None:
-        raise FeedbackError("Phản ánh, kiến nghị này đã được trả lời; không thể trả lời lại.")
+        raise FeedbackError(Message("Phản ánh, kiến nghị này đã được trả lời; không thể trả lời lại."))
     text = (answer or "").strip()
     if not text:
-        raise FeedbackError({"answer": "Vui lòng nhập nội dung trả lời."})
+        raise FeedbackError({"answer": Message("Vui lòng nhập nội dung trả lời.")})
     if len(text) > ANSWER_MAX:
-        raise FeedbackError({"answer": f"Nội dung trả lời không được dài quá {ANSWER_MAX} ký tự."})
+        raise FeedbackError(
+            {"answer": Message("Nội dung trả lời không được dài quá %(max)s ký tự.", max=ANSWER_MAX)}
+        )
     feedback.answer = text
     feedback.answered_by = str(actor)
     feedback.answered_at = _now(now)

@@ -70,6 +70,9 @@ class Citizen(TenantBase):
     address: Mapped[str | None] = mapped_column(Text)
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(32))
+    # The UI language (core.theming.LANGUAGES) chosen when they last logged in: e-mails and SMS
+    # about their dossiers are written in it.
+    preferred_language: Mapped[str] = mapped_column(String(5), default="vi", server_default="vi")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_login_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

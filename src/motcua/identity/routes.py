@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.core.audit import Actor
 from motcua.core.db import Database
 from motcua.core.dependencies import site_of, tenant_of
-from motcua.core.pages import HttpRequest, client_address, page, public_origin
+from motcua.core.pages import HttpRequest, client_address, language, page, public_origin
 from motcua.core.ratelimit import limited
 from motcua.core.security import safe_next
 from motcua.core.settings import Settings
@@ -52,7 +52,7 @@ from motcua.identity.services import (
     revoke_role,
     valid_personal_id,
 )
-from motcua.identity.sessions import SESSION_COOKIE, SessionStore, UserSession
+from motcua.identity.sessions import SESSION_COOKIE, DossierCounter, SessionStore, UserSession
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +185,7 @@ async def auth_callback(
     oidc: NamedDependency[OidcClient],
     sessions: NamedDependency[SessionStore],
     user: NamedDependency[UserSession | None],
+    dossier_counter: NamedDependency[DossierCounter],
     code: FromQuery[str | None] = None,
     oauth_state: Annotated[str | None, QueryParameter(name="state")] = None,
     error: FromQuery[str | None] = None,
@@ -213,9 +214,12 @@ async def auth_callback(
 
     # Read before the roles: a change made meanwhile leaves the new session stale, never wrong.
     roles_version = await sessions.roles_version(site)
+    dossier_count: int | None = None
     if tenant is not None:
         async with db.tenant_session(tenant) as session:
-            result = await record_tenant_login(session, identity)
+            result = await record_tenant_login(session, identity, language=language(request))
+            if result.citizen_id is not None:
+                dossier_count = await dossier_counter(session, result.citizen_id)
     else:
         result = await record_console_login(db, identity)
     user = UserSession(
@@ -230,13 +234,27 @@ async def auth_callback(
         id_token=identity.id_token,
         end_session_endpoint=identity.end_session_endpoint,
         client_id=provider.client_id,
+        dossier_count=dossier_count,
     )
     # A new id at every login, and the old one dropped: a planted session id is worthless.
     session_id = await sessions.create(user, replacing=request.cookies.get(SESSION_COOKIE))
-    response: Response[Any] = Redirect(pending.next_path, status_code=303)
+    target = pending.next_path if tenant is None else landing(pending.next_path, user.roles)
+    response: Response[Any] = Redirect(target, status_code=303)
     response.set_cookie(_session_cookie(settings, session_id, max_age=settings.session_absolute_seconds))
     response.delete_cookie(LOGIN_COOKIE, path="/")
     return response
+
+
+def landing(asked: str, roles: list[str]) -> str:
+    """Where a portal login ends: the page asked for (``next``), else the person's workspace —
+    officers their queue, tenant administrators without the officer role /manage — else home."""
+    if asked != "/":
+        return asked
+    if Role.OFFICER in roles:
+        return "/officer"
+    if Role.TENANT_ADMIN in roles:
+        return "/manage/roles"
+    return asked
 
 
 async def _finish_trial(

@@ -24,6 +24,7 @@ from motcua.core.outbox import OutboxRow, relay_sync
 from motcua.core.security import SecretBox, sign
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
+from motcua.core.theming import DEFAULT_LANGUAGE, LANGUAGES
 from motcua.identity.models import (
     ACTOR_KIND_LABELS,
     ACTOR_PART_LABELS,
@@ -168,11 +169,15 @@ async def _take_over_intake_row(
         return None
 
 
-async def record_tenant_login(session: AsyncSession, identity: VerifiedIdentity) -> LoginResult:
+async def record_tenant_login(
+    session: AsyncSession, identity: VerifiedIdentity, *, language: str = DEFAULT_LANGUAGE
+) -> LoginResult:
     """Create or refresh the citizen (keyed by issuer and sub) and read the roles granted to
-    their personal ID. Runs in the tenant's transaction."""
+    their personal ID. Runs in the tenant's transaction. ``language`` is the UI language they
+    logged in with: their notifications are written in it."""
     claims = identity.claims
     values = {
+        "preferred_language": language if language in LANGUAGES else DEFAULT_LANGUAGE,
         "personal_id": identity.personal_id,
         "full_name": str(claims.get("name") or "").strip()[:200],
         "birthdate": str(claims["birthdate"])[:10] if claims.get("birthdate") else None,

@@ -17,10 +17,12 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.security import digest
 from motcua.identity.schemas import mask_personal_id
@@ -52,6 +54,11 @@ class UserSession:
     client_id: str = ""
     # The site's roles version the roles were read at (see the module docstring).
     roles_version: int = 0
+    # How many dossiers the citizen has, for the navigation's "Hồ sơ của tôi (3)": kept here so
+    # that no page runs a query for it. Set at login, after a submission and when /my/dossiers
+    # is viewed (a dossier an officer registers at the desk shows from the next of those); None
+    # until known.
+    dossier_count: int | None = None
     created_at: float = field(default_factory=time.time)
     last_seen: float = field(default_factory=time.time)
     id: str = field(default="", compare=False)
@@ -64,6 +71,11 @@ class UserSession:
     @property
     def masked_personal_id(self) -> str:
         return mask_personal_id(self.personal_id)
+
+
+# Counts a citizen's dossiers in the tenant's session (the app's ``dossier_counter`` dependency):
+# the dossiers package, above this one, implements it for the login.
+DossierCounter = Callable[[AsyncSession, int], Awaitable[int]]
 
 
 def _stored(session: UserSession) -> dict[str, Any]:
@@ -125,6 +137,18 @@ class SessionStore:
     async def refresh_roles(self, session: UserSession, roles: list[str], version: int) -> None:
         """Store the roles read again for a stale session, with the version they were read at."""
         session.roles, session.roles_version, session.roles_stale = roles, version, False
+        data = _stored(session)
+        await self.redis.set(
+            self._key(session.id), json.dumps(data), ex=self._ttl(data, time.time()), xx=True
+        )
+
+    async def set_dossier_count(self, session: UserSession, count: int) -> None:
+        """Keep the citizen's dossier count in the session (written only when it changed, so a
+        page that refreshes it costs no round trip when nothing changed)."""
+        if session.dossier_count == count or not session.id:
+            session.dossier_count = count
+            return
+        session.dossier_count = count
         data = _stored(session)
         await self.redis.set(
             self._key(session.id), json.dumps(data), ex=self._ttl(data, time.time()), xx=True

@@ -16,6 +16,7 @@ from motcua.core.events import DeadlineEvent, DossierEvent, Subscriber, subscrib
 from motcua.core.jobs import job_database, load_tenant
 from motcua.core.settings import Settings, load_settings
 from motcua.core.tenant import Tenant
+from motcua.core.theming import DEFAULT_LANGUAGE, LANGUAGES, term_filter, translations
 from motcua.notifications.services import send_notification
 from motcua.notifications.sms import normalise_phone, sms_provider
 from motcua.notifications.templates import DossierNotice, NotificationEvent
@@ -57,6 +58,7 @@ def _notice(event: DossierEvent | DeadlineEvent) -> DossierNotice:
             "new_due_at": event.new_due_at,
             "receipt": event.receipt,
             "receipt_id": event.receipt_id,
+            "language": event.language,
         }
     return DossierNotice(
         code=event.code,
@@ -66,6 +68,17 @@ def _notice(event: DossierEvent | DeadlineEvent) -> DossierNotice:
         due_at=event.due_at,
         **extra,  # type: ignore[arg-type]
     )
+
+
+def sms_text(tenant: Tenant, notice: DossierNotice) -> str:
+    """ "Tỉnh X: hồ sơ 000.00…-0001 — Được tiếp nhận", in the applicant's language (the status
+    keeps its legal Vietnamese label, with the translation beside it)."""
+    t = translations(notice.language if notice.language in LANGUAGES else DEFAULT_LANGUAGE)
+    return t.gettext("%(tenant)s: hồ sơ %(code)s — %(status)s") % {
+        "tenant": tenant.name,
+        "code": notice.code,
+        "status": term_filter(t.gettext)(notice.status_label),
+    }
 
 
 NOTIFY_CITIZEN = Subscriber("notify_citizen", "notifications")
@@ -102,9 +115,7 @@ async def notify_citizen(tenant: str, event: dict[str, Any]) -> None:
     if happened.phone and settings.notifications_enabled:
         # A short text as well: many citizens read SMS, not email (status and code only).
         try:
-            await sms_provider(settings).send(
-                normalise_phone(happened.phone), f"{record.name}: hồ sơ {notice.code} — {notice.status_label}"
-            )
+            await sms_provider(settings).send(normalise_phone(happened.phone), sms_text(record, notice))
         except ValueError:
             log.warning("dossier %s: the citizen's phone number is not usable for SMS", notice.code)
     await _mark(settings, full_key)

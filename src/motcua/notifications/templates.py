@@ -1,4 +1,5 @@
-"""Vietnamese notification emails, one template per event, overridable per tenant theme.
+"""Notification emails, one template per event, overridable per tenant theme, in the
+recipient's language (Vietnamese unless they chose another when they logged in).
 
 ``notifications/<event>.txt`` renders the plain-text email: its **first line is the subject**,
 then a blank line, then the body (the package templates extend ``notifications/_base.txt``,
@@ -7,7 +8,9 @@ package has one, else ``notifications/_layout.html`` around the text body. Loade
 wins: ``themes/<tenant theme>/templates/`` → ``themes/default/templates/`` → the package.
 
 Text templates are not autoescaped, HTML ones are; undefined variables raise (StrictUndefined),
-so a typo in a template fails the job loudly instead of mailing a citizen a blank.
+so a typo in a template fails the job loudly instead of mailing a citizen a blank. Their texts
+are Vietnamese msgids (``{{ _("Hồ sơ %(code)s đã được tiếp nhận")|format(code=dossier_code) }}``)
+translated with the UI's catalogue (``core.theming.translations``).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -32,6 +35,7 @@ from jinja2 import (
 )
 
 from motcua.core.tenant import Tenant
+from motcua.core.theming import DEFAULT_LANGUAGE, LANGUAGES, term_filter, translations
 
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 DEFAULT_THEME = "default"
@@ -70,11 +74,14 @@ _REQUIRED: dict[NotificationEvent, tuple[str, ...]] = {
 }
 
 
-def format_due(moment: datetime) -> str:
-    """``17:00 ngày 25/11/2026`` in Vietnam time, whatever zone the value carries."""
+def format_due(moment: datetime, lang: str = DEFAULT_LANGUAGE) -> str:
+    """``17:00 ngày 25/11/2026`` (``17:00 on 25/11/2026`` in English) in Vietnam time, whatever
+    zone the value carries."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("notification times must be timezone-aware")
     local = moment.astimezone(VIETNAM)
+    if lang == "en":
+        return f"{local:%H:%M} on {local:%d/%m/%Y}"
     return f"{local:%H:%M} ngày {local:%d/%m/%Y}"
 
 
@@ -101,6 +108,8 @@ class DossierNotice:
     # The receipt of a payment: "BL2026 số 0000042", and its id for the link.
     receipt: str | None = None
     receipt_id: int | None = None
+    # The recipient's language (core.theming.LANGUAGES).
+    language: str = DEFAULT_LANGUAGE
 
 
 @dataclass(frozen=True)
@@ -111,22 +120,25 @@ class RenderedEmail:
 
 
 class MailTemplates:
-    """One Jinja environment per theme, built once: templates compile once per process."""
+    """One Jinja environment per theme and language, built once: templates compile once per
+    process."""
 
     def __init__(self, themes_dir: Path, *, auto_reload: bool = False) -> None:
         self.themes_dir = themes_dir
         self.auto_reload = auto_reload
-        self._envs: dict[str, Environment] = {}
+        self._envs: dict[tuple[str, str], Environment] = {}
 
-    def env(self, theme: str = DEFAULT_THEME) -> Environment:
+    def env(self, theme: str = DEFAULT_THEME, lang: str = DEFAULT_LANGUAGE) -> Environment:
         if theme != DEFAULT_THEME and not (self.themes_dir / theme).is_dir():
             theme = DEFAULT_THEME
-        env = self._envs.get(theme)
+        if lang not in LANGUAGES:
+            lang = DEFAULT_LANGUAGE
+        env = self._envs.get((theme, lang))
         if env is None:
-            env = self._envs[theme] = self._build(theme)
+            env = self._envs[theme, lang] = self._build(theme, lang)
         return env
 
-    def _build(self, theme: str) -> Environment:
+    def _build(self, theme: str, lang: str) -> Environment:
         loaders: list[Any] = []
         for name in dict.fromkeys((theme, DEFAULT_THEME)):
             folder = self.themes_dir / name / "templates"
@@ -142,9 +154,15 @@ class MailTemplates:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            extensions=["jinja2.ext.i18n"],
         )
+        t = translations(lang)
+        env.install_gettext_translations(t, newstyle=False)  # type: ignore[attr-defined]
+        env.globals["lang"] = lang
         env.filters["vnd"] = format_vnd
-        env.filters["due"] = format_due
+        env.filters["due"] = partial(format_due, lang=lang)
+        # Dossier statuses keep their legal Vietnamese label, the translation beside it.
+        env.filters["term"] = term_filter(t.gettext)
         return env
 
     def render(
@@ -154,7 +172,7 @@ class MailTemplates:
         if missing:
             raise ValueError(f"notification {event} needs {', '.join(missing)}")
         context = notification_context(tenant, event, notice, portal_url=portal_url)
-        env = self.env(tenant.theme)
+        env = self.env(tenant.theme, notice.language)
         rendered = env.get_template(f"notifications/{event}.txt").render(context)
         first, _, rest = rendered.lstrip("\n").partition("\n")
         subject = " ".join(first.split())
@@ -189,8 +207,10 @@ def notification_context(
         "procedure_name": notice.procedure_name,
         "status_label": notice.status_label,
         "applicant_name": notice.applicant_name or None,
-        "due_date": format_due(notice.due_at) if notice.due_at is not None else None,
-        "new_due_date": format_due(notice.new_due_at) if notice.new_due_at is not None else None,
+        "due_date": format_due(notice.due_at, notice.language) if notice.due_at is not None else None,
+        "new_due_date": (
+            format_due(notice.new_due_at, notice.language) if notice.new_due_at is not None else None
+        ),
         "reason": notice.reason or None,
         "items": list(notice.items),
         "fee": format_vnd(notice.fee_vnd) if notice.fee_vnd is not None else None,

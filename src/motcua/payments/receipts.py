@@ -7,7 +7,8 @@ the dossier does (a database trigger refuses any update). The HTML page and the 
 from that snapshot: the same receipt always gives the same bytes. After commit a job draws the
 PDF once into the tenant's storage (``receipt_files``), so downloads are file reads; until it
 has, the PDF is drawn on request. The citizen finds it in their document store and on the
-dossier.
+dossier. The filed PDF is the Vietnamese original; a reader using the portal in another language
+gets a translation of its labels drawn on request, which says that it is one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.tenant import Tenant
+from motcua.core.theming import DEFAULT_LANGUAGE, LANGUAGES, translations
 from motcua.dossiers.models import Dossier
 from motcua.dossiers.slip import (
     VIETNAM_TZ,
@@ -37,6 +39,7 @@ from motcua.payments.models import Payment, PaymentMethod, Receipt, ReceiptFile,
 
 RECEIPT_TITLE = "BIÊN LAI THU PHÍ, LỆ PHÍ"
 RECEIPT_NOTE = "Biên lai điện tử do hệ thống dịch vụ công lập khi khoản thu được ghi nhận."
+TRANSLATION_NOTE = "Bản dịch để tham khảo; bản gốc có giá trị là biên lai bằng tiếng Việt."
 
 _DIGITS = ("không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tám", "chín")
 
@@ -80,6 +83,37 @@ def amount_in_words(amount_vnd: int) -> str:
         raise ValueError("an amount cannot be negative")
     words = _read(amount_vnd) if amount_vnd else ["không"]
     text = " ".join([*words, "đồng"])
+    return text[0].upper() + text[1:]
+
+
+_EN_SMALL = (
+    *("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"),
+    *("eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen"),
+    "nineteen",
+)
+_EN_TENS = ("", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_EN_SCALES = ((1_000_000_000, "billion"), (1_000_000, "million"), (1000, "thousand"))
+
+
+def _english(n: int) -> str:
+    for size, name in _EN_SCALES:
+        if n >= size:
+            high, low = divmod(n, size)
+            return f"{_english(high)} {name}" + (f" {_english(low)}" if low else "")
+    if n >= 100:
+        high, low = divmod(n, 100)
+        return f"{_EN_SMALL[high]} hundred" + (f" {_english(low)}" if low else "")
+    if n >= 20:
+        tens, units = divmod(n, 10)
+        return _EN_TENS[tens] + (f"-{_EN_SMALL[units]}" if units else "")
+    return _EN_SMALL[n]
+
+
+def amount_in_english_words(amount_vnd: int) -> str:
+    """50000 → "Fifty thousand dong"."""
+    if amount_vnd < 0:
+        raise ValueError("an amount cannot be negative")
+    text = f"{_english(amount_vnd)} dong"
     return text[0].upper() + text[1:]
 
 
@@ -180,40 +214,55 @@ async def file_receipt_pdf(
     return filed
 
 
-def _vnd_text(amount: int) -> str:
+def _vnd_text(amount: int, lang: str = DEFAULT_LANGUAGE) -> str:
+    if lang == "en":
+        return f"{amount:,} dong"
     return f"{amount:,}".replace(",", ".") + " đồng"
 
 
-def render_receipt_pdf(receipt: Receipt) -> bytes:
+def render_receipt_pdf(receipt: Receipt, lang: str = DEFAULT_LANGUAGE) -> bytes:
+    """The receipt as a PDF: Vietnamese (the original, filed once), or its labels translated
+    into ``lang`` with a note saying the Vietnamese receipt is the original."""
+    lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+    t = translations(lang).gettext
     pdf = new_official_pdf(
-        f"Biên lai {receipt.series} số {receipt.display_number}", receipt.issuer_name, receipt.issued_at
+        t("Biên lai %(series)s số %(number)s") % {"series": receipt.series, "number": receipt.display_number},
+        receipt.issuer_name,
+        receipt.issued_at,
+        lang=lang,
     )
     pdf.add_page()
-    draw_official_header(pdf, receipt.issuer_name, "Bộ phận Một cửa")
+    draw_official_header(pdf, receipt.issuer_name, t("Bộ phận Một cửa"), t)
     set_font(pdf, bold=True, size=13.5)
-    pdf.multi_cell(0, 7, RECEIPT_TITLE, align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 7, t(RECEIPT_TITLE), align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     set_font(pdf, size=11)
     pdf.multi_cell(
         0,
         6,
-        f"Ký hiệu: {receipt.series}    Số: {receipt.display_number}",
+        t("Ký hiệu: %(series)s    Số: %(number)s")
+        % {"series": receipt.series, "number": receipt.display_number},
         align=Align.C,
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )
     pdf.ln(4)
-    draw_field(pdf, "Họ tên người nộp", receipt.payer_name, bold_value=True)
-    draw_field(pdf, "Số định danh cá nhân", receipt.payer_personal_id_masked)
-    draw_field(pdf, "Nội dung thu", f"Phí, lệ phí: {receipt.procedure_name}")
-    draw_field(pdf, "Mã hồ sơ", receipt.dossier_code)
-    draw_field(pdf, "Số tiền", _vnd_text(receipt.amount_vnd), bold_value=True)
-    draw_field(pdf, "Bằng chữ", amount_in_words(receipt.amount_vnd))
-    draw_field(pdf, "Hình thức thanh toán", PaymentMethod(receipt.method).label)
+    in_words = amount_in_english_words if lang == "en" else amount_in_words
+    draw_field(pdf, t("Họ tên người nộp"), receipt.payer_name, bold_value=True)
+    draw_field(pdf, t("Số định danh cá nhân"), receipt.payer_personal_id_masked)
+    draw_field(
+        pdf, t("Nội dung thu"), t("Phí, lệ phí: %(procedure)s") % {"procedure": receipt.procedure_name}
+    )
+    draw_field(pdf, t("Mã hồ sơ"), receipt.dossier_code)
+    draw_field(pdf, t("Số tiền"), _vnd_text(receipt.amount_vnd, lang), bold_value=True)
+    draw_field(pdf, t("Bằng chữ"), in_words(receipt.amount_vnd))
+    draw_field(pdf, t("Hình thức thanh toán"), t(PaymentMethod(receipt.method).label))
     if receipt.provider_payment_ref:
-        draw_field(pdf, "Mã giao dịch", receipt.provider_payment_ref)
-    draw_field(pdf, "Thời điểm lập", format_slip_time(receipt.issued_at))
+        draw_field(pdf, t("Mã giao dịch"), receipt.provider_payment_ref)
+    draw_field(pdf, t("Thời điểm lập"), format_slip_time(receipt.issued_at, lang))
     pdf.ln(4)
     set_font(pdf, size=9.5)
-    pdf.multi_cell(0, 5, RECEIPT_NOTE, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 5, t(RECEIPT_NOTE), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if lang != DEFAULT_LANGUAGE:
+        pdf.multi_cell(0, 5, t(TRANSLATION_NOTE), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     raise_on_missing_glyphs(pdf)
     return bytes(pdf.output())

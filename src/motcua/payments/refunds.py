@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.audit import Actor
 from motcua.core.db import Database, locked
+from motcua.core.messages import Message
 from motcua.core.tenant import Tenant
 from motcua.dossiers.lifecycle import STALE, DossierError, record_event
 from motcua.dossiers.models import Dossier
@@ -36,7 +37,7 @@ MIN_REASON = 5
 
 def parse_refund_amount(raw: str | None) -> int | None:
     """Blank means the whole remaining amount; otherwise whole đồng ("20.000" and "20000" alike)."""
-    return parse_amount_vnd(raw, what="Số tiền hoàn")
+    return parse_amount_vnd(raw, what=Message("Số tiền hoàn"))
 
 
 def parse_expected_remaining(raw: str | None) -> int | None:
@@ -71,27 +72,30 @@ async def request_refund(
     twice (a double click, a second tab) finds it changed and refunds nothing more."""
     reason = reason.strip()[:2000]
     if len(reason) < MIN_REASON:
-        raise DossierError("Ghi rõ lý do hoàn tiền (ít nhất 5 ký tự).")
+        raise DossierError(Message("Ghi rõ lý do hoàn tiền (ít nhất 5 ký tự)."))
     async with db.tenant_session(tenant) as session:
         payment = await locked(session, Payment, payment_id)
         if payment is None:
-            raise DossierError("Không tìm thấy khoản thanh toán.")
+            raise DossierError(Message("Không tìm thấy khoản thanh toán."))
         remaining = await refundable(session, payment)
         if expected_remaining is not None and expected_remaining != remaining:
             raise DossierError(STALE)
         if payment.status not in REFUNDABLE:
-            raise DossierError("Chỉ hoàn được khoản đã thanh toán thành công.")
+            raise DossierError(Message("Chỉ hoàn được khoản đã thanh toán thành công."))
         if remaining <= 0:
-            raise DossierError("Khoản thanh toán này đã được hoàn hết (hoặc đang chờ hoàn).")
+            raise DossierError(Message("Khoản thanh toán này đã được hoàn hết (hoặc đang chờ hoàn)."))
         amount = remaining if amount_vnd is None else amount_vnd
         if amount > remaining:
             raise DossierError(
-                f"Số tiền hoàn ({format_fee_vnd(amount)}) lớn hơn số còn có thể hoàn "
-                f"({format_fee_vnd(remaining)})."
+                Message(
+                    "Số tiền hoàn (%(amount)s) lớn hơn số còn có thể hoàn (%(remaining)s).",
+                    amount=format_fee_vnd(amount),
+                    remaining=format_fee_vnd(remaining),
+                )
             )
         online = payment.method == PaymentMethod.ONLINE
         if online and (provider is None or not payment.provider_payment_ref):
-            raise DossierError("Cổng thanh toán chưa sẵn sàng; chưa thể hoàn tiền trực tuyến.")
+            raise DossierError(Message("Cổng thanh toán chưa sẵn sàng; chưa thể hoàn tiền trực tuyến."))
         refund = Refund(
             payment_id=payment.id,
             amount_vnd=amount,
@@ -133,7 +137,7 @@ async def _ask_provider(
     except PaymentProviderError as exc:
         if exc.retryable:
             raise DossierError(
-                "Chưa liên lạc được cổng thanh toán; yêu cầu hoàn tiền được giữ và sẽ tự gửi lại."
+                Message("Chưa liên lạc được cổng thanh toán; yêu cầu hoàn tiền được giữ và sẽ tự gửi lại.")
             ) from None
         async with db.tenant_session(tenant) as session:
             await session.execute(
@@ -141,7 +145,9 @@ async def _ask_provider(
                 .where(Refund.id == refund_id, Refund.status == RefundStatus.PENDING)
                 .values(status=RefundStatus.FAILED, error=str(exc)[:1000], updated_at=func.now())
             )
-        raise DossierError(f"Cổng thanh toán từ chối hoàn tiền: {exc}") from None
+        raise DossierError(
+            Message("Cổng thanh toán từ chối hoàn tiền: %(reason)s", reason=str(exc))
+        ) from None
     async with db.tenant_session(tenant) as session:
         refund = await locked(session, Refund, refund_id)
         assert refund is not None

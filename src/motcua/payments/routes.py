@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.core.audit import Actor
 from motcua.core.db import Database
 from motcua.core.dependencies import NO_TRANSACTION, READ_ONLY
-from motcua.core.pages import FormData, HttpRequest, client_address, page, public_origin
+from motcua.core.pages import FormData, HttpRequest, client_address, language, page, public_origin
 from motcua.core.ratelimit import limited
 from motcua.core.tenant import Tenant
+from motcua.core.theming import DEFAULT_LANGUAGE
 from motcua.dossiers.lifecycle import DossierError
 from motcua.dossiers.slip import VIETNAM_TZ, MissingGlyphError
 from motcua.dossiers.storage import Storage
@@ -221,6 +222,7 @@ async def receipt_page(
     "/receipts/{receipt_id:int}/pdf", guards=[requires_login], include_in_schema=False, opt={READ_ONLY: True}
 )
 async def receipt_pdf(
+    request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
@@ -228,14 +230,16 @@ async def receipt_pdf(
     receipt_id: FromPath[int],
 ) -> Response[bytes]:
     receipt = await _receipt(user, db_session, receipt_id)
-    filed = await receipt_file(db_session, receipt.id)
+    lang = language(request)
+    # The filed PDF is the Vietnamese original; another language is a translation drawn now.
+    filed = await receipt_file(db_session, receipt.id) if lang == DEFAULT_LANGUAGE else None
     if filed is not None:
         chunks = await storage.open(tenant.schema, filed.storage_key)
         pdf = b"".join([chunk async for chunk in chunks])
-    else:  # not filed yet (the job runs right after the payment): drawn now
+    else:  # not filed yet (the job runs right after the payment), or a translation: drawn now
         try:
             # ~40 ms of pure-Python drawing: off the event loop, so other requests keep flowing.
-            pdf = await anyio.to_thread.run_sync(render_receipt_pdf, receipt)
+            pdf = await anyio.to_thread.run_sync(render_receipt_pdf, receipt, lang)
         except MissingGlyphError:
             # A name the embedded font cannot draw: the HTML receipt still shows it correctly.
             return Response(b"", status_code=303, headers={"Location": f"/receipts/{receipt.id}"})
@@ -246,6 +250,8 @@ async def receipt_pdf(
         headers={
             "Content-Disposition": f'inline; filename="{filename}"',
             "Cache-Control": "private, max-age=3600",
+            # The language cookie chooses the original or its translation.
+            "Vary": "Cookie",
             "X-Content-Type-Options": "nosniff",
         },
     )

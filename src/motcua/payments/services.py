@@ -27,6 +27,7 @@ from motcua.core.actions import emit
 from motcua.core.audit import Actor, platform_entry
 from motcua.core.db import Database, locked
 from motcua.core.events import ReceiptIssued
+from motcua.core.messages import Message
 from motcua.core.tenant import Tenant
 from motcua.dossiers.lifecycle import Action, DossierError, record_event, transition
 from motcua.dossiers.models import Dossier, DossierStatus
@@ -76,7 +77,9 @@ async def start_payment(
 ) -> Started:
     account = account_of(tenant)
     if account is None:
-        raise DossierError("Cổng này chưa nhận thanh toán trực tuyến; vui lòng nộp phí tại Bộ phận Một cửa.")
+        raise DossierError(
+            Message("Cổng này chưa nhận thanh toán trực tuyến; vui lòng nộp phí tại Bộ phận Một cửa.")
+        )
     async with db.tenant_session(tenant) as session:
         # The dossier row is locked while its payment is chosen: parallel clicks (tabs, a
         # double submit) queue here, and each finds the payment the first one reserved.
@@ -86,9 +89,9 @@ async def start_payment(
             .with_for_update()
         )
         if dossier is None:
-            raise DossierError("Không tìm thấy hồ sơ.")
+            raise DossierError(Message("Không tìm thấy hồ sơ."))
         if dossier.fee_vnd <= 0 or dossier.status not in PAYABLE:
-            raise DossierError("Hồ sơ này không có khoản phí cần thanh toán.")
+            raise DossierError(Message("Hồ sơ này không có khoản phí cần thanh toán."))
         if dossier.fee_vnd > provider.max_amount_vnd:
             raise DossierError(OVER_LIMIT)
         paid = await session.scalar(
@@ -97,7 +100,7 @@ async def start_payment(
             .where(Payment.dossier_id == dossier.id, Payment.status == PaymentStatus.SUCCEEDED)
         )
         if paid:
-            raise DossierError("Hồ sơ này đã được thanh toán.")
+            raise DossierError(Message("Hồ sơ này đã được thanh toán."))
         # A second click, or a second tab, goes back to the checkout already open: one dossier,
         # one payment in flight (a session is reused while well within its 24-hour life). One
         # statement reads both kinds, so a payment moving from reserved to started meanwhile
@@ -562,13 +565,13 @@ async def record_counter_payment(
     """Fees paid at the one-stop desk (cash or card terminal), recorded by the officer, with
     the receipt handed to the citizen."""
     if method not in (PaymentMethod.CASH, PaymentMethod.POS):
-        raise DossierError("Chọn hình thức nộp: tiền mặt hoặc thẻ qua máy POS.")
+        raise DossierError(Message("Chọn hình thức nộp: tiền mặt hoặc thẻ qua máy POS."))
     current = await locked(session, Dossier, dossier.id)
     assert current is not None
     if current.fee_vnd <= 0:
-        raise DossierError("Hồ sơ này không có khoản phí.")
+        raise DossierError(Message("Hồ sơ này không có khoản phí."))
     if await _paid_by_another(session, current.id, None):
-        raise DossierError("Hồ sơ này đã được thanh toán.")
+        raise DossierError(Message("Hồ sơ này đã được thanh toán."))
     payment = Payment(
         dossier_id=current.id,
         provider="counter",
@@ -613,7 +616,7 @@ async def update_payment_settings(
             )
     except IntegrityError:
         raise PaymentSettingsError(
-            "Tài khoản thanh toán này đang được một cổng dịch vụ công khác sử dụng."
+            Message("Tài khoản thanh toán này đang được một cổng dịch vụ công khác sử dụng.")
         ) from None
     tenants_changed()
 

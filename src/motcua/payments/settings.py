@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from motcua.core.messages import Message
 from motcua.core.tenant import Tenant
 from motcua.identity.models import N_
 
@@ -32,10 +33,16 @@ def parse_amount_vnd(raw: str | None, *, what: str) -> int | None:
     if not text:
         return None
     if not text.isdigit():
-        raise DossierError(f"{what} phải là số đồng, ví dụ 20.000.")
+        raise DossierError(Message("%(what)s phải là số đồng, ví dụ 20.000.", what=Message(what)))
     amount = int(text)
     if not 0 < amount <= MAX_AMOUNT_VND:
-        raise DossierError(f"{what} phải lớn hơn 0 và không quá {MAX_AMOUNT_VND:,} đồng.".replace(",", "."))
+        raise DossierError(
+            Message(
+                "%(what)s phải lớn hơn 0 và không quá %(max)s đồng.",
+                what=Message(what),
+                max=f"{MAX_AMOUNT_VND:,}".replace(",", "."),
+            )
+        )
     return amount
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
+from functools import partial
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -30,8 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.catalog.models import Procedure
 from motcua.core.audit import Actor
 from motcua.core.dependencies import READ_ONLY
-from motcua.core.pages import FormData, HttpRequest, client_address, page
+from motcua.core.pages import FormData, HttpRequest, client_address, language, page
 from motcua.core.tenant import Tenant
+from motcua.core.theming import translations
 from motcua.dossiers.models import (
     CHANNEL_LABELS,
     ApologySlip,
@@ -48,6 +50,7 @@ from motcua.reporting.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, Column, to
 from motcua.reporting.indicators import period_totals
 from motcua.reporting.models import NO_CHANNEL, NO_PROCEDURE, PublishedPeriod
 from motcua.reporting.periods import VIETNAM, Period, PeriodError, last_months
+from motcua.reporting.public_pages import Words, criterion_formula, criterion_working
 from motcua.reporting.publishing import PeriodFigures, PublishError, period_figures, publish_period
 from motcua.reporting.rates import RATES, decimal_vi, percent_vi
 from motcua.reporting.rollups import rollup_state
@@ -201,13 +204,16 @@ def list_url(period: Period, key: str, scope: Mapping[str, str] | None = None) -
 
 
 # Numbers as the page writes them -----------------------------------------------------------------
-def rate_text(rate: Mapping[str, Any], *, key: str = "") -> str:
+def rate_text(rate: Mapping[str, Any], *, key: str = "", words: Words | None = None) -> str:
     """Written beside "45 ÷ 60": the ratio as a percentage (a score out of 5 for the
-    average), or "chưa có số liệu" when there is nothing to divide by."""
+    average), or "chưa có số liệu" when there is nothing to divide by; numbers written the
+    way of ``words``' language (Vietnamese without)."""
     numerator, denominator = rate.get("numerator"), rate.get("denominator")
     if not denominator or numerator is None:
         return _("chưa có số liệu")
     exact = Fraction(numerator, denominator)
+    if words is not None:
+        return f"{words.decimal(exact)} / 5" if key == "average_score" else words.percent(exact)
     return f"{decimal_vi(exact)} / 5" if key == "average_score" else percent_vi(exact)
 
 
@@ -441,6 +447,8 @@ async def reports(request: HttpRequest, db_session: NamedDependency[AsyncSession
     found = await period_figures(db_session, period, now=now)
     state = await rollup_state(db_session)
     rows = await trend(db_session, period, now)
+    lang = language(request)
+    words = Words(lang, translations(lang).gettext)
     lines = {key: sparkline([_ratio(r.rates[key]) for r in rows]) for key in TREND}
     lines["index"] = sparkline([r.index_total for r in rows], top=100)
     done = str(request.query_params.get("done") or "")
@@ -473,9 +481,12 @@ async def reports(request: HttpRequest, db_session: NamedDependency[AsyncSession
         list_figures=FIGURES,
         other_counts=OTHER_COUNTS,
         channel_labels={int(c): label for c, label in CHANNEL_LABELS.items()},
-        rate_text=rate_text,
+        # Numbers, the index's formulas and workings in the page's language.
+        rate_text=partial(rate_text, words=words),
         figure_value=figure_value,
-        decimal=decimal_vi,
+        decimal=words.decimal,
+        formula=partial(criterion_formula, words=words),
+        working=partial(criterion_working, words=words),
         list_url=list_url,
         url=url,
         base=BASE,

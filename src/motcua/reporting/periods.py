@@ -11,6 +11,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from motcua.core.messages import Message, MessageError
+
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 FIRST_YEAR, LAST_YEAR = 2000, 2099
 _PERIOD = re.compile(r"^(\d{4})(?:-(?:(\d{2})|Q(\d)))?$")
@@ -23,8 +25,9 @@ INVALID = (
 Kind = Literal["month", "quarter", "year"]
 
 
-class PeriodError(ValueError):
-    """The text is not a period; the message is for the person who wrote it (Vietnamese)."""
+class PeriodError(MessageError, ValueError):
+    """The text is not a period; the message is for the person who wrote it (a Vietnamese text
+    or a ``Message``, shown in the reader's language)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -40,16 +43,20 @@ class Period:
             raise PeriodError(INVALID)
         year = int(match.group(1))
         if not FIRST_YEAR <= year <= LAST_YEAR:
-            raise PeriodError(f"Năm của kỳ báo cáo phải từ {FIRST_YEAR} đến {LAST_YEAR}.")
+            raise PeriodError(
+                Message(
+                    "Năm của kỳ báo cáo phải từ %(first)s đến %(last)s.", first=FIRST_YEAR, last=LAST_YEAR
+                )
+            )
         if match.group(2) is not None:
             month = int(match.group(2))
             if not 1 <= month <= 12:
-                raise PeriodError("Tháng của kỳ báo cáo phải từ 01 đến 12.")
+                raise PeriodError(Message("Tháng của kỳ báo cáo phải từ 01 đến 12."))
             return cls(year, "month", month)
         if match.group(3) is not None:
             quarter = int(match.group(3))
             if not 1 <= quarter <= 4:
-                raise PeriodError("Quý của kỳ báo cáo phải từ Q1 đến Q4.")
+                raise PeriodError(Message("Quý của kỳ báo cáo phải từ Q1 đến Q4."))
             return cls(year, "quarter", quarter)
         return cls(year, "year", 0)
 
@@ -77,12 +84,15 @@ class Period:
         return str(self.year)
 
     @property
-    def label(self) -> str:
+    def label(self) -> Message:
+        """Tháng 10/2026, Quý IV/2026, Năm 2026 (a ``Message``: 10/2026, Q4 2026, Year 2026 in English)."""
         if self.kind == "month":
-            return f"Tháng {self.number:02d}/{self.year}"
+            return Message("Tháng %(month)s/%(year)s", month=f"{self.number:02d}", year=self.year)
         if self.kind == "quarter":
-            return f"Quý {_ROMAN[self.number]}/{self.year}"
-        return f"Năm {self.year}"
+            return Message(
+                "Quý %(roman)s/%(year)s", roman=_ROMAN[self.number], number=self.number, year=self.year
+            )
+        return Message("Năm %(year)s", year=self.year)
 
     @property
     def first_day(self) -> date:

@@ -252,7 +252,7 @@ def _rate_figures(rate: Mapping[str, Any], key: str, words: Words) -> tuple[Figu
     return shown, num, den
 
 
-def _formula(criterion: Mapping[str, Any], words: Words) -> str:
+def criterion_formula(criterion: Mapping[str, Any], words: Words) -> str:
     """decision766.Criterion.formula in the page's language (in Vietnamese, the same text)."""
     _ = words.gettext
     definition = _(RATES[criterion["indicator"]].formula)
@@ -268,7 +268,7 @@ def _formula(criterion: Mapping[str, Any], words: Words) -> str:
     ) % {"definition": definition, "target": words.percent(Fraction(str(target))), "max": criterion["max"]}
 
 
-def _working(criterion: Mapping[str, Any], words: Words) -> str:
+def criterion_working(criterion: Mapping[str, Any], words: Words) -> str:
     """decision766.Criterion.score's working in the page's language (in Vietnamese, the same text
     as the API's "working")."""
     _ = words.gettext
@@ -343,8 +343,8 @@ def build_section(
                     _(c["name"]),
                     c["max"],
                     _points(c["points"], words),
-                    _formula(c, words),
-                    _working(c, words),
+                    criterion_formula(c, words),
+                    criterion_working(c, words),
                 )
                 for c in g["criteria"]
             ],

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.audit import Actor, tenant_entry
+from motcua.core.messages import Message, MessageError
 from motcua.core.tenant import Tenant
 from motcua.reporting.indicators import compute_indicators
 from motcua.reporting.models import PublishedPeriod
@@ -22,8 +23,9 @@ from motcua.reporting.rollups import lock, recompute_days
 PUBLISHED = "reporting.period_published"
 
 
-class PublishError(Exception):
-    """A publication the rules refuse; the message is for the person who asked (Vietnamese)."""
+class PublishError(MessageError):
+    """A publication the rules refuse; the message is for the person who asked (a ``Message``,
+    shown in their language)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,9 @@ async def publish_period(
     dossiers say at this moment, not the last run of the job."""
     now = now or datetime.now(VIETNAM)
     if not period.is_finished(now):
-        raise PublishError(f"{period.label} chưa kết thúc; chỉ công bố được số liệu của kỳ đã qua.")
+        raise PublishError(
+            Message("%(period)s chưa kết thúc; chỉ công bố được số liệu của kỳ đã qua.", period=period.label)
+        )
     existing = await session.get(PublishedPeriod, period.key)
     if existing is not None:
         raise PublishError(_already(existing, period))
@@ -76,11 +80,13 @@ async def publish_period(
     return row
 
 
-def _already(row: PublishedPeriod, period: Period) -> str:
+def _already(row: PublishedPeriod, period: Period) -> Message:
     at = row.published_at.astimezone(VIETNAM)
-    return (
-        f"{period.label} đã được công bố lúc {at:%H:%M %d/%m/%Y} bởi {row.published_by}; "
-        "số liệu đã công bố không thay đổi được."
+    return Message(
+        "%(period)s đã được công bố lúc %(at)s bởi %(name)s; số liệu đã công bố không thay đổi được.",
+        period=period.label,
+        at=f"{at:%H:%M %d/%m/%Y}",
+        name=row.published_by,
     )
 
 

@@ -1,5 +1,5 @@
 """Health probes, static files and the portal colours stylesheet, the platform landing page and
-the language switch."""
+the language switch; the portal's information pages (info_pages.py) join the same router."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from motcua.core.security import safe_next
 from motcua.core.settings import Settings
 from motcua.core.theming import DEFAULT_THEME, LANGUAGE_COOKIE, LANGUAGES, Themes
 from motcua.tenancy.services import COLOUR
+from motcua.web import info_pages
 
 LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
 
@@ -160,5 +161,13 @@ async def set_language(
 
 router = Router(
     path="/",
-    route_handlers=[healthz, readyz, static_file, branding_stylesheet, platform_home, set_language],
+    route_handlers=[
+        healthz,
+        readyz,
+        static_file,
+        branding_stylesheet,
+        platform_home,
+        set_language,
+        *info_pages.HANDLERS,
+    ],
 )

@@ -1,0 +1,160 @@
+"""What a unit has on its desk: the open steps of its dossiers, each with the step's deadline and
+the legal one, and the leader's view of the unit's workload.
+
+The queue is one statement, paged by keyset on (step due date, step id), served by the partial
+index of open steps per unit (``ix_dossier_steps_open_by_unit``): the page costs the same on the
+first screen and the hundredth, with 100 or 100,000 dossiers in the unit.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from motcua.dossiers.models import Dossier
+from motcua.identity.models import Citizen
+from motcua.organisation.models import UnitStaff
+from motcua.workflow.models import DossierStep, StepKind
+
+PAGE = 50
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    step_id: int
+    code: str
+    procedure_name: str
+    applicant_name: str
+    step: StepKind
+    unit_id: int
+    assignee: str | None
+    step_due_at: datetime
+    legal_due_at: datetime
+
+    def late_for_step(self, now: datetime) -> bool:
+        return self.step_due_at < now
+
+    def late(self, now: datetime) -> bool:
+        return self.legal_due_at < now
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    rows: list[QueueRow]
+    # The keyset of the next page (None on the last): the last row's step due date and id.
+    after: tuple[datetime, int] | None
+
+
+async def unit_queue(
+    session: AsyncSession,
+    unit_ids: Sequence[int],
+    *,
+    assignee: str | None = None,
+    kinds: Sequence[StepKind] = (),
+    after: tuple[datetime, int] | None = None,
+    limit: int = PAGE,
+) -> QueuePage:
+    """The open steps of ``unit_ids`` (only those: callers pass the units the officer belongs
+    to), soonest step deadline first; ``assignee`` narrows it to one person's."""
+    if not unit_ids:
+        return QueuePage([], None)
+    query = (
+        select(
+            DossierStep.id,
+            Dossier.code,
+            Dossier.procedure_name,
+            Dossier.applicant_name,
+            DossierStep.kind,
+            DossierStep.unit_id,
+            DossierStep.assignee,
+            DossierStep.due_at,
+            Dossier.due_at,
+        )
+        .join(Dossier, Dossier.id == DossierStep.dossier_id)
+        .where(DossierStep.finished_at.is_(None), DossierStep.unit_id.in_(list(unit_ids)))
+        .order_by(DossierStep.due_at, DossierStep.id)
+        .limit(limit + 1)
+    )
+    if assignee is not None:
+        query = query.where(DossierStep.assignee == assignee)
+    if kinds:
+        query = query.where(DossierStep.kind.in_([k.value for k in kinds]))
+    if after is not None:
+        due, step_id = after
+        query = query.where(
+            or_(DossierStep.due_at > due, and_(DossierStep.due_at == due, DossierStep.id > step_id))
+        )
+    rows = [
+        QueueRow(sid, code, name, applicant, StepKind(kind), unit, person, step_due, legal_due)
+        for sid, code, name, applicant, kind, unit, person, step_due, legal_due in (
+            await session.execute(query)
+        ).tuples()
+    ]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return QueuePage(rows, (rows[-1].step_due_at, rows[-1].step_id) if more else None)
+
+
+@dataclass
+class Workload:
+    """A leader's view of one unit: what is in progress at each step, what is late, what falls
+    due this week, and who holds what."""
+
+    by_step: dict[StepKind, int] = field(default_factory=dict)
+    overdue: int = 0  # past the legal due date
+    step_overdue: int = 0  # past the step's own share of it
+    due_this_week: int = 0  # legal due date within the next seven days
+    by_person: list[tuple[str, str, int]] = field(default_factory=list)  # (personal ID, name, open steps)
+    unassigned: int = 0
+
+
+async def workload(session: AsyncSession, unit_id: int, *, now: datetime) -> Workload:
+    rows = (
+        await session.execute(
+            select(DossierStep.kind, DossierStep.assignee, DossierStep.due_at, Dossier.due_at)
+            .join(Dossier, Dossier.id == DossierStep.dossier_id)
+            .where(DossierStep.finished_at.is_(None), DossierStep.unit_id == unit_id)
+        )
+    ).tuples()
+    load = Workload()
+    steps: Counter[StepKind] = Counter()
+    people: Counter[str] = Counter()
+    week = now + timedelta(days=7)
+    for kind, assignee, step_due, legal_due in rows:
+        steps[StepKind(kind)] += 1
+        load.overdue += legal_due < now
+        load.step_overdue += step_due < now
+        load.due_this_week += now <= legal_due < week
+        if assignee:
+            people[assignee] += 1
+        else:
+            load.unassigned += 1
+    load.by_step = {kind: steps[kind] for kind in StepKind if steps[kind]}
+    names = await staff_names(session, list(people))
+    load.by_person = sorted(
+        ((pid, names.get(pid, ""), n) for pid, n in people.items()), key=lambda p: (-p[2], p[1])
+    )
+    return load
+
+
+async def staff_names(session: AsyncSession, personal_ids: Sequence[str]) -> dict[str, str]:
+    """People's names: the e-ID's once they logged in, else the one the administrator gave."""
+    if not personal_ids:
+        return {}
+    # Result objects have keys(): dict() would take them for mappings, hence the lists.
+    given = await session.execute(
+        select(UnitStaff.personal_id, func.max(UnitStaff.full_name))
+        .where(UnitStaff.personal_id.in_(personal_ids))
+        .group_by(UnitStaff.personal_id)
+    )
+    names: dict[str, str] = dict(given.tuples().all())
+    known = await session.execute(
+        select(Citizen.personal_id, Citizen.full_name).where(Citizen.personal_id.in_(personal_ids))
+    )
+    names.update({pid: name for pid, name in known.tuples().all() if name})
+    return names
