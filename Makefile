@@ -57,6 +57,9 @@ bench: $(STAMP) ## load benchmark: N tenants (N=100), home page and framework fl
 	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; else echo "install wrk (apt-get install wrk)"; exit 1; fi; }
 	$(PY) bench/run.py --tenants $${N:-100}
 
+screenshots: $(STAMP) $(CHROMIUM) ## full-page PNGs of the main pages (every role; 1280/390 px; vi, en) into screenshots/
+	$(PY) -m tests.e2e.screenshots screenshots
+
 LOCALES := src/motcua/translations
 messages: $(STAMP) ## extract UI texts into $(LOCALES)/messages.pot and merge them into each language's .po
 	$(VENV)/bin/pybabel extract -F babel.cfg --add-location=file --sort-by-file --no-wrap \
@@ -66,4 +69,4 @@ messages: $(STAMP) ## extract UI texts into $(LOCALES)/messages.pot and merge th
 clean: ## remove the virtualenv and local data (.motcua/)
 	rm -rf $(VENV) .motcua
 
-.PHONY: help install run lint test check fmt bench messages clean
+.PHONY: help install run lint test check fmt bench screenshots messages clean

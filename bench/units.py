@@ -23,6 +23,7 @@ import httpx
 import run  # bench/run.py: services, onboarding, server and wrk helpers; it puts src/ on the path
 from sqlalchemy import text as sql
 
+from motcua.core.audit import Actor
 from motcua.core.broker import setup_broker
 from motcua.core.db import Database, sync_engine
 from motcua.core.settings import load_settings
@@ -207,7 +208,7 @@ def main() -> int:
         unit_id = seed(engine, tenant.schema, args.units, args.dossiers)
         seed_seconds = time.perf_counter() - started
         grant_role_sync(
-            engine, tenant, RoleGrantCreate.parse(OFFICER_PID, "officer"), actor=run.Actor.operator("bench")
+            engine, tenant, RoleGrantCreate.parse(OFFICER_PID, "officer"), actor=Actor.operator("bench")
         )
         sid, risk_timings, risk_count = asyncio.run(session_and_risks(settings, tenant))
 

@@ -274,6 +274,14 @@ async def test_the_inline_viewer_frames_the_officers_file_and_nobody_elses(
     assert (await _upload_result(officer, code)).status_code == 303
 
     page = await officer.get(f"/officer/dossiers/{code}")
+    # A PDF viewer would take the keyboard focus as it loads: it opens only when asked for.
+    placeholder = page.text.split('data-testid="viewer"', 1)[1].split("</figure>", 1)[0]
+    assert "<iframe" not in placeholder
+    asked = re.search(
+        r'href="(/officer/dossiers/[^"]+\?xem=[0-9a-f]{32})#viewer" data-testid="open-viewer"', placeholder
+    )
+    assert asked is not None
+    page = await officer.get(asked.group(1))
     viewer = page.text.split('data-testid="viewer"', 1)[1].split("</figure>", 1)[0]
     frame = re.search(r'<iframe src="/officer/files/([0-9a-f]{32})" title="Xem giấy tờ: quyet-dinh', viewer)
     assert frame is not None

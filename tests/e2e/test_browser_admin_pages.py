@@ -320,6 +320,7 @@ async def _console_pages(page: Page, run: Run, findings: Findings, day: str, *, 
 
 NAVIGATION = [
     "/manage/roles",
+    "/manage/units",
     "/manage/catalog",
     "/manage/payments",
     "/manage/jobs",
@@ -329,7 +330,10 @@ NAVIGATION = [
 ]
 MANAGE_PAGES = [
     ("/manage/roles", "roles"),
+    ("/manage/units", "units"),
+    ("/manage/units/1", "a unit (the service centre, the first unit seeded)"),
     ("/manage/catalog", "catalogue"),
+    ("/manage/catalog/1.001193/workflow", "a procedure's workflow"),
     ("/manage/catalog?q=khai+sinh", "catalogue, searched"),
     ("/manage/catalog/new", "new procedure"),
     ("/manage/catalog/import", "catalogue import"),

@@ -157,9 +157,13 @@ async def test_an_officer_receives_walk_in_and_postal_dossiers_in_a_browser(tmp_
             # The workspace: the postal dossier accepted and a supplement asked for, on a desktop.
             await officer_processes(page, base, postal, "vi")
             await assert_accessible(page, "workspace, supplement requested")
-            # The viewer shows the dossier's first document beside the actions.
+            # The viewer shows the dossier's first document beside the actions once asked for (a
+            # PDF viewer loading by itself would take the focus from the forms being filled in).
+            assert await page.get_by_test_id("viewer").locator("iframe").count() == 0
+            await page.get_by_test_id("open-viewer").click()
             frame = page.get_by_test_id("viewer").locator("iframe")
             assert (await frame.get_attribute("src") or "").startswith("/officer/files/")
+            await assert_accessible(page, "workspace, document shown")
             # Refusing asks for a confirmation first: the disclosure opens on the reason and
             # the confirm button, nothing is sent until it is pressed.
             await page.set_viewport_size({"width": 390, "height": 844})

@@ -176,6 +176,7 @@ async def _workspace(
         file_kinds=kinds,
         other_file_kind=OTHER_FILE_KIND,
         shown=shown,
+        chosen=shown is not None and shown.id == viewing,
         has_result=any(f.document_code == RESULT_DOCUMENT for f in files),
         history=history_in_words(history, names, applicant=dossier.applicant_name),
         assigned_name=staff_label(dossier.assigned_to, names) if dossier.assigned_to else None,
