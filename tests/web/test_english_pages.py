@@ -140,8 +140,21 @@ def _every_tenant_name(engine: Engine) -> set[str]:
     # database, whatever other test modules made before this one: their names are data.
     with engine.connect() as conn:
         tenants = set(conn.execute(text("SELECT name FROM platform.tenants")).scalars())
-        admins = conn.execute(text("SELECT name FROM platform.platform_admins WHERE name IS NOT NULL"))
-        return tenants | set(admins.scalars())
+        admins = set(
+            conn.execute(text("SELECT name FROM platform.platform_admins WHERE name IS NOT NULL")).scalars()
+        )
+        # What people typed and the console's audit shows as written: reasons (a suspension, an
+        # archive) and the names of tenants since deleted.
+        reasons = set(
+            conn.execute(
+                text(
+                    "SELECT detail ->> 'reason' FROM platform.audit_log WHERE detail ? 'reason'"
+                    " UNION SELECT detail ->> 'name' FROM platform.audit_log WHERE detail ? 'name'"
+                    " UNION SELECT status_reason FROM platform.tenants WHERE status_reason IS NOT NULL"
+                )
+            ).scalars()
+        )
+        return tenants | admins | {r for r in reasons if r}
 
 
 async def test_console_manage_and_officer_pages_read_in_english(
