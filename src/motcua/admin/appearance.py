@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
-import re
 import unicodedata
 import warnings
 from collections.abc import Mapping
@@ -35,6 +34,7 @@ from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, WorkCalendar
 from motcua.dossiers.storage import Storage
 from motcua.dossiers.uploads import JPEG, PNG, SVG, WEBP, DetectedType, sniff
+from motcua.organisation.services import AGENCY_CODE
 from motcua.tenancy import events
 from motcua.tenancy.models import TenantRecord, TenantStatus
 from motcua.tenancy.services import COLOUR
@@ -384,7 +384,6 @@ def _delete_after_commit(
 # Agency code ------------------------------------------------------------------------------------
 # The agency's electronic identifier as dossier codes carry it ({agency}-{yyMMdd}-{NNNN}):
 # QCVN 102:2016/BTTTT's four levels, e.g. 000.00.01.H26 (Hà Nội), 000.00.00.G12 (a ministry).
-AGENCY_CODE = re.compile(r"^[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}$")
 
 
 def check_agency_code(code: str) -> str:

@@ -18,7 +18,6 @@ import dramatiq
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from motcua.admin.appearance import AGENCY_CODE
 from motcua.admin.localities import locality
 from motcua.admin.services import build_spec, onboard_tenant
 from motcua.core.actions import enqueue
@@ -26,6 +25,7 @@ from motcua.core.audit import Actor, ActorKind, platform_entry
 from motcua.core.db import sync_engine
 from motcua.core.events import Subscriber
 from motcua.core.settings import Settings, load_settings
+from motcua.organisation.services import AGENCY_CODE
 from motcua.tenancy.models import TenantRecord, TenantStatus
 from motcua.tenancy.schemas import TenantCreate
 from motcua.tenancy.services import (

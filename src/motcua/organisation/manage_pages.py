@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.core.audit import Actor
 from motcua.core.pages import HttpRequest, client_address, not_found_page, page
 from motcua.identity.guards import requires_tenant_admin
+from motcua.identity.models import N_
 from motcua.identity.schemas import mask_personal_id
 from motcua.identity.sessions import UserSession
-from motcua.organisation.models import N_, Unit, UnitKind, UnitRole
+from motcua.organisation.models import Unit, UnitKind, UnitRole
 from motcua.organisation.services import (
     LAST_ROOT,
     UnitInputError,

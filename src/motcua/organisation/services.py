@@ -17,9 +17,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.audit import Actor, tenant_entry
-from motcua.identity.models import Citizen
-from motcua.organisation.models import N_, Tier, Unit, UnitKind, UnitRole, UnitStaff
+from motcua.identity.models import N_, Citizen
+from motcua.organisation.models import Tier, Unit, UnitKind, UnitRole, UnitStaff
 
+# The agency-code rule of the units (organisation.services), which dossier codes start with.
 AGENCY_CODE = re.compile(r"^[0-9]{3}\.[0-9]{2}\.[0-9]{2}\.[A-Z][0-9]{2}$")
 PERSONAL_ID = re.compile(r"^[0-9]{12}$")
 NAME_LIMIT = 200

@@ -18,8 +18,9 @@ from motcua.catalog.services import get_procedure
 from motcua.core.audit import Actor
 from motcua.core.pages import HttpRequest, client_address, not_found_page, page
 from motcua.identity.guards import requires_tenant_admin
+from motcua.identity.models import N_
 from motcua.identity.sessions import UserSession
-from motcua.workflow.models import N_, StepKind
+from motcua.workflow.models import StepKind
 from motcua.workflow.services import WorkflowError, save_steps, steps_of
 
 # Rows the form shows beyond the current steps, for adding; a row left on "—" is dropped.

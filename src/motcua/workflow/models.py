@@ -15,11 +15,7 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from motcua.core.models import TenantBase
-
-
-def N_(message: str) -> str:  # noqa: N802 (the name Babel's extractor looks for)
-    """Marks a Vietnamese text for the catalog; templates translate it when they show it."""
-    return message
+from motcua.identity.models import N_
 
 
 class StepKind(enum.StrEnum):

@@ -26,11 +26,12 @@ from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.models import Dossier
 from motcua.dossiers.services import calendar_for
 from motcua.identity.guards import requires_login
+from motcua.identity.models import N_
 from motcua.identity.schemas import mask_personal_id
 from motcua.identity.sessions import UserSession
 from motcua.organisation.models import Unit, UnitRole
 from motcua.organisation.services import roles_of
-from motcua.workflow.models import N_, DossierStep, StepKind
+from motcua.workflow.models import DossierStep, StepKind
 from motcua.workflow.queues import PAGE, QueueRow, staff_names, unit_queue, workload
 from motcua.workflow.risk import late_risks
 

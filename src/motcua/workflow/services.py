@@ -21,10 +21,10 @@ from motcua.catalog.models import Procedure
 from motcua.core.audit import Actor, tenant_entry
 from motcua.dossiers.deadlines import WorkCalendar
 from motcua.dossiers.models import Dossier
+from motcua.identity.models import N_
 from motcua.organisation.models import Unit
 from motcua.workflow.models import (
     DEFAULT_STEPS,
-    N_,
     Consultation,
     DossierStep,
     Outcome,
@@ -286,11 +286,6 @@ async def send_back(
     _close(current, Outcome.SENT_BACK, at=at, calendar=calendar, actor=actor, note=reason)
     await session.flush()
     return await _open(session, dossier, plan, back, at=at, calendar=calendar, assignee=previous)
-
-
-async def assign(session: AsyncSession, step: DossierStep, personal_id: str | None) -> None:
-    step.assignee = personal_id
-    await session.flush()
 
 
 async def journey(session: AsyncSession, dossier_id: int) -> list[DossierStep]:
