@@ -30,6 +30,7 @@ from motcua.core.dependencies import (
     resolve_dependencies_in_order,
     singleton,
 )
+from motcua.core.fragments import FragmentCache
 from motcua.core.logging import configure_logging
 from motcua.core.observability import ObservedRequests
 from motcua.core.security import derive_key
@@ -108,7 +109,10 @@ def create_app(settings: Settings) -> Litestar:
     process_metrics.instrument_pool(db.engine)
     # Off unless the standard OTEL_* variables ask for it; nothing is imported otherwise.
     tracing.setup(settings)
-    themes = Themes(settings.themes_dir, auto_reload=not settings.is_production)
+    # Fragments of pages rendered once per tenant and language (core.fragments), except in
+    # development, where a template edited by hand must show at the next reload.
+    fragments = FragmentCache(settings.catalog_cache_ttl) if settings.env != "development" else None
+    themes = Themes(settings.themes_dir, auto_reload=not settings.is_production, fragments=fragments)
     resolver = TenantResolver(
         db, settings.platform_domain, settings.domain_cache_ttl, dev_eid=settings.dev_services
     )
@@ -120,6 +124,8 @@ def create_app(settings: Settings) -> Litestar:
         idle_seconds=settings.session_idle_seconds,
         absolute_seconds=settings.session_absolute_seconds,
     )
+    if fragments is not None:
+        events.subscribe(fragments)
     oidc = OidcClient(redis_client, timeout=settings.oidc_timeout)
     payments = (
         StripeProvider(

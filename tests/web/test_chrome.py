@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from litestar import Litestar
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select, update
 
 from motcua.core import pages
 from motcua.core.audit import Actor
@@ -25,6 +25,8 @@ from motcua.core.theming import Themes
 from motcua.identity.schemas import RoleGrantCreate
 from motcua.identity.services import grant_role_sync
 from motcua.identity.sessions import SESSION_COOKIE, SessionStore, UserSession
+from motcua.tenancy import events
+from motcua.tenancy.models import TenantRecord
 from tests.conftest import MakeTenant, asgi_transport
 from tests.dossiers import conftest as dossiers_conftest
 from tests.dossiers.conftest import BIRTH, SignIn
@@ -240,7 +242,15 @@ async def test_footer_contact_and_information_pages_in_both_languages(
 
     privacy = await vi.get("/privacy")
     assert privacy.status_code == 200
-    for text in ("Nghị định số 13/2023/NĐ-CP", "Quyền của bạn", "Lưu trữ trong bao lâu", "30 phút", "12 giờ"):
+    # The law in force since 1 January 2026 and its decree (which replaced Decree 13/2023/NĐ-CP).
+    for text in (
+        "Luật Bảo vệ dữ liệu cá nhân số 91/2025/QH15",
+        "Nghị định số 356/2025/NĐ-CP",
+        "Quyền của bạn",
+        "Lưu trữ trong bao lâu",
+        "30 phút",
+        "12 giờ",
+    ):
         assert text in privacy.text, text
     assert "motcua@khungtrang.example.vn" in privacy.text  # who to write to
     accessibility = await vi.get("/accessibility")
@@ -252,7 +262,8 @@ async def test_footer_contact_and_information_pages_in_both_languages(
 
     english = {path: (await en.get(path)).text for path in ("/", "/privacy", "/accessibility", "/help")}
     assert "Personal data protection policy" in english["/privacy"]
-    assert "Your rights" in english["/privacy"] and "Decree 13/2023/ND-CP" in english["/privacy"]
+    assert "Your rights" in english["/privacy"] and "Law 91/2025/QH15" in english["/privacy"]
+    assert "Decree 356/2025/ND-CP" in english["/privacy"] and "13/2023" not in english["/privacy"]
     assert "Accessibility statement" in english["/accessibility"]
     assert "Frequently asked questions" in english["/help"]
     assert "Hotline" in english["/"] and "Personal data protection policy" in english["/"]
@@ -306,6 +317,47 @@ async def test_home_sections_come_from_the_theme(portal: Tenant, client: Client)
     assert order == sorted(order)
     assert 'data-testid="home-popular"' not in html and 'data-testid="home-fields"' not in html
     assert "28/11/2026" in html and "Bộ phận Một cửa làm việc sáng thứ Bảy" in html
+
+
+async def test_the_shared_part_of_the_home_page_is_rendered_once_per_language_and_follows_changes(
+    portal: Tenant, app: Litestar, store: SessionStore, browsers: list[Client], engine: Engine
+) -> None:
+    """The home page's sections are a cached fragment (core.fragments): the page stays per person
+    around them, each language has its own, and a theme change shows at the next request."""
+    host = f"{portal.slug}.localhost"
+    anonymous = await _browser(app, browsers, store, host, portal.slug, None)
+    english = await _browser(app, browsers, store, host, portal.slug, None, lang="en")
+    first = (await anonymous.get("/")).text
+    in_english = (await english.get("/")).text
+    assert "Bộ phận Một cửa làm việc sáng thứ Bảy" in first and "Tìm thủ tục hành chính" in first
+    assert "Search administrative procedures" in in_english and "Tìm thủ tục hành chính" not in in_english
+
+    # A signed-in person gets the same sections under their own header, and no one else sees it.
+    citizen = await _browser(app, browsers, store, host, portal.slug, ["citizen"])
+    signed_in = (await citizen.get("/")).text
+    assert "Đỗ Thị Khung" in signed_in and 'data-testid="home-news"' in signed_in
+    assert "Đỗ Thị Khung" not in (await anonymous.get("/")).text
+
+    # A theme change (from any process: tenancy.events) drops the fragments: the news section goes.
+    with engine.begin() as conn:
+        branding = conn.execute(
+            select(TenantRecord.branding).where(TenantRecord.slug == portal.slug)
+        ).scalar_one()
+        conn.execute(
+            update(TenantRecord)
+            .where(TenantRecord.slug == portal.slug)
+            .values(branding={**branding, "home_sections": ["search"]})
+        )
+    events.tenants_changed()
+    try:
+        after = (await anonymous.get("/")).text
+        assert 'data-testid="home-news"' not in after and 'role="search"' in after
+    finally:  # the module's other tests read the theme's sections
+        with engine.begin() as conn:
+            conn.execute(
+                update(TenantRecord).where(TenantRecord.slug == portal.slug).values(branding=branding)
+            )
+        events.tenants_changed()
 
 
 @pytest.fixture

@@ -156,7 +156,7 @@ def _query(audit_filter: AuditFilter, after: tuple[datetime, int] | None, limit:
 
 async def _tenants(conn: AsyncConnection) -> dict[str, str]:
     rows = await conn.execute(text("SELECT slug, name FROM platform.tenants ORDER BY name, slug"))
-    return {str(slug): str(name) for slug, name in rows.tuples()}
+    return {str(slug): str(name) for slug, name in rows}
 
 
 @dataclass(frozen=True)

@@ -66,8 +66,14 @@ async def home(
     catalog_cache: NamedDependency[CatalogCache],
 ) -> Response[str]:
     catalog = await catalog_of(catalog_cache, tenant, db)
-    featured = search(catalog, None, level="full", per_page=8).items or catalog[:8]
-    return page(request, "home.html", procedures=featured, fields=fields_of(catalog), total=len(catalog))
+    featured = catalog_cache.derived(
+        tenant.schema,
+        catalog,
+        "featured",
+        lambda: search(catalog, None, level="full", per_page=8).items or catalog[:8],
+    )
+    fields = catalog_cache.derived(tenant.schema, catalog, "fields", lambda: fields_of(catalog))
+    return page(request, "home.html", procedures=featured, fields=fields, total=len(catalog))
 
 
 @get("/procedures", name="procedure_search", include_in_schema=False)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -16,6 +16,8 @@ from motcua.catalog.models import Procedure, ProcedureForm
 from motcua.catalog.schemas import ProcedureSpec, ProcedureSummary
 from motcua.catalog.text import deletions, fold, one_edit, with_synonyms
 from motcua.tenancy.services import schema_for
+
+T = TypeVar("T")
 
 _SUMMARY_COLUMNS = (
     Procedure.code,
@@ -297,6 +299,8 @@ class CatalogCache:
         # Each cached catalogue's SearchIndex (built when a search with a typo first needs it).
         self._indexes: dict[str, tuple[list[ProcedureSummary], SearchIndex]] = {}
         self._details: dict[tuple[str, str], tuple[float, Procedure | None]] = {}
+        # What pages derive from a cached catalogue (the home page's lists), once per list.
+        self._derived: dict[tuple[str, str], tuple[list[ProcedureSummary], Any]] = {}
 
     def get(self, schema: str) -> list[ProcedureSummary] | None:
         entry = self._entries.get(schema)
@@ -315,6 +319,16 @@ class CatalogCache:
             entry = self._indexes[schema] = (procedures, SearchIndex(procedures))
         return entry[1]
 
+    def derived(
+        self, schema: str, procedures: list[ProcedureSummary], name: str, build: Callable[[], T]
+    ) -> T:
+        """``build()``'s value for this cached catalogue list, computed once per list (like
+        ``index_of``): sorting and folding the catalogue on every home page was wasted work."""
+        entry = self._derived.get((schema, name))
+        if entry is None or entry[0] is not procedures:
+            entry = self._derived[schema, name] = (procedures, build())
+        return cast(T, entry[1])
+
     def get_detail(self, schema: str, code: str) -> tuple[bool, Procedure | None]:
         entry = self._details.get((schema, code))
         if entry is None or entry[0] < time.monotonic():
@@ -332,9 +346,11 @@ class CatalogCache:
             self._entries.clear()
             self._details.clear()
             self._indexes.clear()
+            self._derived.clear()
         else:
             self._entries.pop(schema, None)
             self._indexes.pop(schema, None)
+            self._derived = {k: v for k, v in self._derived.items() if k[0] != schema}
             self._details = {k: v for k, v in self._details.items() if k[0] != schema}
 
     def catalog_changed(self, slug: str) -> None:

@@ -41,6 +41,7 @@ from jinja2 import (
 )
 from jinja2.visitor import NodeTransformer
 
+from motcua.core.fragments import FragmentCache, FragmentCacheExtension
 from motcua.core.messages import translator
 from motcua.core.tenant import Tenant
 
@@ -196,11 +197,18 @@ class _LanguageEnvironment(Environment):
 
 class Themes:
     def __init__(
-        self, themes_dir: Path, *, static_prefix: str = "/static", auto_reload: bool = False
+        self,
+        themes_dir: Path,
+        *,
+        static_prefix: str = "/static",
+        auto_reload: bool = False,
+        fragments: FragmentCache | None = None,
     ) -> None:
         self.themes_dir = themes_dir
         self.static_prefix = static_prefix
         self.auto_reload = auto_reload
+        # `{% cache %}` parts of pages (core.fragments); None renders them every time.
+        self.fragments = fragments
         self._envs: dict[tuple[str, str], Environment] = {}
 
     def known(self, theme: str) -> bool:
@@ -228,8 +236,10 @@ class Themes:
             auto_reload=self.auto_reload,
             trim_blocks=True,
             lstrip_blocks=True,
-            extensions=["jinja2.ext.i18n"],
+            extensions=["jinja2.ext.i18n", FragmentCacheExtension],
         )
+        env.fragment_cache = self.fragments  # type: ignore[attr-defined]
+        env.fragment_scope = (theme, lang)  # type: ignore[attr-defined]
         # One msgid per sentence however the template wraps its lines (babel.cfg: trimmed = true).
         env.policies["ext.i18n.trimmed"] = True
         env.translations = t = translations(lang)

@@ -55,7 +55,7 @@ async def names_of(session: AsyncSession, personal_ids: Collection[str]) -> dict
         .where(Citizen.personal_id.in_(sorted(personal_ids)), Citizen.full_name != "")
         .order_by(Citizen.last_login_at)
     )
-    return dict(rows.tuples().all())  # the latest login is read last and wins
+    return {pid: name for pid, name in rows}  # the latest login is read last and wins
 
 
 def _todo(dossier: Dossier, fees: Any) -> str | None:

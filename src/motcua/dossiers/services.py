@@ -449,7 +449,7 @@ async def channel_counts(
         .group_by(Dossier.channel, Dossier.submitted_by_citizen)
     )
     counts = {(channel, personally): 0 for channel in Channel for personally in (True, False)}
-    for channel, personally, count in rows.tuples():
+    for channel, personally, count in rows:
         counts[(Channel(channel), bool(personally))] += int(count)
     return counts
 

@@ -409,7 +409,6 @@ async def trend(session: AsyncSession, until: Period, now: datetime) -> list[Tre
                 )
             )
         )
-        .tuples()
         .all()
     )
     rows = []
