@@ -40,7 +40,9 @@ from motcua.dev.eid_provider import SigningKey
 from motcua.dev.eid_provider import router as dev_eid_router
 from motcua.dev.mail_inbox import router as dev_mail_router
 from motcua.dev.national_portal import router as dev_national_portal_router
+from motcua.dev.timestamps import router as dev_tsa_router
 from motcua.dossiers.backends import storage_for_settings
+from motcua.dossiers.paper_form_routes import router as paper_forms_router
 from motcua.dossiers.routes import router as dossiers_router
 from motcua.dossiers.services import count_my_dossiers
 from motcua.dossiers.slip import prepare_slip_fonts
@@ -59,6 +61,8 @@ from motcua.payments.provider import StripeProvider
 from motcua.payments.routes import router as payments_router
 from motcua.payments.services import PaymentsPanel
 from motcua.reporting.routes import router as reporting_router
+from motcua.signing.routes import router as signing_router
+from motcua.signing.services import Signing
 from motcua.tenancy import events
 from motcua.tenancy.resolution import TenantResolver, tenant_middleware
 from motcua.web.errors import EXCEPTION_HANDLERS
@@ -82,17 +86,19 @@ ROUTERS = [
     workflow_router,
     unit_pages_router,
     dossiers_router,
+    paper_forms_router,
     backoffice_router,
     feedback_router,
     payments_router,
     integrations_router,
     reporting_router,
+    signing_router,
 ]
 
 
 def routers_for(settings: Settings) -> list[Router]:
     # The development e-ID provider exists only where dev services are on (never in production).
-    dev = [dev_eid_router, dev_mail_router, dev_national_portal_router]
+    dev = [dev_eid_router, dev_mail_router, dev_national_portal_router, dev_tsa_router]
     return [*ROUTERS, *dev] if settings.dev_services else list(ROUTERS)
 
 
@@ -109,23 +115,25 @@ def create_app(settings: Settings) -> Litestar:
     process_metrics.instrument_pool(db.engine)
     # Off unless the standard OTEL_* variables ask for it; nothing is imported otherwise.
     tracing.setup(settings)
-    # Fragments of pages rendered once per tenant and language (core.fragments), except in
-    # development, where a template edited by hand must show at the next reload.
-    fragments = FragmentCache(settings.catalog_cache_ttl) if settings.env != "development" else None
-    themes = Themes(settings.themes_dir, auto_reload=not settings.is_production, fragments=fragments)
+    # Templates edited by hand show at the next reload in development only; elsewhere (tests,
+    # benchmarks, production) a page never checks its templates' files, and its shared parts are
+    # fragments rendered once per tenant and language (core.fragments).
+    editing = settings.env == "development"
+    fragments = None if editing else FragmentCache(settings.catalog_cache_ttl)
+    themes = Themes(settings.themes_dir, auto_reload=editing, fragments=fragments)
     resolver = TenantResolver(
         db, settings.platform_domain, settings.domain_cache_ttl, dev_eid=settings.dev_services
     )
     catalog_cache = CatalogCache(settings.catalog_cache_ttl)
     events.subscribe(catalog_cache)
+    if fragments is not None:
+        events.subscribe(fragments)
     redis_client = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2)
     sessions = SessionStore(
         redis_client,
         idle_seconds=settings.session_idle_seconds,
         absolute_seconds=settings.session_absolute_seconds,
     )
-    if fragments is not None:
-        events.subscribe(fragments)
     oidc = OidcClient(redis_client, timeout=settings.oidc_timeout)
     payments = (
         StripeProvider(
@@ -144,6 +152,8 @@ def create_app(settings: Settings) -> Litestar:
         "sessions": singleton(sessions),
         "oidc": singleton(oidc),
         "storage": singleton(storage_for_settings(settings)),
+        # Signed documents: the keys, trust roots and timestamp authority; files in the same storage.
+        "signing": singleton(Signing.for_settings(settings, storage_for_settings(settings))),
         "payments": singleton(payments),
         # The dossier pages' fees panel: an interface of dossiers, implemented by payments.
         "fees": singleton(PaymentsPanel(payments)),
@@ -187,6 +197,8 @@ def create_app(settings: Settings) -> Litestar:
                     exclude=[
                         r"^/static/",
                         r"^/platform/dev/national-portal/events/",
+                        # The development timestamp authority: RFC 3161 clients carry no cookie.
+                        r"^/platform/dev/tsa$",
                         r"^/oauth/token$",
                         r"^/api/",
                     ],

@@ -324,7 +324,8 @@ def test_history_words_for_every_kind_of_row() -> None:
     names = {"001178006789": "Phạm Thu Hà"}
     lines = history_in_words(rows, names, you=7)
     said = [
-        (line.what, line.who.role, line.who.name, line.who.part, line.subject or line.note) for line in lines
+        (line.what, line.who.role, line.who.name, line.who.part, line.subject or line.note or line.said)
+        for line in lines
     ]
     assert said == [
         ("Đã tiếp nhận trực tiếp tại Bộ phận Một cửa", "Cán bộ", "Phạm Thu Hà", None, None),

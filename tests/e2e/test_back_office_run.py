@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from motcua.identity.oidc import LoopbackNames
+from tests.e2e import choose_delivery
 from tests.e2e.test_run import _free_port, _start, _stop
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
@@ -83,10 +84,7 @@ async def test_an_officer_processes_a_dossier_end_to_end_on_make_run(tmp_path: P
                 f"{base}/procedures/1.001193/apply", data={"_csrf_token": token, **answers}
             )
             assert ok.status_code == 303, ok.text[:1500]
-            chosen = await citizen.post(
-                f"{base}/procedures/1.001193/apply/delivery",
-                data={"_csrf_token": token, "delivery_method": "desk"},
-            )
+            chosen = await choose_delivery(citizen, f"{base}/procedures/1.001193/apply/delivery", token)
             assert chosen.status_code == 303, chosen.text[:1500]
             review = await citizen.get(f"{base}/procedures/1.001193/apply/review")
             submit_token = re.search(r'name="token" value="([^"]+)"', review.text)

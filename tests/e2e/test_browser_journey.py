@@ -57,7 +57,8 @@ async def test_a_citizen_applies_for_a_birth_registration_in_a_browser(tmp_path:
             # The task list, each step and the confirmation, each page checked.
             code = await apply_for_birth_registration(page, base, upload, "vi", check=assert_accessible)
             assert code == (await page.get_by_test_id("dossier-code").inner_text()).strip()
-            assert code.startswith("000.00.01.H26-")
+            # Received by the ward the e-ID address names (a commune-level procedure): its code.
+            assert code.startswith("000.70.00.H26-")
             assert await page.get_by_test_id("due-date").inner_text()
 
             async with page.expect_download() as download_info:

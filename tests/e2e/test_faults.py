@@ -22,6 +22,7 @@ from motcua.cli import _Child
 from motcua.core.db import sync_engine
 from motcua.core.embedded import start_server, stop_server
 from motcua.identity.oidc import LoopbackNames
+from tests.e2e import choose_delivery
 from tests.e2e.test_back_office_run import PDF, _dev_login, _token
 from tests.e2e.test_run import _free_port, _get, _servers_of, _start, _stop
 
@@ -95,10 +96,7 @@ async def _apply(citizen: httpx.AsyncClient, base: str) -> str:
     answers = {"purpose": "Kết hôn", "marital_status": "Chưa kết hôn"}
     saved = await citizen.post(f"{base}/procedures/{PROCEDURE}/apply", data={"_csrf_token": token, **answers})
     assert saved.status_code == 303, saved.text[:1000]
-    chosen = await citizen.post(
-        f"{base}/procedures/{PROCEDURE}/apply/delivery",
-        data={"_csrf_token": token, "delivery_method": "desk"},
-    )
+    chosen = await choose_delivery(citizen, f"{base}/procedures/{PROCEDURE}/apply/delivery", token)
     assert chosen.status_code == 303, chosen.text[:1000]
     return (await citizen.get(f"{base}/procedures/{PROCEDURE}/apply/review")).text
 

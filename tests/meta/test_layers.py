@@ -29,6 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("backoffice", "feedback", "integrations"),
     ("payments", "workflow"),
     ("dossiers",),
+    ("signing",),  # signed documents: signs and files what the domains above it hand in
     ("organisation",),
     ("identity", "catalog"),
     ("tenancy",),

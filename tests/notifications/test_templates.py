@@ -50,6 +50,7 @@ NEEDS = {
     NotificationEvent.APOLOGY_ISSUED: {"reason": "Cần xác minh thêm", "new_due_at": DUE},
     NotificationEvent.DEADLINE_DUE_SOON: {"due_at": DUE},
     NotificationEvent.DEADLINE_OVERDUE: {"due_at": DUE},
+    NotificationEvent.DEADLINE_AT_RISK: {"due_at": DUE},
 }
 
 
@@ -127,6 +128,7 @@ def test_the_texts_say_what_each_event_is_about(templates: MailTemplates) -> Non
     assert "xin lỗi" in apology and "Thời hạn trả kết quả mới: 17:00 ngày 28/11/2026" in apology
     assert "đã quá hạn" in text(NotificationEvent.DEADLINE_OVERDUE)
     assert "sắp đến hạn" in text(NotificationEvent.DEADLINE_DUE_SOON)
+    assert "nguy cơ cao" in text(NotificationEvent.DEADLINE_AT_RISK)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
+from alembic import command as alembic_command
+from alembic.config import Config
 from sqlalchemy import Engine, text
 
 from motcua.admin.audit_words import action_words, detail_lines
@@ -373,15 +375,11 @@ def test_a_tenant_from_before_units_gets_its_desk_when_migrated(
     )
     tenant = onboard_tenant(engine, live_settings, spec, actor=Actor.operator("test"))
     with engine.begin() as conn:
-        # The schema as it was before units (what the downgrades of t0017 and t0016 leave).
-        for statement in (
-            "DROP TABLE consultations, dossier_transfers, dossier_steps, workflow_steps",
-            "ALTER TABLE dossiers DROP COLUMN receiving_unit_id, DROP COLUMN deciding_unit_id",
-            "DROP TABLE unit_staff, units",
-            "UPDATE alembic_version SET version_num = 't0015'",
-        ):
-            conn.execute(text(f"SET LOCAL search_path TO {tenant.schema}"))
-            conn.execute(text(statement))
+        # The schema as it was before units: the real downgrades, whatever revisions came later.
+        config = Config(str(live_settings.root / "alembic.ini"))
+        config.set_main_option("script_location", str(live_settings.root / "migrations"))
+        config.attributes.update(connection=conn, schema=tenant.schema)
+        alembic_command.downgrade(config, "t0015")
     migrate_tenant_schema(engine, live_settings.root, tenant.schema)
     assert [(kind, code) for kind, _, code, _ in _units(engine, tenant)] == [
         ("service_centre", "000.00.01.H31")

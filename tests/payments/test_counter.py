@@ -14,6 +14,7 @@ from pypdf import PdfReader
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from motcua.core.messages import message_from_json
 from motcua.core.settings import Settings
 from motcua.core.theming import LANGUAGE_COOKIE
 from tests.backoffice.test_workspace import _act, _officer, _submit
@@ -125,13 +126,14 @@ async def test_a_dossier_waiting_for_its_fees_resumes_when_they_are_paid(
         )
         history = conn.execute(
             text(
-                f"SELECT from_status, to_status, reason FROM {tenant.schema}.dossier_history "
+                f"SELECT from_status, to_status, message FROM {tenant.schema}.dossier_history "
                 "ORDER BY id DESC LIMIT 1"
             )
         ).one()
     assert status.scalar_one() == "in_progress"
     assert (history.from_status, history.to_status) == ("payment_requested", "in_progress")
-    assert "biên lai" in history.reason and "15.000 đồng" in history.reason
+    said = message_from_json(history.message)  # the product's words, read in either language
+    assert "biên lai" in said and "15.000 đồng" in said
 
 
 async def test_refunds_at_the_desk_are_partial_or_full_with_a_reason(
@@ -260,11 +262,11 @@ async def test_the_officer_requests_the_amount_worked_out_for_the_dossier(
         row = conn.execute(
             text(f"SELECT status, fee_vnd FROM {tenant.schema}.dossiers WHERE code = :c"), {"c": code}
         ).one()
-        reason = conn.execute(
-            text(f"SELECT reason FROM {tenant.schema}.dossier_history ORDER BY id DESC LIMIT 1")
+        said = conn.execute(
+            text(f"SELECT message FROM {tenant.schema}.dossier_history ORDER BY id DESC LIMIT 1")
         ).scalar_one()
     assert (row.status, row.fee_vnd) == ("payment_requested", 12000)
-    assert reason == "Số tiền phải nộp: 12.000 đồng"
+    assert message_from_json(said) == "Số tiền phải nộp: 12.000 đồng"
     assert "12.000 ₫" in (await citizen.get(f"/my/dossiers/{code}")).text
     token = await _token(officer, f"/officer/dossiers/{code}")
     paid = await officer.post(

@@ -15,9 +15,11 @@ from litestar import Litestar
 from sqlalchemy import Engine, text
 
 from motcua.core.db import Database
+from motcua.core.messages import message_from_json
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.dev.stripe_standin import StripeStandin
+from motcua.dossiers.words import PAID, PROVIDER_REFUNDED
 from motcua.payments.provider import LineItem, StripeProvider, checkout_key, refund_key
 from motcua.payments.services import reconcile
 from tests.backoffice.test_workspace import _act, _officer, _submit
@@ -286,11 +288,12 @@ async def test_paying_online_resumes_a_dossier_waiting_for_its_fees(
         status = conn.execute(
             text(f"SELECT status FROM {tenant.schema}.dossiers WHERE code = :c"), {"c": code}
         )
-        reason = conn.execute(
-            text(f"SELECT reason FROM {tenant.schema}.dossier_history ORDER BY id DESC LIMIT 1")
+        said = conn.execute(
+            text(f"SELECT message FROM {tenant.schema}.dossier_history ORDER BY id DESC LIMIT 1")
         ).scalar_one()
     assert status.scalar_one() == "in_progress"
-    assert "thanh toán trực tuyến" in reason and "biên lai" in reason
+    reason = message_from_json(said)  # the product's words, read in either language
+    assert "thanh toán trực tuyến" in reason.lower() and "biên lai" in reason
 
 
 async def test_the_platform_fee_is_taken_from_the_locality_s_charge(
@@ -368,7 +371,7 @@ async def test_paying_twice_sends_the_second_payment_to_review_and_refund(
     admin = await _admin(sign_in, engine, tenant)
     attention = (await admin.get("/manage/payments")).text.split('data-testid="attention"', 1)
     assert len(attention) == 2 and code in attention[1]  # the administrator is told
-    assert "1/1 hồ sơ có phí, lệ phí được thanh toán trực tuyến (100.0%)" in attention[0]
+    assert "1/1 hồ sơ có phí, lệ phí được thanh toán trực tuyến (100%)" in attention[0]
 
     done = await _refund_as_officer(
         paying_app,
@@ -522,7 +525,8 @@ async def test_the_webhook_and_the_return_page_settling_at_once_count_the_paymen
     with engine.connect() as conn:
         receipts = conn.execute(text(f"SELECT count(*) FROM {tenant.schema}.receipts")).scalar_one()
         notes = conn.execute(
-            text(f"SELECT count(*) FROM {tenant.schema}.dossier_history WHERE reason LIKE 'Đã nộp phí%'")
+            text(f"SELECT count(*) FROM {tenant.schema}.dossier_history WHERE message ->> 'msgid' = :m"),
+            {"m": PAID},
         ).scalar_one()
     assert (receipts, notes) == (1, 1)
 
@@ -647,10 +651,8 @@ async def test_refunds_made_outside_the_portal_show_once_and_never_backwards(
         with engine.connect() as conn:
             row = conn.execute(text(f"SELECT status, refunded_vnd FROM {tenant.schema}.payments")).one()
             notes = conn.execute(
-                text(
-                    f"SELECT count(*) FROM {tenant.schema}.dossier_history "
-                    "WHERE reason LIKE 'Cổng thanh toán ghi nhận%'"
-                )
+                text(f"SELECT count(*) FROM {tenant.schema}.dossier_history WHERE message ->> 'msgid' = :m"),
+                {"m": PROVIDER_REFUNDED},
             ).scalar_one()
         return row.status, row.refunded_vnd, notes
 

@@ -3,6 +3,7 @@ stored by the hourly job in a real worker."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 
@@ -41,11 +42,13 @@ async def test_today_s_collections_refunds_and_methods_are_reported(
     admin = await _admin(sign_in, engine, tenant)
     page = await admin.get("/manage/payments")
     today = page.text.split('data-day="today"', 1)[1].split("</tr>", 1)[0]
-    cells = [c.split("</td>")[0] for c in today.split("<td>")[1:]]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", today)
     # receipts, collected, online, at the desk, refunded, in review
     assert cells[1:] == ["2", "30.000 ₫", "0 ₫", "30.000 ₫", "5.000 ₫", "0"]
     # Decree 42's online payment rate: both were paid at the desk.
-    assert "0/2 hồ sơ có phí, lệ phí được thanh toán trực tuyến (0.0%)" in page.text
+    assert "0/2 hồ sơ có phí, lệ phí được thanh toán trực tuyến (0%)" in page.text  # never "0.0%"
+    # Amounts never wrap (issue 14).
+    assert '<td class="amount">30.000 ₫</td>' in today
 
 
 async def test_the_daily_job_stores_yesterday_in_a_real_worker(

@@ -182,6 +182,21 @@ async def test_console_manage_and_officer_pages_read_in_english(
         await db.dispose()
     officer = _in_english(await signed_in(tenant, role="officer", name=OFFICER))
     assert (await _act(officer, code, "accept")).status_code == 303
+    # A refusal built in Python (dossiers.lifecycle) reads in English too, the status's legal
+    # label kept with its English beside it.
+    again = await _act(officer, code, "accept")
+    assert again.status_code == 409
+    assert "You cannot accept the dossier while its status is “Được tiếp nhận (Accepted)”." in again.text
+    # What the product writes in the history (the amount due, the payment and its receipt) is
+    # read in English too (t0020): no allowance for it below.
+    assert (await _act(officer, code, "request_payment", amount="16000")).status_code == 303
+    workspace = await officer.get(f"/officer/dossiers/{code}")
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', workspace.text)
+    assert token is not None
+    paid = await officer.post(
+        f"/officer/dossiers/{code}/payments/counter", data={"_csrf_token": token.group(1), "method": "cash"}
+    )
+    assert paid.status_code == 303, paid.text
     admin = _in_english(await signed_in(tenant, role="tenant_admin", name=ADMIN))
     console = _in_english(await signed_in(None, name=ADMIN))
 
@@ -197,7 +212,9 @@ async def test_console_manage_and_officer_pages_read_in_english(
         # Legal references keep their official numbering in every language.
         "QĐ-TTg",
         "NĐ-CP",
-        # Words English writes as they are: the currency and the lunar new year.
+        # Words English writes as they are: the currency's name in the labels of amount fields
+        # ("Amount (đồng)") and the lunar new year. (The history's own words, amounts included,
+        # are English: see the payment lines asserted below.)
         "đồng",
         "Tết",
         # Data the platform itself supplies: the development e-ID provider's name, the default
@@ -231,8 +248,5 @@ async def test_console_manage_and_officer_pages_read_in_english(
     assert len(pages) > 15, sorted(pages)
     untranslated = {path: " | ".join(dict.fromkeys(words)) for path, words in pages.items() if words}
     assert untranslated == {}, "\n".join(f"{path}: {words}" for path, words in sorted(untranslated.items()))
-    # A refusal built in Python (dossiers.lifecycle) reads in English too, the status's legal
-    # label kept with its English beside it.
-    again = await _act(officer, code, "accept")
-    assert again.status_code == 409
-    assert "You cannot accept the dossier while its status is “Được tiếp nhận (Accepted)”." in again.text
+    history = (await officer.get(f"/officer/dossiers/{code}")).text
+    assert "Amount to pay: 16,000 dong" in history and "(cash at the one-stop desk); receipt " in history

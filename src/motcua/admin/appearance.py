@@ -34,6 +34,7 @@ from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, WorkCalendar
 from motcua.dossiers.storage import Storage
 from motcua.dossiers.uploads import JPEG, PNG, SVG, WEBP, DetectedType, sniff
+from motcua.organisation.models import Unit
 from motcua.organisation.services import AGENCY_CODE
 from motcua.tenancy import events
 from motcua.tenancy.models import TenantRecord, TenantStatus
@@ -402,13 +403,22 @@ def check_agency_code(code: str) -> str:
 
 
 async def set_agency_code(session: AsyncSession, slug: str, *, code: str, actor: Actor) -> None:
-    """The tenant-wide agency code: new dossiers of procedures that name no agency code of their
-    own are numbered with it (``dossiers.services.submit_dossier``)."""
+    """The tenant-wide agency code, which is its root unit's: new dossiers received there, of
+    procedures that name no agency code of their own, are numbered with it
+    (``dossiers.services.submit_dossier``)."""
     code = check_agency_code(code)
     row = await _locked(session, slug)
     settings = dict(row.settings or {})
     previous = settings.get("agency_code")
     settings["agency_code"] = code
+    # The tenant's agency code is its root unit's (the service centre or the ministry's desk,
+    # whose dossier codes carry it): one code, changed in one place.
+    root = await session.scalar(select(Unit).where(Unit.parent_id.is_(None)).with_for_update())
+    if root is not None and root.agency_code != code:
+        taken = await session.scalar(select(Unit.name).where(Unit.agency_code == code, Unit.id != root.id))
+        if taken is not None:
+            raise _refuse("agency_code", N_("Mã cơ quan này đã là mã của “%(unit)s”."), unit=taken)
+        root.agency_code = code
     await _write(
         session,
         slug,

@@ -11,7 +11,7 @@ from typing import Any
 from motcua.backoffice.services import JOB_LABELS, OTHER_JOB
 from motcua.identity.models import N_, Role
 from motcua.identity.schemas import PERSONAL_ID, mask_personal_id
-from motcua.organisation.models import UnitKind, UnitRole
+from motcua.organisation.models import Tier, UnitKind, UnitRole
 from motcua.workflow.models import StepKind
 
 Gettext = Callable[[str], str]
@@ -82,6 +82,7 @@ ACTION_WORDS: dict[str, str] = {
     "unit.reopened": N_("Mở lại đơn vị"),
     "unit.staff_added": N_("Giao vai trò cho cán bộ của đơn vị"),
     "unit.staff_removed": N_("Thu hồi vai trò của cán bộ ở đơn vị"),
+    "unit.route_changed": N_("Đổi cấp tiếp nhận và đơn vị giải quyết của thủ tục"),
     "workflow.changed": N_("Thay đổi quy trình xử lý của thủ tục"),
 }
 UNKNOWN_ACTION = N_("Thao tác khác")
@@ -131,6 +132,7 @@ DETAIL_LABELS: dict[str, str] = {
     "previous_code": N_("Mã cơ quan trước đó"),
     "procedure": N_("Thủ tục"),
     "steps": N_("Các bước"),
+    "tier": N_("Cấp tiếp nhận"),
 }
 # What "changed" names, in words (organisation.services.edit_unit).
 CHANGED_WORDS = {"name": N_("Tên"), "agency_code": N_("Mã cơ quan"), "parent_id": N_("Đơn vị cấp trên")}
@@ -158,6 +160,8 @@ def _value(key: str, value: Any, gettext: Gettext) -> str:
         return gettext(Role(text).label)
     if key == "role" and text in {r.value for r in UnitRole}:
         return gettext(UnitRole(text).label)
+    if key == "tier" and text in {t.value for t in Tier}:
+        return gettext(Tier(text).label)
     if key == "kind" and text in {k.value for k in UnitKind}:
         return gettext(UnitKind(text).label)
     if key == "changed" and text in CHANGED_WORDS:

@@ -25,7 +25,7 @@ from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import WorkCalendar
 from motcua.identity.services import grant_role_on
-from motcua.organisation.seeding import seed_units_on, starting_units
+from motcua.organisation.seeding import seed_staff_on, seed_units_on, starting_units
 from motcua.payments.settings import PaymentSettingsError, parse_payment_settings
 from motcua.tenancy import events
 from motcua.tenancy.models import Domain, TenantKind, TenantRecord, TenantStatus
@@ -103,7 +103,15 @@ def spec_from_file(path: Path, **overrides: Any) -> TenantCreate:
         # The province (its two-digit code) or ministry the tenant is: onboarding seeds its units.
         if not isinstance(locality, dict) or not str(locality.get("code", "")).strip():
             raise TenancyError(f"{path}: [locality] must be a table with a code")
-        settings["locality"] = {"code": str(locality["code"]), "name": str(locality.get("name", ""))}
+        staff = locality.get("staff", [])
+        if not isinstance(staff, list) or not all(isinstance(m, dict) for m in staff):
+            raise TenancyError(f"{path}: locality.staff must be a list of [[locality.staff]] tables")
+        settings["locality"] = {
+            "code": str(locality["code"]),
+            "name": str(locality.get("name", "")),
+            # The first staff of its units (organisation.seeding.seed_staff_on).
+            "staff": [{k: str(v) for k, v in m.items()} for m in staff],
+        }
     roles = data.get("roles", [])
     if not isinstance(roles, list) or not all(isinstance(r, dict) for r in roles):
         raise TenancyError(f"{path}: roles must be a list of [[roles]] tables")
@@ -276,6 +284,8 @@ def onboard_tenant(
                         upsert_procedures(conn, procedures)
                         _seed_roles(conn, spec.roles, actor=actor)
                         seed_units_on(conn, starting_units(spec.kind, spec.settings))
+                        staff = spec.settings.get("locality", {}).get("staff", [])
+                        seed_staff_on(conn, list(staff), granted_by=str(actor))
                 elif step == "domains":
                     with engine.begin() as conn:
                         _register_domains(conn, spec.slug, hosts)

@@ -22,7 +22,7 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from motcua.backoffice.services import dossier_by_code
+from motcua.backoffice.services import officer_dossier
 from motcua.catalog.models import Procedure
 from motcua.catalog.services import get_procedure, list_procedures, search
 from motcua.core.audit import Actor
@@ -274,8 +274,8 @@ async def _discard(storage: Storage, tenant: Tenant, stored: list[StoredObject])
             await storage.delete(tenant.schema, kept.key)
 
 
-async def _dossier(session: AsyncSession, code: str) -> Dossier:
-    dossier = await dossier_by_code(session, code)
+async def _dossier(session: AsyncSession, code: str, user: UserSession) -> Dossier:
+    dossier = await officer_dossier(session, code, user)
     if dossier is None:
         raise NotFoundException()
     return dossier
@@ -285,10 +285,11 @@ async def _dossier(session: AsyncSession, code: str) -> Dossier:
 async def received(
     request: HttpRequest,
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
     code: FromPath[str],
 ) -> Response[str]:
     """What the officer hands over: the code, the due date and the slip to print."""
-    dossier = await _dossier(db_session, code)
+    dossier = await _dossier(db_session, code, user)
     return page(
         request,
         "backoffice/receive_done.html",
@@ -304,10 +305,11 @@ async def officer_slip_pdf(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
     code: FromPath[str],
 ) -> Response[bytes]:
     """The same slip the citizen downloads online, with the contact the officer wrote down."""
-    dossier = await _dossier(db_session, code)
+    dossier = await _dossier(db_session, code, user)
     citizen = await db_session.get(Citizen, dossier.citizen_id)
     slip = slip_for(
         dossier,

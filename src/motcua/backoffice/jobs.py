@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import dramatiq
 
+from motcua.backoffice.risk_notices import scan_risks, tell_leaders_of_risk
 from motcua.backoffice.services import scan_deadlines, tell_staff_of_deadline
 from motcua.core.jobs import tenant_job_session
 from motcua.core.scheduler import PeriodicJob, register
+from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.services import calendar_for
 
 log = logging.getLogger(__name__)
@@ -21,8 +24,13 @@ async def deadline_scan(tenant: str) -> None:
         # In the scan's transaction: a notice is marked and announced together, or neither.
         for dossier_id, kind in noticed:
             await tell_staff_of_deadline(session, record, dossier_id, kind)
-    if noticed:
-        log.info("deadline scan of %s: %d new notices", tenant, len(noticed))
+        # The leaders hear of the dossiers likely to be late, before they are (once a day).
+        now = datetime.now(VIETNAM)
+        at_risk = await scan_risks(session, calendar_for(record), now)
+        for dossier_id, unit_id in at_risk:
+            await tell_leaders_of_risk(session, record, dossier_id, unit_id, day=now.date())
+    if noticed or at_risk:
+        log.info("deadline scan of %s: %d new notices, %d at risk", tenant, len(noticed), len(at_risk))
 
 
 # Every 5 minutes, one message per active tenant (core/scheduler.py claims each slot once).

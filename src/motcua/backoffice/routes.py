@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from litestar import Router, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import ClientException, NotFoundException
 from litestar.params import Body, FromPath, FromQuery, Parameter, SkipValidation
-from litestar.response import Redirect, Response
+from litestar.response import Redirect, Response, Stream
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,7 @@ from motcua.backoffice.services import (
     CONFIRM_FIELD,
     CONFIRM_VALUE,
     CONFIRMED_ACTIONS,
+    CONFIRMED_STEPS,
     DONE_KEYS,
     FILE_KINDS,
     JOB_LABELS,
@@ -32,24 +33,35 @@ from motcua.backoffice.services import (
     VIEWABLE_MEDIA_TYPES,
     apologies_of,
     assign,
-    dossier_by_code,
     issue_apology,
     officer_act,
+    officer_dossier,
     officer_of_choice,
+    officer_scope,
     officers_of,
     queue_page,
     staff_label,
 )
+from motcua.backoffice.steps import STEP_VERBS, step_action, step_panel
 from motcua.catalog.models import Procedure
 from motcua.core.audit import Actor, PlatformAudit
 from motcua.core.db import Database
 from motcua.core.dependencies import NO_TRANSACTION, READ_ONLY
-from motcua.core.messages import Message
-from motcua.core.pages import FormData, HttpRequest, client_address, page
+from motcua.core.messages import Message, Money
+from motcua.core.pages import FormData, HttpRequest, client_address, page, public_origin
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.lifecycle import DONE, FINAL, RULES, Action, DossierError, allowed_actions
 from motcua.dossiers.models import Dossier, DossierFile, DossierStatus
+from motcua.dossiers.paper_forms import (
+    FORM_LABELS,
+    file_name,
+    issue_apology_form,
+    issue_control_sheet,
+    issue_for_action,
+    paper_form_of,
+    paper_forms_of,
+)
 from motcua.dossiers.services import (
     UPLOAD_REQUEST_LIMIT,
     calendar_for,
@@ -59,7 +71,6 @@ from motcua.dossiers.services import (
     receive_upload,
     record_file,
 )
-from motcua.dossiers.slip import format_fee_vnd
 from motcua.dossiers.storage import Storage
 from motcua.dossiers.uploads import UploadRejectedError
 from motcua.dossiers.words import STATUS_TONE, history_in_words, personal_ids_in
@@ -77,6 +88,9 @@ from motcua.payments.refunds import (
 )
 from motcua.payments.services import fee_state, payments_of, record_counter_payment
 from motcua.payments.settings import parse_amount_vnd
+from motcua.signing.services import Signing, SigningRefusedError
+from motcua.workflow.scope import sees_dossier
+from motcua.workflow.services import open_step
 
 # The platform's payment provider, None where online payment is off. Injected unvalidated:
 # PaymentProvider is a Protocol, which the signature model cannot check with isinstance.
@@ -104,6 +118,7 @@ async def queues(
         db_session,
         calendar_for(tenant),
         current,
+        scope=await officer_scope(db_session, user),
         procedure=(procedure or None),
         field=(field or None),
         assigned_to=user.personal_id if mine else None,
@@ -128,8 +143,11 @@ async def queues(
     )
 
 
-async def _dossier(session: AsyncSession, code: str) -> Dossier:
-    dossier = await dossier_by_code(session, code)
+async def _dossier(session: AsyncSession, code: str, user: UserSession) -> Dossier:
+    """The dossier of ``code`` if it belongs to one of the officer's units, else 404 exactly as
+    for an unknown code (workflow.scope): every /officer/dossiers/{code}/… route goes through
+    here before it reads or changes anything."""
+    dossier = await officer_dossier(session, code, user)
     if dossier is None:
         raise NotFoundException()
     return dossier
@@ -140,6 +158,7 @@ async def _workspace(
     tenant: Tenant,
     session: AsyncSession,
     dossier: Dossier,
+    user: UserSession,
     *,
     error: str | None = None,
     status_code: int = 200,
@@ -159,7 +178,12 @@ async def _workspace(
     shown = next((f for f in viewable if f.id == viewing), first)
     fees = await fee_state(session, tenant, dossier, provider=None)
     history = await history_of(session, dossier.id)
-    officers = await officers_of(session) if dossier.status not in FINAL else []
+    workflow = await step_panel(session, dossier, await officer_scope(session, user))
+    officers = (
+        await officers_of(session, unit_id=workflow.step.unit_id if workflow.step else None)
+        if dossier.status not in FINAL
+        else []
+    )
     names = await staff_names(session, personal_ids_in(history, dossier.assigned_to))
     actions = [(a.value, RULES[a]) for a in allowed_actions(dossier.status, "officer")]
     primary = PRIMARY_ACTION.get(dossier.status)
@@ -181,6 +205,8 @@ async def _workspace(
         history=history_in_words(history, names, applicant=dossier.applicant_name),
         assigned_name=staff_label(dossier.assigned_to, names) if dossier.assigned_to else None,
         officers=officers,
+        workflow=workflow,
+        now=datetime.now(VIETNAM),
         apologies=await apologies_of(session, dossier.id),
         fees=fees,
         refundable={p.id: await refundable(session, p) for p in fees.payments},
@@ -198,6 +224,8 @@ async def _workspace(
         done=done if done in DONE_KEYS and error is None else None,
         confirm_field=CONFIRM_FIELD,
         confirm_value=CONFIRM_VALUE,
+        forms=await paper_forms_of(session, dossier.id),
+        form_labels=FORM_LABELS,
     )
 
 
@@ -208,12 +236,13 @@ async def workspace(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
     code: FromPath[str],
     done: FromQuery[str | None] = None,
     viewing: Annotated[str | None, Parameter(query="xem")] = None,
 ) -> Response[str]:
     return await _workspace(
-        request, tenant, db_session, await _dossier(db_session, code), done=done, viewing=viewing
+        request, tenant, db_session, await _dossier(db_session, code, user), user, done=done, viewing=viewing
     )
 
 
@@ -239,11 +268,12 @@ async def act(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
+    signing: NamedDependency[Signing],
     code: FromPath[str],
     action: FromPath[str],
     data: FormData,
 ) -> Response[Any]:
-    dossier = await _dossier(db_session, code)
+    dossier = await _dossier(db_session, code, user)
     try:
         chosen = Action(action)
         if RULES[chosen].by != "officer":
@@ -273,11 +303,57 @@ async def act(
             reason=str(data.get("reason", "")),
             data=data,
         )
+        # Mẫu 02 / 03 / 05 of Circular 01/2018, signed in the same transaction as the action.
+        await issue_for_action(
+            db_session,
+            tenant,
+            dossier,
+            chosen,
+            signing=signing,
+            origin=public_origin(request),
+            signer_name=user.name,
+        )
     except DossierError as exc:
         # Refused before anything was written (rules are checked first; a lost race changes
         # no row), so the same transaction can still render the workspace.
-        return await _workspace(request, tenant, db_session, dossier, error=str(exc), status_code=409)
+        return await _workspace(request, tenant, db_session, dossier, user, error=str(exc), status_code=409)
+    except SigningRefusedError as exc:
+        # A revoked or expired key: the exception rolls the whole action back.
+        raise ClientException(status_code=409, detail=str(exc)) from exc
     return _done(dossier, chosen.value)
+
+
+@post("/officer/dossiers/{code:str}/steps/{verb:str}", guards=[requires_officer], include_in_schema=False)
+async def step(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    code: FromPath[str],
+    verb: FromPath[str],
+    data: FormData,
+) -> Response[Any]:
+    """A workflow step action (backoffice.steps): complete, send back, transfer, ask for or give
+    an opinion. Only for the holders of the step's role; a stale page is refused."""
+    dossier = await _dossier(db_session, code, user)
+    if verb not in STEP_VERBS:
+        raise NotFoundException()
+    try:
+        if verb in CONFIRMED_STEPS and not _confirmed(data):
+            raise DossierError(NOT_CONFIRMED)
+        await step_action(
+            db_session,
+            tenant,
+            dossier,
+            await officer_scope(db_session, user),
+            verb,
+            data,
+            actor=_as_officer(request, user),
+            at=datetime.now(VIETNAM),
+        )
+    except DossierError as exc:
+        return await _workspace(request, tenant, db_session, dossier, user, error=str(exc), status_code=409)
+    return _done(dossier, f"step_{verb}")
 
 
 async def _check_fees(
@@ -298,7 +374,7 @@ async def _check_fees(
             Message(
                 "Hồ sơ chưa nộp phí, lệ phí (%(fee)s): hãy “Yêu cầu nghĩa vụ tài chính” hoặc ghi nhận "
                 "thu phí tại quầy trước khi hoàn thành xử lý.",
-                fee=format_fee_vnd(fees.fee_vnd),
+                fee=Money(fees.fee_vnd),
             )
         )
 
@@ -312,10 +388,14 @@ async def assign_dossier(
     code: FromPath[str],
     data: FormData,
 ) -> Response[Any]:
-    dossier = await _dossier(db_session, code)
-    # The picker sends an officer's role grant; the server checks it is one of this tenant's
-    # officers (the list is a convenience, not the check).
-    target = await officer_of_choice(db_session, str(data.get("to", "")).strip())
+    dossier = await _dossier(db_session, code, user)
+    # The picker sends a grant's id among the staff of the unit holding the dossier's open step
+    # (else the tenant's officers); the server checks it against that list now (the list is a
+    # convenience, not the check).
+    current = await open_step(db_session, dossier.id)
+    target = await officer_of_choice(
+        db_session, str(data.get("to", "")).strip(), unit_id=current.unit_id if current else None
+    )
     try:
         if target is None:
             raise DossierError(Message("Chọn một cán bộ trong danh sách cán bộ của cơ quan."))
@@ -325,9 +405,10 @@ async def assign_dossier(
             to=target,
             actor=_as_officer(request, user),
             version=_version(data),
+            step=current,
         )
     except DossierError as exc:
-        return await _workspace(request, tenant, db_session, dossier, error=str(exc), status_code=409)
+        return await _workspace(request, tenant, db_session, dossier, user, error=str(exc), status_code=409)
     return _done(dossier, "assign")
 
 
@@ -337,10 +418,11 @@ async def apology(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
+    signing: NamedDependency[Signing],
     code: FromPath[str],
     data: FormData,
 ) -> Response[Any]:
-    dossier = await _dossier(db_session, code)
+    dossier = await _dossier(db_session, code, user)
     try:
         try:
             new_due = datetime.fromisoformat(
@@ -348,7 +430,7 @@ async def apology(
             ).replace(tzinfo=VIETNAM)
         except ValueError:
             raise DossierError("Ngày hẹn mới không hợp lệ.") from None
-        await issue_apology(
+        slip = await issue_apology(
             db_session,
             tenant,
             dossier,
@@ -357,9 +439,71 @@ async def apology(
             reason=str(data.get("reason", "")),
             version=_version(data),
         )
+        await issue_apology_form(
+            db_session,
+            tenant,
+            dossier,
+            slip,
+            signing=signing,
+            origin=public_origin(request),
+            signer_name=user.name,
+        )
     except DossierError as exc:
-        return await _workspace(request, tenant, db_session, dossier, error=str(exc), status_code=409)
+        return await _workspace(request, tenant, db_session, dossier, user, error=str(exc), status_code=409)
+    except SigningRefusedError as exc:
+        raise ClientException(status_code=409, detail=str(exc)) from exc
     return _done(dossier, "apology")
+
+
+@post("/officer/dossiers/{code:str}/forms/control-sheet", guards=[requires_officer], include_in_schema=False)
+async def control_sheet(
+    request: HttpRequest,
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    signing: NamedDependency[Signing],
+    code: FromPath[str],
+) -> Redirect:
+    """Mẫu 05, the control sheet of the whole process so far, prepared on demand."""
+    dossier = await _dossier(db_session, code, user)
+    try:
+        await issue_control_sheet(
+            db_session, tenant, dossier, signing=signing, origin=public_origin(request), signer_name=user.name
+        )
+    except SigningRefusedError as exc:
+        raise ClientException(status_code=409, detail=str(exc)) from exc
+    return _done(dossier, "control_sheet")
+
+
+@get(
+    "/officer/dossiers/{code:str}/forms/{document_id:str}",
+    guards=[requires_officer],
+    include_in_schema=False,
+    opt={READ_ONLY: True},
+)
+async def officer_paper_form(
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    signing: NamedDependency[Signing],
+    code: FromPath[str],
+    document_id: FromPath[str],
+) -> Stream:
+    dossier = await _dossier(db_session, code, user)  # 404 outside the officer's units
+    row = await paper_form_of(db_session, dossier.id, document_id[:64])
+    if row is None:
+        raise NotFoundException()
+    chunks = await signing.storage.open(tenant.schema, row.storage_key)
+    return Stream(
+        chunks,
+        media_type="application/pdf",
+        headers={
+            "content-disposition": f'attachment; filename="{file_name(row, dossier.code)}"',
+            "x-content-type-options": "nosniff",
+            "cache-control": "private, no-store",
+            "content-security-policy": "default-src 'none'; sandbox",
+        },
+    )
 
 
 @post(
@@ -373,23 +517,25 @@ async def upload_result(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     storage: NamedDependency[Storage],
+    user: NamedDependency[UserSession],
     code: FromPath[str],
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Response[Any]:
-    dossier = await _dossier(db_session, code)
+    dossier = await _dossier(db_session, code, user)
     if dossier.status != DossierStatus.IN_PROGRESS:
         return await _workspace(
             request,
             tenant,
             db_session,
             dossier,
+            user,
             error="Chỉ tải kết quả khi hồ sơ đang xử lý.",
             status_code=409,
         )
     try:
         validated, stored = await receive_upload(storage, tenant, data)
     except UploadRejectedError as exc:
-        return await _workspace(request, tenant, db_session, dossier, error=str(exc), status_code=400)
+        return await _workspace(request, tenant, db_session, dossier, user, error=str(exc), status_code=400)
     # Results are the citizen's too: they show in their document store for later dossiers.
     await record_file(
         db_session,
@@ -411,7 +557,7 @@ async def counter_payment(
     code: FromPath[str],
     data: FormData,
 ) -> Response[Any]:
-    dossier = await _dossier(db_session, code)
+    dossier = await _dossier(db_session, code, user)
     try:
         await record_counter_payment(
             db_session,
@@ -421,7 +567,7 @@ async def counter_payment(
             method=str(data.get("method") or ""),
         )
     except DossierError as exc:
-        return await _workspace(request, tenant, db_session, dossier, error=str(exc), status_code=409)
+        return await _workspace(request, tenant, db_session, dossier, user, error=str(exc), status_code=409)
     return _done(dossier, "counter_payment")
 
 
@@ -444,7 +590,7 @@ async def refund_payment(
     refund commits in its own transactions, before and after the provider call: this handler
     keeps no transaction open while the provider is asked."""
     async with db.tenant_session(tenant) as session:
-        dossier = await _dossier(session, code)
+        dossier = await _dossier(session, code, user)
         if payment_id not in {p.id for p in await payments_of(session, dossier.id)}:
             raise NotFoundException()
     try:
@@ -462,9 +608,53 @@ async def refund_payment(
         )
     except DossierError as exc:
         async with db.tenant_session(tenant) as session:
-            dossier = await _dossier(session, code)
-            return await _workspace(request, tenant, session, dossier, error=str(exc), status_code=409)
+            dossier = await _dossier(session, code, user)
+            return await _workspace(request, tenant, session, dossier, user, error=str(exc), status_code=409)
     return _done(dossier, "refund")
+
+
+# The officer's PDF view: no script, no sandbox (see officer_file), framed by this origin only.
+# style-src: the browser's PDF viewer page styles itself inline.
+FRAMED_PDF_POLICY = "default-src 'none'; object-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+
+
+@get("/officer/files/{file_id:str}", guards=[requires_officer], include_in_schema=False)
+async def officer_file(
+    tenant: NamedDependency[Tenant],
+    db_session: NamedDependency[AsyncSession],
+    storage: NamedDependency[Storage],
+    user: NamedDependency[UserSession],
+    file_id: FromPath[str],
+) -> Stream:
+    """A file of a dossier of the officer's units (workflow.scope); any other file, of another
+    unit or tenant or none, is the same 404 (the session, the schema and the storage key all
+    belong to this tenant).
+
+    The workspace shows a PDF in a frame beside the actions, so a PDF is the one response that
+    this portal's own pages may frame (``frame-ancestors 'self'``, ``X-Frame-Options:
+    SAMEORIGIN``; every other response keeps ``DENY``, web.headers). It cannot be sandboxed:
+    browsers refuse to start their PDF viewer in a sandboxed document. That is safe because the
+    type is the sniffed one (uploads: a PDF starts with ``%PDF-``, no HTML polyglot), sent with
+    ``nosniff``, and the policy allows no script: the bytes are shown by the PDF viewer or not
+    at all. Images keep the sandbox (the workspace shows them with ``<img>``)."""
+    file = await db_session.scalar(select(DossierFile).where(DossierFile.id == file_id[:32]))
+    if file is None or not await sees_dossier(
+        db_session, await officer_scope(db_session, user), file.dossier_id
+    ):
+        raise NotFoundException()
+    framed = file.media_type == "application/pdf"
+    # Opened before the response starts, so a missing object is still a 404; then sent in the
+    # storage's chunks (a bucket's object is never held whole in memory).
+    chunks = await storage.open(tenant.schema, file.storage_key)
+    headers = {
+        "content-disposition": "inline",
+        "x-content-type-options": "nosniff",
+        "cache-control": "private, no-store",
+        "content-security-policy": FRAMED_PDF_POLICY if framed else "default-src 'none'; sandbox",
+    }
+    if framed:
+        headers["x-frame-options"] = "SAMEORIGIN"
+    return Stream(chunks, media_type=file.media_type, headers=headers)
 
 
 @get("/manage/jobs", guards=[requires_tenant_admin], include_in_schema=False)
@@ -498,11 +688,15 @@ router = Router(
         queues,
         workspace,
         act,
+        step,
         assign_dossier,
         apology,
+        control_sheet,
+        officer_paper_form,
         upload_result,
         counter_payment,
         refund_payment,
+        officer_file,
         failed_jobs,
         *DESK_HANDLERS,
     ],

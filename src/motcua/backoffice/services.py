@@ -12,11 +12,12 @@ from sqlalchemy import and_, func, literal, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from motcua.backoffice.steps import open_on_accept
 from motcua.catalog.models import Procedure
 from motcua.core.actions import after_commit, emit
 from motcua.core.audit import Actor
 from motcua.core.events import DeadlineEvent
-from motcua.core.messages import Message
+from motcua.core.messages import Message, Money
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, WorkCalendar
 from motcua.dossiers.lifecycle import (
@@ -32,11 +33,15 @@ from motcua.dossiers.lifecycle import (
 )
 from motcua.dossiers.models import ApologySlip, Dossier, DossierStatus
 from motcua.dossiers.services import request_supplement, tell_applicant
-from motcua.dossiers.slip import format_fee_vnd
+from motcua.dossiers.words import AMOUNT_DUE, APOLOGY
 from motcua.identity.models import N_, Citizen, Role, RoleGrant
 from motcua.identity.schemas import mask_personal_id
 from motcua.identity.services import staff_names
+from motcua.identity.sessions import UserSession
+from motcua.organisation.models import UnitStaff
 from motcua.payments.settings import parse_amount_vnd
+from motcua.workflow.models import DossierStep
+from motcua.workflow.scope import Scope, scope_of, visible_dossier, visible_to
 
 # The background jobs in words, by Dramatiq actor name (the name a failure is recorded under,
 # motcua.core.broker): the administrator reads what failed, not the function behind it.
@@ -209,6 +214,7 @@ async def queue_page(
     calendar: WorkCalendar,
     queue: str,
     *,
+    scope: Scope,
     procedure: str | None = None,
     field: str | None = None,
     assigned_to: str | None = None,
@@ -219,14 +225,15 @@ async def queue_page(
     now = (now or datetime.now(VIETNAM)).astimezone(VIETNAM)
     soon = calendar.add_working_hours(now, DUE_SOON_HOURS)
     conditions = _conditions(now, soon)
-    filters: list[ColumnElement[bool]] = []
+    # Only the officer's units' dossiers (workflow.scope), in the counts as in the rows.
+    filters: list[ColumnElement[bool]] = [visible_to(scope)]
     if procedure:
         filters.append(Dossier.procedure_code == procedure)
     if field:
         filters.append(Dossier.procedure_id.in_(select(Procedure.id).where(Procedure.field == field)))
     if assigned_to:
         filters.append(Dossier.assigned_to == assigned_to)
-    key = (schema, f"{procedure or ''}|{field or ''}", assigned_to)
+    key = (schema, f"{scope.key()}|{procedure or ''}|{field or ''}", assigned_to)
     summary = SUMMARIES.get(key) if schema else None
     if summary is None:
         summary = await _summary(session, conditions, filters)
@@ -332,7 +339,20 @@ def _hours_left(calendar: WorkCalendar, now: datetime, due: datetime) -> float:
 
 
 async def dossier_by_code(session: AsyncSession, code: str) -> Dossier | None:
+    """Any dossier of the tenant by its code: for jobs and services, never for an officer's
+    request (those go through ``officer_dossier``)."""
     return await session.scalar(select(Dossier).where(Dossier.code == code[:80]))
+
+
+async def officer_scope(session: AsyncSession, user: UserSession) -> Scope:
+    """The signed-in officer's units, read now (workflow.scope), not from the session."""
+    return await scope_of(session, user.personal_id, tenant_officer=user.has(Role.OFFICER))
+
+
+async def officer_dossier(session: AsyncSession, code: str, user: UserSession) -> Dossier | None:
+    """The dossier of ``code`` if it belongs to one of the officer's units; None, as for an
+    unknown code, otherwise. Every /officer/dossiers/{code}/… route reads its dossier here."""
+    return await visible_dossier(session, await officer_scope(session, user), code)
 
 
 # The workspace's actions, as the officer meets them ------------------------------------------
@@ -351,6 +371,10 @@ CONFIRM_FIELD = "confirm"
 CONFIRM_VALUE = "yes"
 NOT_CONFIRMED = N_("Hãy xác nhận thao tác này bằng nút “Xác nhận” trong phần đã mở; chưa có gì thay đổi.")
 
+# Step actions behind a confirmation: a transfer hands the dossier to another unit, which the
+# officer cannot take back.
+CONFIRMED_STEPS = frozenset({"transfer"})
+
 # The success banners after an action (?done=… on the redirect back to the workspace): only
 # these keys are shown, whatever the query says.
 DONE_KEYS = frozenset(
@@ -358,9 +382,15 @@ DONE_KEYS = frozenset(
         *(a.value for a in Action if RULES[a].by == "officer"),
         "assign",
         "apology",
+        "control_sheet",
         "result",
         "counter_payment",
         "refund",
+        "step_advance",
+        "step_send_back",
+        "step_transfer",
+        "step_ask_opinion",
+        "step_answer_opinion",
     }
 )
 
@@ -392,26 +422,41 @@ class OfficerChoice:
     name: str
 
 
-async def officers_of(session: AsyncSession) -> list[OfficerChoice]:
-    """The officers of this tenant (its schema's role grants), by name."""
-    grants = (
-        await session.execute(
-            select(func.min(RoleGrant.id), RoleGrant.personal_id)
-            .where(RoleGrant.role == Role.OFFICER)
-            .group_by(RoleGrant.personal_id)
-        )
-    ).all()
-    names = await staff_names(session, {g.personal_id for g in grants})
-    choices = [OfficerChoice(int(g[0]), g.personal_id, staff_label(g.personal_id, names)) for g in grants]
+async def officers_of(session: AsyncSession, *, unit_id: int | None = None) -> list[OfficerChoice]:
+    """Who a dossier can be given to, by name: the staff of ``unit_id`` (the unit that holds the
+    dossier's open step), else — a dossier outside the workflow — the tenant's officers."""
+    if unit_id is None:
+        grants = (
+            await session.execute(
+                select(func.min(RoleGrant.id), RoleGrant.personal_id, literal(""))
+                .where(RoleGrant.role == Role.OFFICER)
+                .group_by(RoleGrant.personal_id)
+            )
+        ).all()
+    else:
+        # The name the unit's administrator gave stands in for someone who never logged in.
+        grants = (
+            await session.execute(
+                select(func.min(UnitStaff.id), UnitStaff.personal_id, func.max(UnitStaff.full_name))
+                .where(UnitStaff.unit_id == unit_id)
+                .group_by(UnitStaff.personal_id)
+            )
+        ).all()
+    names = await staff_names(session, {g[1] for g in grants})
+    choices = [
+        OfficerChoice(int(g[0]), g[1], names.get(g[1]) or g[2] or staff_label(g[1], names)) for g in grants
+    ]
     return sorted(choices, key=lambda c: (c.name.casefold(), c.grant_id))
 
 
-async def officer_of_choice(session: AsyncSession, choice: str) -> OfficerChoice | None:
-    """The officer a picker's value names, or None when it is not an officer of this tenant (a
-    tampered form, a grant revoked since the page was shown)."""
+async def officer_of_choice(
+    session: AsyncSession, choice: str, *, unit_id: int | None = None
+) -> OfficerChoice | None:
+    """The officer a picker's value names, or None when it is not among ``officers_of`` now (a
+    tampered form, a role taken away, a dossier moved to another unit since the page was shown)."""
     if not choice.isdigit() or len(choice) > 18:
         return None
-    return next((c for c in await officers_of(session) if c.grant_id == int(choice)), None)
+    return next((c for c in await officers_of(session, unit_id=unit_id) if c.grant_id == int(choice)), None)
 
 
 async def officer_act(
@@ -436,13 +481,16 @@ async def officer_act(
         values: dict[str, Any] = {}
         if action == Action.ACCEPT and dossier.assigned_to is None:
             values["assigned_to"] = actor.personal_id  # whoever receives a dossier owns it until reassigned
+        said: Message | None = None  # what the product adds to the history (e14: read in any language)
         if action == Action.REQUEST_PAYMENT:
             # The amount the officer worked out (fees per page, per copy…); none: the catalogue's.
             amount = parse_amount_vnd(str(data.get("amount") or ""), what=Message("Số tiền phải nộp"))
             if amount is not None:
                 values["fee_vnd"] = amount
-                reason = reason or f"Số tiền phải nộp: {format_fee_vnd(amount)}"
-        await transition(session, dossier, action, actor=actor, reason=reason, values=values)
+                said = Message(AMOUNT_DUE, amount=Money(amount))
+        await transition(session, dossier, action, actor=actor, reason=reason, values=values, message=said)
+        if action == Action.ACCEPT:
+            await open_on_accept(session, tenant, dossier, actor=actor, at=datetime.now(VIETNAM))
     schema = tenant.schema
     after_commit(session, lambda: SUMMARIES.invalidate(schema))
     kind = TELLS_APPLICANT.get(action)
@@ -463,12 +511,22 @@ TELLS_APPLICANT = {
 
 
 async def assign(
-    session: AsyncSession, dossier: Dossier, *, to: OfficerChoice, actor: Actor, version: int
+    session: AsyncSession,
+    dossier: Dossier,
+    *,
+    to: OfficerChoice,
+    actor: Actor,
+    version: int,
+    step: DossierStep | None = None,
 ) -> None:
+    """Give the dossier to an officer; with the open ``step`` (locked by the caller), the step
+    is theirs too (the unit's queue shows it as theirs)."""
     if version != dossier.version:
         raise DossierError(STALE)
     if dossier.status in FINAL:
         raise DossierError(Message("Hồ sơ đã kết thúc, không phân công được."))
+    if step is not None:
+        step.assignee = to.personal_id
     await guarded_update(session, dossier, version, assigned_to=to.personal_id)
     # The history says who, by name: it is read by the applicant too, never a personal ID number.
     await record_event(session, dossier, actor=actor, reason=f"Phân công cho cán bộ {to.name}")
@@ -507,7 +565,8 @@ async def issue_apology(
         session,
         dossier,
         actor=actor,
-        reason=f"Phiếu xin lỗi, hẹn lại {new_due.astimezone(VIETNAM):%H:%M %d/%m/%Y}: {slip.reason}",
+        reason=slip.reason,
+        message=Message(APOLOGY, due=f"{new_due.astimezone(VIETNAM):%H:%M %d/%m/%Y}"),
     )
     await session.flush()
     await session.refresh(dossier)
@@ -580,12 +639,15 @@ async def tell_staff_of_deadline(session: AsyncSession, tenant: Tenant, dossier_
     if not personal_ids and kind == "reception_overdue":
         officers = select(RoleGrant.personal_id).where(RoleGrant.role == Role.OFFICER)
         personal_ids += list(await session.scalars(officers))
-    emails = [
-        e
-        for e in await session.scalars(
-            select(Citizen.email).where(Citizen.personal_id.in_(personal_ids), Citizen.email.is_not(None))
+    # Each with the UI language its owner last logged in with: the notice is written in it.
+    staff = [
+        (row.email, row.preferred_language)
+        for row in await session.execute(
+            select(Citizen.email, Citizen.preferred_language).where(
+                Citizen.personal_id.in_(personal_ids), Citizen.email.is_not(None)
+            )
         )
-        if e
+        if row.email
     ]
     await emit(
         session,
@@ -598,6 +660,7 @@ async def tell_staff_of_deadline(session: AsyncSession, tenant: Tenant, dossier_
             status_label=DossierStatus(dossier.status).label,
             applicant_name=dossier.applicant_name,
             due_at=dossier.due_at,
-            emails=tuple(emails),
+            emails=tuple(email for email, _ in staff),
+            languages=tuple(language for _, language in staff),
         ),
     )

@@ -90,6 +90,9 @@ class DeadlineEvent(Event):
     applicant_name: str = ""
     due_at: datetime | None = None
     emails: tuple[str, ...] = ()
+    # The language of each of ``emails`` (the UI language its owner last logged in with), in the
+    # same order; missing (an event stored before languages were carried) means Vietnamese.
+    languages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

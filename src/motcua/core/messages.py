@@ -96,7 +96,34 @@ class InSentence:
         return hash(self.label)
 
 
-Value = str | int | float | Figure | InSentence
+class Money:
+    """An amount of Vietnamese đồng in a message, written the reader's way: "16.000 đồng" in
+    Vietnamese, "16,000 dong" in English (as the slip and the receipt write it)."""
+
+    __slots__ = ("vnd",)
+
+    def __init__(self, vnd: int) -> None:
+        self.vnd = int(vnd)
+
+    def text(self, lang: str = "vi") -> str:
+        if lang == "vi":
+            return f"{self.vnd:,} đồng".replace(",", ".")
+        return f"{self.vnd:,} dong"
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def __repr__(self) -> str:
+        return f"Money({self.vnd})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Money) and other.vnd == self.vnd
+
+    def __hash__(self) -> int:
+        return hash(("vnd", self.vnd))
+
+
+Value = str | int | float | Figure | InSentence | Money
 
 
 class Message(str):
@@ -151,7 +178,7 @@ def _value(
         return term(value.msgid)
     if isinstance(value, Message):
         return value.render(gettext, term, lang)
-    if isinstance(value, Figure | InSentence):
+    if isinstance(value, Figure | InSentence | Money):
         return value.text(lang)
     return value
 
@@ -188,3 +215,63 @@ class MessageError(Exception):
         if len(self.args) == 1 and isinstance(self.args[0], Message):
             return self.args[0]
         return super().__str__()
+
+
+# Stored messages ------------------------------------------------------------------------------------
+# A message kept in the database (a JSONB column) to be read later in whichever language the reader
+# has: its msgid and its values, each value tagged with its kind so it reads back as it was made.
+def message_to_json(message: Message) -> dict[str, object]:
+    """``{"msgid": …, "params": {…}}`` (``"term": true`` for a ``Term``), JSON-safe."""
+    out: dict[str, object] = {
+        "msgid": message.msgid,
+        "params": {k: _to_json(v) for k, v in message.params.items()},
+    }
+    if isinstance(message, Term):
+        out["term"] = True
+    return out
+
+
+def message_from_json(data: Mapping[str, object]) -> Message:
+    """The message ``message_to_json`` wrote."""
+    cls = Term if data.get("term") else Message
+    raw = data.get("params")
+    params = {str(k): _from_json(v) for k, v in raw.items()} if isinstance(raw, Mapping) else {}
+    return cls(str(data["msgid"]), **params)
+
+
+def _to_json(value: Value) -> object:
+    if isinstance(value, Message):
+        return {"message": message_to_json(value)}
+    if isinstance(value, Figure):
+        return {
+            "figure": [value.value.numerator, value.value.denominator],
+            "places": value.places,
+            "percent": value.percent,
+        }
+    if isinstance(value, InSentence):
+        return {"in_sentence": value.label}
+    if isinstance(value, Money):
+        return {"vnd": value.vnd}
+    return value
+
+
+def _from_json(value: object) -> Value:
+    if isinstance(value, Mapping):
+        if "message" in value:
+            return message_from_json(value["message"])
+        if "figure" in value:
+            numerator, denominator = value["figure"]
+            ratio = Fraction(int(numerator), int(denominator))
+            # Stored already multiplied for a percentage: undo what the constructor does again.
+            return Figure(
+                ratio / 100 if value.get("percent") else ratio,
+                places=int(value.get("places", 2)),
+                percent=bool(value.get("percent")),
+            )
+        if "in_sentence" in value:
+            return InSentence(str(value["in_sentence"]))
+        if "vnd" in value:
+            return Money(int(value["vnd"]))
+    if isinstance(value, str | int | float):
+        return value
+    return str(value)

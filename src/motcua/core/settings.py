@@ -142,6 +142,15 @@ class Settings:
     # while the filesystem is still in use.
     storage: StorageBackend = "filesystem"
     s3: S3Bucket | None = None
+    # Signed documents (motcua.signing): "local" = the development CA's keys under data_dir/signing
+    # (refused in production), "pkcs11" = a hardware token or HSM. Trust roots: CA certificate files
+    # (the national root CA in production); a timestamp authority (RFC 3161) makes signatures B-T.
+    signing_backend: Literal["local", "pkcs11"] = "local"
+    signing_trust_roots: tuple[Path, ...] = ()
+    signing_tsa_url: str | None = None
+    signing_pkcs11_module: str | None = None
+    signing_pkcs11_token: str = ""
+    signing_pkcs11_pin: str = field(default="", repr=False)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -383,6 +392,17 @@ def _storage(env: Mapping[str, str]) -> tuple[StorageBackend, S3Bucket | None]:
     return ("s3" if backend == "s3" else "filesystem"), s3
 
 
+def _signing_backend(env: Mapping[str, str], *, production: bool) -> Literal["local", "pkcs11"]:
+    backend = env.get("MOTCUA_SIGNING_BACKEND") or ("pkcs11" if production else "local")
+    if backend not in ("local", "pkcs11"):
+        raise SettingsError(f"MOTCUA_SIGNING_BACKEND: must be local or pkcs11, got {backend!r}")
+    if production and backend == "local":
+        raise SettingsError(
+            "MOTCUA_SIGNING_BACKEND: the development signing keys cannot be used in production"
+        )
+    return backend  # type: ignore[return-value]
+
+
 def _optional_dir(env: Mapping[str, str], name: str) -> Path | None:
     return Path(env[name]).resolve() if env.get(name) else None
 
@@ -504,6 +524,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         tenant_delete_grace_days=_int(env, "MOTCUA_TENANT_DELETE_GRACE_DAYS", 30, minimum=0, maximum=3650),
         storage=storage,
         s3=s3,
+        signing_backend=_signing_backend(env, production=production),
+        signing_trust_roots=tuple(
+            Path(p) for p in (env.get("MOTCUA_SIGNING_TRUST_ROOTS") or "").split(os.pathsep) if p
+        ),
+        signing_tsa_url=env.get("MOTCUA_SIGNING_TSA_URL") or None,
+        signing_pkcs11_module=env.get("MOTCUA_SIGNING_PKCS11_MODULE") or None,
+        signing_pkcs11_token=env.get("MOTCUA_SIGNING_PKCS11_TOKEN", ""),
+        signing_pkcs11_pin=env.get("MOTCUA_SIGNING_PKCS11_PIN", ""),
     )
     # Checked last, so a wrong value elsewhere is named first.
     if production and settings.notifications_enabled and settings.smtp is None:

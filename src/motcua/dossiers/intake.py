@@ -21,12 +21,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure
-from motcua.core.audit import Actor
+from motcua.core.audit import Actor, ActorKind
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, DurationUnit, due_date, reception_deadline
 from motcua.dossiers.forms import FormResult, validate
 from motcua.dossiers.models import Channel, Dossier, DossierFile, DossierHistory, DossierStatus
-from motcua.dossiers.services import calendar_for, form_definition, next_code, tell_applicant
+from motcua.dossiers.services import (
+    calendar_for,
+    fallback_agency_code,
+    form_definition,
+    next_code,
+    tell_applicant,
+)
 from motcua.dossiers.storage import StoredObject
 from motcua.dossiers.uploads import ValidatedUpload
 from motcua.identity.models import Citizen
@@ -34,6 +40,7 @@ from motcua.identity.models import Citizen
 # Citizens entered by an officer or a system are keyed by their personal ID under this issuer;
 # the person's own e-ID login later takes the row over.
 from motcua.identity.services import INTAKE_ISSUER
+from motcua.organisation.routing import dossier_agency_code, route_dossier
 
 PERSONAL_ID = re.compile(r"^\d{12}$")
 NAME_MAX = 200
@@ -214,7 +221,15 @@ async def receive_dossier(
 
     citizen = await intake_citizen(session, applicant)
     calendar = calendar_for(tenant)
-    agency = procedure.agency_code or str(tenant.settings.get("agency_code") or "") or "000.00.00.X00"
+    # Received where the officer receives (their reception unit), else at the service centre;
+    # a system's commune-level dossier goes to the commune the applicant's address names.
+    routing = await route_dossier(
+        session,
+        procedure,
+        officer_id=actor.id if actor.kind == ActorKind.OFFICER else None,
+        applicant_address=applicant.address,
+    )
+    agency = dossier_agency_code(routing, procedure.agency_code, fallback_agency_code(tenant))
     dossier = Dossier(
         code=await next_code(session, agency, received.date()),
         procedure_id=procedure.id,
@@ -239,6 +254,8 @@ async def receive_dossier(
         source_system=source_system,
         external_id=external_id,
         intake_client_id=intake_client_id,
+        receiving_unit_id=routing.receiving.id if routing.receiving is not None else None,
+        deciding_unit_id=routing.deciding_unit_id,
     )
     try:
         # A savepoint: a concurrent post of the same external id loses here, and the answer

@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.audit import Actor
-from motcua.core.messages import Message, MessageError, Term
+from motcua.core.messages import Message, MessageError, Term, message_to_json
 from motcua.dossiers.models import Dossier, DossierHistory, DossierStatus
 
 S = DossierStatus
@@ -119,7 +119,10 @@ async def transition(
     actor: Actor,
     reason: str | None = None,
     values: dict[str, Any] | None = None,
+    message: Message | None = None,
 ) -> None:
+    """``reason``: what the person typed, kept as typed; ``message``: what the product says of
+    the change (an amount due, a receipt), kept as a message each reader reads in their language."""
     rule = RULES[action]
     if dossier.status not in rule.sources:
         raise DossierError(
@@ -130,7 +133,7 @@ async def transition(
             )
         )
     reason = (reason or "").strip()[:2000] or None
-    if rule.reason_required and not reason:
+    if rule.reason_required and not (reason or message):
         raise DossierError(Message("Cần ghi rõ lý do để %(action)s.", action=Message(DOING[action])))
     previous = dossier.status  # the ORM UPDATE below also updates the loaded object
     extra = dict(values or {})
@@ -145,6 +148,7 @@ async def transition(
             to_status=rule.target,
             reason=reason,
             ip=actor.address,
+            message=_stored(message),
         )
     )
     await session.refresh(dossier)
@@ -167,15 +171,33 @@ async def guarded_update(session: AsyncSession, dossier: Dossier, version: int, 
         raise DossierError(STALE)
 
 
-async def record_event(session: AsyncSession, dossier: Dossier, *, actor: Actor, reason: str) -> None:
-    """A history row that changes no status (assignment, apology slip)."""
+async def record_event(
+    session: AsyncSession,
+    dossier: Dossier,
+    *,
+    actor: Actor,
+    reason: str | None = None,
+    message: Message | None = None,
+) -> None:
+    """A history row that changes no status (assignment, apology slip, payment): ``message`` is
+    what the product says of it, ``reason`` what a person typed (as for ``transition``)."""
     await session.execute(
         insert(DossierHistory).values(
             dossier_id=dossier.id,
             actor=str(actor),
             from_status=dossier.status,
             to_status=dossier.status,
-            reason=reason,
+            reason=(reason or "").strip()[:2000] or None,
             ip=actor.address,
+            message=_stored(message),
         )
     )
+
+
+def _stored(message: Message | None) -> dict[str, object] | None:
+    # A Message, not a text: a plain str here would be Vietnamese for every reader.
+    if message is None:
+        return None
+    if not isinstance(message, Message):
+        raise TypeError("a history message must be a core.messages.Message")
+    return message_to_json(message)

@@ -169,8 +169,13 @@ class DossierHistory(TenantBase):
     actor: Mapped[str] = mapped_column(String(200))
     from_status: Mapped[str | None] = mapped_column(String(24))
     to_status: Mapped[str] = mapped_column(String(24))
+    # What a person typed (an officer's reason), shown as typed; rows written before t0020 hold
+    # here whatever was written, the product's own words included, and are shown as they are.
     reason: Mapped[str | None] = mapped_column(Text)
     ip: Mapped[str | None] = mapped_column(String(64))
+    # What the product itself wrote ("Số tiền phải nộp: 16.000 đồng"): a message (msgid and
+    # values, core.messages.message_to_json) that each reader reads in their own language.
+    message: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class DossierDraft(TenantBase):
@@ -185,6 +190,8 @@ class DossierDraft(TenantBase):
     # None until the applicant chooses (step 4 of applying).
     delivery_method: Mapped[str | None] = mapped_column(String(12))
     postal_address: Mapped[str | None] = mapped_column(Text)
+    # The commune, ward or special zone chosen for a commune-level procedure (organisation.routing).
+    receiving_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

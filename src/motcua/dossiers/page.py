@@ -24,6 +24,7 @@ from motcua.dossiers.words import (
     todo_of,
 )
 from motcua.identity.models import Citizen
+from motcua.organisation.models import Unit
 
 RESULT_DOCUMENT = "ket-qua"  # the officer's result documents (backoffice: upload_result)
 SUPPLEMENT_DOCUMENT = "bo-sung"
@@ -42,6 +43,8 @@ class DossierPage:
     withdrawable: bool
     # The applicant's next move: "supplement", "pay", "collect", or None (the office's turn).
     todo: str | None
+    # "Nơi tiếp nhận": the unit that received it (organisation.routing), by name.
+    receiving_unit: str | None = None
 
 
 async def names_of(session: AsyncSession, personal_ids: Collection[str]) -> dict[str, str]:
@@ -55,7 +58,7 @@ async def names_of(session: AsyncSession, personal_ids: Collection[str]) -> dict
         .where(Citizen.personal_id.in_(sorted(personal_ids)), Citizen.full_name != "")
         .order_by(Citizen.last_login_at)
     )
-    return {pid: name for pid, name in rows}  # the latest login is read last and wins
+    return dict(rows.all())  # the latest login is read last and wins
 
 
 def _todo(dossier: Dossier, fees: Any) -> str | None:
@@ -91,4 +94,12 @@ async def dossier_page(
         officer_name=names.get(dossier.assigned_to or ""),
         withdrawable=dossier.status in WITHDRAWABLE,
         todo=_todo(dossier, fee_state),
+        receiving_unit=await unit_name(session, dossier.receiving_unit_id),
     )
+
+
+async def unit_name(session: AsyncSession, unit_id: int | None) -> str | None:
+    """A unit's name, or None (no statement) when there is no unit."""
+    if unit_id is None:
+        return None
+    return await session.scalar(select(Unit.name).where(Unit.id == unit_id))

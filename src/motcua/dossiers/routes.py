@@ -40,7 +40,8 @@ from motcua.dossiers.forms import (
 )
 from motcua.dossiers.lifecycle import DossierError
 from motcua.dossiers.models import Delivery, Dossier, DossierDraft, DossierFile
-from motcua.dossiers.page import dossier_page
+from motcua.dossiers.page import dossier_page, unit_name
+from motcua.dossiers.paper_forms import FORM_LABELS, paper_forms_of
 from motcua.dossiers.services import (
     UPLOAD_REQUEST_LIMIT,
     FeesPanel,
@@ -61,6 +62,7 @@ from motcua.dossiers.services import (
     public_status,
     receive_upload,
     reuse_document,
+    save_commune,
     save_delivery,
     save_draft,
     slip_files,
@@ -72,10 +74,18 @@ from motcua.dossiers.slip import SlipData, qr_svg, render_slip_pdf, slip_for
 from motcua.dossiers.storage import Storage
 from motcua.dossiers.uploads import UploadRejectedError
 from motcua.dossiers.words import TODO_WORDS, status_tone, stepper, todo_of
-from motcua.identity.guards import requires_login, requires_officer
+from motcua.identity.guards import requires_login
 from motcua.identity.models import Citizen
 from motcua.identity.schemas import mask_personal_id
 from motcua.identity.sessions import SessionStore, UserSession
+from motcua.organisation.models import UnitKind
+from motcua.organisation.routing import (
+    RouteInputError,
+    asks_for_commune,
+    commune_choice,
+    communes,
+    unit_in_address,
+)
 
 # The query flag of the redirect after submitting ("mới": new), which alone shows the success panel.
 JUST_SUBMITTED = "moi"
@@ -121,6 +131,8 @@ class _Application:
     definition: list[dict[str, Any]]
     files: dict[str, DossierFile]
     progress: Progress
+    # A commune-level procedure: the delivery step also asks "Nơi nộp hồ sơ".
+    commune_needed: bool = False
 
 
 async def _application(session: AsyncSession, code: str, user: UserSession) -> _Application:
@@ -135,13 +147,15 @@ async def _application(session: AsyncSession, code: str, user: UserSession) -> _
         await save_draft(session, draft, definition, draft.data)
     files = await draft_files(session, draft.id)
     today = datetime.now(VIETNAM).date()
+    commune_needed = await asks_for_commune(session, procedure)
     return _Application(
         procedure,
         citizen,
         draft,
         definition,
         files,
-        progress_of(procedure, definition, draft, files, today=today),
+        progress_of(procedure, definition, draft, files, today=today, commune_needed=commune_needed),
+        commune_needed,
     )
 
 
@@ -235,24 +249,44 @@ async def _documents_page(
     )
 
 
-def _delivery_page(
+async def _delivery_page(
     request: HttpRequest,
     tenant: Tenant,
+    session: AsyncSession,
     application: _Application,
     *,
     back: bool,
     choice: DeliveryChoice | None = None,
+    posted_unit: str | None = None,
+    errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response[str]:
     draft = application.draft
+    groups: list[tuple[str, list[Any]]] = []
+    chosen_unit: int | None = None
+    if application.commune_needed:
+        units = await communes(session)
+        groups = [
+            (kind.label, members)
+            for kind in UnitKind
+            if (members := [u for u in units if u.kind == kind.value])
+        ]
+        if posted_unit is not None:
+            chosen_unit = _unit_id(posted_unit)
+        elif draft.receiving_unit_id is not None:
+            chosen_unit = draft.receiving_unit_id
+        elif (named := unit_in_address(units, application.citizen.address)) is not None:
+            chosen_unit = named.id  # what the e-ID address names, to confirm
     return _step_page(
         request,
         tenant,
         application,
         "delivery",
         back=back,
-        errors=dict(choice.errors) if choice is not None else {},
+        errors={**(choice.errors if choice is not None else {}), **(errors or {})},
         status_code=status_code,
+        commune_groups=groups,
+        chosen_unit=chosen_unit,
         methods=list(Delivery),
         chosen=(choice.method.value if choice.method else "")
         if choice is not None
@@ -263,9 +297,15 @@ def _delivery_page(
     )
 
 
-def _review_page(
+def _unit_id(value: object) -> int | None:
+    text = str(value or "")
+    return int(text) if text.isdigit() and len(text) < 19 else None
+
+
+async def _review_page(
     request: HttpRequest,
     tenant: Tenant,
+    session: AsyncSession,
     application: _Application,
     *,
     errors: dict[str, str] | None = None,
@@ -285,6 +325,9 @@ def _review_page(
             if answers.raw[f["name"]]
         ],
         delivery=Delivery(application.draft.delivery_method or Delivery.DESK),
+        receiving_unit=await unit_name(session, application.draft.receiving_unit_id)
+        if application.commune_needed
+        else None,
     )
 
 
@@ -362,7 +405,12 @@ async def apply_continue(
     today = datetime.now(VIETNAM).date()
     result = validate(application.definition, data, today=today)
     application.progress = progress_of(
-        application.procedure, application.definition, application.draft, application.files, today=today
+        application.procedure,
+        application.definition,
+        application.draft,
+        application.files,
+        today=today,
+        commune_needed=application.commune_needed,
     )
     back = _from_review(data.get("from"))
     if not result.ok:
@@ -519,7 +567,7 @@ async def apply_delivery(
     came_from: Annotated[str | None, Parameter(query="from")] = None,
 ) -> Response[str]:
     application = await _application(db_session, code, user)
-    return _delivery_page(request, tenant, application, back=_from_review(came_from))
+    return await _delivery_page(request, tenant, db_session, application, back=_from_review(came_from))
 
 
 @post(
@@ -539,8 +587,27 @@ async def delivery_continue(
     application = await _application(db_session, code, user)
     back = _from_review(data.get("from"))
     choice = check_delivery(data)
-    if not choice.ok:
-        return _delivery_page(request, tenant, application, back=back, choice=choice, status_code=400)
+    posted_unit = str(data.get("receiving_unit_id") or "")[:20]
+    errors: dict[str, str] = {}
+    if application.commune_needed:
+        try:
+            await commune_choice(db_session, _unit_id(posted_unit))
+        except RouteInputError as exc:
+            errors = exc.errors
+    if not choice.ok or errors:
+        return await _delivery_page(
+            request,
+            tenant,
+            db_session,
+            application,
+            back=back,
+            choice=choice,
+            posted_unit=posted_unit if application.commune_needed else None,
+            errors=errors,
+            status_code=400,
+        )
+    if application.commune_needed:
+        await save_commune(db_session, application.draft, _unit_id(posted_unit))
     await save_delivery(db_session, application.draft, choice)
     return _next(application, "delivery", back)
 
@@ -570,7 +637,7 @@ async def review(
     application = await _application(db_session, code, user)
     if not application.progress.ready:
         return Redirect(_step_url(application, application.progress.next_step), status_code=303)
-    return _review_page(request, tenant, application)
+    return await _review_page(request, tenant, db_session, application)
 
 
 @post(
@@ -594,8 +661,13 @@ async def submit(
         application = await _application(db_session, code, user)
         if not application.progress.ready:
             return Redirect(_step_url(application, application.progress.next_step), status_code=303)
-        return _review_page(
-            request, tenant, application, errors={"declaration": MISSING_DECLARATION}, status_code=400
+        return await _review_page(
+            request,
+            tenant,
+            db_session,
+            application,
+            errors={"declaration": MISSING_DECLARATION},
+            status_code=400,
         )
     try:
         outcome = await submit_dossier(
@@ -613,6 +685,18 @@ async def submit(
     if not isinstance(outcome, Submission):
         # The answers no longer pass (the draft changed in another tab): back to what to fix.
         application = await _application(db_session, code, user)
+        if "receiving_unit_id" in outcome.errors:
+            # The commune chosen was closed meanwhile (or never was one): choose again.
+            return await _delivery_page(
+                request,
+                tenant,
+                db_session,
+                application,
+                back=True,
+                posted_unit="",
+                errors={"receiving_unit_id": outcome.errors["receiving_unit_id"]},
+                status_code=400,
+            )
         if not outcome.ok and not application.progress.answers.ok:
             return _answers_page(
                 request, tenant, application, back=True, result=application.progress.answers, status_code=400
@@ -707,6 +791,7 @@ async def slip_page(
         slip=slip,
         dossier=dossier,
         just_submitted=just_submitted,
+        receiving_unit=await unit_name(db_session, dossier.receiving_unit_id),
         # The fee is asked for while it is unpaid; the slip itself still states it.
         fee_unpaid=bool(slip.fee_vnd) and not (await fees.fee_state(db_session, tenant, dossier)).paid,
         qr=qr_svg(slip.tracking_url),
@@ -759,34 +844,6 @@ async def my_file(
     return await _send_file(storage, tenant, file)
 
 
-@get("/officer/files/{file_id:str}", guards=[requires_officer], include_in_schema=False)
-async def officer_file(
-    tenant: NamedDependency[Tenant],
-    db_session: NamedDependency[AsyncSession],
-    storage: NamedDependency[Storage],
-    file_id: FromPath[str],
-) -> Stream:
-    """The tenant's officers read every file of their own tenant (the session, the schema and
-    the storage key all belong to this tenant, so another tenant's id finds nothing).
-
-    The workspace shows a PDF in a frame beside the actions, so a PDF is the one response that
-    this portal's own pages may frame (``frame-ancestors 'self'``, ``X-Frame-Options:
-    SAMEORIGIN``; every other response keeps ``DENY``, web.headers). It cannot be sandboxed:
-    browsers refuse to start their PDF viewer in a sandboxed document. That is safe because the
-    type is the sniffed one (uploads: a PDF starts with ``%PDF-``, no HTML polyglot), sent with
-    ``nosniff``, and the policy allows no script: the bytes are shown by the PDF viewer or not
-    at all. Images keep the sandbox (the workspace shows them with ``<img>``)."""
-    file = await db_session.scalar(select(DossierFile).where(DossierFile.id == file_id[:32]))
-    if file is not None and file.media_type == "application/pdf":
-        return await _send_file(storage, tenant, file, policy=FRAMED_PDF_POLICY, framed=True)
-    return await _send_file(storage, tenant, file)
-
-
-# The officer's PDF view: no script, no sandbox (see officer_file), framed by this origin only.
-# style-src: the browser's PDF viewer page styles itself inline.
-FRAMED_PDF_POLICY = "default-src 'none'; object-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'"
-
-
 async def _send_file(
     storage: Storage,
     tenant: Tenant,
@@ -830,6 +887,8 @@ async def _detail(
         status_tone=status_tone(dossier.status),
         vietnam=VIETNAM,
         error=extra.pop("error", None),
+        forms=[f for f in await paper_forms_of(session, dossier.id) if f.citizen_visible],
+        form_labels=FORM_LABELS,
     )
 
 
@@ -1003,7 +1062,6 @@ router = Router(
         slip_page,
         slip_pdf,
         my_file,
-        officer_file,
         withdraw,
         supplement_file,
         supplement_answer,

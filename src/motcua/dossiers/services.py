@@ -43,6 +43,7 @@ from motcua.dossiers.models import (
 from motcua.dossiers.storage import Storage, StoredObject
 from motcua.dossiers.uploads import UploadRejectedError, ValidatedUpload, validate_upload
 from motcua.identity.models import Citizen
+from motcua.organisation.routing import RouteInputError, commune_choice, dossier_agency_code, route_dossier
 
 
 def calendar_for(tenant: Tenant) -> WorkCalendar:
@@ -175,6 +176,18 @@ async def save_delivery(session: AsyncSession, draft: DossierDraft, choice: Deli
     draft.delivery_method, draft.postal_address = choice.method.value, address
 
 
+async def save_commune(session: AsyncSession, draft: DossierDraft, unit_id: int | None) -> None:
+    """ "Nơi nộp hồ sơ" of a commune-level procedure; ``RouteInputError`` when the unit is not an
+    open commune, ward or special zone of this tenant (nothing written)."""
+    unit = await commune_choice(session, unit_id)
+    await session.execute(
+        update(DossierDraft)
+        .where(DossierDraft.id == draft.id)
+        .values(receiving_unit_id=unit.id, updated_at=func.now())
+    )
+    draft.receiving_unit_id = unit.id
+
+
 def missing_documents(procedure: Procedure, files: dict[str, DossierFile]) -> dict[str, str]:
     """The required documents not yet attached, as errors keyed ``doc:<code>``."""
     return {
@@ -187,12 +200,15 @@ def missing_documents(procedure: Procedure, files: dict[str, DossierFile]) -> di
 @dataclass(frozen=True)
 class Progress:
     """Which steps of applying are done, derived from the draft alone (no state of its own):
-    the applicant (from the e-ID, nothing to do), the answers, the documents, the delivery."""
+    the applicant (from the e-ID, nothing to do), the answers, the documents, the delivery
+    (with, for a commune-level procedure, the commune the dossier is sent to)."""
 
     answers: FormResult
     missing: dict[str, str]
     delivery_chosen: bool
     answers_started: bool
+    commune_needed: bool = False
+    commune_chosen: bool = False
 
     @property
     def done(self) -> dict[str, bool]:
@@ -200,7 +216,7 @@ class Progress:
             "applicant": True,
             "answers": self.answers.ok,
             "documents": not self.missing,
-            "delivery": self.delivery_chosen,
+            "delivery": self.delivery_chosen and (self.commune_chosen or not self.commune_needed),
         }
 
     @property
@@ -220,16 +236,24 @@ def progress_of(
     files: dict[str, DossierFile],
     *,
     today: date,
+    commune_needed: bool = False,
 ) -> Progress:
     return Progress(
         answers=validate(definition, draft.data, today=today),
         missing=missing_documents(procedure, files),
         delivery_chosen=draft.delivery_method is not None,
         answers_started=any(str(v).strip() for v in draft.data.values()),
+        commune_needed=commune_needed,
+        commune_chosen=draft.receiving_unit_id is not None,
     )
 
 
 # Submission ------------------------------------------------------------------------------------
+def fallback_agency_code(tenant: Tenant) -> str:
+    """The tenant's agency code (its settings pages), else a placeholder of the code's shape."""
+    return str(tenant.settings.get("agency_code") or "") or "000.00.00.X00"
+
+
 async def next_code(session: AsyncSession, agency_code: str, day: date) -> str:
     """``{agency}-{yyMMdd}-{NNNN}``: the upsert locks the agency's row for the day until commit,
     so concurrent submissions get consecutive numbers, and a rolled-back one gives its back."""
@@ -287,11 +311,16 @@ async def submit_dossier(
     checked.errors.update(missing_documents(procedure, await draft_files(session, draft.id)))
     if not checked.ok:
         return checked
+    try:
+        routing = await route_dossier(session, procedure, online=True, chosen_unit_id=draft.receiving_unit_id)
+    except RouteInputError as exc:
+        checked.errors.update(exc.errors)
+        return checked
 
     calendar = calendar_for(tenant)
-    # The procedure's own agency code, else the tenant's (set from its settings pages), else a
-    # placeholder that still keeps the code's shape.
-    agency = procedure.agency_code or str(tenant.settings.get("agency_code") or "") or "000.00.00.X00"
+    # The receiving unit's agency code (organisation.routing.dossier_agency_code); a tenant
+    # without units: the procedure's own, else the tenant's, else a placeholder of that shape.
+    agency = dossier_agency_code(routing, procedure.agency_code, fallback_agency_code(tenant))
     code = await next_code(session, agency, received.date())
     due = due_date(calendar, received, procedure.processing_days, DurationUnit(procedure.processing_unit))
     dossier = Dossier(
@@ -316,6 +345,9 @@ async def submit_dossier(
         # collects at the desk, as a dossier received there does.
         delivery_method=draft.delivery_method or Delivery.DESK,
         postal_address=draft.postal_address if draft.delivery_method == Delivery.POST else None,
+        # The internal steps open when an officer accepts the dossier (workflow), not here.
+        receiving_unit_id=routing.receiving.id if routing.receiving is not None else None,
+        deciding_unit_id=routing.deciding_unit_id,
     )
     session.add(dossier)
     await session.flush()

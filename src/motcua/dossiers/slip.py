@@ -12,23 +12,29 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
 from io import BytesIO
 from pathlib import Path
 from typing import cast
 
+import anyio.to_thread
 import segno
 from fontTools import subset as ft_subset  # type: ignore[import-untyped]
 from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 from fpdf import FPDF
 from fpdf.enums import Align, TableBordersLayout, XPos, YPos
 from fpdf.fonts import FontFace, TTFFont
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure
 from motcua.core.messages import Message, in_language
+from motcua.core.tenant import Tenant
 from motcua.core.theming import DEFAULT_LANGUAGE, LANGUAGES, translations
 from motcua.dossiers.models import Channel, Dossier, DossierFile
 from motcua.identity.schemas import mask_personal_id
+from motcua.signing.models import DocumentKind, SignedDocument
+from motcua.signing.services import Signing, new_document_id, sign_and_file, verification_url
 
 FONT_DIR = Path(__file__).parent / "fonts"
 FONT_FAMILY = "DejaVuSans"
@@ -216,8 +222,11 @@ def qr_svg(url: str) -> str:
     )
 
 
-def render_slip_pdf(slip: SlipData, lang: str = DEFAULT_LANGUAGE) -> bytes:
-    """The slip as a PDF, its labels in ``lang`` (the same slip and language give the same bytes)."""
+def render_slip_pdf(
+    slip: SlipData, lang: str = DEFAULT_LANGUAGE, *, verification_url: str | None = None
+) -> bytes:
+    """The slip as a PDF, its labels in ``lang`` (the same slip and language give the same bytes).
+    ``verification_url``: the copy to be signed carries a second QR code, to its verification page."""
     t = _gettext(lang)
     pdf = _new_document(slip, t, lang)
     pdf.add_page()
@@ -227,8 +236,50 @@ def render_slip_pdf(slip: SlipData, lang: str = DEFAULT_LANGUAGE) -> bytes:
     _draw_documents(pdf, slip.documents, t)
     _draw_terms(pdf, slip, lang)
     _draw_tracking(pdf, slip.tracking_url, t)
+    if verification_url is not None:
+        draw_verification(pdf, verification_url, t)
     raise_on_missing_glyphs(pdf)
     return bytes(pdf.output())
+
+
+async def file_signed_slip(
+    session: AsyncSession,
+    tenant: Tenant,
+    *,
+    signing: Signing,
+    dossier: Dossier,
+    slip: SlipData,
+    origin: str,
+) -> SignedDocument:
+    """The dossier's slip signed with its receiving unit's key and filed with the dossier, once: a
+    later call returns the filed one. The filed slip is the Vietnamese original (``origin``: the
+    tenant site's ``scheme://host``, for the QR code to the verification page)."""
+    # The dossier's row lock makes two first downloads at once sign one slip, not two.
+    await session.execute(select(Dossier.id).where(Dossier.id == dossier.id).with_for_update())
+    filed = await session.scalar(
+        select(SignedDocument)
+        .where(SignedDocument.dossier_id == dossier.id, SignedDocument.kind == DocumentKind.SLIP.value)
+        .order_by(SignedDocument.signed_at)
+        .limit(1)
+    )
+    if filed is not None:
+        return filed
+    document_id = new_document_id()
+    pdf = await anyio.to_thread.run_sync(
+        partial(render_slip_pdf, slip, verification_url=verification_url(origin, document_id))
+    )
+    return await sign_and_file(
+        session,
+        tenant,
+        signing=signing,
+        document_id=document_id,
+        pdf=pdf,
+        title=f"{SLIP_TITLE.capitalize()} - {_nfc(slip.dossier_code)}",
+        kind=DocumentKind.SLIP,
+        dossier_id=dossier.id,
+        unit_id=dossier.receiving_unit_id,
+        signer_name=slip.agency_name,
+    )
 
 
 def prepare_slip_fonts() -> None:
@@ -479,6 +530,35 @@ def _draw_tracking(pdf: FPDF, url: str, t: Gettext) -> None:
     pdf.set_text_color(90, 90, 90)
     pdf.multi_cell(0, 4.5, t(AUTOMATIC_NOTE), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(0, 0, 0)
+
+
+VERIFY_CAPTION = "Xác thực văn bản điện tử"
+_VERIFY_QR_SIZE = 24.0
+
+
+def draw_verification(pdf: FPDF, url: str, t: Gettext = str) -> None:
+    """The signed copy's QR code to its public verification page, with the address in words."""
+    if pdf.get_y() + _VERIFY_QR_SIZE + 6 > pdf.page_break_trigger:
+        pdf.add_page()
+    top = pdf.get_y() + 2
+    _draw_qr(pdf, url, pdf.l_margin, top, _VERIFY_QR_SIZE)
+    text_x = pdf.l_margin + _VERIFY_QR_SIZE + 3
+    text_w = pdf.epw - _VERIFY_QR_SIZE - 3
+    pdf.set_xy(text_x, top + 3)
+    _font(pdf, bold=True, size=10)
+    pdf.multi_cell(text_w, 5.5, t(VERIFY_CAPTION), new_x=XPos.LEFT, new_y=YPos.NEXT)
+    _font(pdf, size=9)
+    pdf.multi_cell(
+        text_w,
+        4.5,
+        t("Văn bản có chữ ký số. Quét mã QR hoặc mở địa chỉ dưới đây để kiểm tra chữ ký và bản gốc đã lưu:"),
+        new_x=XPos.LEFT,
+        new_y=YPos.NEXT,
+    )
+    pdf.set_text_color(0, 51, 153)
+    pdf.multi_cell(text_w, 4.5, url, link=url, new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_xy(pdf.l_margin, top + _VERIFY_QR_SIZE + 2)
 
 
 def _draw_qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from motcua.core.audit import ActorKind
+from motcua.core.messages import Message, message_from_json
 from motcua.dossiers.models import DossierHistory, DossierStatus
 from motcua.identity.models import N_
 from motcua.identity.schemas import PERSONAL_ID, mask_personal_id
@@ -199,6 +200,20 @@ _ARRIVED = {
     "Tiếp nhận qua dịch vụ bưu chính công ích": N_("Đã tiếp nhận qua dịch vụ bưu chính công ích"),
     "Tiếp nhận từ Cổng Dịch vụ công quốc gia": N_("Đã tiếp nhận từ Cổng Dịch vụ công quốc gia"),
 }
+# What the product writes itself in a history row (``DossierHistory.message``, since t0020): each
+# a msgid with its values, read in the reader's language. Writers build ``Message(AMOUNT_DUE, …)``;
+# a row that changes no status is known by its msgid (the line's "what").
+AMOUNT_DUE = N_("Số tiền phải nộp: %(amount)s")
+PAID = N_("Số tiền %(amount)s (%(method)s); biên lai %(series)s số %(number)s")
+REFUNDED = N_("Số tiền hoàn: %(amount)s")  # the officer's reason beside it, as typed
+PROVIDER_REFUNDED = N_("Cổng thanh toán ghi nhận đã hoàn tổng cộng %(amount)s")
+APOLOGY = N_("Hẹn trả kết quả lại vào %(due)s")  # the officer's reason beside it, as typed
+_EVENT_MESSAGES: dict[str, str] = {
+    PAID: N_("Đã nộp phí, lệ phí"),
+    REFUNDED: N_("Đã hoàn trả phí, lệ phí"),
+    PROVIDER_REFUNDED: N_("Đã hoàn trả phí, lệ phí"),
+    APOLOGY: N_("Đã gửi phiếu xin lỗi và hẹn lại"),
+}
 # Reasons the product writes itself that say no more than the line does.
 _SAID_BY_THE_LINE = frozenset({"Công dân rút hồ sơ", "Công dân đã bổ sung hồ sơ", *_ARRIVED})
 _DIGITS = re.compile(r"(?<!\d)\d{12}(?!\d)")
@@ -211,10 +226,14 @@ class HistoryLine:
     at: datetime
     what: str  # msgid
     who: Who
-    note: str | None = None  # as written (names in place of personal IDs); may be a msgid
-    # Whom it was about (the officer assigned), for a line that names it after ``what``; the
-    # note then says the same.
+    # What the product says of it: a ``Message`` or a msgid, read in the reader's language (``_()``).
+    note: str | None = None
+    # Whom it was about (the officer assigned), for a line that names it after ``what``; ``said``
+    # then says the same.
     subject: str | None = None
+    # What a person typed (an officer's reason), or the text of a row written before t0020: shown
+    # as written, in Vietnamese (``lang="vi"``), names in place of personal IDs.
+    said: str | None = None
 
 
 def personal_ids_in(history: Iterable[DossierHistory], *more: str | None) -> set[str]:
@@ -235,7 +254,24 @@ def _named(text: str, names: Mapping[str, str]) -> str:
     return _DIGITS.sub(lambda m: names.get(m.group(0)) or mask_personal_id(m.group(0)), text)
 
 
-def _what(row: DossierHistory) -> tuple[str, str | None]:
+def _what(row: DossierHistory) -> tuple[str, Message | None, str | None]:
+    """(what happened, what the product says of it, what was written as text)."""
+    if row.message:
+        message = message_from_json(row.message)
+        typed = (row.reason or "").strip() or None
+        if row.from_status is None:
+            return SUBMITTED, message, typed
+        if row.from_status == row.to_status:
+            return _EVENT_MESSAGES.get(message.msgid, UPDATED), message, typed
+        if row.to_status == S.IN_PROGRESS:
+            return _BACK_TO_WORK.get(row.from_status, UPDATED), message, typed
+        return _TRANSITIONS.get(row.to_status, UPDATED), message, typed
+    what, written = _what_written(row)
+    return what, None, written
+
+
+def _what_written(row: DossierHistory) -> tuple[str, str | None]:
+    """A row whose only words are its ``reason`` text (a person's, or any row before t0020)."""
     reason = (row.reason or "").strip()
     if row.from_status is None:
         return (_ARRIVED[reason], None) if reason in _ARRIVED else (SUBMITTED, reason or None)
@@ -263,15 +299,16 @@ def history_in_words(
     (``personal_ids_in`` says which to look up); ``you`` and ``applicant`` as for ``who``."""
     lines = []
     for row in history:
-        what, note = _what(row)
-        named = _named(note, names) if note else None
+        what, message, written = _what(row)
+        named = _named(written, names) if written else None
         lines.append(
             HistoryLine(
                 at=row.at,
                 what=what,
                 who=who(row.actor, names, you=you, applicant=applicant),
-                note=named,
+                note=message,
                 subject=named if what == ASSIGNED else None,
+                said=named,
             )
         )
     return lines

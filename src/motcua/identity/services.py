@@ -431,7 +431,7 @@ async def staff_names(session: AsyncSession, personal_ids: Collection[str]) -> d
         .where(Citizen.personal_id.in_(personal_ids), Citizen.full_name != "")
         .order_by(Citizen.last_login_at)
     )
-    names.update({pid: name for pid, name in rows})  # the latest login is read last and wins
+    names.update(dict(rows.all()))  # the latest login is read last and wins
     return names
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.catalog.services import get_procedure
 from motcua.core.audit import Actor, ActorKind, tenant_entry
 from motcua.core.db import Database
+from motcua.core.messages import Message
 from motcua.core.pages import client_address, public_origin
 from motcua.core.ratelimit import client_key, spend
 from motcua.core.settings import Settings
@@ -116,7 +117,7 @@ async def token_endpoint(
     wait = await spend(redis, API_BUDGET, settings.rate_limits[API_BUDGET], who)
     if wait is not None:
         raise ProblemError(
-            429, detail="Vượt quá số yêu cầu cho phép mỗi phút.", headers={"Retry-After": str(wait)}
+            429, detail=Message("Vượt quá số yêu cầu cho phép mỗi phút."), headers={"Retry-After": str(wait)}
         )
     row = None
     if named:
@@ -183,16 +184,16 @@ def _text(
     value = obj.get(key)
     if value is None:
         if required:
-            errors[field] = "Trường này là bắt buộc."
+            errors[field] = Message("Trường này là bắt buộc.")
         return None
     if not isinstance(value, str):
-        errors[field] = "Phải là một chuỗi ký tự."
+        errors[field] = Message("Phải là một chuỗi ký tự.")
         return None
     if len(value) > max_length:
-        errors[field] = f"Dài tối đa {max_length} ký tự."
+        errors[field] = Message("Dài tối đa %(n)s ký tự.", n=max_length)
         return None
     if required and not value.strip():
-        errors[field] = "Trường này là bắt buộc."
+        errors[field] = Message("Trường này là bắt buộc.")
         return None
     return value
 
@@ -200,25 +201,25 @@ def _text(
 def parse_intake(body: Any) -> IntakeRequest | dict[str, str]:
     """The intake request, or every field that is wrong (named as in the body: ``applicant.email``)."""
     if not isinstance(body, dict):
-        return {"dossier": "Phải là một đối tượng JSON."}
+        return {"dossier": Message("Phải là một đối tượng JSON.")}
     errors: dict[str, str] = {}
     for key in list(body)[:50]:
         if key not in _TOP_LEVEL:
-            errors[str(key)[:60]] = "Trường này không được hỗ trợ."
+            errors[str(key)[:60]] = Message("Trường này không được hỗ trợ.")
     external_id = _text(body, "external_id", "external_id", errors, required=True, max_length=128)
     if external_id is not None and "external_id" not in errors and not EXTERNAL_ID.match(external_id):
-        errors["external_id"] = "Chỉ gồm chữ cái không dấu, chữ số và . _ : -"
+        errors["external_id"] = Message("Chỉ gồm chữ cái không dấu, chữ số và . _ : -")
     code = _text(body, "procedure_code", "procedure_code", errors, required=True, max_length=40)
     if code is not None and "procedure_code" not in errors and not PROCEDURE_CODE.match(code):
-        errors["procedure_code"] = "Mã thủ tục không hợp lệ."
+        errors["procedure_code"] = Message("Mã thủ tục không hợp lệ.")
     applicant: Applicant | None = None
     raw_applicant = body.get("applicant")
     if not isinstance(raw_applicant, dict):
-        errors["applicant"] = "Trường này là bắt buộc và phải là một đối tượng JSON."
+        errors["applicant"] = Message("Trường này là bắt buộc và phải là một đối tượng JSON.")
     else:
         for key in list(raw_applicant)[:50]:
             if key not in _APPLICANT:
-                errors[f"applicant.{str(key)[:60]}"] = "Trường này không được hỗ trợ."
+                errors[f"applicant.{str(key)[:60]}"] = Message("Trường này không được hỗ trợ.")
         personal_id = _text(
             raw_applicant, "personal_id", "applicant.personal_id", errors, required=True, max_length=12
         )
@@ -227,10 +228,10 @@ def parse_intake(body: Any) -> IntakeRequest | dict[str, str]:
         )
         phone = _text(raw_applicant, "phone", "applicant.phone", errors, required=False, max_length=20)
         if phone and "applicant.phone" not in errors and not PHONE.match(phone):
-            errors["applicant.phone"] = "Số điện thoại không hợp lệ."
+            errors["applicant.phone"] = Message("Số điện thoại không hợp lệ.")
         email = _text(raw_applicant, "email", "applicant.email", errors, required=False, max_length=254)
         if email and "applicant.email" not in errors and not EMAIL.match(email):
-            errors["applicant.email"] = "Địa chỉ thư điện tử không hợp lệ."
+            errors["applicant.email"] = Message("Địa chỉ thư điện tử không hợp lệ.")
         address = _text(raw_applicant, "address", "applicant.address", errors, required=False, max_length=300)
         if personal_id is not None and full_name is not None:
             applicant = Applicant(
@@ -249,23 +250,23 @@ def parse_intake(body: Any) -> IntakeRequest | dict[str, str]:
     if raw_data is None:
         raw_data = {}
     if not isinstance(raw_data, dict):
-        errors["data"] = "Phải là một đối tượng JSON."
+        errors["data"] = Message("Phải là một đối tượng JSON.")
     elif len(raw_data) > MAX_DATA_FIELDS:
-        errors["data"] = f"Tối đa {MAX_DATA_FIELDS} trường."
+        errors["data"] = Message("Tối đa %(n)s trường.", n=MAX_DATA_FIELDS)
     else:
         for key, value in raw_data.items():
             field = f"data.{str(key)[:60]}"
             if not isinstance(value, str):
-                errors[field] = "Phải là một chuỗi ký tự."
+                errors[field] = Message("Phải là một chuỗi ký tự.")
             elif len(value) > DATA_VALUE_MAX:
-                errors[field] = f"Dài tối đa {DATA_VALUE_MAX} ký tự."
+                errors[field] = Message("Dài tối đa %(n)s ký tự.", n=DATA_VALUE_MAX)
             else:
                 data[str(key)] = value
     by_citizen = body.get("submitted_by_citizen", True)
     if not isinstance(by_citizen, bool):
-        errors["submitted_by_citizen"] = "Phải là true hoặc false."
+        errors["submitted_by_citizen"] = Message("Phải là true hoặc false.")
     if errors or applicant is None or external_id is None or code is None:
-        return errors or {"dossier": "Dữ liệu không hợp lệ."}
+        return errors or {"dossier": Message("Dữ liệu không hợp lệ.")}
     return IntakeRequest(
         external_id=external_id,
         procedure_code=code,
@@ -284,7 +285,9 @@ def _decode_json(raw: bytes | str, field: str) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ProblemError(
-            400, detail="Nội dung JSON không đọc được.", errors={field: "JSON không hợp lệ."}
+            400,
+            detail=Message("Nội dung JSON không đọc được."),
+            errors={field: Message("JSON không hợp lệ.")},
         ) from None
 
 
@@ -294,12 +297,14 @@ async def _read_body(request: HttpRequest) -> tuple[Any, list[tuple[str, UploadF
     if media == "application/json":
         return _decode_json(await request.body(), "dossier"), []
     if media != "multipart/form-data":
-        raise ProblemError(415, detail="Gửi application/json, hoặc multipart/form-data khi kèm giấy tờ.")
+        raise ProblemError(
+            415, detail=Message("Gửi application/json, hoặc multipart/form-data khi kèm giấy tờ.")
+        )
     try:
         form = await request.form()
     except ValueError:
         # Litestar's multipart parser raises UnicodeDecodeError on a text part that is not UTF-8.
-        raise ProblemError(400, detail="Nội dung multipart không đọc được.") from None
+        raise ProblemError(400, detail=Message("Nội dung multipart không đọc được.")) from None
     dossier: Any = None
     files: list[tuple[str, UploadFile]] = []
     errors: dict[str, str] = {}
@@ -310,15 +315,17 @@ async def _read_body(request: HttpRequest) -> tuple[Any, list[tuple[str, UploadF
         elif name.startswith("document:") and isinstance(value, UploadFile):
             code = name.removeprefix("document:")
             if not DOCUMENT_CODE.match(code):
-                errors[f"documents.{code[:60]}"] = "Mã giấy tờ không hợp lệ."
+                errors[f"documents.{code[:60]}"] = Message("Mã giấy tờ không hợp lệ.")
             else:
                 files.append((code, value))
         else:
-            errors[name[:60] or "body"] = "Phần này không được hỗ trợ (dossier hoặc document:<mã giấy tờ>)."
+            errors[name[:60] or "body"] = Message(
+                "Phần này không được hỗ trợ (dossier hoặc document:<mã giấy tờ>)."
+            )
     if dossier is None:
-        errors["dossier"] = "Thiếu phần dossier (JSON)."
+        errors["dossier"] = Message("Thiếu phần dossier (JSON).")
     if len(files) > MAX_DOCUMENTS:
-        errors["documents"] = f"Tối đa {MAX_DOCUMENTS} tệp."
+        errors["documents"] = Message("Tối đa %(n)s tệp.", n=MAX_DOCUMENTS)
     if errors:
         raise ProblemError(422, errors=errors)
     return dossier, files
@@ -378,8 +385,8 @@ def _same_dossier(dossier: Dossier, spec: IntakeRequest) -> None:
     ):
         raise ProblemError(
             409,
-            detail="Mã hồ sơ bên ngoài này đã được dùng cho một hồ sơ khác.",
-            errors={"external_id": "Đã có hồ sơ khác với mã này (khác thủ tục hoặc người nộp)."},
+            detail=Message("Mã hồ sơ bên ngoài này đã được dùng cho một hồ sơ khác."),
+            errors={"external_id": Message("Đã có hồ sơ khác với mã này (khác thủ tục hoặc người nộp).")},
         )
 
 
@@ -424,7 +431,7 @@ async def intake(
         procedure = await get_procedure(db_session, spec.procedure_code)
         if procedure is None:
             raise ProblemError(
-                422, errors={"procedure_code": "Không có thủ tục đang công bố với mã này trên cổng."}
+                422, errors={"procedure_code": Message("Không có thủ tục đang công bố với mã này trên cổng.")}
             )
         checked = await _check_files(tenant, files)
         documents = [
@@ -495,7 +502,7 @@ async def read_dossier(
         require_scope(client, "dossiers:read")
         dossier = await db_session.scalar(select(Dossier).where(Dossier.code == code[:80])) if code else None
         if dossier is None:
-            raise ProblemError(404, detail="Không có hồ sơ với mã này trên cổng.")
+            raise ProblemError(404, detail=Message("Không có hồ sơ với mã này trên cổng."))
         history = await db_session.scalars(
             select(DossierHistory).where(DossierHistory.dossier_id == dossier.id).order_by(DossierHistory.id)
         )

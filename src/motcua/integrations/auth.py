@@ -20,9 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.core.audit import Actor, ActorKind, tenant_entry
 from motcua.core.db import Database
 from motcua.core.dependencies import redis_of, settings_of, tenant_of
+from motcua.core.messages import Message, in_language
 from motcua.core.pages import client_address
 from motcua.core.ratelimit import spend
 from motcua.core.tenant import Tenant
+from motcua.core.theming import DEFAULT_LANGUAGE, LANGUAGES, term_filter, translations
 from motcua.integrations import tokens
 from motcua.integrations.models import ApiClientRow
 
@@ -48,17 +50,17 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 API_BUDGET = "api"
 
 _TITLES = {
-    400: "Yêu cầu không hợp lệ",
-    401: "Chưa xác thực",
-    403: "Không đủ quyền",
-    404: "Không tìm thấy",
-    405: "Phương thức không được hỗ trợ",
-    409: "Xung đột",
-    413: "Dữ liệu quá lớn",
-    415: "Kiểu dữ liệu không được hỗ trợ",
-    422: "Dữ liệu không hợp lệ",
-    429: "Quá nhiều yêu cầu",
-    503: "Dịch vụ tạm thời gián đoạn",
+    400: _("Yêu cầu không hợp lệ"),
+    401: _("Chưa xác thực"),
+    403: _("Không đủ quyền"),
+    404: _("Không tìm thấy"),
+    405: _("Phương thức không được hỗ trợ"),
+    409: _("Xung đột"),
+    413: _("Dữ liệu quá lớn"),
+    415: _("Kiểu dữ liệu không được hỗ trợ"),
+    422: _("Dữ liệu không hợp lệ"),
+    429: _("Quá nhiều yêu cầu"),
+    503: _("Dịch vụ tạm thời gián đoạn"),
 }
 _TYPES = {
     400: "bad-request",
@@ -93,27 +95,73 @@ class ProblemError(HTTPException):
         headers: dict[str, str] | None = None,
     ) -> None:
         self.status = status
-        self.title = title or _TITLES.get(status, "Lỗi")
+        self.title = title or _TITLES.get(status, _("Lỗi"))
+        # The texts as given (a ``Message`` keeps its msgid and values): the response writes them
+        # in the caller's language.
         if isinstance(errors, Mapping):
-            self.errors = [{"field": str(k), "message": str(v)} for k, v in errors.items()]
+            self.errors = [{"field": str(k), "message": _kept(v)} for k, v in errors.items()]
         else:
-            self.errors = [{"field": str(e["field"]), "message": str(e["message"])} for e in errors or ()]
+            self.errors = [{"field": str(e["field"]), "message": _kept(e["message"])} for e in errors or ()]
         super().__init__(detail=detail or self.title, status_code=status, headers=headers)
         self.problem_detail = detail
 
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": problem_type(self.status), "title": self.title, "status": self.status}
+    def body(self, lang: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
+        """The problem in ``lang``: ``title``, ``detail`` and each error's ``message`` translated
+        (Vietnamese, the msgids' language, unless asked otherwise); codes and fields as they are."""
+        t = translations(lang)
+        term = term_filter(t.gettext)
+
+        def say(text: str) -> str:
+            return in_language(text, t.gettext, term, lang)
+
+        body: dict[str, Any] = {
+            "type": problem_type(self.status),
+            "title": say(self.title),
+            "status": self.status,
+        }
         if self.problem_detail:
-            body["detail"] = self.problem_detail
+            body["detail"] = say(self.problem_detail)
         if self.errors:
-            body["errors"] = self.errors
+            body["errors"] = [{"field": e["field"], "message": say(e["message"])} for e in self.errors]
         return body
+
+
+def _kept(text: object) -> str:
+    # A Message stays one (``str()`` would copy its text and drop its msgid).
+    return text if isinstance(text, str) else str(text)
+
+
+def problem_language(request: Request[Any, Any, Any]) -> str:
+    """The language of a problem: the caller's Accept-Language (RFC 9110 §12.5.4: the most
+    preferred of the portal's languages, ``q=0`` meaning "not this one"), else Vietnamese. Unlike
+    pages (a cookie, core.pages) a system has no other way to say which it reads."""
+    ranked: list[tuple[float, int, str]] = []
+    for index, part in enumerate(request.headers.get("accept-language", "").split(",")[:20]):
+        tag, _sep, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _eq, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        language = tag.strip().lower().split("-")[0]
+        if quality > 0 and language in LANGUAGES:
+            ranked.append((-quality, index, language))
+    return min(ranked)[2] if ranked else DEFAULT_LANGUAGE
 
 
 def problem_response(request: Request[Any, Any, Any], exc: ProblemError) -> Response[Any]:
     """The exception handler of ``ProblemError`` (registered by the app)."""
-    headers = {**(exc.headers or {}), "Cache-Control": "no-store"}
-    return Response(exc.body(), status_code=exc.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+    lang = problem_language(request)
+    headers = {
+        **(exc.headers or {}),
+        "Cache-Control": "no-store",
+        "Content-Language": lang,
+        "Vary": "Accept-Language",
+    }
+    return Response(exc.body(lang), status_code=exc.status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 def http_problem_response(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -151,7 +199,7 @@ def unauthorized(
         challenge += f', error="{error}"'
     return ProblemError(
         401,
-        detail=detail or "Cần một access token hợp lệ (Authorization: Bearer …) của cổng này.",
+        detail=detail or Message("Cần một access token hợp lệ (Authorization: Bearer …) của cổng này."),
         headers={"WWW-Authenticate": challenge},
     )
 
@@ -167,15 +215,15 @@ async def authenticate(request: Request[Any, Any, Any], db_session: AsyncSession
         raise unauthorized(request)
     claims = tokens.verify(settings_of(request).secret_key, tenant.slug, value.strip())
     if claims is None:
-        raise unauthorized(request, "invalid_token", "Access token không hợp lệ hoặc đã hết hạn.")
+        raise unauthorized(request, "invalid_token", Message("Access token không hợp lệ hoặc đã hết hạn."))
     row = await db_session.scalar(select(ApiClientRow).where(ApiClientRow.client_id == claims.client_id))
     if row is None or row.revoked_at is not None or tokens.secret_mark(row.secret_hash) != claims.mark:
-        raise unauthorized(request, "invalid_token", "Access token không còn hiệu lực.")
+        raise unauthorized(request, "invalid_token", Message("Access token không còn hiệu lực."))
     size = settings_of(request).rate_limits[API_BUDGET]
     wait = await spend(redis_of(request), API_BUDGET, size, f"{tenant.slug}:client:{row.id}")
     if wait is not None:
         raise ProblemError(
-            429, detail="Vượt quá số yêu cầu cho phép mỗi phút.", headers={"Retry-After": str(wait)}
+            429, detail=Message("Vượt quá số yêu cầu cho phép mỗi phút."), headers={"Retry-After": str(wait)}
         )
     return ApiClient(
         id=row.id,
@@ -192,7 +240,7 @@ def require_scope(client: ApiClient, scope: str) -> None:
     if scope not in client.scopes:
         raise ProblemError(
             403,
-            detail=f"Access token thiếu phạm vi (scope) {scope}.",
+            detail=Message("Access token thiếu phạm vi (scope) %(scope)s.", scope=scope),
             headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
         )
 

@@ -29,6 +29,7 @@ from litestar.response import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.db import Database
+from motcua.core.messages import Message
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.integrations.auth import (
@@ -91,22 +92,24 @@ def parse_create(raw: bytes) -> tuple[str, bool]:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ProblemError(
-            400, detail="Nội dung JSON không đọc được.", errors={"body": "JSON không hợp lệ."}
+            400,
+            detail=Message("Nội dung JSON không đọc được."),
+            errors={"body": Message("JSON không hợp lệ.")},
         ) from None
     if not isinstance(body, dict):
-        raise ProblemError(422, errors={"body": "Phải là một đối tượng JSON."})
+        raise ProblemError(422, errors={"body": Message("Phải là một đối tượng JSON.")})
     errors: dict[str, str] = {}
     for key in list(body)[:20]:
         if key not in ("url", "all_dossiers"):
-            errors[str(key)[:60]] = "Trường này không được hỗ trợ."
+            errors[str(key)[:60]] = Message("Trường này không được hỗ trợ.")
     url = body.get("url")
     if not isinstance(url, str) or not url.strip():
-        errors["url"] = "Trường này là bắt buộc và phải là một chuỗi ký tự."
+        errors["url"] = Message("Trường này là bắt buộc và phải là một chuỗi ký tự.")
     elif len(url) > URL_MAX:
-        errors["url"] = f"Dài tối đa {URL_MAX} ký tự."
+        errors["url"] = Message("Dài tối đa %(n)s ký tự.", n=URL_MAX)
     all_dossiers = body.get("all_dossiers", False)
     if not isinstance(all_dossiers, bool):
-        errors["all_dossiers"] = "Phải là true hoặc false."
+        errors["all_dossiers"] = Message("Phải là true hoặc false.")
     if errors:
         raise ProblemError(422, errors=errors)
     assert isinstance(url, str)
@@ -115,7 +118,7 @@ def parse_create(raw: bytes) -> tuple[str, bool]:
 
 def _webhook_id(raw: str) -> int:
     if not raw.isdigit() or len(raw) > 18:
-        raise ProblemError(404, detail="Không có đăng ký nhận sự kiện với mã này.")
+        raise ProblemError(404, detail=Message("Không có đăng ký nhận sự kiện với mã này."))
     return int(raw)
 
 
@@ -275,12 +278,12 @@ async def create_webhook(
     try:
         require_scope(client, WEBHOOKS_SCOPE)
         if request.headers.get("content-type", "").split(";", 1)[0].strip().lower() != "application/json":
-            raise ProblemError(415, detail="Gửi application/json.")
+            raise ProblemError(415, detail=Message("Gửi application/json."))
         url, all_dossiers = parse_create(await request.body())
         if all_dossiers and READ_SCOPE not in client.scopes:
             raise ProblemError(
                 403,
-                detail=f"Access token thiếu phạm vi (scope) {READ_SCOPE}.",
+                detail=Message("Access token thiếu phạm vi (scope) %(scope)s.", scope=READ_SCOPE),
                 errors={"all_dossiers": "Cần phạm vi dossiers:read để nhận sự kiện của mọi hồ sơ."},
             )
         try:
@@ -378,7 +381,7 @@ async def delete_webhook(
                 db_session, number, actor=client_actor(client, request), client_id=client.id
             )
         except SubscriptionNotFoundError:
-            raise ProblemError(404, detail="Không có đăng ký nhận sự kiện với mã này.") from None
+            raise ProblemError(404, detail=Message("Không có đăng ký nhận sự kiện với mã này.")) from None
         await db_session.execute(called(client, request, 204, subscription_id=number))
         return Response(None, status_code=204)
     except ProblemError as exc:

@@ -7,6 +7,7 @@ does not mean twice in effect."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import dramatiq
@@ -136,22 +137,39 @@ async def notify_deadline(tenant: str, event: dict[str, Any]) -> None:
     if not await _once(settings, key):
         return
     record = await load_tenant(job_database(), tenant)
-    kind = (
-        NotificationEvent.DEADLINE_DUE_SOON
-        if happened.kind == "due_soon"
-        else NotificationEvent.DEADLINE_OVERDUE
-    )
-    if happened.emails:
+    kind = DEADLINE_NOTICES.get(happened.kind, NotificationEvent.DEADLINE_OVERDUE)
+    # One message per language, each staff member reading theirs (Vietnamese unless they last
+    # logged in in another); the Vietnamese one keeps the event's own key.
+    notice = _notice(happened)
+    for language, emails in staff_by_language(happened).items():
         await send_notification(
             settings,
             record,
             kind,
-            _notice(happened),
-            list(happened.emails),
+            replace(notice, language=language),
+            emails,
             portal_url=portal_url(settings, record),
-            idempotency_key=key,
+            idempotency_key=key if language == DEFAULT_LANGUAGE else f"{key}:{language}",
         )
     await _mark(settings, key)
+
+
+def staff_by_language(event: DeadlineEvent) -> dict[str, list[str]]:
+    """The event's e-mail addresses grouped by their owner's language (an unknown language, or
+    none carried, is Vietnamese)."""
+    groups: dict[str, list[str]] = {}
+    for index, email in enumerate(event.emails):
+        language = event.languages[index] if index < len(event.languages) else DEFAULT_LANGUAGE
+        groups.setdefault(language if language in LANGUAGES else DEFAULT_LANGUAGE, []).append(email)
+    return groups
+
+
+# The e-mail of each kind of deadline notice (any other kind is a late one).
+DEADLINE_NOTICES = {
+    "due_soon": NotificationEvent.DEADLINE_DUE_SOON,
+    # To the leaders of the unit holding a dossier likely to be late (backoffice.risk_notices).
+    "high_risk": NotificationEvent.DEADLINE_AT_RISK,
+}
 
 
 subscribe(DossierEvent, NOTIFY_CITIZEN)

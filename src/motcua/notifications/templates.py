@@ -55,10 +55,17 @@ class NotificationEvent(enum.StrEnum):
     APOLOGY_ISSUED = "apology_issued"
     DEADLINE_DUE_SOON = "deadline_due_soon"  # to the officers handling the dossier
     DEADLINE_OVERDUE = "deadline_overdue"  # to the officers and the tenant administrators
+    DEADLINE_AT_RISK = "deadline_at_risk"  # to the leaders of the unit holding the dossier
 
 
 # Events addressed to staff rather than to the applicant.
-STAFF_EVENTS = frozenset({NotificationEvent.DEADLINE_DUE_SOON, NotificationEvent.DEADLINE_OVERDUE})
+STAFF_EVENTS = frozenset(
+    {
+        NotificationEvent.DEADLINE_DUE_SOON,
+        NotificationEvent.DEADLINE_OVERDUE,
+        NotificationEvent.DEADLINE_AT_RISK,
+    }
+)
 
 E = NotificationEvent
 # What each event cannot be written without (checked before rendering).
@@ -71,6 +78,7 @@ _REQUIRED: dict[NotificationEvent, tuple[str, ...]] = {
     E.APOLOGY_ISSUED: ("reason", "new_due_at"),
     E.DEADLINE_DUE_SOON: ("due_at",),
     E.DEADLINE_OVERDUE: ("due_at",),
+    E.DEADLINE_AT_RISK: ("due_at",),
 }
 
 

@@ -17,13 +17,16 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.catalog.models import Procedure
+from motcua.catalog.services import get_procedure
 from motcua.core.audit import Actor
 from motcua.core.pages import HttpRequest, client_address, not_found_page, page
 from motcua.identity.guards import requires_tenant_admin
 from motcua.identity.models import N_
 from motcua.identity.schemas import mask_personal_id
 from motcua.identity.sessions import UserSession
-from motcua.organisation.models import Unit, UnitKind, UnitRole
+from motcua.organisation.models import Tier, Unit, UnitKind, UnitRole
+from motcua.organisation.routing import RouteInputError, departments, route_of, save_route, service_centre
 from motcua.organisation.services import (
     LAST_ROOT,
     UnitInputError,
@@ -279,8 +282,100 @@ async def unit_staff_change(
     )
 
 
+# /manage/catalog/{code}/routing ------------------------------------------------------------------
+NO_PROCEDURE = N_("Không có thủ tục này trong danh mục của cổng.")
+ROUTE_DONE = {
+    "saved": N_("Đã lưu nơi tiếp nhận và đơn vị giải quyết. Hồ sơ nộp từ nay đi theo cách này."),
+    "unchanged": N_("Không có gì thay đổi."),
+}
+
+
+async def _routing_page(
+    request: HttpRequest,
+    session: AsyncSession,
+    procedure: Procedure,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    done: str | None = None,
+    status_code: int = 200,
+) -> Response[str]:
+    route = await route_of(session, procedure)
+    centre = await service_centre(session)
+    ministry = centre is not None and centre.tier == Tier.MINISTRY
+    tiers = [Tier.MINISTRY] if ministry else [Tier.PROVINCE, Tier.COMMUNE]
+    shown = form or {
+        "tier": route.tier.value,
+        "deciding_unit_id": str(route.deciding_unit_id or ""),
+    }
+    return page(
+        request,
+        "organisation/routing.html",
+        status_code=status_code,
+        procedure=procedure,
+        route=route,
+        centre=centre,
+        tiers=[(t.value, t.label) for t in tiers],
+        departments=await departments(session),
+        form=shown,
+        errors=errors or {},
+        done=ROUTE_DONE.get(done or "") if status_code == 200 else None,
+    )
+
+
+@get("/manage/catalog/{code:str}/routing", include_in_schema=False)
+async def routing_page(
+    request: HttpRequest,
+    db_session: NamedDependency[AsyncSession],
+    code: FromPath[str],
+    done: FromQuery[str | None] = None,
+) -> Response[str]:
+    procedure = await get_procedure(db_session, code[:60], published_only=False)
+    if procedure is None:
+        return not_found_page(request, NO_PROCEDURE)
+    return await _routing_page(request, db_session, procedure, done=done)
+
+
+@post("/manage/catalog/{code:str}/routing", include_in_schema=False, status_code=303)
+async def routing_save(
+    request: HttpRequest,
+    db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
+    code: FromPath[str],
+    data: Form,
+) -> Response[Any]:
+    procedure = await get_procedure(db_session, code[:60], published_only=False)
+    if procedure is None:
+        return not_found_page(request, NO_PROCEDURE)
+    form = {k: _field(data, k, 20) for k in ("tier", "deciding_unit_id")}
+    try:
+        changed = await save_route(
+            db_session,
+            procedure,
+            tier=form["tier"],
+            deciding_unit_id=_parent(form["deciding_unit_id"]),
+            actor=_actor(request, user),
+        )
+    except RouteInputError as exc:
+        return await _routing_page(
+            request, db_session, procedure, form=form, errors=exc.errors, status_code=400
+        )
+    return Redirect(
+        f"/manage/catalog/{procedure.code}/routing?done={'saved' if changed else 'unchanged'}",
+        status_code=303,
+    )
+
+
 router = Router(
     path="/",
-    route_handlers=[units_page, units_add, unit_page, unit_change, unit_staff_change],
+    route_handlers=[
+        units_page,
+        units_add,
+        unit_page,
+        unit_change,
+        unit_staff_change,
+        routing_page,
+        routing_save,
+    ],
     guards=[requires_tenant_admin],
 )

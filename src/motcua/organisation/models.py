@@ -119,3 +119,19 @@ class UnitStaff(TenantBase):
     role: Mapped[str] = mapped_column(String(20))
     granted_by: Mapped[str] = mapped_column(String(200))
     granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ProcedureRoute(TenantBase):
+    """Which tier receives a procedure and which unit decides it (organisation.routing).
+
+    ``deciding_unit_id`` NULL: for a commune-level procedure the commune that received the
+    dossier decides; for a province or ministry procedure, the service centre."""
+
+    __tablename__ = "procedure_routes"
+
+    procedure_id: Mapped[int] = mapped_column(
+        ForeignKey("procedures.id", ondelete="CASCADE"), primary_key=True
+    )
+    tier: Mapped[str] = mapped_column(String(10))
+    deciding_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -21,7 +21,8 @@ from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert
 from vietnam_provinces import ProvinceCode, VietNamDivisionType, Ward
 
-from motcua.organisation.models import Tier, Unit, UnitKind
+from motcua.organisation.models import Tier, Unit, UnitKind, UnitRole, UnitStaff
+from motcua.organisation.routing import seed_routes_on
 
 DEPARTMENTS_FILE = Path(__file__).with_name("departments.toml")
 
@@ -111,8 +112,9 @@ def starting_units(kind: str, settings: dict[str, Any]) -> list[UnitSpec]:
 def seed_units_on(conn: Connection, specs: list[UnitSpec]) -> int:
     """Insert the units that are not there yet (by agency code), on a connection whose
     search_path is the tenant's; safe to repeat. The first spec is the root (the service centre
-    or the ministry's desk); the others hang under it. Two statements whatever the count.
-    Returns how many were added."""
+    or the ministry's desk); the others hang under it. Two statements whatever the count. Then
+    every procedure without a route gets its default one (``routing.seed_routes_on``: the
+    catalogue is seeded before the units). Returns how many units were added."""
     if not specs:
         return 0
     table = Unit.__table__
@@ -146,4 +148,43 @@ def seed_units_on(conn: Connection, specs: list[UnitSpec]) -> int:
                 .returning(table.c.id)
             ).all()
         )
+    seed_routes_on(conn)
+    return added
+
+
+def seed_staff_on(conn: Connection, staff: list[dict[str, Any]], *, granted_by: str) -> int:
+    """The first staff of units named in the tenant file (``[[locality.staff]]``: unit name,
+    personal_id, name, role), on the tenant's search_path, after the units. A unit name that
+    does not exist, or a bad role or ID, fails the onboarding step with the reason (an operator's
+    typing error must not leave a desk without its officer silently). Safe to repeat."""
+    added = 0
+    for i, entry in enumerate(staff):
+        unit_name = str(entry.get("unit", "")).strip()
+        personal_id = str(entry.get("personal_id", "")).strip()
+        role = str(entry.get("role", ""))
+        if not (personal_id.isdigit() and len(personal_id) == 12):
+            raise ValueError(f"locality.staff[{i}].personal_id must be 12 digits")
+        if role not in {r.value for r in UnitRole}:
+            raise ValueError(
+                f"locality.staff[{i}].role must be one of {', '.join(r.value for r in UnitRole)}"
+            )
+        unit_id = conn.execute(select(Unit.id).where(Unit.name == unit_name)).scalar()
+        if unit_id is None:
+            raise ValueError(f"locality.staff[{i}]: no unit named {unit_name!r}")
+        exists = conn.execute(
+            select(UnitStaff.id).where(
+                UnitStaff.unit_id == unit_id, UnitStaff.personal_id == personal_id, UnitStaff.role == role
+            )
+        ).first()
+        if exists is None:
+            conn.execute(
+                insert(UnitStaff).values(
+                    unit_id=unit_id,
+                    personal_id=personal_id,
+                    full_name=str(entry.get("name", ""))[:200],
+                    role=role,
+                    granted_by=granted_by,
+                )
+            )
+            added += 1
     return added

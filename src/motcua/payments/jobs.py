@@ -24,6 +24,7 @@ from motcua.payments.refunds import retry_pending_refunds
 from motcua.payments.reports import store_day, vietnam_today
 from motcua.payments.services import reconcile
 from motcua.payments.settings import payment_settings_of
+from motcua.signing.services import Signing, tenant_origin
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,16 @@ async def file_receipt(tenant: str, event: dict[str, Any]) -> None:
         if receipt is None:
             return
         try:
-            await file_receipt_pdf(session, storage_for_settings(load_settings()), record, receipt)
+            settings = load_settings()
+            storage = storage_for_settings(settings)
+            await file_receipt_pdf(
+                session,
+                storage,
+                record,
+                receipt,
+                signing=Signing.for_settings(settings, storage),
+                origin=await tenant_origin(session, settings, record),
+            )
         except MissingGlyphError:
             # A name the embedded font cannot draw: retrying will not help; the receipt page
             # shows it, and the PDF link says so.

@@ -13,7 +13,9 @@ gets a translation of its labels drawn on request, which says that it is one.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+from functools import partial
 
 import anyio.to_thread
 from fpdf.enums import Align, XPos, YPos
@@ -28,14 +30,27 @@ from motcua.dossiers.slip import (
     VIETNAM_TZ,
     draw_field,
     draw_official_header,
+    draw_verification,
     format_slip_time,
     new_official_pdf,
     raise_on_missing_glyphs,
     set_font,
 )
-from motcua.dossiers.storage import Storage
+from motcua.dossiers.storage import Storage, StoredObject
 from motcua.identity.schemas import mask_personal_id
 from motcua.payments.models import Payment, PaymentMethod, Receipt, ReceiptFile, ReceiptSequence
+from motcua.signing.models import DocumentKind, SignedDocument
+from motcua.signing.services import (
+    Signing,
+    SigningRefusedError,
+    new_document_id,
+    sign_and_file,
+    verification_url,
+)
+
+log = logging.getLogger(__name__)
+
+StoredFile = StoredObject | SignedDocument
 
 RECEIPT_TITLE = "BIÊN LAI THU PHÍ, LỆ PHÍ"
 RECEIPT_NOTE = "Biên lai điện tử do hệ thống dịch vụ công lập khi khoản thu được ghi nhận."
@@ -193,22 +208,56 @@ async def receipt_file(session: AsyncSession, receipt_id: int) -> ReceiptFile | 
 
 
 async def file_receipt_pdf(
-    session: AsyncSession, storage: Storage, tenant: Tenant, receipt: Receipt
+    session: AsyncSession,
+    storage: Storage,
+    tenant: Tenant,
+    receipt: Receipt,
+    *,
+    signing: Signing | None = None,
+    origin: str | None = None,
 ) -> ReceiptFile:
-    """Draw the receipt's PDF into the tenant's storage, once (a repeat finds it filed)."""
+    """Draw the receipt's PDF into the tenant's storage, once (a repeat finds it filed). With
+    ``signing`` the filed PDF carries a QR code to its verification page (``origin``: the tenant
+    site's ``scheme://host``) and is signed with the tenant's key and registered with the dossier."""
     filed = await receipt_file(session, receipt.id)
     if filed is not None:
         return filed
-    pdf = await anyio.to_thread.run_sync(render_receipt_pdf, receipt)
-    stored = await storage.put(tenant.schema, pdf, media_type="application/pdf")
+    stored: StoredFile | None = None
+    if signing is not None and origin is not None:
+        document_id = new_document_id()
+        pdf = await anyio.to_thread.run_sync(
+            partial(render_receipt_pdf, receipt, verification_url=verification_url(origin, document_id))
+        )
+        try:
+            stored = await sign_and_file(
+                session,
+                tenant,
+                signing=signing,
+                document_id=document_id,
+                pdf=pdf,
+                title=f"Biên lai {receipt.series} số {receipt.display_number}",
+                kind=DocumentKind.RECEIPT,
+                dossier_id=receipt.dossier_id,
+                unit_id=None,
+                signer_name=receipt.issuer_name,
+            )
+        except SigningRefusedError as exc:
+            # The payment stands and the citizen needs their receipt: filed unsigned, and said.
+            log.warning("receipt %s of %s filed unsigned: %s", receipt.id, tenant.slug, exc)
+    if stored is None:
+        pdf = await anyio.to_thread.run_sync(render_receipt_pdf, receipt)
+        stored = await storage.put(tenant.schema, pdf, media_type="application/pdf")
+    key = stored.storage_key if isinstance(stored, SignedDocument) else stored.key
     inserted = await session.scalar(
         pg_insert(ReceiptFile)
-        .values(receipt_id=receipt.id, storage_key=stored.key, size=stored.size, sha256=stored.sha256)
+        .values(receipt_id=receipt.id, storage_key=key, size=stored.size, sha256=stored.sha256)
         .on_conflict_do_nothing()
         .returning(ReceiptFile.receipt_id)
     )
     if inserted is None:  # filed meanwhile by another worker: keep theirs, drop ours
-        await storage.delete(tenant.schema, stored.key)
+        await storage.delete(tenant.schema, key)
+        if isinstance(stored, SignedDocument):
+            await session.delete(stored)
     filed = await receipt_file(session, receipt.id)
     assert filed is not None
     return filed
@@ -220,9 +269,12 @@ def _vnd_text(amount: int, lang: str = DEFAULT_LANGUAGE) -> str:
     return f"{amount:,}".replace(",", ".") + " đồng"
 
 
-def render_receipt_pdf(receipt: Receipt, lang: str = DEFAULT_LANGUAGE) -> bytes:
+def render_receipt_pdf(
+    receipt: Receipt, lang: str = DEFAULT_LANGUAGE, *, verification_url: str | None = None
+) -> bytes:
     """The receipt as a PDF: Vietnamese (the original, filed once), or its labels translated
-    into ``lang`` with a note saying the Vietnamese receipt is the original."""
+    into ``lang`` with a note saying the Vietnamese receipt is the original. The signed original
+    carries a QR code to its verification page (``verification_url``)."""
     lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
     t = translations(lang).gettext
     pdf = new_official_pdf(
@@ -264,5 +316,7 @@ def render_receipt_pdf(receipt: Receipt, lang: str = DEFAULT_LANGUAGE) -> bytes:
     pdf.multi_cell(0, 5, t(RECEIPT_NOTE), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     if lang != DEFAULT_LANGUAGE:
         pdf.multi_cell(0, 5, t(TRANSLATION_NOTE), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if verification_url is not None:
+        draw_verification(pdf, verification_url, t)
     raise_on_missing_glyphs(pdf)
     return bytes(pdf.output())

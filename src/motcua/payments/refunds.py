@@ -21,12 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.audit import Actor
 from motcua.core.db import Database, locked
-from motcua.core.messages import Message
+from motcua.core.messages import Message, Money
 from motcua.core.tenant import Tenant
 from motcua.dossiers.lifecycle import STALE, DossierError, record_event
 from motcua.dossiers.models import Dossier
 from motcua.dossiers.services import tell_applicant
-from motcua.dossiers.slip import format_fee_vnd
+from motcua.dossiers.words import PROVIDER_REFUNDED, REFUNDED
 from motcua.payments.models import Payment, PaymentMethod, PaymentStatus, Refund, RefundStatus
 from motcua.payments.provider import PaymentProvider, PaymentProviderError, refund_key
 from motcua.payments.settings import parse_amount_vnd
@@ -89,8 +89,8 @@ async def request_refund(
             raise DossierError(
                 Message(
                     "Số tiền hoàn (%(amount)s) lớn hơn số còn có thể hoàn (%(remaining)s).",
-                    amount=format_fee_vnd(amount),
-                    remaining=format_fee_vnd(remaining),
+                    amount=Money(amount),
+                    remaining=Money(remaining),
                 )
             )
         online = payment.method == PaymentMethod.ONLINE
@@ -176,7 +176,8 @@ async def _settle_refund(
         session,
         dossier,
         actor=actor or Actor.officer(refund.officer),
-        reason=f"Hoàn {format_fee_vnd(refund.amount_vnd)}: {refund.reason}",
+        reason=refund.reason,
+        message=Message(REFUNDED, amount=Money(refund.amount_vnd)),
     )
     await tell_applicant(
         session,
@@ -230,7 +231,7 @@ async def mirror_provider_refunds(session: AsyncSession, payment: Payment, amoun
             session,
             dossier,
             actor=Actor.system("provider"),
-            reason=f"Cổng thanh toán ghi nhận đã hoàn tổng cộng {format_fee_vnd(amount_refunded)}",
+            message=Message(PROVIDER_REFUNDED, amount=Money(amount_refunded)),
         )
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.core.messages import Figure
 from motcua.dossiers.slip import VIETNAM_TZ
 from motcua.payments.models import (
     Payment,
@@ -126,8 +128,10 @@ class OnlinePaymentRate:
     paid_online: int
 
     @property
-    def percent(self) -> float | None:
-        return round(100 * self.paid_online / self.with_fees, 1) if self.with_fees else None
+    def percent(self) -> Figure | None:
+        """The rate as a percentage, written the reader's way (``.text(lang)``: "45,5" / "45.5",
+        "0" rather than the programmer's "0.0")."""
+        return Figure(Fraction(100 * self.paid_online, self.with_fees), places=1) if self.with_fees else None
 
 
 async def online_payment_rate(session: AsyncSession, month: date) -> OnlinePaymentRate:

@@ -27,12 +27,12 @@ from motcua.core.actions import emit
 from motcua.core.audit import Actor, platform_entry
 from motcua.core.db import Database, locked
 from motcua.core.events import ReceiptIssued
-from motcua.core.messages import Message
+from motcua.core.messages import Message, Money
 from motcua.core.tenant import Tenant
 from motcua.dossiers.lifecycle import Action, DossierError, record_event, transition
 from motcua.dossiers.models import Dossier, DossierStatus
 from motcua.dossiers.services import tell_applicant
-from motcua.dossiers.slip import format_fee_vnd
+from motcua.dossiers.words import PAID
 from motcua.payments.models import RANK, Payment, PaymentEvent, PaymentMethod, PaymentStatus, Receipt
 from motcua.payments.provider import (
     LineItem,
@@ -51,6 +51,15 @@ log = logging.getLogger(__name__)
 REUSE_CHECKOUT_FOR = timedelta(minutes=30)
 OVER_LIMIT = "Khoản phí vượt hạn mức thanh toán trực tuyến; vui lòng nộp tại Bộ phận Một cửa."
 PAYABLE = frozenset({"submitted", "accepted", "in_progress", "supplement_requested", "payment_requested"})
+
+
+# How each method reads inside the history's sentence ("16.000 đồng (tiền mặt tại Bộ phận Một
+# cửa); biên lai …"): lower case, unlike the labels of lists and forms.
+PAID_BY: dict[PaymentMethod, Message] = {
+    PaymentMethod.ONLINE: Message("thanh toán trực tuyến qua cổng thanh toán"),
+    PaymentMethod.CASH: Message("tiền mặt tại Bộ phận Một cửa"),
+    PaymentMethod.POS: Message("thẻ qua máy POS tại Bộ phận Một cửa"),
+}
 
 
 def account_of(tenant: Tenant) -> str | None:
@@ -367,15 +376,18 @@ async def _record_paid(
     receipt = await issue_receipt(
         session, payment, tenant, issued_at=datetime.now(UTC), collected_by=collected_by
     )
-    method = PaymentMethod(payment.method).label.lower()
-    note = (
-        f"Đã nộp phí, lệ phí {format_fee_vnd(payment.amount_vnd)} ({method}); "
-        f"biên lai {receipt.series} số {receipt.display_number}"
+    # Kept as a message: the history reads in the language of whoever reads it.
+    note = Message(
+        PAID,
+        amount=Money(payment.amount_vnd),
+        method=PAID_BY[PaymentMethod(payment.method)],
+        series=receipt.series,
+        number=receipt.display_number,
     )
     if dossier.status == DossierStatus.PAYMENT_REQUESTED:
-        await transition(session, dossier, Action.RECORD_PAYMENT, actor=actor, reason=note)
+        await transition(session, dossier, Action.RECORD_PAYMENT, actor=actor, message=note)
     else:
-        await record_event(session, dossier, actor=actor, reason=note)
+        await record_event(session, dossier, actor=actor, message=note)
     await tell_applicant(
         session,
         tenant,

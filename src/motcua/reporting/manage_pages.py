@@ -408,8 +408,7 @@ async def trend(session: AsyncSession, until: Period, now: datetime) -> list[Tre
                     PublishedPeriod.period.in_([m.key for m in months])
                 )
             )
-        )
-        .all()
+        ).all()
     )
     rows = []
     for month in months:

@@ -18,7 +18,10 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.response import Redirect, Response
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 
+from motcua.core.messages import in_language
 from motcua.core.pages import HttpRequest, not_found_page
+from motcua.core.theming import term_filter, translations
+from motcua.integrations.auth import problem_language
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,7 @@ def http_exception_handler(request: HttpRequest, exc: HTTPException) -> Response
     if exc.status_code == 429:
         return _too_many(request, exc)
     if _wants_json(request):
-        return Response({"status_code": exc.status_code, "detail": exc.detail}, status_code=exc.status_code)
+        return _json_error(request, exc)
     if exc.status_code == 401 and request.method == "GET":
         # Not signed in: go and sign in, then come back here.
         return Redirect(f"/login?next={quote(request.url.path)}", status_code=303)
@@ -60,7 +63,22 @@ def http_exception_handler(request: HttpRequest, exc: HTTPException) -> Response
         title = "Tệp hoặc biểu mẫu quá lớn" if exc.status_code == 413 else "Yêu cầu không hợp lệ"
         message = "Dữ liệu gửi lên không đúng. Vui lòng quay lại trang trước, kiểm tra và gửi lại."
         return page(request, "web/forbidden.html", status_code=exc.status_code, title=title, message=message)
-    return Response({"status_code": exc.status_code, "detail": exc.detail}, status_code=exc.status_code)
+    return _json_error(request, exc)
+
+
+def _json_error(request: HttpRequest, exc: HTTPException) -> Response[Any]:
+    """An error for a program, its ``detail`` in the caller's Accept-Language (Vietnamese
+    unless asked otherwise), as the API's problem details are."""
+    lang = problem_language(request)
+    detail: Any = exc.detail
+    if isinstance(detail, str):
+        t = translations(lang)
+        detail = in_language(detail, t.gettext, term_filter(t.gettext), lang)
+    return Response(
+        {"status_code": exc.status_code, "detail": detail},
+        status_code=exc.status_code,
+        headers={"Content-Language": lang, "Vary": "Accept-Language"},
+    )
 
 
 def database_unreachable(exc: BaseException) -> bool:

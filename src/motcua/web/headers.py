@@ -9,7 +9,7 @@ themselves (unknown host, suspended portal, refused request) and those the excep
 render get the same headers as any handler's page. A header the response set itself is kept:
 file downloads send their own, stricter ``default-src 'none'; sandbox``, the e-ID stand-in its
 own page headers, static files their own caching. The one response that may be framed is the
-officer's view of a PDF (``dossiers.routes.officer_file``, shown beside the workspace's actions):
+officer's view of a PDF (``backoffice.routes.officer_file``, shown beside the workspace's actions):
 it sends ``frame-ancestors 'self'`` and ``X-Frame-Options: SAMEORIGIN`` itself; every page keeps
 ``frame-ancestors 'none'`` and ``DENY``.
 """

@@ -1,7 +1,7 @@
 """The portal's information pages, linked from every page's footer and service navigation: the
-privacy notice (personal data protection, Decree 13/2023/NĐ-CP), the accessibility statement
-(WCAG 2.1 AA) and help (questions and the hotline). Text of the templates, the portal's contact
-from its settings: no database or Redis round trip, like any anonymous page."""
+privacy notice (the Personal Data Protection Law 91/2025/QH15 and Decree 356/2025/NĐ-CP), the
+accessibility statement (WCAG 2.1 AA) and help (questions and the hotline). Text of the templates,
+the portal's contact from its settings: no database or Redis round trip, like any anonymous page."""
 
 from __future__ import annotations
 

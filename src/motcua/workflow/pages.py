@@ -32,13 +32,11 @@ from motcua.identity.sessions import UserSession
 from motcua.organisation.models import Unit, UnitRole
 from motcua.organisation.services import roles_of
 from motcua.workflow.models import DossierStep, StepKind
-from motcua.workflow.queues import PAGE, QueueRow, staff_names, unit_queue, workload
-from motcua.workflow.risk import late_risks
+from motcua.workflow.queues import PAGE, QueueRow, names_in_unit, unit_queue, workload
+from motcua.workflow.risk import HIGH_RISK, late_risks
 
 # Rows per queue page (a module constant so that the tests can page through a few dossiers).
 QUEUE_PAGE = PAGE
-# A dossier at least this likely to miss its legal deadline is listed on the leader's page.
-HIGH_RISK = 0.5
 # Who sees the leader's page of a unit.
 OVERSEERS = frozenset({UnitRole.LEADER, UnitRole.UNIT_ADMIN})
 
@@ -210,7 +208,7 @@ async def queue(
         after=after,
         limit=QUEUE_PAGE,
     )
-    names = await staff_names(db_session, sorted({r.assignee for r in result.rows if r.assignee}))
+    names = await names_in_unit(db_session, unit.id, sorted({r.assignee for r in result.rows if r.assignee}))
     rows: list[tuple[QueueRow, str | None]] = [(r, _label(r.assignee, names)) for r in result.rows]
     return page(
         request,

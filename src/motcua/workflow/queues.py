@@ -17,7 +17,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.dossiers.models import Dossier
-from motcua.identity.models import Citizen
+from motcua.identity.services import staff_names
 from motcua.organisation.models import UnitStaff
 from motcua.workflow.models import DossierStep, StepKind
 
@@ -135,26 +135,23 @@ async def workload(session: AsyncSession, unit_id: int, *, now: datetime) -> Wor
         else:
             load.unassigned += 1
     load.by_step = {kind: steps[kind] for kind in StepKind if steps[kind]}
-    names = await staff_names(session, list(people))
+    names = await names_in_unit(session, unit_id, list(people))
     load.by_person = sorted(
         ((pid, names.get(pid, ""), n) for pid, n in people.items()), key=lambda p: (-p[2], p[1])
     )
     return load
 
 
-async def staff_names(session: AsyncSession, personal_ids: Sequence[str]) -> dict[str, str]:
-    """People's names: the e-ID's once they logged in, else the one the administrator gave."""
+async def names_in_unit(session: AsyncSession, unit_id: int, personal_ids: Sequence[str]) -> dict[str, str]:
+    """People's names as the unit's pages show them: identity's one lookup (the e-ID's name from
+    their latest login), else the name the administrator gave when granting the unit role (a
+    member of staff who never logged in)."""
     if not personal_ids:
         return {}
-    # Result objects have keys(): dict() would take them for mappings, hence the lists.
     given = await session.execute(
         select(UnitStaff.personal_id, func.max(UnitStaff.full_name))
-        .where(UnitStaff.personal_id.in_(personal_ids))
+        .where(UnitStaff.unit_id == unit_id, UnitStaff.personal_id.in_(personal_ids))
         .group_by(UnitStaff.personal_id)
     )
-    names: dict[str, str] = dict(given.tuples().all())
-    known = await session.execute(
-        select(Citizen.personal_id, Citizen.full_name).where(Citizen.personal_id.in_(personal_ids))
-    )
-    names.update({pid: name for pid, name in known.tuples().all() if name})
-    return names
+    # Result objects have keys(): dict() would take them for mappings, hence the list.
+    return dict(given.tuples().all()) | await staff_names(session, personal_ids)

@@ -27,6 +27,9 @@ from motcua.workflow.models import DossierStep, Outcome
 from motcua.workflow.services import PlannedStep, steps_of
 
 _LEVELS = [i / (STEP_QUANTILES - 1) for i in range(STEP_QUANTILES)]
+# A dossier at least this likely to miss its legal deadline is a high risk: listed on its unit
+# leader's page, and its leaders are told by the deadline scan (once a day).
+HIGH_RISK = 0.5
 
 
 @dataclass(frozen=True, slots=True)
