@@ -17,12 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from motcua.core.actions import emit
-from motcua.core.events import DeadlineEvent
+from motcua.backoffice.services import emit_deadline_notice
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, WorkCalendar
 from motcua.dossiers.models import DeadlineNotice, Dossier, DossierStatus
-from motcua.identity.models import Citizen
 from motcua.organisation.models import UnitRole, UnitStaff
 from motcua.workflow.risk import HIGH_RISK, late_risks
 
@@ -83,27 +81,11 @@ async def tell_leaders_of_risk(
     leaders = select(UnitStaff.personal_id).where(
         UnitStaff.unit_id == unit_id, UnitStaff.role == UnitRole.LEADER.value
     )
-    staff = [
-        (row.email, row.preferred_language)
-        for row in await session.execute(
-            select(Citizen.email, Citizen.preferred_language).where(
-                Citizen.personal_id.in_(leaders), Citizen.email.is_not(None)
-            )
-        )
-        if row.email
-    ]
-    await emit(
+    await emit_deadline_notice(
         session,
-        DeadlineEvent(
-            tenant=tenant.slug,
-            kind=HIGH_RISK_KIND,
-            key=f"deadline:{dossier.id}:{HIGH_RISK_KIND}:{day.isoformat()}",
-            code=dossier.code,
-            procedure_name=dossier.procedure_name,
-            status_label=DossierStatus(dossier.status).label,
-            applicant_name=dossier.applicant_name,
-            due_at=dossier.due_at,
-            emails=tuple(email for email, _ in staff),
-            languages=tuple(language for _, language in staff),
-        ),
+        tenant,
+        dossier,
+        kind=HIGH_RISK_KIND,
+        key=f"deadline:{dossier.id}:{HIGH_RISK_KIND}:{day.isoformat()}",
+        personal_ids=leaders,
     )

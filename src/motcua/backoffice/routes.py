@@ -53,9 +53,9 @@ from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.lifecycle import DONE, FINAL, RULES, Action, DossierError, allowed_actions
 from motcua.dossiers.models import Dossier, DossierFile, DossierStatus
+from motcua.dossiers.paper_form_routes import paper_form_download
 from motcua.dossiers.paper_forms import (
     FORM_LABELS,
-    file_name,
     issue_apology_form,
     issue_control_sheet,
     issue_for_action,
@@ -493,17 +493,7 @@ async def officer_paper_form(
     row = await paper_form_of(db_session, dossier.id, document_id[:64])
     if row is None:
         raise NotFoundException()
-    chunks = await signing.storage.open(tenant.schema, row.storage_key)
-    return Stream(
-        chunks,
-        media_type="application/pdf",
-        headers={
-            "content-disposition": f'attachment; filename="{file_name(row, dossier.code)}"',
-            "x-content-type-options": "nosniff",
-            "cache-control": "private, no-store",
-            "content-security-policy": "default-src 'none'; sandbox",
-        },
-    )
+    return await paper_form_download(signing, tenant, row, dossier.code)
 
 
 @post(

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, literal, or_, select, text, tuple_
+from sqlalchemy import Select, and_, func, literal, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -639,7 +640,28 @@ async def tell_staff_of_deadline(session: AsyncSession, tenant: Tenant, dossier_
     if not personal_ids and kind == "reception_overdue":
         officers = select(RoleGrant.personal_id).where(RoleGrant.role == Role.OFFICER)
         personal_ids += list(await session.scalars(officers))
-    # Each with the UI language its owner last logged in with: the notice is written in it.
+    await emit_deadline_notice(
+        session,
+        tenant,
+        dossier,
+        kind=kind,
+        key=f"deadline:{dossier.id}:{kind}:{dossier.due_at.isoformat()}",
+        personal_ids=personal_ids,
+    )
+
+
+async def emit_deadline_notice(
+    session: AsyncSession,
+    tenant: Tenant,
+    dossier: Dossier,
+    *,
+    kind: str,
+    key: str,
+    personal_ids: Sequence[str] | Select[str],
+) -> None:
+    """The ``DeadlineEvent`` of a dossier to the staff named by ``personal_ids`` (a list, or a
+    query of them) who have an e-mail, each with the UI language they last logged in with: the
+    notice is written in it. ``key`` makes its delivery happen once."""
     staff = [
         (row.email, row.preferred_language)
         for row in await session.execute(
@@ -654,7 +676,7 @@ async def tell_staff_of_deadline(session: AsyncSession, tenant: Tenant, dossier_
         DeadlineEvent(
             tenant=tenant.slug,
             kind=kind,
-            key=f"deadline:{dossier.id}:{kind}:{dossier.due_at.isoformat()}",
+            key=key,
             code=dossier.code,
             procedure_name=dossier.procedure_name,
             status_label=DossierStatus(dossier.status).label,

@@ -18,6 +18,7 @@ from motcua.dossiers.paper_forms import file_name, paper_form_of
 from motcua.dossiers.services import citizen_dossier
 from motcua.identity.guards import requires_login
 from motcua.identity.sessions import UserSession
+from motcua.signing.models import SignedDocument
 from motcua.signing.services import Signing
 
 FORM_PATH = "/my/dossiers/{code:str}/forms/{document_id:str}"
@@ -38,12 +39,19 @@ async def my_paper_form(
     row = await paper_form_of(db_session, dossier.id, document_id) if dossier is not None else None
     if dossier is None or row is None or not row.citizen_visible:
         raise NotFoundException()
+    return await paper_form_download(signing, tenant, row, dossier.code)
+
+
+async def paper_form_download(
+    signing: Signing, tenant: Tenant, row: SignedDocument, dossier_code: str
+) -> Stream:
+    """A filed form exactly as signed, as a download (the applicant's and the officer's route)."""
     chunks = await signing.storage.open(tenant.schema, row.storage_key)
     return Stream(
         chunks,
         media_type="application/pdf",
         headers={
-            "content-disposition": f'attachment; filename="{file_name(row, dossier.code)}"',
+            "content-disposition": f'attachment; filename="{file_name(row, dossier_code)}"',
             "x-content-type-options": "nosniff",
             "cache-control": "private, no-store",
             "content-security-policy": "default-src 'none'; sandbox",
