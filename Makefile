@@ -57,6 +57,10 @@ bench: $(STAMP) ## load benchmark: N tenants (N=100), home page and framework fl
 	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; else echo "install wrk (apt-get install wrk)"; exit 1; fi; }
 	$(PY) bench/run.py --tenants $${N:-100}
 
+bench-compare: $(STAMP) ## this tree against an earlier commit, side by side in one run (REV=<commit>)
+	@test -n "$(REV)" || { echo "usage: make bench-compare REV=<commit>"; exit 2; }
+	$(PY) bench/compare.py --against $(REV)
+
 screenshots: $(STAMP) $(CHROMIUM) ## full-page PNGs of the main pages (every role; 1280/390 px; vi, en) into screenshots/
 	$(PY) -m tests.e2e.screenshots screenshots
 
@@ -69,4 +73,4 @@ messages: $(STAMP) ## extract UI texts into $(LOCALES)/messages.pot and merge th
 clean: ## remove the virtualenv and local data (.motcua/)
 	rm -rf $(VENV) .motcua
 
-.PHONY: help install run lint test check fmt bench screenshots messages clean
+.PHONY: help install run lint test check fmt bench bench-compare screenshots messages clean

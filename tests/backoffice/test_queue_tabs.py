@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
-from tests.backoffice.test_workspace import _officer
+from tests.backoffice.test_workspace import OFFICER, _officer
 from tests.conftest import MakeTenant
 from tests.dossiers.conftest import BIRTH, SignIn
 
@@ -39,3 +39,52 @@ async def test_the_current_tab_follows_the_queue_with_and_without_htmx(
 
     page = await officer.get("/officer?queue=overdue")
     assert _current_tabs(page.text) == ["overdue"]
+
+
+async def test_the_filters_narrow_the_rows_and_the_officer_in_charge_shows_by_name(
+    sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    """The queue's rows come from one statement built once per shape of filter, its values bound
+    at each view: each filter must still narrow the rows, and the officer in charge (read in the
+    same statement) shows by their name, else their masked ID, never the full number."""
+    other = {**BIRTH, "code": "1.009999", "name": "Thủ tục thử lọc", "field": "Chứng thực"}
+    tenant = make_tenant(procedures=[BIRTH, other])
+    officer = await _officer(sign_in, engine, tenant)  # signed in once: their name is known
+    with engine.begin() as conn:
+        rows = [
+            ("LOC-1", BIRTH, OFFICER),  # assigned to the officer who signed in
+            ("LOC-2", other, "001099000123"),  # assigned to someone who never signed in
+            ("LOC-3", other, None),
+        ]
+        for code, procedure, assigned in rows:
+            conn.execute(
+                text(
+                    f"""
+                    INSERT INTO {tenant.schema}.dossiers (code, procedure_id, procedure_code, procedure_name,
+                        form_version, citizen_id, applicant_name, applicant_personal_id, status, channel, data, fee_vnd,
+                        agency_code, received_at, due_at, reception_due_at, idempotency_key, assigned_to)
+                    SELECT :code, p.id, p.code, p.name, 1, (SELECT min(id) FROM {tenant.schema}.citizens), 'Người nộp', '001190000009', 'in_progress', 2,
+                        '{{}}'::jsonb, 0, '000.00.01.T01', now(), now() + interval '3 days',
+                        now() + interval '1 day', :code, :assigned
+                    FROM {tenant.schema}.procedures p WHERE p.code = :procedure
+                    """
+                ),
+                {"code": code, "procedure": procedure["code"], "assigned": assigned},
+            )
+
+    def codes(html: str) -> set[str]:
+        return set(re.findall(r'href="/officer/dossiers/(LOC-\d)"', html))
+
+    everything = await officer.get("/officer?queue=in_progress")
+    assert codes(everything.text) == {"LOC-1", "LOC-2", "LOC-3"}
+    assert f"Cán bộ {OFFICER[-3:]}" in everything.text
+    assert "001099000123" not in everything.text  # masked, never the whole number
+    assert "Chưa phân công" in everything.text
+    by_procedure = await officer.get("/officer", params={"queue": "in_progress", "procedure": "1.009999"})
+    assert codes(by_procedure.text) == {"LOC-2", "LOC-3"}
+    by_field = await officer.get("/officer", params={"queue": "in_progress", "field": "Hộ tịch"})
+    assert codes(by_field.text) == {"LOC-1"}
+    mine = await officer.get("/officer", params={"queue": "in_progress", "mine": "true"})
+    assert codes(mine.text) == {"LOC-1"}
+    # Another queue's statement (same filters, other status) lists none of them.
+    assert codes((await officer.get("/officer", params={"queue": "new", "mine": "true"})).text) == set()

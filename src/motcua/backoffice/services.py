@@ -7,9 +7,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, or_, select, text, tuple_
+from sqlalchemy import BigInteger, DateTime, Select, and_, bindparam, func, literal, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -37,12 +38,12 @@ from motcua.dossiers.services import request_supplement, tell_applicant
 from motcua.dossiers.words import AMOUNT_DUE, APOLOGY
 from motcua.identity.models import N_, Citizen, Role, RoleGrant
 from motcua.identity.schemas import mask_personal_id
-from motcua.identity.services import staff_names
+from motcua.identity.services import staff_name_of, staff_names
 from motcua.identity.sessions import UserSession
 from motcua.organisation.models import UnitStaff
 from motcua.payments.settings import parse_amount_vnd
 from motcua.workflow.models import DossierStep
-from motcua.workflow.scope import Scope, scope_of, visible_dossier, visible_to
+from motcua.workflow.scope import Scope, scope_of, sees_dossier, visible_dossier, visible_to, visible_to_bound
 
 # The background jobs in words, by Dramatiq actor name (the name a failure is recorded under,
 # motcua.core.broker): the administrator reads what failed, not the function behind it.
@@ -91,7 +92,8 @@ QUEUE_KEYS = {q.key for q in QUEUES}
 _ACTIVE = (S.ACCEPTED, S.IN_PROGRESS, S.SUPPLEMENT_REQUESTED, S.PAYMENT_REQUESTED)
 
 
-def _conditions(now: datetime, soon: datetime) -> dict[str, ColumnElement[bool]]:
+def _conditions(now: Any, soon: Any) -> dict[str, ColumnElement[bool]]:
+    """Each queue as a condition; ``now`` and ``soon`` are moments or bound parameters."""
     in_process = Dossier.status.in_((S.ACCEPTED, S.IN_PROGRESS))
     return {
         "new": Dossier.status == S.SUBMITTED,
@@ -225,48 +227,48 @@ async def queue_page(
 ) -> QueuePage:
     now = (now or datetime.now(VIETNAM)).astimezone(VIETNAM)
     soon = calendar.add_working_hours(now, DUE_SOON_HOURS)
-    conditions = _conditions(now, soon)
-    # Only the officer's units' dossiers (workflow.scope), in the counts as in the rows.
-    filters: list[ColumnElement[bool]] = [visible_to(scope)]
-    if procedure:
-        filters.append(Dossier.procedure_code == procedure)
-    if field:
-        filters.append(Dossier.procedure_id.in_(select(Procedure.id).where(Procedure.field == field)))
-    if assigned_to:
-        filters.append(Dossier.assigned_to == assigned_to)
     key = (schema, f"{scope.key()}|{procedure or ''}|{field or ''}", assigned_to)
     summary = SUMMARIES.get(key) if schema else None
     if summary is None:
-        summary = await _summary(session, conditions, filters)
+        # Only the officer's units' dossiers (workflow.scope), in the counts as in the rows.
+        filters: list[ColumnElement[bool]] = [visible_to(scope)]
+        if procedure:
+            filters.append(Dossier.procedure_code == procedure)
+        if field:
+            filters.append(Dossier.procedure_id.in_(select(Procedure.id).where(Procedure.field == field)))
+        if assigned_to:
+            filters.append(Dossier.assigned_to == assigned_to)
+        summary = await _summary(session, _conditions(now, soon), filters)
         if schema:
             SUMMARIES.put(key, summary)
     counts, procedures, fields = summary
     cursor = parse_queue_cursor(after)
-    if cursor is not None:
-        filters.append(tuple_(Dossier.due_at, Dossier.id) > tuple_(literal(cursor[0]), literal(cursor[1])))
+    statement = _rows_statement(
+        queue,
+        any_units=bool(scope.unit_ids),
+        root=scope.root,
+        procedure=bool(procedure),
+        field=bool(field),
+        assigned=bool(assigned_to),
+        cursor=cursor is not None,
+    )
     found = (
         await session.execute(
-            select(
-                Dossier.id,
-                Dossier.code,
-                Dossier.procedure_name,
-                Dossier.applicant_name,
-                Dossier.status,
-                Dossier.received_at,
-                Dossier.due_at,
-                Dossier.reception_due_at,
-                Dossier.assigned_to,
-            )
-            .where(conditions[queue], *filters)
-            .order_by(Dossier.due_at, Dossier.id)
-            .limit(PAGE_SIZE + 1)
+            statement,
+            {
+                "now": now,
+                "soon": soon,
+                "scope_units": sorted(scope.unit_ids),
+                "procedure": procedure,
+                "field": field,
+                "assigned_to": assigned_to,
+                "after_due": cursor[0] if cursor else None,
+                "after_id": cursor[1] if cursor else None,
+            },
         )
     ).all()
     rows = found[:PAGE_SIZE]
     more = len(found) > PAGE_SIZE
-    # Officers in charge by name: one lookup for the page's few officers (not cached with the
-    # counts: a rename or a new assignment shows at once).
-    names = await staff_names(session, {r.assigned_to for r in rows if r.assigned_to})
     return QueuePage(
         next_after=queue_cursor(rows[-1].due_at, rows[-1].id) if more else None,
         is_later_page=cursor is not None,
@@ -283,7 +285,7 @@ async def queue_page(
                 due_at=r.due_at.astimezone(VIETNAM),
                 assigned_to=r.assigned_to,
                 hours_left=_hours_left(calendar, now, r.due_at),
-                assigned_name=staff_label(r.assigned_to, names) if r.assigned_to else None,
+                assigned_name=(r.assigned_name or mask_personal_id(r.assigned_to)) if r.assigned_to else None,
                 late=r.due_at < now,
                 reception_late=r.status == S.SUBMITTED
                 and r.reception_due_at is not None
@@ -293,6 +295,50 @@ async def queue_page(
         ],
         procedures=procedures,
         fields=fields,
+    )
+
+
+@lru_cache(maxsize=512)
+def _rows_statement(
+    queue: str, *, any_units: bool, root: bool, procedure: bool, field: bool, assigned: bool, cursor: bool
+) -> Select[*tuple[Any, ...]]:
+    """The rows of a queue page, built once per queue and shape of filter, with every value
+    bound at execution: a page view neither rebuilds the statement (the scope alone is three
+    subqueries) nor computes its cache key again (SQLAlchemy memoises it on the statement)."""
+    moment = DateTime(timezone=True)
+    conditions = _conditions(bindparam("now", type_=moment), bindparam("soon", type_=moment))
+    filters = [conditions[queue], visible_to_bound(any_units=any_units, root=root)]
+    if procedure:
+        filters.append(Dossier.procedure_code == bindparam("procedure"))
+    if field:
+        filters.append(
+            Dossier.procedure_id.in_(select(Procedure.id).where(Procedure.field == bindparam("field")))
+        )
+    if assigned:
+        filters.append(Dossier.assigned_to == bindparam("assigned_to"))
+    if cursor:
+        filters.append(
+            tuple_(Dossier.due_at, Dossier.id)
+            > tuple_(bindparam("after_due", type_=moment), bindparam("after_id", type_=BigInteger))
+        )
+    return (
+        select(
+            Dossier.id,
+            Dossier.code,
+            Dossier.procedure_name,
+            Dossier.applicant_name,
+            Dossier.status,
+            Dossier.received_at,
+            Dossier.due_at,
+            Dossier.reception_due_at,
+            Dossier.assigned_to,
+            # Officers in charge by name in the same statement (a rename or a new assignment
+            # shows at once; not cached with the counts).
+            staff_name_of(Dossier.assigned_to).label("assigned_name"),
+        )
+        .where(*filters)
+        .order_by(Dossier.due_at, Dossier.id)
+        .limit(PAGE_SIZE + 1)
     )
 
 

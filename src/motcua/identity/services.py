@@ -10,11 +10,11 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, delete, func, select, text, update
+from sqlalchemy import ColumnElement, Connection, Engine, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import QueryableAttribute, aliased
 
 from motcua.core.actions import after_commit, emit, emit_sync
 from motcua.core.audit import Actor, ActorKind, platform_entry, tenant_entry
@@ -418,6 +418,25 @@ async def platform_admin_names(
         )
     )
     return {pid: name for pid, name in rows if name}
+
+
+def staff_name_of(personal_id: ColumnElement[Any] | QueryableAttribute[Any]) -> ColumnElement[str | None]:
+    """``staff_names`` as a column of the statement that lists the people (the officer queue's
+    rows): the name from their latest login on this portal, else from the console; NULL when
+    neither is known. Two index probes per row inside the one query, no second round trip."""
+    from_portal = (
+        select(Citizen.full_name)
+        .where(Citizen.personal_id == personal_id, Citizen.full_name != "")
+        .order_by(Citizen.last_login_at.desc().nulls_last())
+        .limit(1)
+        .scalar_subquery()
+    )
+    from_console = (
+        select(PlatformAdmin.name)
+        .where(PlatformAdmin.personal_id == personal_id, PlatformAdmin.name != "")
+        .scalar_subquery()
+    )
+    return func.coalesce(from_portal, from_console)
 
 
 async def staff_names(session: AsyncSession, personal_ids: Collection[str]) -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 The rule (docs/architecture.md, "Officers and their units"):
 
-- A person's units are the units where they hold a role (``organisation.services.roles_of``),
+- A person's units are the units where they hold a role (``unit_staff``, as ``roles_of`` reads it),
   read on every request, never from the session: a role taken away at /manage/units closes
   the unit's dossiers at the next click. A person with the tenant-wide ``officer`` role but no
   unit role counts as reception staff of the root unit (the service centre), so that a tenant
@@ -20,13 +20,13 @@ The rule (docs/architecture.md, "Officers and their units"):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, false, or_, select
+from sqlalchemy import ColumnElement, CompoundSelect, Result, bindparam, false, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.dossiers.models import Dossier
-from motcua.organisation.models import Unit, UnitRole
-from motcua.organisation.services import roles_of
+from motcua.organisation.models import Unit, UnitRole, UnitStaff
 from motcua.workflow.models import Consultation, DossierStep, Transfer
 
 
@@ -55,11 +55,27 @@ class Scope:
 NOBODY = Scope({}, root=False)
 
 
+# Built once: officer pages run it on every request (the roles where the person holds one, then
+# the root units with no role).
+_ROLES_AND_ROOTS: CompoundSelect[int, str | None] = union_all(
+    select(UnitStaff.unit_id, UnitStaff.role).where(UnitStaff.personal_id == bindparam("personal_id")),
+    select(Unit.id, null()).where(Unit.parent_id.is_(None)),
+)
+
+
 async def scope_of(session: AsyncSession, personal_id: str, *, tenant_officer: bool) -> Scope:
     """The officer's units, read now. ``tenant_officer``: they hold the tenant-wide officer role
     (from the session, which the back office's guard has just checked)."""
-    held = await roles_of(session, personal_id)
-    roots = set((await session.execute(select(Unit.id).where(Unit.parent_id.is_(None)))).scalars().all())
+    # One round trip on every officer page: the person's roles and the root units together.
+    rows: Result[int, str | None] = await session.execute(_ROLES_AND_ROOTS, {"personal_id": personal_id})
+    found: dict[int, set[UnitRole]] = {}
+    roots: set[int] = set()
+    for unit_id, role in rows.all():
+        if role is None:
+            roots.add(unit_id)
+        else:
+            found.setdefault(unit_id, set()).add(UnitRole(role))
+    held = {unit_id: frozenset(roles) for unit_id, roles in found.items()}
     if not held:
         if not tenant_officer:
             return NOBODY
@@ -73,10 +89,25 @@ def visible_to(scope: Scope) -> ColumnElement[bool]:
     units = sorted(scope.unit_ids)
     if not units and not scope.root:
         return false()
-    conditions: list[ColumnElement[bool]] = [Dossier.receiving_unit_id.in_(units)]
-    if scope.root:
+    return _visible(units, any_units=bool(units), root=scope.root)
+
+
+def visible_to_bound(*, any_units: bool, root: bool) -> ColumnElement[bool]:
+    """The same rule with the officer's units left as the list parameter ``scope_units``: the
+    queue builds its statement once per shape of scope and binds each officer's units, instead
+    of building and keying a new statement on every page view."""
+    if not any_units and not root:
+        return false()
+    return _visible(bindparam("scope_units", expanding=True), any_units=any_units, root=root)
+
+
+def _visible(units: Any, *, any_units: bool, root: bool) -> ColumnElement[bool]:
+    conditions: list[ColumnElement[bool]] = []
+    if any_units:
+        conditions.append(Dossier.receiving_unit_id.in_(units))
+    if root:
         conditions.append(Dossier.receiving_unit_id.is_(None))
-    if units:
+    if any_units:
         conditions += [
             select(DossierStep.id)
             .where(DossierStep.dossier_id == Dossier.id, DossierStep.unit_id.in_(units))

@@ -1,0 +1,26 @@
+"""tenant: dossiers indexed by receiving unit, in the queue's order
+
+Revision ID: t0021
+Revises: t0020
+Create Date: 2026-12-01
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "t0021"
+down_revision: str | None = "t0020"
+branch_labels: Sequence[str] | None = None
+depends_on: Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # An officer's queue lists the dossiers of their units (workflow.scope: receiving unit first)
+    # by due date: a unit's desk reads its own dossiers in order instead of filtering the
+    # whole tenant's, and the unit is a foreign key PostgreSQL does not index by itself.
+    op.create_index("ix_dossiers_receiving_unit_due", "dossiers", ["receiving_unit_id", "due_at", "id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_dossiers_receiving_unit_due", table_name="dossiers")
