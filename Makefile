@@ -29,6 +29,12 @@ $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "the browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi
 
+# The PKCS#11 signer is tested against Debian's SoftHSM2 (a software token behind the same interface).
+SOFTHSM := /usr/lib/softhsm/libsofthsm2.so
+$(SOFTHSM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 >/dev/null; \
+	else echo "the PKCS#11 signing tests need Debian's softhsm2: sudo apt-get install softhsm2"; exit 1; fi
+
 install: $(STAMP) $(NODE_STAMP) ## create .venv and node_modules with the project's tools
 
 run: $(STAMP) ## start the whole product on http://localhost:8000 (embedded PostgreSQL and Redis)
@@ -44,7 +50,7 @@ lint: $(STAMP) ## ruff, ruff format check, mypy strict (src and tests) and the i
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q tests/meta/test_layers.py tests/meta/test_request_context.py
 
-test: $(STAMP) $(NODE_STAMP) $(CHROMIUM) lint ## the gates above, then the test suite (real PostgreSQL, Redis, worker, OIDC providers) with the coverage floor in .coverage-floor
+test: $(STAMP) $(NODE_STAMP) $(CHROMIUM) $(SOFTHSM) lint ## the gates above, then the test suite (real PostgreSQL, Redis, worker, OIDC providers) with the coverage floor in .coverage-floor
 	$(PY) -m pytest -n auto --dist loadfile --durations=15 --cov=motcua --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 check: test ## the same as `make test` (kept for habit)
@@ -56,6 +62,8 @@ fmt: $(STAMP) ## format the code
 bench: $(STAMP) ## load benchmark: N tenants (N=100), home page and framework floor with wrk
 	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; else echo "install wrk (apt-get install wrk)"; exit 1; fi; }
 	$(PY) bench/run.py --tenants $${N:-100}
+	$(PY) bench/units.py
+	$(PY) bench/signing.py --seconds 5
 
 bench-compare: $(STAMP) ## this tree against an earlier commit, side by side in one run (REV=<commit>)
 	@test -n "$(REV)" || { echo "usage: make bench-compare REV=<commit>"; exit 2; }

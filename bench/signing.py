@@ -5,8 +5,8 @@ someone else's signature.
 
     .venv/bin/python bench/signing.py [--seconds 10]
 
-Prints a table and writes bench/results/signing.json. Not part of `make bench` (it starts its own
-embedded PostgreSQL and Redis and a server; about a minute).
+Prints a table and writes bench/results/signing.json. Part of `make bench` (with --seconds 5); it
+starts its own embedded PostgreSQL and Redis and a server (under a minute).
 """
 
 from __future__ import annotations

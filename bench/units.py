@@ -4,7 +4,8 @@ One tenant, 100 units under its desk, 100,000 dossiers each with one open step s
 units (and two finished steps each, the forecast's history), all by bulk SQL. Then wrk on one
 unit's queue page (/officer/units/{id}/queue) with a signed-in officer of that unit, at 1 and
 16 connections, and the time of ``workflow.risk.late_risks`` over all 100,000 open steps.
-Prints one JSON object. Not part of `make test` or `make bench`.
+Prints one JSON object, with each target of issue 18 met or not (the queue's p99 under 100 ms
+at 16 connections, the forecast under 10 s). Part of `make bench` (after bench/run.py).
 """
 
 from __future__ import annotations
@@ -242,6 +243,11 @@ def main() -> int:
             results["load"][f"unit_queue@{connections}"] = run.wrk(
                 server.url, hosts, path, connections, args.seconds, cookie=cookie
             )
+        at_16 = results["load"]["unit_queue@16"]
+        results["targets"] = {
+            "unit_queue_p99_under_100_ms_at_16": at_16["p99_ms"] < 100 and not at_16["errors"],
+            "late_risks_under_10_s": max(risk_timings) < 10,
+        }
         print(json.dumps(results, indent=2, ensure_ascii=False))
     finally:
         if server is not None:

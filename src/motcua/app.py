@@ -18,6 +18,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, RedocRenderPlugin, YamlRe
 from motcua.admin.routes import manage_router as admin_manage_router
 from motcua.admin.routes import router as admin_router
 from motcua.backoffice.routes import router as backoffice_router
+from motcua.backoffice.services import officer_sees_dossier
 from motcua.catalog.manage_pages import manage_router as catalog_manage_router
 from motcua.catalog.routes import router as catalog_router
 from motcua.catalog.services import CatalogCache
@@ -159,6 +160,9 @@ def create_app(settings: Settings) -> Litestar:
         "fees": singleton(PaymentsPanel(payments)),
         # The navigation's dossier count, read at login: an interface of identity, implemented by dossiers.
         "dossier_counter": singleton(count_my_dossiers),
+        # Whether an officer's units hold a dossier (its receipts): an interface of payments,
+        # implemented by the back office (workflow.scope).
+        "staff_sees_dossier": singleton(officer_sees_dossier),
     }
     if settings.dev_services:
         singletons["dev_eid_key"] = singleton(SigningKey(settings))

@@ -101,7 +101,7 @@ async def test_an_export_restored_into_a_new_slug_has_the_same_data_and_files(
     assert before["dossiers"] == 2 and before["payments"] == 1 and before["receipts"] == 1
     assert before["dossier_files"] == 2
     files_before = _stored_files(live_settings, tenant.schema)
-    assert len(files_before) == 2
+    assert len(files_before) == 4  # each dossier's document and its signed appointment slip
 
     admin = await signed_in()
     exports_url = f"/tenants/{tenant.slug}/exports"

@@ -12,13 +12,17 @@ from typing import Any, cast
 
 import httpx
 from litestar import Litestar
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
+from motcua.core.audit import Actor
+from motcua.core.db import Database
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, DurationUnit, due_date
 from motcua.dossiers.services import calendar_for
 from motcua.identity.sessions import SESSION_COOKIE
+from motcua.organisation.models import Unit
+from motcua.organisation.services import add_staff, add_unit
 from tests.admin.conftest import CONSOLE, Browser, csrf_of, new_personal_id, signed_in
 from tests.conftest import MakeTenant, asgi_transport
 from tests.dossiers.conftest import BIRTH, PDF, SignIn, sign_in
@@ -420,3 +424,100 @@ async def test_the_applicant_finds_the_dossier_after_their_e_id_login(
     person = await sign_in(tenant, name="Lê Thị Hoa", personal_id=applicant_id)
     listed = (await person.get("/my/dossiers")).text
     assert code in listed and later in listed
+
+
+async def test_an_officer_at_several_desks_chooses_the_unit_that_receives(
+    signed_in: Browser, make_tenant: MakeTenant, engine: Engine, live_settings: Settings
+) -> None:
+    """An officer holding reception at the service centre and at a ward picks where the dossier is
+    received (the centre first, preselected): the code carries that unit's agency code. A unit
+    where they hold no reception role, a department, an unknown unit or a malformed value
+    is refused with nothing written; an officer with one desk is not asked."""
+    tenant = make_tenant(procedures=[PROCEDURE])
+    officer, officer_id = await _officer(signed_in, tenant)
+    single, single_id = await _officer(signed_in, tenant)
+    admin = Actor.tenant_admin("001080000009")
+    db = Database(live_settings.database_url or "", pool_size=1)
+    async with db.tenant_session(tenant) as session:
+        root = (await session.execute(select(Unit).where(Unit.parent_id.is_(None)))).scalar_one()
+        ward = await add_unit(
+            session,
+            parent_id=root.id,
+            kind="ward",
+            name="Phường Quầy Hai",
+            agency_code="000.71.00.T01",
+            actor=admin,
+        )
+        commune = await add_unit(
+            session,
+            parent_id=root.id,
+            kind="commune",
+            name="Xã Không Giao",
+            agency_code="000.72.00.T01",
+            actor=admin,
+        )
+        department = await add_unit(
+            session,
+            parent_id=root.id,
+            kind="department",
+            name="Sở Có Quầy",
+            agency_code="000.00.73.T01",
+            actor=admin,
+        )
+        for unit, person, role in (
+            (root, officer_id, "reception"),
+            (ward, officer_id, "reception"),
+            (ward, officer_id, "specialist"),
+            (commune, officer_id, "leader"),  # a role there, but not reception
+            (department, officer_id, "reception"),  # a department has no desk
+            (ward, single_id, "reception"),
+        ):
+            await add_staff(
+                session, unit, personal_id=person, full_name="Phạm Thị Cán Bộ", role=role, actor=admin
+            )
+        ids = {"root": root.id, "ward": ward.id, "commune": commune.id, "department": department.id}
+    await db.dispose()
+
+    form = (await officer.get("/officer/receive?procedure=1.001193")).text
+    picker = form.split('data-testid="desk-unit"', 1)[1].split("</select>", 1)[0]
+    options = re.findall(r'<option lang="vi" value="(\d+)"( selected)?>([^<]+)</option>', picker)
+    assert [(int(v), bool(s)) for v, s, _ in options] == [(ids["root"], True), (ids["ward"], False)]
+    assert options[1][2] == "Phường Quầy Hai"
+    # One desk: nothing to choose, the dossier goes there.
+    assert 'name="receiving_unit_id"' not in (await single.get("/officer/receive?procedure=1.001193")).text
+    done = await _receive(single, _applicant_id())
+    assert done.status_code == 303 and "/000.71.00.T01-" in done.headers["location"]
+
+    before = (_counts(engine, tenant), _stored_files(live_settings, tenant))
+    for value in (
+        str(ids["commune"]),
+        str(ids["department"]),
+        "987654",  # no such unit
+        "0",
+        "-1",
+        "abc",
+        "9" * 30,
+    ):
+        refused = await _receive(officer, _applicant_id(), {"receiving_unit_id": value})
+        assert refused.status_code == 400, (value, refused.status_code)
+        assert "Chọn nơi tiếp nhận trong danh sách" in refused.text
+        assert 'aria-invalid="true"' in refused.text.split('id="receiving_unit_id"', 1)[1].split(">", 1)[0]
+        assert (_counts(engine, tenant), _stored_files(live_settings, tenant)) == before
+
+    chosen = await _receive(officer, _applicant_id(), {"receiving_unit_id": str(ids["ward"])})
+    assert chosen.status_code == 303, chosen.text[:2000]
+    ward_code = chosen.headers["location"].rsplit("/", 1)[1]
+    assert ward_code.startswith("000.71.00.T01-")
+    default = await _receive(officer, _applicant_id())
+    assert CODE.search(default.headers["location"]) is not None  # the centre's code
+    centre = await _receive(officer, _applicant_id(), {"receiving_unit_id": str(ids["root"])})
+    assert CODE.search(centre.headers["location"]) is not None
+    with engine.connect() as conn:
+        received_at = conn.execute(
+            text(f"SELECT receiving_unit_id FROM {tenant.schema}.dossiers WHERE code = :c"), {"c": ward_code}
+        ).scalar_one()
+    assert received_at == ids["ward"]
+    # The page that hands it over and the workspace are the officer's (the ward is theirs).
+    assert ward_code in (await officer.get(f"/officer/receive/{ward_code}")).text
+    workspace = await officer.get(f"/officer/dossiers/{ward_code}")
+    assert workspace.status_code == 200 and 'data-testid="channel"' in workspace.text

@@ -60,12 +60,13 @@ async def test_the_filters_narrow_the_rows_and_the_officer_in_charge_shows_by_na
             conn.execute(
                 text(
                     f"""
-                    INSERT INTO {tenant.schema}.dossiers (code, procedure_id, procedure_code, procedure_name,
-                        form_version, citizen_id, applicant_name, applicant_personal_id, status, channel, data, fee_vnd,
-                        agency_code, received_at, due_at, reception_due_at, idempotency_key, assigned_to)
-                    SELECT :code, p.id, p.code, p.name, 1, (SELECT min(id) FROM {tenant.schema}.citizens), 'Người nộp', '001190000009', 'in_progress', 2,
-                        '{{}}'::jsonb, 0, '000.00.01.T01', now(), now() + interval '3 days',
-                        now() + interval '1 day', :code, :assigned
+                    INSERT INTO {tenant.schema}.dossiers (code, procedure_id, procedure_code,
+                        procedure_name, form_version, citizen_id, applicant_name, applicant_personal_id,
+                        status, channel, data, fee_vnd, agency_code, received_at, due_at, reception_due_at,
+                        idempotency_key, assigned_to)
+                    SELECT :code, p.id, p.code, p.name, 1, (SELECT min(id) FROM {tenant.schema}.citizens),
+                        'Người nộp', '001190000009', 'in_progress', 2, '{{}}'::jsonb, 0, '000.00.01.T01',
+                        now(), now() + interval '3 days', now() + interval '1 day', :code, :assigned
                     FROM {tenant.schema}.procedures p WHERE p.code = :procedure
                     """
                 ),

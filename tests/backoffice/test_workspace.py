@@ -104,7 +104,25 @@ async def test_an_officer_takes_a_dossier_from_reception_to_result(
         files={"file": ("giay-khai-sinh.pdf", PDF, "application/pdf")},
     )
     assert uploaded.status_code == 303
+    # Uploaded is not decided: until the dossier is processed the result is a draft (the leader
+    # may still send it back), so the applicant sees it nowhere, not even by its address.
+    with engine.connect() as conn:
+        result_id = conn.execute(
+            text(
+                f"SELECT f.id FROM {tenant.schema}.dossier_files f JOIN {tenant.schema}.dossiers d "
+                "ON d.id = f.dossier_id WHERE d.code = :c AND f.document_code = 'ket-qua'"
+            ),
+            {"c": code},
+        ).scalar_one()
+    assert result_id not in (await citizen.get(f"/my/dossiers/{code}")).text
+    assert result_id not in (await citizen.get("/my/documents")).text
+    assert (await citizen.get(f"/my/files/{result_id}")).status_code == 404
     assert (await _act(officer, code, "finish")).status_code == 303
+    # Processed: the result is the applicant's (the signed copy, filed under the same row).
+    assert result_id in (await citizen.get(f"/my/dossiers/{code}")).text
+    assert result_id in (await citizen.get("/my/documents")).text
+    released = await citizen.get(f"/my/files/{result_id}")
+    assert released.status_code == 200 and released.content.startswith(b"%PDF")
     assert (await _act(officer, code, "deliver")).status_code == 303
 
     mine = await citizen.get(f"/my/dossiers/{code}")
@@ -117,13 +135,16 @@ async def test_an_officer_takes_a_dossier_from_reception_to_result(
             ),
             {"c": code},
         ).all()
-    assert [(r.from_status, r.to_status) for r in rows] == [
+    # The status changes, in order; the rows in between (same status before and after) are the
+    # internal steps the officer moved the dossier through (workflow: history with who and when).
+    assert [(r.from_status, r.to_status) for r in rows if r.from_status != r.to_status] == [
         (None, "submitted"),
         ("submitted", "accepted"),
         ("accepted", "in_progress"),
         ("in_progress", "processed"),
         ("processed", "delivered"),
     ]
+    assert any(r.from_status == r.to_status for r in rows)
     assert all(r.actor == f"officer:{OFFICER}" and r.ip for r in rows[1:])
 
 

@@ -37,11 +37,15 @@ async def test_the_reports_pass_axe(tmp_path: Path) -> None:
             await page.goto(base + "/manage/reports")
             await page.get_by_role("link", name="Báo cáo", exact=True).wait_for()
             await assert_accessible(page, "/manage/reports")
-            # Another period through the form, then a list behind a figure.
+            # Another period through the form, then one unit's figures, then a list behind a figure.
             await page.select_option("#ky", month.previous().key)
             await page.get_by_role("button", name="Xem").click()
-            await page.wait_for_url(f"**/manage/reports?ky={month.previous().key}")
+            await page.wait_for_url(f"**/manage/reports?ky={month.previous().key}&don-vi=")
             await assert_accessible(page, "/manage/reports, last month")
+            await page.select_option("#don-vi", index=1)  # the first unit: the service centre
+            await page.get_by_role("button", name="Xem").click()
+            await page.wait_for_url(f"**/manage/reports?ky={month.previous().key}&don-vi=*")
+            await assert_accessible(page, "/manage/reports, last month, one unit")
             response = await page.goto(f"{base}/manage/reports/dossiers?ky={month.key}&chi-tieu=received")
             assert response is not None and response.status == 200
             await assert_accessible(page, "list behind a figure")

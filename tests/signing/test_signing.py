@@ -256,6 +256,7 @@ async def test_a_result_must_be_a_pdf_to_be_signed(world: World) -> None:
                 dossier_id=None,  # type: ignore[arg-type]
                 unit_id=None,
                 signer_name="Lãnh đạo",
+                origin="http://x.localhost",
             )
 
 

@@ -1,4 +1,4 @@
-"""tenant: dossiers indexed by receiving unit, in the queue's order
+"""tenant: dossiers indexed by receiving unit, and open steps by unit, in the queues' order
 
 Revision ID: t0021
 Revises: t0020
@@ -7,6 +7,7 @@ Create Date: 2026-12-01
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "t0021"
@@ -20,7 +21,24 @@ def upgrade() -> None:
     # by due date: a unit's desk reads its own dossiers in order instead of filtering the
     # whole tenant's, and the unit is a foreign key PostgreSQL does not index by itself.
     op.create_index("ix_dossiers_receiving_unit_due", "dossiers", ["receiving_unit_id", "due_at", "id"])
+    # A unit's queue reads its open steps by due date, then id: with the id in the index, a page
+    # is the first 51 entries, not every step sharing a due date (deadlines cluster at the end
+    # of working days) looked up and sorted.
+    op.drop_index("ix_dossier_steps_open_by_unit", table_name="dossier_steps")
+    op.create_index(
+        "ix_dossier_steps_open_by_unit",
+        "dossier_steps",
+        ["unit_id", "due_at", "id"],
+        postgresql_where=sa.text("finished_at IS NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_dossier_steps_open_by_unit", table_name="dossier_steps")
+    op.create_index(
+        "ix_dossier_steps_open_by_unit",
+        "dossier_steps",
+        ["unit_id", "due_at"],
+        postgresql_where=sa.text("finished_at IS NULL"),
+    )
     op.drop_index("ix_dossiers_receiving_unit_due", table_name="dossiers")

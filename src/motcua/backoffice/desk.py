@@ -4,7 +4,11 @@ The officer picks the procedure, types the applicant and the procedure's current
 attaches the documents as scanned (each marked digitised, Decree 107/2021), in one multipart
 post. ``dossiers.intake.receive_dossier`` then gives it the same code, due date, history and
 slip as an online dossier. Every file is checked by content before anything is stored, and the
-answers before any file is: a refused intake writes nothing and leaves no file behind."""
+answers before any file is: a refused intake writes nothing and leaves no file behind.
+
+An officer holding reception at several units (the service centre and a ward) chooses where the
+dossier is received ("Nơi tiếp nhận", their first unit preselected): the dossier's code carries
+that unit's agency code. A unit where they hold no reception role is refused, nothing written."""
 
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from motcua.catalog.services import get_procedure, list_procedures, search
 from motcua.core.audit import Actor
 from motcua.core.pages import HttpRequest, client_address, language, page, public_origin
 from motcua.core.tenant import Tenant
+from motcua.core.theming import DEFAULT_LANGUAGE
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.forms import visible
 from motcua.dossiers.intake import Applicant, IntakeDocument, IntakeErrors, intake_problems, receive_dossier
@@ -40,12 +45,14 @@ from motcua.dossiers.services import (
     slip_files,
     upload_max_mb,
 )
-from motcua.dossiers.slip import channel_words, render_slip_pdf, slip_for
+from motcua.dossiers.slip import channel_words, filed_slip, issue_signed_slip, render_slip_pdf, slip_for
 from motcua.dossiers.storage import Storage, StoredObject
 from motcua.dossiers.uploads import UploadRejectedError, ValidatedUpload
 from motcua.identity.guards import requires_officer
 from motcua.identity.models import Citizen
 from motcua.identity.sessions import UserSession
+from motcua.organisation.routing import NOT_YOUR_DESK, reception_units
+from motcua.signing.services import Signing, signed_bytes
 
 # One post carries every document of the dossier: room for several files at the largest size a
 # tenant may allow. Every other request keeps the app's small limit.
@@ -98,6 +105,8 @@ async def _form(
     errors: dict[str, str] | None = None,
     files_chosen: bool = False,
     status_code: int = 200,
+    desks: list[tuple[int, str]] | None = None,
+    desk: str = "",
 ) -> Response[str]:
     definition = await form_definition(session, procedure.id, procedure.form_version)
     values = values or {}
@@ -123,7 +132,15 @@ async def _form(
         channels=[(key, value.label) for key, value in DESK_CHANNELS.items()],
         digitised={str(d["code"]) for d in procedure.documents} if digitised is None else digitised,
         upload_max_mb=upload_max_mb(tenant),
+        # "Nơi tiếp nhận": shown when there is a choice (the first preselected).
+        desks=desks or [],
+        desk=desk or (str(desks[0][0]) if desks else ""),
     )
+
+
+async def _desks(session: AsyncSession, user: UserSession) -> list[tuple[int, str]]:
+    """The units where the officer holds reception: (id, name), their first first."""
+    return [(u.id, u.name) for u in await reception_units(session, user.personal_id)]
 
 
 @get("/officer/receive", guards=[requires_officer], include_in_schema=False)
@@ -131,6 +148,7 @@ async def receive_page(
     request: HttpRequest,
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
+    user: NamedDependency[UserSession],
     q: FromQuery[str | None] = None,
     procedure: FromQuery[str | None] = None,
 ) -> Response[str]:
@@ -139,7 +157,7 @@ async def receive_page(
         chosen = await get_procedure(db_session, procedure[:60])
         if chosen is None:
             return await _chooser(request, db_session, "", error=CHOOSE_PROCEDURE, status_code=404)
-        return await _form(request, tenant, db_session, chosen)
+        return await _form(request, tenant, db_session, chosen, desks=await _desks(db_session, user))
     return await _chooser(request, db_session, (q or "").strip()[:200])
 
 
@@ -173,6 +191,7 @@ async def receive(
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
     storage: NamedDependency[Storage],
+    signing: NamedDependency[Signing],
     data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> Response[Any]:
     procedure = await get_procedure(db_session, _text(data, "procedure")[:60])
@@ -190,10 +209,17 @@ async def receive(
     )
     channel_key = _text(data, "channel")
     digitised = {str(d["code"]) for d in procedure.documents if _text(data, f"digitised-{d['code']}")}
+    desks = await _desks(db_session, user)
+    desk = _text(data, "receiving_unit_id")
 
     errors: dict[str, str] = {}
     if channel_key not in DESK_CHANNELS:
         errors["channel"] = CHOOSE_CHANNEL
+    # Absent: the officer's first desk (the form has no choice for one desk). Anything else must
+    # be one of theirs, checked before a file is stored (and again when the dossier is routed).
+    desk_unit_id = int(desk) if desk.isdigit() and len(desk) < 19 else None
+    if desk and desk_unit_id not in {unit_id for unit_id, _ in desks}:
+        errors["receiving_unit_id"] = NOT_YOUR_DESK
     uploads: dict[str, ValidatedUpload] = {}
     chosen_any = False
     for document in procedure.documents:
@@ -232,6 +258,8 @@ async def receive(
             errors=found,
             files_chosen=chosen_any,
             status_code=400,
+            desks=desks,
+            desk=desk,
         )
 
     if errors:
@@ -257,6 +285,7 @@ async def receive(
             actor=Actor.officer(user.personal_id, address=client_address(request)),
             submitted_by_citizen=False,
             now=received_at,
+            desk_unit_id=desk_unit_id,
         )
     except BaseException:
         await _discard(storage, tenant, stored)
@@ -265,6 +294,18 @@ async def receive(
         # Refused after all (the catalogue changed in between): no row refers to the files.
         await _discard(storage, tenant, stored)
         return await again(outcome.errors)
+    # The slip the officer prints now: signed and filed with the dossier (queued if the signer
+    # fails), with the contact the officer wrote down, as the person's record keeps it.
+    citizen = await db_session.get(Citizen, outcome.dossier.citizen_id)
+    await issue_signed_slip(
+        db_session,
+        tenant,
+        outcome.dossier,
+        signing=signing,
+        origin=public_origin(request),
+        applicant_phone=citizen.phone if citizen else None,
+        applicant_address=citizen.address if citizen else None,
+    )
     return Redirect(f"/officer/receive/{outcome.dossier.code}", status_code=303)
 
 
@@ -306,22 +347,28 @@ async def officer_slip_pdf(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
+    signing: NamedDependency[Signing],
     code: FromPath[str],
 ) -> Response[bytes]:
-    """The same slip the citizen downloads online, with the contact the officer wrote down."""
+    """The same slip the citizen downloads online, with the contact the officer wrote down: the
+    signed original once filed (in Vietnamese), else drawn in the reader's language."""
     dossier = await _dossier(db_session, code, user)
-    citizen = await db_session.get(Citizen, dossier.citizen_id)
-    slip = slip_for(
-        dossier,
-        await slip_files(db_session, dossier.id),
-        await db_session.get(Procedure, dossier.procedure_id),
-        tenant_name=tenant.name,
-        tracking_url=f"{public_origin(request)}/tracking?code={dossier.code}",
-        applicant_phone=citizen.phone if citizen else None,
-        applicant_address=citizen.address if citizen else None,
-    )
-    # Its labels in the language of whoever downloads it.
-    pdf = await anyio.to_thread.run_sync(render_slip_pdf, slip, language(request))
+    filed = await filed_slip(db_session, dossier.id) if language(request) == DEFAULT_LANGUAGE else None
+    if filed is not None:
+        pdf = await signed_bytes(signing, tenant, filed)
+    else:
+        citizen = await db_session.get(Citizen, dossier.citizen_id)
+        slip = slip_for(
+            dossier,
+            await slip_files(db_session, dossier.id),
+            await db_session.get(Procedure, dossier.procedure_id),
+            tenant_name=tenant.name,
+            tracking_url=f"{public_origin(request)}/tracking?code={dossier.code}",
+            applicant_phone=citizen.phone if citizen else None,
+            applicant_address=citizen.address if citizen else None,
+        )
+        # Its labels in the language of whoever downloads it.
+        pdf = await anyio.to_thread.run_sync(render_slip_pdf, slip, language(request))
     return Response(
         pdf,
         media_type="application/pdf",

@@ -1,4 +1,5 @@
-"""Back-office jobs: the periodic deadline scan (one message per tenant, from the scheduler)."""
+"""Back-office jobs: the periodic deadline scan (one message per tenant, from the scheduler), and
+signing an appointment slip the signer could not sign when the dossier was received."""
 
 from __future__ import annotations
 
@@ -9,10 +10,17 @@ import dramatiq
 
 from motcua.backoffice.risk_notices import scan_risks, tell_leaders_of_risk
 from motcua.backoffice.services import scan_deadlines, tell_staff_of_deadline
+from motcua.catalog.models import Procedure
 from motcua.core.jobs import tenant_job_session
 from motcua.core.scheduler import PeriodicJob, register
+from motcua.core.settings import load_settings
+from motcua.dossiers.backends import storage_for_settings
 from motcua.dossiers.deadlines import VIETNAM
-from motcua.dossiers.services import calendar_for
+from motcua.dossiers.models import Dossier
+from motcua.dossiers.services import calendar_for, slip_files
+from motcua.dossiers.slip import SIGN_SLIP, file_signed_slip, slip_for
+from motcua.identity.models import Citizen
+from motcua.signing.services import Signing, tenant_origin
 
 log = logging.getLogger(__name__)
 
@@ -35,3 +43,41 @@ async def deadline_scan(tenant: str) -> None:
 
 # Every 5 minutes, one message per active tenant (core/scheduler.py claims each slot once).
 register(PeriodicJob("deadline-scan", 300, "deadline_scan", per_tenant=True))
+
+
+@dramatiq.actor(
+    actor_name=SIGN_SLIP.actor_name,
+    queue_name=SIGN_SLIP.queue_name,
+    max_retries=20,
+    min_backoff=30_000,
+    max_backoff=3_600_000,
+    time_limit=120_000,
+)
+async def sign_slip(tenant: str, dossier_id: int) -> None:
+    """Sign and file the slip of a dossier received while the signer was failing (idempotent: a
+    slip filed meanwhile is kept). A failure raises, and the job is retried for about a day."""
+    async with tenant_job_session(tenant) as (record, session):
+        dossier = await session.get(Dossier, dossier_id)
+        if dossier is None:
+            return
+        settings = load_settings()
+        storage = storage_for_settings(settings)
+        origin = await tenant_origin(session, settings, record)
+        citizen = await session.get(Citizen, dossier.citizen_id)
+        slip = slip_for(
+            dossier,
+            await slip_files(session, dossier.id),
+            await session.get(Procedure, dossier.procedure_id),
+            tenant_name=record.name,
+            tracking_url=f"{origin}/tracking?code={dossier.code}",
+            applicant_phone=citizen.phone if citizen and dossier.entered_by_officer else None,
+            applicant_address=citizen.address if citizen and dossier.entered_by_officer else None,
+        )
+        await file_signed_slip(
+            session,
+            record,
+            signing=Signing.for_settings(settings, storage),
+            dossier=dossier,
+            slip=slip,
+            origin=origin,
+        )

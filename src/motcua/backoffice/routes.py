@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
+import anyio.to_thread
 from litestar import Router, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
@@ -15,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.backoffice.desk import HANDLERS as DESK_HANDLERS
+from motcua.backoffice.results import ALREADY_SIGNED, sign_results, signed_result_hashes
 from motcua.backoffice.services import (
     CONFIRM_FIELD,
     CONFIRM_VALUE,
@@ -44,6 +46,7 @@ from motcua.backoffice.services import (
 )
 from motcua.backoffice.steps import STEP_VERBS, step_action, step_panel
 from motcua.catalog.models import Procedure
+from motcua.core.actions import savepoint
 from motcua.core.audit import Actor, PlatformAudit
 from motcua.core.db import Database
 from motcua.core.dependencies import NO_TRANSACTION, READ_ONLY
@@ -88,7 +91,8 @@ from motcua.payments.refunds import (
 )
 from motcua.payments.services import fee_state, payments_of, record_counter_payment
 from motcua.payments.settings import parse_amount_vnd
-from motcua.signing.services import Signing, SigningRefusedError
+from motcua.signing.services import Signing, SigningRefusedError, signable_problem
+from motcua.workflow.models import StepKind
 from motcua.workflow.scope import sees_dossier
 from motcua.workflow.services import open_step
 
@@ -202,7 +206,8 @@ async def _workspace(
         shown=shown,
         chosen=shown is not None and shown.id == viewing,
         has_result=any(f.document_code == RESULT_DOCUMENT for f in files),
-        history=history_in_words(history, names, applicant=dossier.applicant_name),
+        results_signed=bool(await signed_result_hashes(session, dossier.id)),
+        history=history_in_words(history, names, applicant=dossier.applicant_name, staff=True),
         assigned_name=staff_label(dossier.assigned_to, names) if dossier.assigned_to else None,
         officers=officers,
         workflow=workflow,
@@ -293,33 +298,45 @@ async def act(
                 raise DossierError("Vui lòng tải lên văn bản kết quả trước khi hoàn thành xử lý.")
         if chosen in (Action.FINISH, Action.REQUEST_PAYMENT) and dossier.status in RULES[chosen].sources:
             await _check_fees(db_session, tenant, dossier, chosen, data)
-        await officer_act(
-            db_session,
-            tenant,
-            dossier,
-            chosen,
-            actor=_as_officer(request, user),
-            version=_version(data),
-            reason=str(data.get("reason", "")),
-            data=data,
-        )
-        # Mẫu 02 / 03 / 05 of Circular 01/2018, signed in the same transaction as the action.
-        await issue_for_action(
-            db_session,
-            tenant,
-            dossier,
-            chosen,
-            signing=signing,
-            origin=public_origin(request),
-            signer_name=user.name,
-        )
-    except DossierError as exc:
-        # Refused before anything was written (rules are checked first; a lost race changes
-        # no row), so the same transaction can still render the workspace.
+        # A savepoint: a signature refused after the action was written undoes the action too.
+        async with savepoint(db_session):
+            await officer_act(
+                db_session,
+                tenant,
+                dossier,
+                chosen,
+                actor=_as_officer(request, user),
+                version=_version(data),
+                reason=str(data.get("reason", "")),
+                data=data,
+            )
+            if chosen == Action.FINISH:
+                # Results not signed at a leader's approval (a dossier outside the workflow) are
+                # final now: signed with the deciding unit's key (backoffice.results).
+                await sign_results(
+                    db_session,
+                    tenant,
+                    dossier,
+                    signing=signing,
+                    origin=public_origin(request),
+                    unit_id=dossier.deciding_unit_id,
+                    signer_name=user.name,
+                )
+            # Mẫu 02 / 03 / 05 of Circular 01/2018, signed in the same transaction as the action.
+            await issue_for_action(
+                db_session,
+                tenant,
+                dossier,
+                chosen,
+                signing=signing,
+                origin=public_origin(request),
+                signer_name=user.name,
+            )
+    except (DossierError, SigningRefusedError) as exc:
+        # Refused before anything was written, or undone with the savepoint (a revoked or expired
+        # key): the same transaction can still render the workspace, with the dossier as it is.
+        dossier = await _dossier(db_session, code, user)
         return await _workspace(request, tenant, db_session, dossier, user, error=str(exc), status_code=409)
-    except SigningRefusedError as exc:
-        # A revoked or expired key: the exception rolls the whole action back.
-        raise ClientException(status_code=409, detail=str(exc)) from exc
     return _done(dossier, chosen.value)
 
 
@@ -329,29 +346,46 @@ async def step(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
+    signing: NamedDependency[Signing],
     code: FromPath[str],
     verb: FromPath[str],
     data: FormData,
 ) -> Response[Any]:
     """A workflow step action (backoffice.steps): complete, send back, transfer, ask for or give
-    an opinion. Only for the holders of the step's role; a stale page is refused."""
+    an opinion. Only for the holders of the step's role; a stale page is refused. A leader's
+    completion of the approval step signs the dossier's results (backoffice.results)."""
     dossier = await _dossier(db_session, code, user)
     if verb not in STEP_VERBS:
         raise NotFoundException()
     try:
         if verb in CONFIRMED_STEPS and not _confirmed(data):
             raise DossierError(NOT_CONFIRMED)
-        await step_action(
-            db_session,
-            tenant,
-            dossier,
-            await officer_scope(db_session, user),
-            verb,
-            data,
-            actor=_as_officer(request, user),
-            at=datetime.now(VIETNAM),
-        )
-    except DossierError as exc:
+        # A savepoint: a result that cannot be signed, or a key that may not sign, undoes the
+        # approval with it (the step stays with the leader).
+        async with savepoint(db_session):
+            current = await open_step(db_session, dossier.id) if verb == "advance" else None
+            await step_action(
+                db_session,
+                tenant,
+                dossier,
+                await officer_scope(db_session, user),
+                verb,
+                data,
+                actor=_as_officer(request, user),
+                at=datetime.now(VIETNAM),
+            )
+            if current is not None and current.kind == StepKind.LEADER:
+                await sign_results(
+                    db_session,
+                    tenant,
+                    dossier,
+                    signing=signing,
+                    origin=public_origin(request),
+                    unit_id=current.unit_id,
+                    signer_name=user.name,
+                )
+    except (DossierError, SigningRefusedError) as exc:
+        dossier = await _dossier(db_session, code, user)
         return await _workspace(request, tenant, db_session, dossier, user, error=str(exc), status_code=409)
     return _done(dossier, f"step_{verb}")
 
@@ -522,10 +556,21 @@ async def upload_result(
             error="Chỉ tải kết quả khi hồ sơ đang xử lý.",
             status_code=409,
         )
+    if await signed_result_hashes(db_session, dossier.id):
+        # Signed at the leader's approval: a result added now would reach the citizen unapproved.
+        return await _workspace(
+            request, tenant, db_session, dossier, user, error=ALREADY_SIGNED, status_code=409
+        )
     try:
         validated, stored = await receive_upload(storage, tenant, data)
     except UploadRejectedError as exc:
         return await _workspace(request, tenant, db_session, dossier, user, error=str(exc), status_code=400)
+    # A result is signed where it becomes final, and only a readable PDF can be: refused now, while
+    # the officer who uploaded it can convert it, rather than at the leader's approval.
+    problem = await anyio.to_thread.run_sync(signable_problem, validated.data)
+    if problem is not None:
+        await storage.delete(tenant.schema, stored.key)
+        return await _workspace(request, tenant, db_session, dossier, user, error=problem, status_code=400)
     # Results are the citizen's too: they show in their document store for later dossiers.
     await record_file(
         db_session,

@@ -62,6 +62,7 @@ JOB_LABELS: dict[str, str] = {
     "record_webhook_events": N_("Ghi nhận sự kiện cần gửi cho hệ thống kết nối"),
     "send_webhooks": N_("Gửi sự kiện cho hệ thống kết nối"),
     "refresh_rollups": N_("Cập nhật số liệu chỉ số phục vụ"),
+    "sign_slip": N_("Ký số phiếu tiếp nhận và hẹn trả kết quả"),
 }
 OTHER_JOB = N_("Công việc nền khác")
 
@@ -142,6 +143,13 @@ class QueueRow:
         if self.late:
             return "overdue"
         return "due_soon" if self.hours_left < DUE_SOON_HOURS else None
+
+    @property
+    def due_text(self) -> str:
+        """The due moment as the queue prints it (HH:MM DD/MM/YYYY), without strftime's locale
+        machinery on each of a page's rows."""
+        d = self.due_at
+        return f"{d.hour:02d}:{d.minute:02d} {d.day:02d}/{d.month:02d}/{d.year}"
 
     @property
     def time_left(self) -> tuple[str, int]:
@@ -394,6 +402,12 @@ async def dossier_by_code(session: AsyncSession, code: str) -> Dossier | None:
 async def officer_scope(session: AsyncSession, user: UserSession) -> Scope:
     """The signed-in officer's units, read now (workflow.scope), not from the session."""
     return await scope_of(session, user.personal_id, tenant_officer=user.has(Role.OFFICER))
+
+
+async def officer_sees_dossier(session: AsyncSession, user: UserSession, dossier_id: int) -> bool:
+    """Whether the dossier belongs to one of the officer's units: what a receipt asks
+    (payments.routes.StaffSeesDossier, handed in by the app)."""
+    return await sees_dossier(session, await officer_scope(session, user), dossier_id)
 
 
 async def officer_dossier(session: AsyncSession, code: str, user: UserSession) -> Dossier | None:

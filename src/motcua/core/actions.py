@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import Connection
@@ -74,6 +75,21 @@ def emit_sync(conn: Connection, event: Event) -> list[outbox.OutboxRow]:
         )
         rows.append(row)
     return rows
+
+
+@asynccontextmanager
+async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
+    """``session.begin_nested()`` for actions: when it rolls back, the events, jobs and callbacks
+    registered inside it are dropped with the rows (else they would go out at the outer commit)."""
+    callbacks = list(session.info.get(_CALLBACKS, []))
+    rows = list(session.info.get(_OUTBOX, []))
+    try:
+        async with session.begin_nested():
+            yield
+    except BaseException:
+        session.info[_CALLBACKS] = callbacks
+        session.info[_OUTBOX] = rows
+        raise
 
 
 def committed(session: AsyncSession) -> tuple[list[Callable[[], object]], list[outbox.OutboxRow]]:

@@ -40,7 +40,7 @@ from motcua.identity.models import Citizen
 # Citizens entered by an officer or a system are keyed by their personal ID under this issuer;
 # the person's own e-ID login later takes the row over.
 from motcua.identity.services import INTAKE_ISSUER
-from motcua.organisation.routing import dossier_agency_code, route_dossier
+from motcua.organisation.routing import RouteInputError, dossier_agency_code, route_dossier
 
 PERSONAL_ID = re.compile(r"^\d{12}$")
 NAME_MAX = 200
@@ -200,9 +200,11 @@ async def receive_dossier(
     external_id: str | None = None,
     intake_client_id: int | None = None,
     now: datetime | None = None,
+    desk_unit_id: int | None = None,
 ) -> Received | IntakeErrors:
     """Create the dossier, or return every error at once (nothing written). With an
-    ``external_id`` the same (source system, id) returns the dossier already received."""
+    ``external_id`` the same (source system, id) returns the dossier already received;
+    ``desk_unit_id``: the unit an officer receiving at several desks chose."""
     if external_id is not None:
         existing = await _by_external_id(session, source_system, external_id)
         if existing is not None:
@@ -219,16 +221,21 @@ async def receive_dossier(
     if not problems.ok:
         return problems
 
+    # Received where the officer receives (their reception unit, or the one they chose), else
+    # at the service centre; a system's commune-level dossier goes to the commune the
+    # applicant's address names. Routed before anything is written: a refused desk writes nothing.
+    try:
+        routing = await route_dossier(
+            session,
+            procedure,
+            officer_id=actor.id if actor.kind == ActorKind.OFFICER else None,
+            desk_unit_id=desk_unit_id,
+            applicant_address=applicant.address,
+        )
+    except RouteInputError as exc:
+        return IntakeErrors(dict(exc.errors))
     citizen = await intake_citizen(session, applicant)
     calendar = calendar_for(tenant)
-    # Received where the officer receives (their reception unit), else at the service centre;
-    # a system's commune-level dossier goes to the commune the applicant's address names.
-    routing = await route_dossier(
-        session,
-        procedure,
-        officer_id=actor.id if actor.kind == ActorKind.OFFICER else None,
-        applicant_address=applicant.address,
-    )
     agency = dossier_agency_code(routing, procedure.agency_code, fallback_agency_code(tenant))
     dossier = Dossier(
         code=await next_code(session, agency, received.date()),

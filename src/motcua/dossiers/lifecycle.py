@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, update
@@ -171,6 +172,10 @@ async def guarded_update(session: AsyncSession, dossier: Dossier, version: int, 
         raise DossierError(STALE)
 
 
+# The key of ``DossierHistory.message`` that holds a staff-only note (``record_event``).
+STAFF_NOTE = "staff_note"
+
+
 async def record_event(
     session: AsyncSession,
     dossier: Dossier,
@@ -178,9 +183,18 @@ async def record_event(
     actor: Actor,
     reason: str | None = None,
     message: Message | None = None,
+    staff_note: str | None = None,
+    at: datetime | None = None,
 ) -> None:
-    """A history row that changes no status (assignment, apology slip, payment): ``message`` is
-    what the product says of it, ``reason`` what a person typed (as for ``transition``)."""
+    """A history row that changes no status (assignment, apology slip, payment, a workflow step):
+    ``message`` is what the product says of it, ``reason`` what a person typed (as for
+    ``transition``); ``staff_note``, with a message, what a person typed that only staff read (a
+    leader's reason for sending the dossier back), kept beside it; ``at`` when it happened,
+    when not now."""
+    stored = _stored(message)
+    note = (staff_note or "").strip()[:2000]
+    if stored is not None and note:
+        stored[STAFF_NOTE] = note
     await session.execute(
         insert(DossierHistory).values(
             dossier_id=dossier.id,
@@ -189,7 +203,8 @@ async def record_event(
             to_status=dossier.status,
             reason=(reason or "").strip()[:2000] or None,
             ip=actor.address,
-            message=_stored(message),
+            message=stored,
+            **({"at": at} if at is not None else {}),
         )
     )
 

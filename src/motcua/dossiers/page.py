@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.tenant import Tenant
 from motcua.dossiers.models import WITHDRAWABLE, Dossier, DossierFile
-from motcua.dossiers.services import FeesPanel, files_of, history_of
+from motcua.dossiers.services import RESULT_RELEASED, FeesPanel, files_of, history_of
 from motcua.dossiers.words import (
     HistoryLine,
     Step,
@@ -86,7 +86,10 @@ async def dossier_page(
     return DossierPage(
         dossier=dossier,
         steps=stepper(dossier.status, status_before_end(history)),
-        results=sorted((f for f in files if f.document_code == RESULT_DOCUMENT), key=lambda f: f.created_at),
+        # A result shows once the dossier is processed: before, it is a draft (RESULT_RELEASED).
+        results=sorted((f for f in files if f.document_code == RESULT_DOCUMENT), key=lambda f: f.created_at)
+        if dossier.status in RESULT_RELEASED
+        else [],
         documents=[f for f in files if f.document_code != RESULT_DOCUMENT],
         supplement_files=supplements[before:] if dossier.supplement else [],
         history=history_in_words(history, names, you=citizen_id),

@@ -562,9 +562,9 @@ def handovers_from_history(
             receiver = desk
         else:  # refused, supplement or payment asked, stopped, delivered: back to the applicant
             receiver = dossier.applicant_name
-        result = Message(
-            "%(what)s, %(when)s", what=Message(line.what), when=timeliness(row.at, dossier.due_at)
-        )
+        # A step change's line is already a message (it names the units).
+        what = line.what if isinstance(line.what, Message) else Message(line.what)
+        result = Message("%(what)s, %(when)s", what=what, when=timeliness(row.at, dossier.due_at))
         handovers.append(
             HandOver(
                 at=row.at,

@@ -27,6 +27,7 @@ from motcua.core.pages import FormData, HttpRequest, client_address, language, p
 from motcua.core.ratelimit import client_key, limited, spend
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
+from motcua.core.theming import DEFAULT_LANGUAGE
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.forms import (
     MISSING_DECLARATION,
@@ -61,6 +62,7 @@ from motcua.dossiers.services import (
     progress_of,
     public_status,
     receive_upload,
+    released_to_applicant,
     reuse_document,
     save_commune,
     save_delivery,
@@ -70,7 +72,7 @@ from motcua.dossiers.services import (
     upload_max_mb,
     withdraw_dossier,
 )
-from motcua.dossiers.slip import SlipData, qr_svg, render_slip_pdf, slip_for
+from motcua.dossiers.slip import SlipData, filed_slip, issue_signed_slip, qr_svg, render_slip_pdf, slip_for
 from motcua.dossiers.storage import Storage
 from motcua.dossiers.uploads import UploadRejectedError
 from motcua.dossiers.words import TODO_WORDS, status_tone, stepper, todo_of
@@ -86,6 +88,7 @@ from motcua.organisation.routing import (
     communes,
     unit_in_address,
 )
+from motcua.signing.services import Signing, signed_bytes
 
 # The query flag of the redirect after submitting ("mới": new), which alone shows the success panel.
 JUST_SUBMITTED = "moi"
@@ -652,6 +655,7 @@ async def submit(
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
     sessions: NamedDependency[SessionStore],
+    signing: NamedDependency[Signing],
     code: FromPath[str],
     data: FormData,
 ) -> Response[Any]:
@@ -704,6 +708,10 @@ async def submit(
         return await _documents_page(
             request, tenant, db_session, application, back=True, errors=outcome.errors, status_code=400
         )
+    # The slip is issued now: signed and filed with the dossier (queued if the signer fails).
+    await issue_signed_slip(
+        db_session, tenant, outcome.dossier, signing=signing, origin=public_origin(request)
+    )
     # The navigation's "Hồ sơ của tôi" count (kept in the session) includes the new dossier.
     await sessions.set_dossier_count(user, await count_my_dossiers(db_session, citizen.id))
     # The success panel is shown once, on this redirect; later visits show the slip alone.
@@ -810,14 +818,20 @@ async def slip_pdf(
     tenant: NamedDependency[Tenant],
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
+    signing: NamedDependency[Signing],
     code: FromPath[str],
 ) -> Response[bytes]:
     dossier = await _mine(user, db_session, code)
-    files = await slip_files(db_session, dossier.id)
-    procedure = await db_session.get(Procedure, dossier.procedure_id)
-    slip = _slip_data(request, tenant, dossier, files, procedure)
-    # Its labels in the language of whoever downloads it.
-    pdf = await anyio.to_thread.run_sync(render_slip_pdf, slip, language(request))
+    filed = await filed_slip(db_session, dossier.id) if language(request) == DEFAULT_LANGUAGE else None
+    if filed is not None:
+        # The signed original, as filed when the dossier was received.
+        pdf = await signed_bytes(signing, tenant, filed)
+    else:
+        files = await slip_files(db_session, dossier.id)
+        procedure = await db_session.get(Procedure, dossier.procedure_id)
+        slip = _slip_data(request, tenant, dossier, files, procedure)
+        # Its labels in the language of whoever downloads it.
+        pdf = await anyio.to_thread.run_sync(render_slip_pdf, slip, language(request))
     return Response(
         pdf,
         media_type="application/pdf",
@@ -838,7 +852,9 @@ async def my_file(
 ) -> Stream:
     file = await db_session.scalar(
         select(DossierFile).where(
-            DossierFile.id == file_id[:32], DossierFile.citizen_id == (user.citizen_id or 0)
+            DossierFile.id == file_id[:32],
+            DossierFile.citizen_id == (user.citizen_id or 0),
+            released_to_applicant(),
         )
     )
     return await _send_file(storage, tenant, file)

@@ -14,9 +14,10 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from litestar.datastructures import UploadFile
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from motcua.catalog.models import Procedure, ProcedureForm
 from motcua.core.actions import emit
@@ -610,6 +611,27 @@ async def add_supplement_file(
 
 
 # Document store (kho dữ liệu điện tử) ----------------------------------------------------------
+# A result is the applicant's once the office has finished the dossier: before, it is a draft
+# that the leader may still send back, and that is signed only at the leader's approval (issue
+# 19); the applicant's pages, document store and downloads never show it.
+RESULT_CODE = "ket-qua"
+RESULT_RELEASED = frozenset({DossierStatus.PROCESSED, DossierStatus.DELIVERED})
+
+
+def released_to_applicant() -> ColumnElement[bool]:
+    """A ``DossierFile`` the applicant may see: anything but a result, and a result once its
+    dossier is processed (one index probe per result file)."""
+    # Its own alias of dossiers: callers may join the file's dossier already (the document store).
+    released = aliased(Dossier)
+    return or_(
+        DossierFile.document_code != RESULT_CODE,
+        select(released.id)
+        .where(released.id == DossierFile.dossier_id, released.status.in_(tuple(RESULT_RELEASED)))
+        .correlate(DossierFile)
+        .exists(),
+    )
+
+
 async def document_store(session: AsyncSession, citizen_id: int) -> list[tuple[DossierFile, str]]:
     """The citizen's documents kept from earlier dossiers, results first, with the dossier
     code they came with. Reusable in a new dossier without uploading again."""
@@ -617,8 +639,8 @@ async def document_store(session: AsyncSession, citizen_id: int) -> list[tuple[D
         await session.execute(
             select(DossierFile, Dossier.code)
             .join(Dossier, Dossier.id == DossierFile.dossier_id)
-            .where(DossierFile.citizen_id == citizen_id)
-            .order_by((DossierFile.document_code != "ket-qua"), DossierFile.created_at.desc())
+            .where(DossierFile.citizen_id == citizen_id, released_to_applicant())
+            .order_by((DossierFile.document_code != RESULT_CODE), DossierFile.created_at.desc())
             .limit(500)
         )
     ).all()
@@ -640,6 +662,7 @@ async def reuse_document(
             DossierFile.id == stored_file_id[:32],
             DossierFile.citizen_id == draft.citizen_id,
             DossierFile.dossier_id.is_not(None),
+            released_to_applicant(),
         )
     )
     if source is None:

@@ -8,6 +8,7 @@ the data (names, the procedure, the documents) stays as it was written.
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -28,13 +29,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure
+from motcua.core.actions import Job, enqueue, savepoint
 from motcua.core.messages import Message, in_language
 from motcua.core.tenant import Tenant
 from motcua.core.theming import DEFAULT_LANGUAGE, LANGUAGES, translations
 from motcua.dossiers.models import Channel, Dossier, DossierFile
+from motcua.dossiers.services import slip_files
 from motcua.identity.schemas import mask_personal_id
 from motcua.signing.models import DocumentKind, SignedDocument
 from motcua.signing.services import Signing, new_document_id, sign_and_file, verification_url
+
+log = logging.getLogger(__name__)
 
 FONT_DIR = Path(__file__).parent / "fonts"
 FONT_FAMILY = "DejaVuSans"
@@ -279,6 +284,54 @@ async def file_signed_slip(
         dossier_id=dossier.id,
         unit_id=dossier.receiving_unit_id,
         signer_name=slip.agency_name,
+    )
+
+
+# The job that signs a slip the signer could not sign as it was issued (backoffice.jobs serves it).
+SIGN_SLIP = Job("sign_slip", "signing")
+
+
+async def issue_signed_slip(
+    session: AsyncSession,
+    tenant: Tenant,
+    dossier: Dossier,
+    *,
+    signing: Signing,
+    origin: str,
+    applicant_phone: str | None = None,
+    applicant_address: str | None = None,
+) -> SignedDocument | None:
+    """Sign and file the slip as the dossier is received (online or at the desk). A submission is
+    never lost to the signer: when signing fails (the token or the timestamp authority down, a
+    revoked key), the dossier stands, the slip stays downloadable unsigned as before, and a job
+    signs it later (None is returned)."""
+    try:
+        async with savepoint(session):
+            slip = slip_for(
+                dossier,
+                await slip_files(session, dossier.id),
+                await session.get(Procedure, dossier.procedure_id),
+                tenant_name=tenant.name,
+                tracking_url=f"{origin}/tracking?code={dossier.code}",
+                applicant_phone=applicant_phone,
+                applicant_address=applicant_address,
+            )
+            return await file_signed_slip(
+                session, tenant, signing=signing, dossier=dossier, slip=slip, origin=origin
+            )
+    except Exception as exc:  # whatever the signer's failure, the dossier must stand
+        log.warning("slip of %s in %s not signed now, queued: %s", dossier.code, tenant.slug, exc)
+        await enqueue(session, SIGN_SLIP, tenant=tenant.slug, dossier_id=dossier.id)
+        return None
+
+
+async def filed_slip(session: AsyncSession, dossier_id: int) -> SignedDocument | None:
+    """The dossier's signed slip, once filed."""
+    return await session.scalar(
+        select(SignedDocument)
+        .where(SignedDocument.dossier_id == dossier_id, SignedDocument.kind == DocumentKind.SLIP.value)
+        .order_by(SignedDocument.signed_at)
+        .limit(1)
     )
 
 

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from motcua.core.audit import ActorKind
 from motcua.core.messages import Message, message_from_json
+from motcua.dossiers.lifecycle import STAFF_NOTE
 from motcua.dossiers.models import DossierHistory, DossierStatus
 from motcua.identity.models import N_
 from motcua.identity.schemas import PERSONAL_ID, mask_personal_id
@@ -214,6 +215,35 @@ _EVENT_MESSAGES: dict[str, str] = {
     PROVIDER_REFUNDED: N_("Đã hoàn trả phí, lệ phí"),
     APOLOGY: N_("Đã gửi phiếu xin lỗi và hẹn lại"),
 }
+# Where the dossier is inside the administration (``workflow.services`` writes one row on each
+# step change, with the status unchanged): the line itself, naming the units. Who did it is the
+# row's actor, by name. What the officer typed with it (a leader's reason for sending it back, the
+# reason of a transfer, an opinion asked or given) is internal: it is kept beside the message
+# (``lifecycle.STAFF_NOTE``) and shown on staff pages only, never on the applicant's.
+STEP_TO_UNIT = N_("Hồ sơ được chuyển đến %(unit)s để giải quyết")
+STEP_ASSIGNED = N_("%(unit)s đã giao chuyên viên thẩm định hồ sơ")
+STEP_SUBMITTED = N_("Chuyên viên %(unit)s đã trình lãnh đạo phê duyệt kết quả")
+STEP_APPROVED = N_("Lãnh đạo %(unit)s đã phê duyệt kết quả")
+STEP_SENT_BACK = N_("Lãnh đạo %(unit)s đã chuyển lại hồ sơ cho chuyên viên để hoàn thiện")
+STEP_RETURNED = N_("Kết quả giải quyết đã được chuyển về %(unit)s")
+STEP_DELIVERED = N_("%(unit)s đã hoàn thành bước trả kết quả")
+STEP_TRANSFERRED = N_("Hồ sơ được chuyển từ %(from_unit)s đến %(unit)s để giải quyết")
+OPINIONS_ASKED = N_("%(unit)s đã xin ý kiến của %(units)s")
+OPINION_GIVEN = N_("%(unit)s đã gửi ý kiến về hồ sơ")
+STEP_MESSAGES = frozenset(
+    {
+        STEP_TO_UNIT,
+        STEP_ASSIGNED,
+        STEP_SUBMITTED,
+        STEP_APPROVED,
+        STEP_SENT_BACK,
+        STEP_RETURNED,
+        STEP_DELIVERED,
+        STEP_TRANSFERRED,
+        OPINIONS_ASKED,
+        OPINION_GIVEN,
+    }
+)
 # Reasons the product writes itself that say no more than the line does.
 _SAID_BY_THE_LINE = frozenset({"Công dân rút hồ sơ", "Công dân đã bổ sung hồ sơ", *_ARRIVED})
 _DIGITS = re.compile(r"(?<!\d)\d{12}(?!\d)")
@@ -224,7 +254,7 @@ class HistoryLine:
     """One line of "Quá trình xử lý": when — what happened — by whom, and the reason given."""
 
     at: datetime
-    what: str  # msgid
+    what: str  # msgid, or a ``Message`` for a step change (it names the units)
     who: Who
     # What the product says of it: a ``Message`` or a msgid, read in the reader's language (``_()``).
     note: str | None = None
@@ -245,6 +275,7 @@ def personal_ids_in(history: Iterable[DossierHistory], *more: str | None) -> set
         if kind in STAFF_KINDS and PERSONAL_ID.match(ident):
             ids.add(ident)
         ids.update(_DIGITS.findall(row.reason or ""))
+        ids.update(_DIGITS.findall(_staff_note(row) or ""))
     ids.update(m for m in more if m and PERSONAL_ID.match(m))
     return ids
 
@@ -254,10 +285,17 @@ def _named(text: str, names: Mapping[str, str]) -> str:
     return _DIGITS.sub(lambda m: names.get(m.group(0)) or mask_personal_id(m.group(0)), text)
 
 
-def _what(row: DossierHistory) -> tuple[str, Message | None, str | None]:
+def _staff_note(row: DossierHistory) -> str | None:
+    note = (row.message or {}).get(STAFF_NOTE)
+    return (note.strip() or None) if isinstance(note, str) else None
+
+
+def _what(row: DossierHistory, *, staff: bool) -> tuple[str, Message | None, str | None]:
     """(what happened, what the product says of it, what was written as text)."""
     if row.message:
         message = message_from_json(row.message)
+        if message.msgid in STEP_MESSAGES:
+            return message, None, _staff_note(row) if staff else None
         typed = (row.reason or "").strip() or None
         if row.from_status is None:
             return SUBMITTED, message, typed
@@ -294,12 +332,14 @@ def history_in_words(
     *,
     you: int | None = None,
     applicant: str | None = None,
+    staff: bool = False,
 ) -> list[HistoryLine]:
     """The dossier's history rows as sentences, oldest first. ``names``: personal ID → name
-    (``personal_ids_in`` says which to look up); ``you`` and ``applicant`` as for ``who``."""
+    (``personal_ids_in`` says which to look up); ``you`` and ``applicant`` as for ``who``;
+    ``staff``: the reader is an officer, who also reads what was typed with each step change."""
     lines = []
     for row in history:
-        what, message, written = _what(row)
+        what, message, written = _what(row, staff=staff)
         named = _named(written, names) if written else None
         lines.append(
             HistoryLine(

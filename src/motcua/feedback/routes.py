@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.audit import Actor
@@ -20,7 +21,7 @@ from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.models import Dossier
 from motcua.dossiers.services import citizen_dossier
-from motcua.feedback.models import SCORE_LABELS
+from motcua.feedback.models import SCORE_LABELS, Feedback
 from motcua.feedback.services import (
     COMMENT_MAX,
     CONTENT_MAX,
@@ -34,7 +35,9 @@ from motcua.feedback.services import (
     send_feedback,
 )
 from motcua.identity.guards import requires_login, requires_officer
+from motcua.identity.models import Role
 from motcua.identity.sessions import UserSession
+from motcua.workflow.scope import scope_of, visible_to
 
 
 def _text(data: dict[str, Any], name: str, limit: int) -> str:
@@ -178,16 +181,27 @@ async def feedback_send(
 
 
 # Feedback: the officers ---------------------------------------------------------------------------
+async def _officer_share(session: AsyncSession, user: UserSession) -> ColumnElement[bool]:
+    """The feedback an officer sees and answers (docs/architecture.md, "Officers and their
+    units"): feedback about a dossier of one of their units (workflow.scope); feedback about no
+    dossier goes to the service centre, i.e. to staff of a root unit (and to a tenant-wide
+    officer without unit roles, who works there)."""
+    scope = await scope_of(session, user.personal_id, tenant_officer=user.has(Role.OFFICER))
+    theirs = Feedback.dossier_id.in_(select(Dossier.id).where(visible_to(scope)))
+    return or_(theirs, Feedback.dossier_id.is_(None)) if scope.root else theirs
+
+
 async def _officer_page(
     request: HttpRequest,
     session: AsyncSession,
+    share: ColumnElement[bool],
     *,
     error: str | None = None,
     error_for: int | None = None,
     values: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response[str]:
-    items = await list_feedback_for_officers(session)
+    items = await list_feedback_for_officers(session, visible=share)
     now = datetime.now(VIETNAM)
     return page(
         request,
@@ -205,8 +219,10 @@ async def _officer_page(
 
 
 @get("/officer/feedback", guards=[requires_officer], include_in_schema=False)
-async def officer_feedback(request: HttpRequest, db_session: NamedDependency[AsyncSession]) -> Response[str]:
-    return await _officer_page(request, db_session)
+async def officer_feedback(
+    request: HttpRequest, db_session: NamedDependency[AsyncSession], user: NamedDependency[UserSession]
+) -> Response[str]:
+    return await _officer_page(request, db_session, await _officer_share(db_session, user))
 
 
 @post(
@@ -222,12 +238,14 @@ async def officer_answer(
     feedback_id: FromPath[int],
     data: FormData,
 ) -> Response[Any]:
+    share = await _officer_share(db_session, user)
     try:
         await answer_feedback(
             db_session,
             feedback_id,
             actor=Actor.officer(user.personal_id, address=client_address(request)),
             answer=str(data.get("answer", ""))[:5000],
+            visible=share,
         )
     except LookupError:
         raise NotFoundException() from None
@@ -236,6 +254,7 @@ async def officer_answer(
         return await _officer_page(
             request,
             db_session,
+            share,
             error=str(exc),
             error_for=feedback_id,
             values={"answer": str(data.get("answer", ""))},

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, select, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -180,14 +180,17 @@ async def my_feedback(session: AsyncSession, citizen_id: int) -> list[Feedback]:
     )
 
 
-async def list_feedback_for_officers(session: AsyncSession, *, limit: int = LIST_LIMIT) -> list[Feedback]:
+async def list_feedback_for_officers(
+    session: AsyncSession, *, visible: ColumnElement[bool] | None = None, limit: int = LIST_LIMIT
+) -> list[Feedback]:
     """Unanswered first, oldest first (the one closest to or past its deadline on top); then the
-    answered ones, most recent answer first."""
+    answered ones, most recent answer first. ``visible``: the officer's share (feedback.routes)."""
     unanswered = Feedback.answered_at.is_(None)
     return list(
         (
             await session.scalars(
                 select(Feedback)
+                .where(visible if visible is not None else true())
                 .order_by(
                     case((unanswered, 0), else_=1),
                     case((unanswered, Feedback.received_at)),
@@ -207,9 +210,15 @@ async def answer_feedback(
     actor: Actor,
     answer: str,
     now: datetime | None = None,
+    visible: ColumnElement[bool] | None = None,
 ) -> Feedback:
-    """Record the answer once, with who gave it and when (kept to judge whether it was on time)."""
-    feedback = await session.scalar(select(Feedback).where(Feedback.id == feedback_id).with_for_update())
+    """Record the answer once, with who gave it and when (kept to judge whether it was on time).
+    ``visible``: the officer's share; feedback outside it is as unknown (LookupError)."""
+    feedback = await session.scalar(
+        select(Feedback)
+        .where(Feedback.id == feedback_id, visible if visible is not None else true())
+        .with_for_update()
+    )
     if feedback is None:
         raise LookupError(feedback_id)
     if feedback.answered_at is not None:

@@ -53,6 +53,7 @@ COMMUNE_DECIDES = N_(
 )
 NO_COMMUNE = N_("Chọn xã, phường hoặc đặc khu nơi nộp hồ sơ.")
 BAD_COMMUNE = N_("Nơi nộp hồ sơ đã chọn không còn nhận hồ sơ. Vui lòng chọn xã, phường hoặc đặc khu khác.")
+NOT_YOUR_DESK = N_("Chọn nơi tiếp nhận trong danh sách các đơn vị bạn được giao tiếp nhận hồ sơ.")
 
 
 class RouteInputError(ValueError):
@@ -215,20 +216,36 @@ async def asks_for_commune(session: AsyncSession, procedure: Procedure) -> bool:
     return (await route_of(session, procedure)).commune_level and await _has_communes(session)
 
 
-async def _reception_unit(session: AsyncSession, personal_id: str) -> Unit | None:
-    """The open unit where an officer holds the reception role (the first by id)."""
-    return await session.scalar(
-        select(Unit)
-        .join(UnitStaff, UnitStaff.unit_id == Unit.id)
-        .where(
-            UnitStaff.personal_id == personal_id,
-            UnitStaff.role == UnitRole.RECEPTION.value,
-            Unit.active,
-            Unit.kind != UnitKind.DEPARTMENT.value,
-        )
-        .order_by(Unit.id)
-        .limit(1)
+async def reception_units(session: AsyncSession, personal_id: str) -> list[Unit]:
+    """The open units where an officer holds the reception role, the first by id first: the
+    desks they may receive a dossier at (a department has no desk)."""
+    return list(
+        (
+            await session.scalars(
+                select(Unit)
+                .join(UnitStaff, UnitStaff.unit_id == Unit.id)
+                .where(
+                    UnitStaff.personal_id == personal_id,
+                    UnitStaff.role == UnitRole.RECEPTION.value,
+                    Unit.active,
+                    Unit.kind != UnitKind.DEPARTMENT.value,
+                )
+                .order_by(Unit.id)
+            )
+        ).all()
     )
+
+
+async def _reception_unit(session: AsyncSession, personal_id: str, desk_unit_id: int | None) -> Unit | None:
+    """The desk an officer receives at: the one they chose (``RouteInputError`` unless they hold
+    reception there), else their first."""
+    desks = await reception_units(session, personal_id)
+    if desk_unit_id is None:
+        return desks[0] if desks else None
+    chosen = next((u for u in desks if u.id == desk_unit_id), None)
+    if chosen is None:
+        raise RouteInputError({"receiving_unit_id": NOT_YOUR_DESK})
+    return chosen
 
 
 async def route_dossier(
@@ -238,6 +255,7 @@ async def route_dossier(
     online: bool = False,
     chosen_unit_id: int | None = None,
     officer_id: str | None = None,
+    desk_unit_id: int | None = None,
     applicant_address: str | None = None,
 ) -> Routing:
     """The receiving and deciding units of a new dossier.
@@ -247,7 +265,8 @@ async def route_dossier(
     officer's reception unit (desk, post); else, for a commune-level procedure, the commune the
     applicant's address names (a system's intake); else the service centre. Decided by: the
     route's department (the service centre when none); for a commune-level procedure the
-    receiving commune, or the one the address names when it was received at the centre."""
+    receiving commune, or the one the address names when it was received at the centre.
+    ``desk_unit_id``: the desk an officer who receives at several chose (checked)."""
     centre = await service_centre(session)
     if centre is None:
         return Routing(None, None)
@@ -256,7 +275,7 @@ async def route_dossier(
     if online and route.commune_level and await _has_communes(session):
         receiving = await commune_choice(session, chosen_unit_id)
     if receiving is None and officer_id is not None:
-        receiving = await _reception_unit(session, officer_id)
+        receiving = await _reception_unit(session, officer_id, desk_unit_id)
     named: Unit | None = None
     if route.commune_level and applicant_address and (receiving is None or receiving.id == centre.id):
         named = unit_in_address(await communes(session), applicant_address)

@@ -4,6 +4,7 @@ and the tenant administrator's payment settings and daily reports."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio.to_thread
@@ -190,12 +191,24 @@ async def stripe_webhook(
     return Response({"status": "applied" if fresh else "duplicate"})
 
 
-async def _receipt(user: UserSession, session: AsyncSession, receipt_id: int) -> Receipt:
-    """A receipt for its payer, or for an officer of this tenant (roles are per site)."""
+# Whether an officer's units hold a dossier (the officer unit rule of workflow.scope, which sits
+# beside payments): the app hands in the back office's implementation as ``staff_sees_dossier``.
+StaffSeesDossier = Callable[[AsyncSession, UserSession, int], Awaitable[bool]]
+
+
+async def _receipt(
+    user: UserSession, session: AsyncSession, receipt_id: int, staff_sees_dossier: StaffSeesDossier
+) -> Receipt:
+    """A receipt for its payer, or for an officer of this tenant (roles are per site) whose
+    units hold its dossier; 404 for anyone else, as for a receipt that does not exist."""
     receipt = await session.get(Receipt, receipt_id)
-    if receipt is None or not (user.has(Role.OFFICER) or receipt.citizen_id == user.citizen_id):
+    if receipt is None:
         raise NotFoundException()
-    return receipt
+    if receipt.citizen_id == user.citizen_id:
+        return receipt
+    if user.has(Role.OFFICER) and await staff_sees_dossier(session, user, receipt.dossier_id):
+        return receipt
+    raise NotFoundException()
 
 
 @get(
@@ -205,9 +218,10 @@ async def receipt_page(
     request: HttpRequest,
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
+    staff_sees_dossier: NamedDependency[StaffSeesDossier],
     receipt_id: FromPath[int],
 ) -> Response[str]:
-    receipt = await _receipt(user, db_session, receipt_id)
+    receipt = await _receipt(user, db_session, receipt_id, staff_sees_dossier)
     return page(
         request,
         "payments/receipt.html",
@@ -227,9 +241,10 @@ async def receipt_pdf(
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
     storage: NamedDependency[Storage],
+    staff_sees_dossier: NamedDependency[StaffSeesDossier],
     receipt_id: FromPath[int],
 ) -> Response[bytes]:
-    receipt = await _receipt(user, db_session, receipt_id)
+    receipt = await _receipt(user, db_session, receipt_id, staff_sees_dossier)
     lang = language(request)
     # The filed PDF is the Vietnamese original; another language is a translation drawn now.
     filed = await receipt_file(db_session, receipt.id) if lang == DEFAULT_LANGUAGE else None

@@ -1,6 +1,8 @@
 """``GET /api/v1/statistics`` on a tenant host: the public indicators and Decision 766 index of
-a period, without a token. Small counts are suppressed (indicators.public_view); a published
-period answers its frozen figures, any other is marked provisional."""
+a period, without a token, for the whole tenant or one receiving unit (``unit``). Small counts
+are suppressed (indicators.public_view); a published period answers its frozen figures, any
+other — and any unit's, which is computed from the dossiers as they are now — is marked
+provisional."""
 
 from __future__ import annotations
 
@@ -23,12 +25,14 @@ from litestar.response import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.dependencies import READ_ONLY
+from motcua.core.messages import Message
 from motcua.core.tenant import Tenant
 from motcua.integrations.api import PROBLEMS
 from motcua.integrations.auth import PROBLEM_MEDIA_TYPE, ProblemError
 from motcua.integrations.openapi import documented
+from motcua.organisation.models import Unit
 from motcua.reporting.cache import FIGURES, freshness
-from motcua.reporting.indicators import public_view
+from motcua.reporting.indicators import compute_indicators, public_view
 from motcua.reporting.periods import VIETNAM, Period, PeriodError
 from motcua.reporting.publishing import period_figures
 
@@ -74,6 +78,14 @@ _STATISTICS = Schema(
         "by_field": Schema(type=S.ARRAY, items=Schema(type=S.OBJECT)),
         "by_procedure": Schema(type=S.ARRAY, items=Schema(type=S.OBJECT)),
         "by_channel": Schema(type=S.ARRAY, items=Schema(type=S.OBJECT)),
+        "by_unit": Schema(
+            type=S.ARRAY,
+            items=Schema(type=S.OBJECT),
+            description="By receiving unit (unit_id, name, agency_code, counts, rates).",
+        ),
+        "unit": Schema(
+            type=[S.OBJECT, S.NULL], description="The receiving unit the figures are cut by, if any."
+        ),
         "in_process": Schema(
             type=[S.OBJECT, S.NULL], description="Dossiers in process now (current period)."
         ),
@@ -105,7 +117,10 @@ STATISTICS_OPERATION = documented(
             content={PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=_PROBLEM)},
         ),
         "422": OpenAPIResponse(
-            description="The period is not YYYY-MM, YYYY-Qn or YYYY (named in `errors`).",
+            description=(
+                "The period is not YYYY-MM, YYYY-Qn or YYYY, or the unit is not one of this "
+                "portal's (named in `errors`)."
+            ),
             content={PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=_PROBLEM)},
         ),
     }
@@ -119,7 +134,8 @@ STATISTICS_OPERATION = documented(
     description=(
         "Public, no token. The Decree 42/2022 indicators and the Decision 766/QĐ-TTg index for a "
         "month (YYYY-MM), quarter (YYYY-Qn) or year (YYYY) in Vietnam time; the current month when "
-        "`period` is absent. Counts from 1 to 4, and what would reveal them, are null."
+        "`period` is absent; with `unit`, those of the dossiers that receiving unit received. "
+        "Counts from 1 to 4, and what would reveal them, are null."
     ),
     operation_class=STATISTICS_OPERATION,
     operation_id=STATISTICS_ID,
@@ -136,24 +152,44 @@ async def statistics(
             schema_extra={"pattern": PERIOD_PATTERN, "max_length": 7},
         ),
     ] = None,
+    unit: Annotated[
+        int | None,
+        Parameter(
+            description="A receiving unit's id (the `unit_id` of `by_unit`); the whole portal if absent.",
+            ge=1,
+            le=2**63 - 1,
+        ),
+    ] = None,
 ) -> Response[Any]:
     now = datetime.now(VIETNAM)
     try:
         chosen = Period.parse(period) if period else Period.current_month(now)
     except PeriodError as exc:
         raise ProblemError(422, errors={"period": str(exc)}) from None
+    # Units are the tenant's own (its schema): another portal's unit is unknown here.
+    if unit is not None and await db_session.get(Unit, unit) is None:
+        raise ProblemError(
+            422, errors={"unit": Message("Không có đơn vị này trong danh sách đơn vị của cổng.")}
+        )
     marker = await freshness(db_session)
-    key = ("api", tenant.schema, chosen.key, Period.current_month(now).key)
+    key = ("api", tenant.schema, chosen.key, Period.current_month(now).key, unit)
     body = FIGURES.get(key, marker)
     if body is None:
-        found = await period_figures(db_session, chosen, now=now)
-        body = {
-            **public_view(found.figures),
-            "provisional": found.provisional,
-            "published_at": found.published_at.astimezone(VIETNAM).isoformat()
-            if found.published_at
-            else None,
-        }
+        if unit is not None:
+            body = {
+                **public_view(await compute_indicators(db_session, chosen, now=now, unit_id=unit)),
+                "provisional": True,
+                "published_at": None,
+            }
+        else:
+            found = await period_figures(db_session, chosen, now=now)
+            body = {
+                **public_view(found.figures),
+                "provisional": found.provisional,
+                "published_at": found.published_at.astimezone(VIETNAM).isoformat()
+                if found.published_at
+                else None,
+            }
         FIGURES.put(key, marker, body)
     return Response(body, headers={"Cache-Control": CACHE_CONTROL})
 

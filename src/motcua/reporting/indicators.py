@@ -1,15 +1,17 @@
 """The indicators of a tenant for a period, read from the rollups (never from the dossiers) and
 the catalogue: counts, rates as numerator ÷ denominator (ratio None when there is nothing to
-divide by), drill-down by field, procedure and channel, the dossiers in process now, and the
-Decision 766 index. ``compute_indicators`` returns a JSON-ready dict (the same shape a published
-period freezes); ``public_view`` suppresses small counts for anything shown outside the tenant's
-staff.
+divide by), drill-down by field, procedure, channel and receiving unit, the dossiers in process
+now, and the Decision 766 index; all of it for the whole tenant or for one receiving unit.
+``compute_indicators`` returns a JSON-ready dict (the same shape a published period freezes);
+``public_view`` suppresses small counts for anything shown outside the tenant's staff.
 
 Shape::
 
     {"period", "period_label", "start", "end", "computed_at", "rollups_refreshed_at",
      "total": FIGURES, "by_field": [{"field", **FIGURES}], "by_procedure": [{"procedure_id",
      "code", "name", "field", **FIGURES}], "by_channel": [{"channel", "label", **FIGURES}],
+     "by_unit": [{"unit_id", "name", "agency_code", **FIGURES}],
+     "unit": {"unit_id", "name", "agency_code"} | None,
      "in_process": {"in_process", "overdue", "as_of"} | None, "index": {...}}
     FIGURES = {"counts": {counter: int, "rating_levels": {"1".."5": int}},
                "rates": {key: {"numerator", "denominator", "ratio"}}}
@@ -20,6 +22,7 @@ from __future__ import annotations
 import copy
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure, ProcedureLevel
 from motcua.dossiers.models import CHANNEL_LABELS, Channel
+from motcua.organisation.models import Unit
 from motcua.reporting.decision766 import index_for
 from motcua.reporting.models import COUNTERS, NO_CHANNEL, ReportingBacklog, ReportingDay
 from motcua.reporting.periods import VIETNAM, Period
@@ -36,6 +40,7 @@ from motcua.reporting.rollups import rollup_state
 
 NO_FIELD = "Không gắn với thủ tục"
 NO_CHANNEL_LABEL = "Không gắn với hồ sơ"
+NO_UNIT_LABEL = "Chưa gắn với đơn vị"
 ONLINE_LEVELS = (ProcedureLevel.PARTIAL.value, ProcedureLevel.FULL.value)
 # Statistical disclosure control: a count from 1 to 4 could point at a person.
 SUPPRESS_BELOW = 5
@@ -98,34 +103,76 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(VIETNAM).isoformat() if moment is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class UnitChoice:
+    """A unit as a filter offers it, with its depth in the tree."""
+
+    id: int
+    name: str
+    agency_code: str
+    depth: int
+    active: bool
+
+
+async def unit_choices(session: AsyncSession) -> list[UnitChoice]:
+    """Every unit of the tenant, depth-first from the roots, children in their order (as
+    /manage/units lists them)."""
+    units = (await session.execute(select(Unit).order_by(Unit.position, Unit.name, Unit.id))).scalars().all()
+    known = {u.id for u in units}
+    children: dict[int | None, list[Unit]] = defaultdict(list)
+    for u in units:
+        children[u.parent_id if u.parent_id in known else None].append(u)
+    flat: list[UnitChoice] = []
+    stack = [(u, 0) for u in reversed(children[None])]
+    while stack:
+        unit, depth = stack.pop()
+        flat.append(UnitChoice(unit.id, unit.name, unit.agency_code, depth, unit.active))
+        stack.extend((c, depth + 1) for c in reversed(children[unit.id]))
+    return flat
+
+
+def _unit_info(unit_id: int, units: Mapping[int, UnitChoice]) -> dict[str, Any]:
+    found = units.get(unit_id)
+    if found is None:  # unit 0: a tenant without units
+        return {"unit_id": unit_id, "name": NO_UNIT_LABEL, "agency_code": ""}
+    return {"unit_id": unit_id, "name": found.name, "agency_code": found.agency_code}
+
+
 async def compute_indicators(
-    session: AsyncSession, period: Period, *, now: datetime | None = None
+    session: AsyncSession, period: Period, *, now: datetime | None = None, unit_id: int | None = None
 ) -> dict[str, Any]:
-    """Every indicator of the tenant (the session's schema) for ``period``, from the rollups."""
+    """Every indicator of the tenant (the session's schema) for ``period``, from the rollups;
+    with ``unit_id``, those of the dossiers that unit received (rollups.py says which unit a
+    dossier counts for). The catalogue rates stay the tenant's: the catalogue is shared."""
     now = now or datetime.now(VIETNAM)
     sums = [func.coalesce(func.sum(getattr(ReportingDay, c)), 0).label(c) for c in COUNTERS]
-    rows = (
-        (
-            await session.execute(
-                select(ReportingDay.procedure_id, ReportingDay.channel, *sums)
-                .where(ReportingDay.day >= period.first_day, ReportingDay.day < period.end_day)
-                .group_by(ReportingDay.procedure_id, ReportingDay.channel)
-            )
-        )
-        .mappings()
-        .all()
+    query = (
+        select(ReportingDay.procedure_id, ReportingDay.channel, ReportingDay.unit_id, *sums)
+        .where(ReportingDay.day >= period.first_day, ReportingDay.day < period.end_day)
+        .group_by(ReportingDay.procedure_id, ReportingDay.channel, ReportingDay.unit_id)
     )
+    if unit_id is not None:
+        query = query.where(ReportingDay.unit_id == unit_id)
+    rows = (await session.execute(query)).mappings().all()
     procedures = {p.id: p for p in (await session.scalars(select(Procedure))).all()}
+    units = {u.id: u for u in await unit_choices(session)}
 
     total = _zero()
     by_procedure: dict[int, Counts] = defaultdict(_zero)
     by_channel: dict[int, Counts] = defaultdict(_zero)
     by_field: dict[str, Counts] = defaultdict(_zero)
+    by_unit: dict[int, Counts] = defaultdict(_zero)
     online_used: set[int] = set()
     for row in rows:
         procedure = procedures.get(row["procedure_id"])
         field = procedure.field if procedure is not None else NO_FIELD
-        for into in (total, by_procedure[row["procedure_id"]], by_channel[row["channel"]], by_field[field]):
+        for into in (
+            total,
+            by_procedure[row["procedure_id"]],
+            by_channel[row["channel"]],
+            by_field[field],
+            by_unit[row["unit_id"]],
+        ):
             _add(into, row)
         if row["received_online"]:
             online_used.add(row["procedure_id"])
@@ -161,10 +208,18 @@ async def compute_indicators(
         }
         for field in fields
     ]
+    # As by procedure: the units with something counted in the period (a province has a
+    # hundred or more), in the tree's order, then unit 0; the chosen unit even with nothing.
+    if unit_id is not None:
+        shown_units = [unit_id]
+    else:
+        shown_units = [u for u in units if u in by_unit]
+        shown_units += sorted(set(by_unit) - set(shown_units))
+    unit_rows = [{**_unit_info(u, units), **_figures(by_unit[u])} for u in shown_units]
     catalogue = catalogue_rates(procedures.values(), online_used)
     total_rates = {**catalogue, **dossier_rates(total)}
 
-    backlog = await backlog_now(session) if period.contains(now) else None
+    backlog = await backlog_now(session, unit_id=unit_id) if period.contains(now) else None
     state = await rollup_state(session)
     return {
         "period": period.key,
@@ -177,6 +232,8 @@ async def compute_indicators(
         "by_field": field_rows,
         "by_procedure": procedure_rows,
         "by_channel": channel_rows,
+        "by_unit": unit_rows,
+        "unit": _unit_info(unit_id, units) if unit_id is not None else None,
         "in_process": backlog,
         "index": index_for(period.year).score(total_rates),
     }
@@ -252,8 +309,9 @@ def public_view(data: Mapping[str, Any]) -> dict[str, Any]:
     Counts of procedures (the catalogue) are public anyway and kept; 0 is kept (it reveals no one)."""
     view = copy.deepcopy(dict(data))
     _suppress_figures(view["total"])
-    for key in ("by_field", "by_procedure", "by_channel"):
-        for row in view[key]:
+    # "by_unit" is absent from periods published before the figures were cut by unit.
+    for key in ("by_field", "by_procedure", "by_channel", "by_unit"):
+        for row in view.get(key, ()):
             _suppress_figures(row)
     backlog = view.get("in_process")
     if backlog is not None:
@@ -292,12 +350,15 @@ def public_view(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # Series for trend charts and pages that show several periods at once ------------------------------
-async def period_totals(session: AsyncSession, periods: Sequence[Period]) -> dict[str, dict[str, Any]]:
+async def period_totals(
+    session: AsyncSession, periods: Sequence[Period], *, unit_id: int | None = None
+) -> dict[str, dict[str, Any]]:
     """The totals and the Decision 766 index of several periods from one query over the rollups
     (grouped by month), where calling ``compute_indicators`` for each would scan the
     same days again — a year and its twelve months, say. Each value has the shape of
     ``compute_indicators`` with the drill-down left empty and no backlog (so ``public_view``
-    applies); its "total" and "index" equal what ``compute_indicators`` gives for that period."""
+    applies); its "total" and "index" equal what ``compute_indicators`` gives for that period
+    (and that unit, with ``unit_id``)."""
     if not periods:
         return {}
     first = min(p.first_day for p in periods)
@@ -310,17 +371,12 @@ async def period_totals(session: AsyncSession, periods: Sequence[Period]) -> dic
         .filter(ReportingDay.received_online > 0)
         .label("online_used")
     )
-    rows = (
-        (
-            await session.execute(
-                select(month, *sums, used)
-                .where(ReportingDay.day >= first, ReportingDay.day < end)
-                .group_by(month)
-            )
-        )
-        .mappings()
-        .all()
+    query = (
+        select(month, *sums, used).where(ReportingDay.day >= first, ReportingDay.day < end).group_by(month)
     )
+    if unit_id is not None:
+        query = query.where(ReportingDay.unit_id == unit_id)
+    rows = (await session.execute(query)).mappings().all()
     procedures = (await session.scalars(select(Procedure))).all()
     out: dict[str, dict[str, Any]] = {}
     for period in periods:
@@ -340,22 +396,23 @@ async def period_totals(session: AsyncSession, periods: Sequence[Period]) -> dic
             "by_field": [],
             "by_procedure": [],
             "by_channel": [],
+            "by_unit": [],
+            "unit": None,
             "in_process": None,
             "index": index_for(period.year).score({**catalogue, **dossier_rates(total)}),
         }
     return out
 
 
-async def backlog_now(session: AsyncSession) -> dict[str, Any]:
+async def backlog_now(session: AsyncSession, *, unit_id: int | None = None) -> dict[str, Any]:
     """The dossiers in process now and those already overdue (what ``compute_indicators`` gives
-    as "in_process" for the current period)."""
-    b = (
-        await session.execute(
-            select(
-                func.coalesce(func.sum(ReportingBacklog.in_process), 0),
-                func.coalesce(func.sum(ReportingBacklog.overdue), 0),
-                func.max(ReportingBacklog.computed_at),
-            )
-        )
-    ).one()
+    as "in_process" for the current period), of the tenant or of one receiving unit."""
+    query = select(
+        func.coalesce(func.sum(ReportingBacklog.in_process), 0),
+        func.coalesce(func.sum(ReportingBacklog.overdue), 0),
+        func.max(ReportingBacklog.computed_at),
+    )
+    if unit_id is not None:
+        query = query.where(ReportingBacklog.unit_id == unit_id)
+    b = (await session.execute(query)).one()
     return {"in_process": int(b[0]), "overdue": int(b[1]), "as_of": _iso(b[2])}

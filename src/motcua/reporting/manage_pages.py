@@ -1,7 +1,9 @@
 """/manage/reports: a tenant administrator's own indicators for a period (read from the rollups
 or, once published, from the frozen snapshot), the 12-month trend, the Decision 766 index with
 its working, the list of dossiers behind each figure, exports, and the publication of a finished
-month.
+month. Every page and export can be cut by receiving unit (``don-vi``): the figures of the
+dossiers that unit received, always live from the rollups (a published period freezes the whole
+tenant's figures, with one row per unit, not each unit's drill-down).
 
 The lists behind the figures read the dossiers themselves (a staff drill-down, one page at a
 time), with the rollups' own definitions (reporting.rollups): the same Vietnam-time day
@@ -25,7 +27,7 @@ from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 from litestar.response import Redirect, Response
-from sqlalchemy import ColumnElement, Select, exists, func, not_, select
+from sqlalchemy import ColumnElement, Select, exists, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure
@@ -45,10 +47,11 @@ from motcua.dossiers.models import (
 )
 from motcua.identity.guards import requires_tenant_admin
 from motcua.identity.sessions import UserSession
+from motcua.organisation.models import Unit
 from motcua.payments.models import Payment
 from motcua.reporting.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, Column, to_csv, to_xlsx
-from motcua.reporting.indicators import period_totals
-from motcua.reporting.models import NO_CHANNEL, NO_PROCEDURE, PublishedPeriod
+from motcua.reporting.indicators import UnitChoice, compute_indicators, period_totals, unit_choices
+from motcua.reporting.models import NO_CHANNEL, NO_PROCEDURE, NO_UNIT, PublishedPeriod
 from motcua.reporting.periods import VIETNAM, Period, PeriodError, last_months
 from motcua.reporting.public_pages import Words, criterion_formula, criterion_working
 from motcua.reporting.publishing import PeriodFigures, PublishError, period_figures, publish_period
@@ -148,11 +151,13 @@ def _period(value: str | None, now: datetime) -> Period:
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """A drill-down filter: one procedure, one channel or one field (or none: the whole tenant)."""
+    """A drill-down filter: one procedure, one channel or one field (or none: the whole tenant),
+    within one receiving unit's dossiers or the whole tenant's."""
 
     procedure_id: int | None = None
     channel: int | None = None
     field: str | None = None
+    unit_id: int | None = None
 
     @property
     def params(self) -> dict[str, str]:
@@ -163,25 +168,63 @@ class Scope:
             out["kenh"] = str(self.channel)
         if self.field is not None:
             out["linh-vuc"] = self.field
+        if self.unit_id is not None:
+            out["don-vi"] = str(self.unit_id)
         return out
+
+    @property
+    def drill(self) -> Scope:
+        """The drill-down alone: the figures it is read from are already the unit's."""
+        return Scope(self.procedure_id, self.channel, self.field)
+
+
+UNKNOWN_UNIT = _("Không có đơn vị này trong danh sách đơn vị của cổng.")
+
+
+def _unit_param(value: str | None) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise BadRequestError(UNKNOWN_UNIT)
+    return int(value)
 
 
 def _scope(query: Mapping[str, str]) -> Scope:
     procedure, channel, field = query.get("thu-tuc"), query.get("kenh"), query.get("linh-vuc")
-    scope = Scope()
+    scope = Scope(unit_id=_unit_param(query.get("don-vi")))
     if procedure:
         if not procedure.isdigit() or len(procedure) > 18:
             raise BadRequestError(_("Mã thủ tục không hợp lệ."))
-        scope = Scope(procedure_id=int(procedure))
+        scope = Scope(int(procedure), unit_id=scope.unit_id)
     if channel:
         if channel not in {str(int(c)) for c in Channel}:
             raise BadRequestError(_("Kênh tiếp nhận không hợp lệ."))
-        scope = Scope(scope.procedure_id, int(channel))
+        scope = Scope(scope.procedure_id, int(channel), unit_id=scope.unit_id)
     if field:
         if len(field) > 300:
             raise BadRequestError(_("Lĩnh vực không hợp lệ."))
-        scope = Scope(scope.procedure_id, scope.channel, field)
+        scope = Scope(scope.procedure_id, scope.channel, field, scope.unit_id)
     return scope
+
+
+async def _known_unit(session: AsyncSession, unit_id: int | None) -> int | None:
+    """The unit of the filter, if this tenant has it (units live in the tenant's schema: another
+    tenant's unit is as unknown as one that never existed); unit 0 stands for the dossiers of a
+    tenant without units."""
+    if unit_id is None or unit_id == NO_UNIT:
+        return unit_id
+    if await session.get(Unit, unit_id) is None:
+        raise BadRequestError(UNKNOWN_UNIT)
+    return unit_id
+
+
+async def unit_figures(
+    session: AsyncSession, period: Period, unit_id: int | None, now: datetime
+) -> PeriodFigures:
+    """The figures a page shows: the period's (frozen once published), or one unit's (live)."""
+    if unit_id is None:
+        return await period_figures(session, period, now=now)
+    return PeriodFigures(period, True, await compute_indicators(session, period, now=now, unit_id=unit_id))
 
 
 def _query(request: HttpRequest) -> dict[str, str]:
@@ -225,7 +268,9 @@ def _ratio(rate: Mapping[str, Any] | None) -> float | None:
 
 def figure_value(figures: Mapping[str, Any], key: str, scope: Scope = Scope()) -> int | None:
     """The count a list should match, from the figures of its scope (None: the figures do not
-    hold it, e.g. the dossiers in process of one procedure, or a scope with two filters)."""
+    hold it, e.g. the dossiers in process of one procedure, or a scope with two filters). With
+    a unit in the scope, ``figures`` are that unit's (``unit_figures``)."""
+    scope = scope.drill
     if key in ("in_process", "overdue"):
         backlog = figures.get("in_process")
         if backlog is None or scope != Scope():
@@ -269,6 +314,16 @@ def _effective_due() -> ColumnElement[Any]:
         .scalar_subquery()
     )
     return func.coalesce(first_slip, Dossier.due_at)
+
+
+def _received_by(unit_id: int) -> ColumnElement[bool]:
+    """The rollups' unit rule (reporting.rollups): a dossier without a receiving unit counts for
+    the root unit (the first, where a tenant has several), or for unit 0 without any unit."""
+    root = select(Unit.id).where(Unit.parent_id.is_(None)).order_by(Unit.position, Unit.id).limit(1)
+    if unit_id == NO_UNIT:
+        return Dossier.receiving_unit_id.is_(None) & ~root.exists()
+    unrecorded = Dossier.receiving_unit_id.is_(None) & (root.scalar_subquery() == unit_id)
+    return or_(Dossier.receiving_unit_id == unit_id, unrecorded)
 
 
 def _dossier_list(figure: Figure, period: Period, scope: Scope) -> Select[Any]:
@@ -326,6 +381,8 @@ def _dossier_list(figure: Figure, period: Period, scope: Scope) -> Select[Any]:
         query = query.where(
             Dossier.procedure_id.in_(select(Procedure.id).where(Procedure.field == scope.field))
         )
+    if scope.unit_id is not None:
+        query = query.where(_received_by(scope.unit_id))
     return query.order_by(at, Dossier.id)
 
 
@@ -395,21 +452,25 @@ class TrendRow:
     index_total: float
 
 
-async def trend(session: AsyncSession, until: Period, now: datetime) -> list[TrendRow]:
+async def trend(
+    session: AsyncSession, until: Period, now: datetime, *, unit_id: int | None = None
+) -> list[TrendRow]:
     """The 12 months ending with the period's last month (the current month at the latest),
     each as the month's own page shows it: frozen once published, else from the rollups (one
-    query for the twelve, indicators.period_totals)."""
+    query for the twelve, indicators.period_totals); one unit's always from the rollups."""
     months = last_months(12, until=Period.month_of(min(until.last_day, now.date())))
-    live = await period_totals(session, months)
-    frozen: dict[str, dict[str, Any]] = dict(
-        (
-            await session.execute(
-                select(PublishedPeriod.period, PublishedPeriod.figures).where(
-                    PublishedPeriod.period.in_([m.key for m in months])
+    live = await period_totals(session, months, unit_id=unit_id)
+    frozen: dict[str, dict[str, Any]] = {}
+    if unit_id is None:
+        frozen = dict(
+            (
+                await session.execute(
+                    select(PublishedPeriod.period, PublishedPeriod.figures).where(
+                        PublishedPeriod.period.in_([m.key for m in months])
+                    )
                 )
-            )
-        ).all()
-    )
+            ).all()
+        )
     rows = []
     for month in months:
         figures = frozen.get(month.key) or live[month.key]
@@ -440,11 +501,15 @@ async def reports(request: HttpRequest, db_session: NamedDependency[AsyncSession
     now = datetime.now(VIETNAM)
     try:
         period = _period(request.query_params.get("ky"), now)
+        unit_id = await _known_unit(db_session, _unit_param(request.query_params.get("don-vi")))
     except BadRequestError as exc:
         return _bad_request(request, str(exc))
-    found = await period_figures(db_session, period, now=now)
+    found = await unit_figures(db_session, period, unit_id, now)
+    published = unit_id is not None and await db_session.get(PublishedPeriod, period.key) is not None
     state = await rollup_state(db_session)
-    rows = await trend(db_session, period, now)
+    rows = await trend(db_session, period, now, unit_id=unit_id)
+    units = await unit_choices(db_session)
+    in_unit = {"don-vi": str(unit_id)} if unit_id is not None else {}
     lang = language(request)
     words = Words(lang, translations(lang).gettext)
     lines = {key: sparkline([_ratio(r.rates[key]) for r in rows]) for key in TREND}
@@ -457,17 +522,28 @@ async def reports(request: HttpRequest, db_session: NamedDependency[AsyncSession
         period=period,
         found=found,
         figures=figures,
-        field_rows=[(r["field"], {"linh-vuc": r["field"]}, r) for r in figures["by_field"]],
+        field_rows=[(r["field"], {"linh-vuc": r["field"], **in_unit}, r) for r in figures["by_field"]],
         procedure_rows=[
-            (f"{r['code']} — {r['name']}", {"thu-tuc": str(r["procedure_id"])}, r)
+            (f"{r['code']} — {r['name']}", {"thu-tuc": str(r["procedure_id"]), **in_unit}, r)
             for r in figures["by_procedure"]
             if r["procedure_id"] != NO_PROCEDURE
         ],
         channel_rows=[
-            (r["label"], {"kenh": str(r["channel"])}, r)
+            (r["label"], {"kenh": str(r["channel"]), **in_unit}, r)
             for r in figures["by_channel"]
             if r["channel"] != NO_CHANNEL
         ],
+        # Periods published before the figures were cut by unit have no "by_unit".
+        unit_rows=[
+            (r["name"], {"don-vi": str(r["unit_id"])}, r)
+            for r in figures.get("by_unit", [])
+            if unit_id is None or r["unit_id"] == unit_id
+        ],
+        units=units,
+        unit_id=unit_id,
+        unit_name=_unit_name(units, unit_id),
+        in_unit=in_unit,
+        published=published,
         state=state,
         trend=rows,
         lines=lines,
@@ -497,13 +573,14 @@ async def dossiers(request: HttpRequest, db_session: NamedDependency[AsyncSessio
     query = _query(request)
     try:
         period, figure, scope = _list_request(query, now)
+        await _known_unit(db_session, scope.unit_id)
         number = _page_number(query.get("trang"))
     except BadRequestError as exc:
         return _bad_request(request, str(exc))
     total, listed = await list_dossiers(
         db_session, figure, period, scope, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE
     )
-    found = await period_figures(db_session, period, now=now)
+    found = await unit_figures(db_session, period, scope.unit_id, now)
     pages = min(MAX_PAGE, max(1, -(-total // PAGE_SIZE)))
     return page(
         request,
@@ -549,14 +626,23 @@ async def _scope_label(session: AsyncSession, scope: Scope) -> str | None:
         parts.append(CHANNEL_LABELS[Channel(scope.channel)])
     if scope.field is not None:
         parts.append(scope.field)
+    if scope.unit_id is not None:
+        parts.append(_unit_name(await unit_choices(session), scope.unit_id) or "")
     return "; ".join(parts) or None
+
+
+def _unit_name(units: Sequence[UnitChoice], unit_id: int | None) -> str | None:
+    if unit_id is None:
+        return None
+    found = next((u for u in units if u.id == unit_id), None)
+    return found.name if found is not None else _("Chưa gắn với đơn vị")
 
 
 # Exports -----------------------------------------------------------------------------------------
 INDICATOR_COLUMNS = [
     Column("period", _("Kỳ")),
     Column("scope", _("Phạm vi")),
-    Column("scope_name", _("Lĩnh vực, thủ tục hoặc kênh")),
+    Column("scope_name", _("Lĩnh vực, thủ tục, kênh hoặc đơn vị")),
     Column("indicator", _("Mã chỉ tiêu")),
     Column("name", _("Chỉ tiêu")),
     Column("count", _("Số lượng"), "integer"),
@@ -568,11 +654,12 @@ INDICATOR_COLUMNS = [
     Column("max", _("Điểm tối đa"), "integer"),
 ]
 COUNT_NAMES = {**{k: f.title for k, f in FIGURES.items() if f.basis != "now"}, **OTHER_COUNTS}
-SCOPE_TOTAL, SCOPE_FIELD, SCOPE_PROCEDURE, SCOPE_CHANNEL, SCOPE_INDEX = (
+SCOPE_TOTAL, SCOPE_FIELD, SCOPE_PROCEDURE, SCOPE_CHANNEL, SCOPE_UNIT, SCOPE_INDEX = (
     _("Toàn cổng"),
     _("Lĩnh vực"),
     _("Thủ tục"),
     _("Kênh tiếp nhận"),
+    _("Đơn vị tiếp nhận"),
     _("Chỉ số Quyết định 766"),
 )
 
@@ -615,15 +702,22 @@ def _figure_rows(period: Period, scope: str, name: str, figures: Mapping[str, An
 
 
 def indicator_rows(period: Period, figures: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row per indicator and scope: the whole tenant, each field, procedure and channel,
-    then each criterion and group of the index."""
-    rows = _figure_rows(period, SCOPE_TOTAL, "", figures["total"])
+    """One row per indicator and scope: the whole tenant (or the unit the figures are cut by),
+    each field, procedure, channel and unit, then each criterion and group of the index."""
+    unit = figures.get("unit")
+    if unit is not None:
+        rows = _figure_rows(period, SCOPE_UNIT, unit["name"], figures["total"])
+    else:
+        rows = _figure_rows(period, SCOPE_TOTAL, "", figures["total"])
     for row in figures["by_field"]:
         rows += _figure_rows(period, SCOPE_FIELD, row["field"], row)
     for row in figures["by_procedure"]:
         rows += _figure_rows(period, SCOPE_PROCEDURE, f"{row['code']} — {row['name']}", row)
     for row in figures["by_channel"]:
         rows += _figure_rows(period, SCOPE_CHANNEL, row["label"], row)
+    if unit is None:
+        for row in figures.get("by_unit", []):
+            rows += _figure_rows(period, SCOPE_UNIT, row["name"], row)
     index = figures["index"]
     for group in index["groups"]:
         for c in group["criteria"]:
@@ -700,11 +794,13 @@ async def export_indicators(request: HttpRequest, db_session: NamedDependency[As
     now = datetime.now(VIETNAM)
     try:
         period = _period(request.query_params.get("ky"), now)
+        unit_id = await _known_unit(db_session, _unit_param(request.query_params.get("don-vi")))
     except BadRequestError as exc:
         return _bad_request(request, str(exc))
-    found = await period_figures(db_session, period, now=now)
+    found = await unit_figures(db_session, period, unit_id, now)
     fmt = "csv" if request.url.path.endswith(".csv") else "xlsx"
-    return _file(INDICATOR_COLUMNS, indicator_rows(period, found.figures), fmt, f"chi-tieu-{period.key}")
+    name = f"chi-tieu-{period.key}" + (f"-don-vi-{unit_id}" if unit_id is not None else "")
+    return _file(INDICATOR_COLUMNS, indicator_rows(period, found.figures), fmt, name)
 
 
 @get([f"{BASE}/dossiers.csv", f"{BASE}/dossiers.xlsx"], **_READ)
@@ -712,6 +808,7 @@ async def export_dossiers(request: HttpRequest, db_session: NamedDependency[Asyn
     now = datetime.now(VIETNAM)
     try:
         period, figure, scope = _list_request(_query(request), now)
+        await _known_unit(db_session, scope.unit_id)
     except BadRequestError as exc:
         return _bad_request(request, str(exc))
     _total, listed = await list_dossiers(db_session, figure, period, scope, offset=0, limit=EXPORT_LIMIT)

@@ -12,6 +12,9 @@ from motcua.core.models import TenantBase
 # Procedure and channel 0: feedback that is not about a dossier.
 NO_PROCEDURE = 0
 NO_CHANNEL = 0
+# Unit 0: a tenant with no unit at all (a dossier without a receiving unit, and feedback about no
+# dossier, count for the root unit, the service centre, where there is one).
+NO_UNIT = 0
 
 # The counters of a rollup row, in the order of the table (reporting.rollups says what each counts).
 COUNTERS = (
@@ -39,14 +42,15 @@ COUNTERS = (
 
 
 class ReportingDay(TenantBase):
-    """The counters of one Vietnam-time day, procedure and channel; recomputed whole, never
-    incremented."""
+    """The counters of one Vietnam-time day, procedure, channel and receiving unit; recomputed
+    whole, never incremented."""
 
     __tablename__ = "reporting_days"
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     procedure_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     channel: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     received: Mapped[int] = mapped_column(Integer, default=0)
     received_online: Mapped[int] = mapped_column(Integer, default=0)
     online_by_citizen: Mapped[int] = mapped_column(Integer, default=0)
@@ -71,12 +75,14 @@ class ReportingDay(TenantBase):
 
 
 class ReportingBacklog(TenantBase):
-    """Dossiers in process now, and those already overdue, per procedure and channel."""
+    """Dossiers in process now, and those already overdue, per procedure, channel and receiving
+    unit."""
 
     __tablename__ = "reporting_backlog"
 
     procedure_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     channel: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     in_process: Mapped[int] = mapped_column(Integer)
     overdue: Mapped[int] = mapped_column(Integer)
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

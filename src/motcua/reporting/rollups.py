@@ -1,6 +1,6 @@
 """The daily rollups the indicators are read from, kept by ``refresh`` (the job in jobs.py).
 
-What each counter of a (Vietnam-time day, procedure, channel) row counts, and by which date:
+What each counter of a (Vietnam-time day, procedure, channel, unit) row counts, and by which date:
 
 * by the day the dossier was **received** (``received_at``): ``received``; ``received_online``
   (channels 2 online and 4 national portal); ``online_by_citizen`` (of those, submitted by the
@@ -15,6 +15,13 @@ What each counter of a (Vietnam-time day, procedure, channel) row counts, and by
 * by the day a **rating** was given: ``ratings``, ``rating_sum``, ``rating_1`` … ``rating_5``.
 * by the day **feedback** was received: ``feedback`` and ``feedback_on_time`` (answered by its
   due date); feedback about no dossier has procedure 0 and channel 0.
+
+The unit is the dossier's **receiving unit** (the desk where it was received), which stays the
+same for the dossier's whole life: a transfer moves the deciding unit, never the receiving one,
+so a figure never moves from one unit to another after the fact. A dossier with no receiving unit
+recorded, and feedback about no dossier, count for the root unit (the service centre, which
+answers such feedback — docs/architecture.md, "Officers and their units"); unit 0 only in a
+tenant that has no unit at all.
 
 Idempotent and resumable: a run takes every change since the state's watermark (less an
 overlap, for transactions that committed late), adds the days they touch to ``pending`` and
@@ -86,9 +93,18 @@ _ALL_DAYS = text(
 )
 
 
+# The root unit (the service centre): computed once per statement (an uncorrelated subquery).
+_ROOT_UNIT = "(SELECT u.id FROM units u WHERE u.parent_id IS NULL ORDER BY u.position, u.id LIMIT 1)"
+# The unit a dossier's figures count for (``d`` may be NULL: feedback about no dossier).
+_UNIT = f"COALESCE(d.receiving_unit_id, {_ROOT_UNIT}, 0)"
+
+
 def _select(day: str, procedure: str, channel: str, **values: str) -> str:
     columns = ", ".join(f"{values.get(c, '0')} AS {c}" for c in COUNTERS)
-    return f"SELECT {day} AS day, {procedure} AS procedure_id, {channel} AS channel, {columns}"
+    return (
+        f"SELECT {day} AS day, {procedure} AS procedure_id, {channel} AS channel,"
+        f" {_UNIT} AS unit_id, {columns}"
+    )
 
 
 _RECEIVED = _select(
@@ -153,21 +169,21 @@ _FEEDBACK = _select(
 
 _RECOMPUTE = text(
     f"""
-    INSERT INTO reporting_days (day, procedure_id, channel, {", ".join(COUNTERS)}, computed_at)
-    SELECT day, procedure_id, channel, {", ".join(f"sum({c})" for c in COUNTERS)}, now()
+    INSERT INTO reporting_days (day, procedure_id, channel, unit_id, {", ".join(COUNTERS)}, computed_at)
+    SELECT day, procedure_id, channel, unit_id, {", ".join(f"sum({c})" for c in COUNTERS)}, now()
     FROM ({_RECEIVED} UNION ALL {_OUTCOME} UNION ALL {_RATING} UNION ALL {_FEEDBACK}) AS facts
-    GROUP BY day, procedure_id, channel
+    GROUP BY day, procedure_id, channel, unit_id
     """
 )
 
 # DOMAIN: in process = accepted or in progress; overdue = past its due date (as the officers'
 # "overdue" queue and the console count it).
 _BACKLOG = text(
-    """
-    INSERT INTO reporting_backlog (procedure_id, channel, in_process, overdue, computed_at)
-    SELECT procedure_id, channel, count(*), count(*) FILTER (WHERE due_at < now()), now()
-    FROM dossiers WHERE status IN ('accepted', 'in_progress')
-    GROUP BY procedure_id, channel
+    f"""
+    INSERT INTO reporting_backlog (procedure_id, channel, unit_id, in_process, overdue, computed_at)
+    SELECT d.procedure_id, d.channel, {_UNIT}, count(*), count(*) FILTER (WHERE d.due_at < now()), now()
+    FROM dossiers d WHERE d.status IN ('accepted', 'in_progress')
+    GROUP BY 1, 2, 3
     """
 )
 

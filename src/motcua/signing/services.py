@@ -30,16 +30,24 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from io import BytesIO
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import aiohttp
 import anyio
 import anyio.to_thread
+import segno
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.layout import BoxConstraints
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
 from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko.stamp import TextStamp, TextStampStyle
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,6 +65,7 @@ from motcua.signing.signers import (
     Signer,
     SigningRefusedError,
     check_usable,
+    stamp_font,
     to_asn1,
 )
 from motcua.signing.verification import PDF_MAGIC, NotAPdfError, PdfCheck, Verdict, check_pdf
@@ -79,12 +88,14 @@ __all__ = [
     "DocumentKind",
     "FileStore",
     "NotAPdfError",
+    "NotSignableError",
     "Signing",
     "SigningRefusedError",
     "Verdict",
     "new_document_id",
     "sign_and_file",
     "sign_result",
+    "signable_problem",
     "signed_bytes",
     "signed_documents_of",
     "tenant_origin",
@@ -184,12 +195,13 @@ class Signing:
         if s.signing_backend == "pkcs11":
             if not s.signing_pkcs11_module:
                 raise SigningRefusedError(N_("Chưa cấu hình thiết bị ký số (PKCS#11): không thể ký."))
-            label = f"motcua-{tenant.slug}" + (f"-unit-{unit_id}" if unit_id is not None else "")
+            label = f"motcua-{tenant.slug}"
             return Pkcs11Signer(
                 s.signing_pkcs11_module,
                 s.signing_pkcs11_token,
                 s.signing_pkcs11_pin,
-                label,
+                f"{label}-unit-{unit_id}" if unit_id is not None else label,
+                fallback_label=label,  # a unit without a key of its own signs with the tenant's
                 timestamper=self.timestamper(),
             )
         if self.ca is None:
@@ -333,6 +345,93 @@ class NotSignableError(ValueError):
     """A result that cannot be signed as it is; the message says why, in Vietnamese."""
 
 
+NOT_A_PDF_RESULT = N_("Kết quả phải là tệp PDF để ký số. Đề nghị chuyển văn bản sang PDF rồi tải lên lại.")
+UNREADABLE_PDF = N_(
+    "Không đọc được tệp PDF này (tệp hỏng, có mật khẩu hoặc không có trang nào): không thể ký số. "
+    "Đề nghị xuất lại tệp PDF từ văn bản gốc rồi tải lên lại."
+)
+RESULT_TOO_BIG = N_("Tệp kết quả quá lớn để ký số (tối đa 20 MB).")
+
+# The verification QR code printed on a result: bottom left of its last page, beside the signature
+# stamp (signers.STAMP_BOX, bottom right), in points from the page's lower left corner.
+RESULT_QR_AT = (18.0, 2.0)
+RESULT_QR_SIZE = 54.0  # 19 mm: ~0.5 mm modules for a verification URL, what a phone camera reads
+RESULT_QR_TEXT = "Xác thực văn bản điện tử tại:\n%(url)s"
+
+
+def signable_problem(data: bytes) -> str | None:
+    """Blocking: why these bytes cannot be signed as a result (a Vietnamese message), or None."""
+    if not data.startswith(PDF_MAGIC):
+        return NOT_A_PDF_RESULT
+    if len(data) > MAX_PDF_BYTES:
+        return RESULT_TOO_BIG
+    try:
+        reader = PdfFileReader(BytesIO(data), strict=False)
+        if reader.encrypted or int(reader.root["/Pages"]["/Count"]) < 1:
+            return UNREADABLE_PDF
+    except Exception:  # a hostile or broken file fails the parser in many ways
+        return UNREADABLE_PDF
+    return None
+
+
+def stamp_verification_qr(pdf: bytes, url: str) -> bytes:
+    """Blocking: ``pdf`` with the QR code to its verification page and the address in words on its
+    last page, added as an incremental revision (the signature that follows covers it)."""
+    writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+    last = int(writer.root["/Pages"]["/Count"]) - 1
+    page = writer.find_page_for_modification(last)[0].get_object()  # type: ignore[no-untyped-call]
+    box = page.get("/CropBox") or page.get("/MediaBox")
+    left, bottom = (float(box[0]), float(box[1])) if box is not None else (0.0, 0.0)
+    x, y = left + RESULT_QR_AT[0], bottom + RESULT_QR_AT[1]
+    size = RESULT_QR_SIZE
+    matrix = segno.make_qr(url, error="m").matrix
+    quiet = 2  # modules of white around the code, on a white square (the page may be coloured)
+    module = size / (len(matrix) + 2 * quiet)
+    ops = [b"q 1 g %.3f %.3f %.3f %.3f re f 0 g" % (x, y, size, size)]
+    for row_index, row in enumerate(matrix):
+        column = 0
+        while column < len(row):
+            if not row[column]:
+                column += 1
+                continue
+            start = column
+            while column < len(row) and row[column]:
+                column += 1
+            ops.append(
+                b"%.3f %.3f %.3f %.3f re"
+                % (
+                    x + (quiet + start) * module,
+                    y + size - (quiet + row_index + 1) * module,
+                    (column - start) * module,
+                    module,
+                )
+            )
+    ops.append(b"f Q")
+
+    # The page's own content may leave the graphics state changed: the code is drawn from a clean one.
+    def stream(data: bytes) -> generic.IndirectObject:
+        return writer.add_object(generic.StreamObject(stream_data=data))
+
+    def add(data: bytes, *, prepend: bool = False) -> None:
+        writer.add_stream_to_page(last, stream(data), prepend=prepend)  # type: ignore[no-untyped-call]
+
+    if "/Contents" not in page:  # a page with nothing drawn on it yet
+        page["/Contents"] = stream(b"")
+        writer.update_container(page)
+    add(b"q\n", prepend=True)
+    add(b"\nQ")
+    add(b"\n".join(ops))
+    style = TextStampStyle(
+        stamp_text=RESULT_QR_TEXT, text_box_style=TextBoxStyle(font=stamp_font(), font_size=7), border_width=0
+    )
+    TextStamp(writer, style, text_params={"url": url}, box=BoxConstraints(width=220, height=int(size))).apply(
+        last, round(x + size + 2), round(y)
+    )
+    out = BytesIO()
+    writer.write(out)  # type: ignore[no-untyped-call]
+    return out.getvalue()
+
+
 async def sign_result(
     session: AsyncSession,
     tenant: Tenant,
@@ -343,21 +442,24 @@ async def sign_result(
     dossier_id: int,
     unit_id: int | None,
     signer_name: str,
+    origin: str,
 ) -> SignedDocument:
-    """The leader's approval: the uploaded result, if it is a PDF, signed and filed with the dossier.
-    Anything else is refused with a message the leader can act on (no silent conversion)."""
-    if not data.startswith(PDF_MAGIC):
-        raise NotSignableError(
-            N_("Kết quả phải là tệp PDF để ký số. Đề nghị chuyển văn bản sang PDF rồi tải lên lại.")
-        )
-    if len(data) > MAX_PDF_BYTES:
-        raise NotSignableError(N_("Tệp kết quả quá lớn để ký số (tối đa 20 MB)."))
+    """The leader's approval: the uploaded result, if it is a PDF, stamped with the QR code to its
+    verification page (``origin``: the tenant site's ``scheme://host``), signed and filed with the
+    dossier. Anything else is refused with a message the leader can act on (no silent conversion)."""
+    problem = await anyio.to_thread.run_sync(signable_problem, data, limiter=signing.limiter)
+    if problem is not None:
+        raise NotSignableError(problem)
+    document_id = new_document_id()
+    stamped = await anyio.to_thread.run_sync(
+        stamp_verification_qr, data, verification_url(origin, document_id), limiter=signing.limiter
+    )
     return await sign_and_file(
         session,
         tenant,
         signing=signing,
-        document_id=new_document_id(),
-        pdf=data,
+        document_id=document_id,
+        pdf=stamped,
         title=title,
         kind=DocumentKind.RESULT,
         dossier_id=dossier_id,

@@ -1,7 +1,9 @@
 """A procedure's workflow (its steps and their shares of the legal deadline) and each dossier's
 way through it: opened at reception, advanced step by step, sent back by a leader.
 
-Every change is one action in the caller's transaction. A dossier has at most one open step
+Every change is one action in the caller's transaction, with its row in the dossier's history
+(who, when, and the step and units in words: the applicant reads them too; what the officer typed
+with it is kept for staff only). A dossier has at most one open step
 (a unique partial index holds it even against two officers acting at the same moment); the
 step's unit comes from the dossier (its receiving unit for the desk's steps, its deciding unit
 for the others), and the step's deadline is its share of the legal deadline in working hours
@@ -19,8 +21,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure
 from motcua.core.audit import Actor, tenant_entry
+from motcua.core.messages import Message
 from motcua.dossiers.deadlines import WorkCalendar
+from motcua.dossiers.lifecycle import record_event
 from motcua.dossiers.models import Dossier
+from motcua.dossiers.words import (
+    OPINION_GIVEN,
+    OPINIONS_ASKED,
+    STEP_APPROVED,
+    STEP_ASSIGNED,
+    STEP_DELIVERED,
+    STEP_RETURNED,
+    STEP_SENT_BACK,
+    STEP_SUBMITTED,
+    STEP_TO_UNIT,
+    STEP_TRANSFERRED,
+)
 from motcua.identity.models import N_
 from motcua.organisation.models import Unit
 from motcua.workflow.models import (
@@ -138,6 +154,42 @@ async def save_steps(
     return planned
 
 
+# What the history says when a step is completed, by the step's kind (``%(unit)s``: the unit
+# where it was done; for reception, the unit the dossier goes to).
+_DONE_WORDS = {
+    StepKind.RECEPTION: STEP_TO_UNIT,
+    StepKind.DEPARTMENT: STEP_ASSIGNED,
+    StepKind.SPECIALIST: STEP_SUBMITTED,
+    StepKind.LEADER: STEP_APPROVED,
+    StepKind.RETURN: STEP_RETURNED,
+    StepKind.DELIVERY: STEP_DELIVERED,
+}
+
+
+async def _unit_name(session: AsyncSession, unit_id: int | None) -> str:
+    """The unit's name for the history; a step with no unit recorded (a dossier from before
+    routing) is the root unit's, the service centre's, as the officer scope counts it."""
+    unit = await session.get(Unit, unit_id) if unit_id is not None else None
+    if unit is None:
+        unit = await session.scalar(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id).limit(1))
+    return unit.name if unit is not None else ""
+
+
+async def _tell(
+    session: AsyncSession,
+    dossier: Dossier,
+    msgid: str,
+    *,
+    at: datetime,
+    actor: Actor,
+    note: str | None = None,
+    **units: str,
+) -> None:
+    """The step change's row in the dossier's history; ``note`` (what the officer typed) is for
+    staff only."""
+    await record_event(session, dossier, actor=actor, message=Message(msgid, **units), staff_note=note, at=at)
+
+
 def legal_hours(dossier: Dossier, calendar: WorkCalendar) -> float:
     """The dossier's whole legal time in working hours (reception to due date)."""
     return calendar.working_hours_between(dossier.received_at, dossier.due_at)
@@ -245,9 +297,23 @@ async def advance(
     await session.flush()
     plan = await steps_of(session, dossier.procedure_id)
     following = current.position + 1
-    if following >= len(plan):
-        return None
-    return await _open(session, dossier, plan, following, at=at, calendar=calendar, assignee=assignee)
+    opened = (
+        await _open(session, dossier, plan, following, at=at, calendar=calendar, assignee=assignee)
+        if following < len(plan)
+        else None
+    )
+    kind = StepKind(current.kind)
+    where = opened.unit_id if kind is StepKind.RECEPTION and opened is not None else current.unit_id
+    await _tell(
+        session,
+        dossier,
+        _DONE_WORDS[kind],
+        at=at,
+        actor=actor,
+        note=note,
+        unit=await _unit_name(session, where),
+    )
+    return opened
 
 
 async def send_back(
@@ -285,7 +351,18 @@ async def send_back(
     ).scalar_one_or_none()
     _close(current, Outcome.SENT_BACK, at=at, calendar=calendar, actor=actor, note=reason)
     await session.flush()
-    return await _open(session, dossier, plan, back, at=at, calendar=calendar, assignee=previous)
+    opened = await _open(session, dossier, plan, back, at=at, calendar=calendar, assignee=previous)
+    # The applicant reads that it went back, not why: the reason is the leader's to the specialist.
+    await _tell(
+        session,
+        dossier,
+        STEP_SENT_BACK,
+        at=at,
+        actor=actor,
+        note=reason,
+        unit=await _unit_name(session, current.unit_id),
+    )
+    return opened
 
 
 async def journey(session: AsyncSession, dossier_id: int) -> list[DossierStep]:
@@ -341,7 +418,18 @@ async def transfer(
     deciding = next((i for i, p in enumerate(plan) if p.kind is StepKind.DEPARTMENT), None)
     if deciding is None:
         deciding = next((i for i, p in enumerate(plan) if not p.kind.at_receiving_unit), current.position)
-    return await _open(session, dossier, plan, deciding, at=at, calendar=calendar)
+    opened = await _open(session, dossier, plan, deciding, at=at, calendar=calendar)
+    await _tell(
+        session,
+        dossier,
+        STEP_TRANSFERRED,
+        at=at,
+        actor=actor,
+        note=reason,
+        from_unit=await _unit_name(session, current.unit_id),
+        unit=await _unit_name(session, to_unit_id),
+    )
+    return opened
 
 
 async def waiting_opinions(session: AsyncSession, dossier_id: int) -> list[Consultation]:
@@ -406,6 +494,16 @@ async def ask_opinions(
     ]
     session.add_all(asked)
     await session.flush()
+    await _tell(
+        session,
+        dossier,
+        OPINIONS_ASKED,
+        at=at,
+        actor=actor,
+        note=question,
+        unit=await _unit_name(session, current.unit_id),
+        units=", ".join([await _unit_name(session, unit_id) for unit_id in wanted]),
+    )
     return asked
 
 
@@ -419,3 +517,14 @@ async def answer_opinion(
         raise WorkflowError({"answer": OPINION_ANSWER})
     consultation.answer, consultation.answered_by, consultation.answered_at = answer, str(actor), at
     await session.flush()
+    dossier = await session.get(Dossier, consultation.dossier_id)
+    if dossier is not None:
+        await _tell(
+            session,
+            dossier,
+            OPINION_GIVEN,
+            at=at,
+            actor=actor,
+            note=answer,
+            unit=await _unit_name(session, consultation.unit_id),
+        )
