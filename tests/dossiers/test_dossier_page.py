@@ -375,9 +375,11 @@ async def test_names_cost_one_statement_and_only_when_staff_acted(
     statements.clear()
     assert (await citizen.get(f"/my/dossiers/{code}")).status_code == 200
     alone = len(statements)
+    # The receiving unit's name, read alone while there is nobody to name, then with the names.
+    unit_read = any(".units" in sql and "citizens" not in sql for sql in statements)
     assert names_read() == 0  # only the citizen acted: nobody to look up
     await advance(db, tenant, code, DossierStatus.ACCEPTED)
     statements.clear()
     page = await citizen.get(f"/my/dossiers/{code}")
     assert OFFICER_NAME in page.text
-    assert names_read() == 1 and len(statements) == alone + 1
+    assert names_read() == 1 and len(statements) == alone + (0 if unit_read else 1)

@@ -8,7 +8,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal_column, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.tenant import Tenant
@@ -61,6 +61,29 @@ async def names_of(session: AsyncSession, personal_ids: Collection[str]) -> dict
     return dict(rows.all())  # the latest login is read last and wins
 
 
+async def names_and_unit(
+    session: AsyncSession, personal_ids: Collection[str], unit_id: int | None
+) -> tuple[dict[str, str], str | None]:
+    """``names_of`` and ``unit_name`` in one statement (the dossier page's people and its
+    receiving unit): none when there is nothing to read."""
+    people = select(Citizen.personal_id, Citizen.full_name, Citizen.last_login_at).where(
+        Citizen.personal_id.in_(sorted(personal_ids)), Citizen.full_name != ""
+    )
+    # The unit's row has no personal ID; people are ordered by login so the latest one wins.
+    unit = select(null(), Unit.name, null()).where(Unit.id == unit_id)
+    if not personal_ids and unit_id is None:
+        return {}, None
+    if not personal_ids:
+        return {}, await unit_name(session, unit_id)
+    if unit_id is None:
+        return await names_of(session, personal_ids), None
+    rows: list[Any] = list(
+        (await session.execute(union_all(people, unit).order_by(literal_column("3").nulls_first()))).all()
+    )
+    names = {pid: name for pid, name, _ in rows if pid is not None}
+    return names, next((name for pid, name, _ in rows if pid is None), None)
+
+
 def _todo(dossier: Dossier, fees: Any) -> str | None:
     todo = todo_of(dossier.status)
     if todo is None and fees.fee_vnd and not fees.paid and fees.payable_online:
@@ -78,7 +101,9 @@ async def dossier_page(
     files = await files_of(session, dossier.id)
     history = await history_of(session, dossier.id)
     fee_state = await fees.fee_state(session, tenant, dossier)
-    names = await names_of(session, personal_ids_in(history, dossier.assigned_to))
+    names, receiving_unit = await names_and_unit(
+        session, personal_ids_in(history, dossier.assigned_to), dossier.receiving_unit_id
+    )
     supplements = sorted(
         (f for f in files if f.document_code == SUPPLEMENT_DOCUMENT), key=lambda f: f.created_at
     )
@@ -97,7 +122,7 @@ async def dossier_page(
         officer_name=names.get(dossier.assigned_to or ""),
         withdrawable=dossier.status in WITHDRAWABLE,
         todo=_todo(dossier, fee_state),
-        receiving_unit=await unit_name(session, dossier.receiving_unit_id),
+        receiving_unit=receiving_unit,
     )
 
 

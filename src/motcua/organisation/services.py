@@ -95,9 +95,7 @@ async def unit_tree(session: AsyncSession) -> list[UnitNode]:
                     UnitStaff.unit_id
                 )
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     rows = (await session.execute(select(Unit).order_by(Unit.position, Unit.name))).scalars().all()
     nodes = {
@@ -135,7 +133,7 @@ async def get_unit(session: AsyncSession, unit_id: int) -> Unit | None:
 
 
 async def _descendants(session: AsyncSession, unit_id: int) -> set[int]:
-    parents = dict((await session.execute(select(Unit.id, Unit.parent_id))).tuples().all())
+    parents = dict((await session.execute(select(Unit.id, Unit.parent_id))).all())
     below: set[int] = {unit_id}
     grown = True
     while grown:
@@ -259,14 +257,12 @@ async def set_unit_active(session: AsyncSession, unit: Unit, *, active: bool, ac
 
 async def unit_staff(session: AsyncSession, unit_id: int) -> list[StaffMember]:
     """The unit's staff by name (the e-ID's name once they have logged in), with their roles."""
-    rows = (
-        await session.execute(
-            select(UnitStaff.personal_id, UnitStaff.full_name, UnitStaff.role, Citizen.full_name)
-            .outerjoin(Citizen, Citizen.personal_id == UnitStaff.personal_id)
-            .where(UnitStaff.unit_id == unit_id)
-            .order_by(UnitStaff.full_name, UnitStaff.role)
-        )
-    ).tuples()
+    rows = await session.execute(
+        select(UnitStaff.personal_id, UnitStaff.full_name, UnitStaff.role, Citizen.full_name)
+        .outerjoin(Citizen, Citizen.personal_id == UnitStaff.personal_id)
+        .where(UnitStaff.unit_id == unit_id)
+        .order_by(UnitStaff.full_name, UnitStaff.role)
+    )
     names: dict[str, str] = {}
     roles: dict[str, list[UnitRole]] = defaultdict(list)
     for personal_id, given, role, known in rows:
@@ -356,6 +352,6 @@ async def roles_of(session: AsyncSession, personal_id: str) -> dict[int, frozens
     rows = await session.execute(
         select(UnitStaff.unit_id, UnitStaff.role).where(UnitStaff.personal_id == personal_id)
     )
-    for unit_id, role in rows.tuples():
+    for unit_id, role in rows:
         held[unit_id].add(UnitRole(role))
     return {unit_id: frozenset(roles) for unit_id, roles in held.items()}

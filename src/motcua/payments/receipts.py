@@ -183,16 +183,6 @@ async def issue_receipt(
     return receipt
 
 
-async def receipts_of_dossier(session: AsyncSession, dossier_id: int) -> list[Receipt]:
-    return list(
-        (
-            await session.scalars(
-                select(Receipt).where(Receipt.dossier_id == dossier_id).order_by(Receipt.id)
-            )
-        ).all()
-    )
-
-
 async def receipts_of_citizen(session: AsyncSession, citizen_id: int) -> list[Receipt]:
     return list(
         (

@@ -42,7 +42,7 @@ from motcua.payments.provider import (
     checkout_key,
     status_of_session,
 )
-from motcua.payments.receipts import issue_receipt, receipts_of_citizen, receipts_of_dossier
+from motcua.payments.receipts import issue_receipt, receipts_of_citizen
 from motcua.payments.refunds import mirror_provider_refunds
 from motcua.payments.settings import PaymentSettings, PaymentSettingsError, payment_settings_of
 from motcua.tenancy.events import tenants_changed
@@ -551,8 +551,17 @@ async def fee_state(
     session: AsyncSession, tenant: Tenant, dossier: Dossier, *, provider: PaymentProvider | None
 ) -> FeeState:
     """``provider``: the platform's payment provider where the page may offer paying online."""
-    payments = await payments_of(session, dossier.id)
-    receipts = await receipts_of_dossier(session, dossier.id)
+    # Payments with their receipts in one statement (a receipt belongs to exactly one payment).
+    rows = (
+        await session.execute(
+            select(Payment, Receipt)
+            .outerjoin(Receipt, Receipt.payment_id == Payment.id)
+            .where(Payment.dossier_id == dossier.id)
+            .order_by(Payment.id)
+        )
+    ).all()
+    payments = [payment for payment, _ in rows]
+    receipts = sorted((receipt for _, receipt in rows if receipt is not None), key=lambda r: r.id)
     paid = any(p.status == PaymentStatus.SUCCEEDED for p in payments)
     return FeeState(
         fee_vnd=dossier.fee_vnd,

@@ -29,10 +29,10 @@ from motcua.identity.guards import requires_login
 from motcua.identity.models import N_
 from motcua.identity.schemas import mask_personal_id
 from motcua.identity.sessions import UserSession
-from motcua.organisation.models import Unit, UnitRole
+from motcua.organisation.models import Unit, UnitRole, UnitStaff
 from motcua.organisation.services import roles_of
 from motcua.workflow.models import DossierStep, StepKind
-from motcua.workflow.queues import PAGE, QueueRow, names_in_unit, unit_queue, workload
+from motcua.workflow.queues import PAGE, QueueRow, unit_queue, workload
 from motcua.workflow.risk import HIGH_RISK, late_risks
 
 # Rows per queue page (a module constant so that the tests can page through a few dossiers).
@@ -88,9 +88,17 @@ async def _unit_for(
     session: AsyncSession, user: UserSession, unit_id: int
 ) -> tuple[Unit, frozenset[UnitRole]] | None:
     """The unit and the person's roles there; None where they hold none (or it does not exist)."""
-    roles = (await roles_of(session, user.personal_id)).get(unit_id)
-    unit = await session.get(Unit, unit_id) if roles else None
-    return (unit, roles) if unit is not None and roles else None
+    # One statement: the unit with each role the person holds there (none: not theirs).
+    held = (
+        await session.execute(
+            select(Unit, UnitStaff.role)
+            .join(UnitStaff, UnitStaff.unit_id == Unit.id)
+            .where(Unit.id == unit_id, UnitStaff.personal_id == user.personal_id)
+        )
+    ).all()
+    if not held:
+        return None
+    return held[0][0], frozenset(UnitRole(role) for _, role in held)
 
 
 def _refused(request: HttpRequest, message: str) -> Response[str]:
@@ -165,7 +173,7 @@ async def my_units(
                     .where(DossierStep.finished_at.is_(None), DossierStep.unit_id.in_(list(held)))
                     .group_by(DossierStep.unit_id)
                 )
-            ).tuples()
+            )
         }
         order = list(UnitRole)
         for unit in (
@@ -208,8 +216,8 @@ async def queue(
         after=after,
         limit=QUEUE_PAGE,
     )
-    names = await names_in_unit(db_session, unit.id, sorted({r.assignee for r in result.rows if r.assignee}))
-    rows: list[tuple[QueueRow, str | None]] = [(r, _label(r.assignee, names)) for r in result.rows]
+    # The names come with the rows (unit_queue), in the same statement.
+    rows: list[tuple[QueueRow, str | None]] = [(r, _label(r.assignee, r.assignee_names)) for r in result.rows]
     return page(
         request,
         "workflow/unit_queue.html",
@@ -264,9 +272,7 @@ async def unit_workload(
                     DossierStep.finished_at.is_(None), DossierStep.dossier_id.in_(list(facts))
                 )
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     risks = [
         RiskRow(

@@ -57,7 +57,7 @@ async def _history(
         .where(DossierStep.outcome == Outcome.DONE.value, DossierStep.worked_hours.is_not(None))
         .group_by(Dossier.procedure_id, unit, DossierStep.position)
     )
-    return {(p, u, pos): (int(n), [float(h) for h in q]) for p, u, pos, n, q in rows.tuples()}
+    return {(p, u, pos): (int(n), [float(h) for h in q]) for p, u, pos, n, q in rows}
 
 
 async def late_risks(
@@ -69,25 +69,21 @@ async def late_risks(
     if unit_id is not None:
         where.append(DossierStep.unit_id == unit_id)
     open_rows = (
-        (
-            await session.execute(
-                select(
-                    DossierStep.dossier_id,
-                    Dossier.procedure_id,
-                    DossierStep.unit_id,
-                    DossierStep.position,
-                    DossierStep.started_at,
-                    Dossier.due_at,
-                    DossierStep.budget_hours,
-                    DossierStep.kind,
-                )
-                .join(Dossier, Dossier.id == DossierStep.dossier_id)
-                .where(*where)
+        await session.execute(
+            select(
+                DossierStep.dossier_id,
+                Dossier.procedure_id,
+                DossierStep.unit_id,
+                DossierStep.position,
+                DossierStep.started_at,
+                Dossier.due_at,
+                DossierStep.budget_hours,
+                DossierStep.kind,
             )
+            .join(Dossier, Dossier.id == DossierStep.dossier_id)
+            .where(*where)
         )
-        .tuples()
-        .all()
-    )
+    ).all()
     if not open_rows:
         return []
     by_unit = await _history(session, by_unit=True)

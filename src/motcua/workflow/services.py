@@ -92,13 +92,11 @@ class PlannedStep:
 
 async def steps_of(session: AsyncSession, procedure_id: int) -> list[PlannedStep]:
     """The procedure's own steps, or the default workflow when it has none."""
-    rows = (
-        await session.execute(
-            select(WorkflowStep.kind, WorkflowStep.share_percent)
-            .where(WorkflowStep.procedure_id == procedure_id)
-            .order_by(WorkflowStep.position)
-        )
-    ).tuples()
+    rows = await session.execute(
+        select(WorkflowStep.kind, WorkflowStep.share_percent)
+        .where(WorkflowStep.procedure_id == procedure_id)
+        .order_by(WorkflowStep.position)
+    )
     own = [PlannedStep(StepKind(kind), share) for kind, share in rows]
     return own or [PlannedStep(kind, share) for kind, share in DEFAULT_STEPS]
 
