@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.tenant import Tenant
 from motcua.dossiers.models import WITHDRAWABLE, Dossier, DossierFile
-from motcua.dossiers.services import RESULT_RELEASED, FeesPanel, files_of, history_of
+from motcua.dossiers.services import FeesPanel, files_of, history_of
 from motcua.dossiers.words import (
     HistoryLine,
     Step,
@@ -98,7 +98,7 @@ async def dossier_page(
 ) -> DossierPage:
     """What the applicant (``citizen_id``, the reader) sees of their dossier. Statements: the
     files, the history, the fees panel's, and one for names when staff acted on it."""
-    files = await files_of(session, dossier.id)
+    files = await files_of(session, dossier.id, applicant=True)  # no draft result
     history = await history_of(session, dossier.id)
     fee_state = await fees.fee_state(session, tenant, dossier)
     names, receiving_unit = await names_and_unit(
@@ -111,10 +111,8 @@ async def dossier_page(
     return DossierPage(
         dossier=dossier,
         steps=stepper(dossier.status, status_before_end(history)),
-        # A result shows once the dossier is processed: before, it is a draft (RESULT_RELEASED).
-        results=sorted((f for f in files if f.document_code == RESULT_DOCUMENT), key=lambda f: f.created_at)
-        if dossier.status in RESULT_RELEASED
-        else [],
+        # Final results only (signed, or the dossier processed): the files query leaves drafts out.
+        results=sorted((f for f in files if f.document_code == RESULT_DOCUMENT), key=lambda f: f.created_at),
         documents=[f for f in files if f.document_code != RESULT_DOCUMENT],
         supplement_files=supplements[before:] if dossier.supplement else [],
         history=history_in_words(history, names, you=citizen_id),

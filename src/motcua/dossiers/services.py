@@ -407,10 +407,12 @@ async def history_of(session: AsyncSession, dossier_id: int) -> list[DossierHist
     )
 
 
-async def files_of(session: AsyncSession, dossier_id: int) -> list[DossierFile]:
-    return list(
-        (await session.scalars(select(DossierFile).where(DossierFile.dossier_id == dossier_id))).all()
-    )
+async def files_of(session: AsyncSession, dossier_id: int, *, applicant: bool = False) -> list[DossierFile]:
+    """The dossier's files; ``applicant``: only those its applicant may see (no draft result)."""
+    query = select(DossierFile).where(DossierFile.dossier_id == dossier_id)
+    if applicant:
+        query = query.where(released_to_applicant())
+    return list((await session.scalars(query)).all())
 
 
 async def slip_files(session: AsyncSession, dossier_id: int) -> list[DossierFile]:
@@ -611,22 +613,32 @@ async def add_supplement_file(
 
 
 # Document store (kho dữ liệu điện tử) ----------------------------------------------------------
-# A result is the applicant's once the office has finished the dossier: before, it is a draft
-# that the leader may still send back, and that is signed only at the leader's approval (issue
-# 19); the applicant's pages, document store and downloads never show it.
+# A result is the applicant's once it is final: signed (at the leader's approval, issue 19) or
+# its dossier processed. Before, it is a draft the leader may still send back, and the
+# applicant's pages, document store and downloads never show it.
 RESULT_CODE = "ket-qua"
 RESULT_RELEASED = frozenset({DossierStatus.PROCESSED, DossierStatus.DELIVERED})
 
 
 def released_to_applicant() -> ColumnElement[bool]:
-    """A ``DossierFile`` the applicant may see: anything but a result, and a result once its
-    dossier is processed (one index probe per result file)."""
+    """A ``DossierFile`` the applicant may see: anything but a result, and a result once it is
+    signed or its dossier processed (index probes per result file only)."""
+    from motcua.signing.models import DocumentKind, SignedDocument
+
     # Its own alias of dossiers: callers may join the file's dossier already (the document store).
     released = aliased(Dossier)
     return or_(
         DossierFile.document_code != RESULT_CODE,
         select(released.id)
         .where(released.id == DossierFile.dossier_id, released.status.in_(tuple(RESULT_RELEASED)))
+        .correlate(DossierFile)
+        .exists(),
+        select(SignedDocument.id)
+        .where(
+            SignedDocument.dossier_id == DossierFile.dossier_id,
+            SignedDocument.kind == DocumentKind.RESULT.value,
+            SignedDocument.sha256 == DossierFile.sha256,
+        )
         .correlate(DossierFile)
         .exists(),
     )
