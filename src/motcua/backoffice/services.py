@@ -43,7 +43,7 @@ from motcua.identity.sessions import UserSession
 from motcua.organisation.models import UnitStaff
 from motcua.payments.settings import parse_amount_vnd
 from motcua.workflow.models import DossierStep
-from motcua.workflow.scope import Scope, scope_of, sees_dossier, visible_dossier, visible_to, visible_to_bound
+from motcua.workflow.scope import Scope, scope_of, sees_dossier, visible_dossier, visible_to_bound
 
 # The background jobs in words, by Dramatiq actor name (the name a failure is recorded under,
 # motcua.core.broker): the administrator reads what failed, not the function behind it.
@@ -235,46 +235,34 @@ async def queue_page(
 ) -> QueuePage:
     now = (now or datetime.now(VIETNAM)).astimezone(VIETNAM)
     soon = calendar.add_working_hours(now, DUE_SOON_HOURS)
-    key = (schema, f"{scope.key()}|{procedure or ''}|{field or ''}", assigned_to)
-    summary = SUMMARIES.get(key) if schema else None
-    if summary is None:
-        # Only the officer's units' dossiers (workflow.scope), in the counts as in the rows.
-        filters: list[ColumnElement[bool]] = [visible_to(scope)]
-        if procedure:
-            filters.append(Dossier.procedure_code == procedure)
-        if field:
-            filters.append(Dossier.procedure_id.in_(select(Procedure.id).where(Procedure.field == field)))
-        if assigned_to:
-            filters.append(Dossier.assigned_to == assigned_to)
-        summary = await _summary(session, _conditions(now, soon), filters)
-        if schema:
-            SUMMARIES.put(key, summary)
-    counts, procedures, fields = summary
-    cursor = parse_queue_cursor(after)
-    statement = _rows_statement(
-        queue,
+    shape = _FilterShape(
         any_units=bool(scope.unit_ids),
         root=scope.root,
         procedure=bool(procedure),
         field=bool(field),
         assigned=bool(assigned_to),
-        cursor=cursor is not None,
     )
-    found = (
-        await session.execute(
-            statement,
-            {
-                "now": now,
-                "soon": soon,
-                "scope_units": sorted(scope.unit_ids),
-                "procedure": procedure,
-                "field": field,
-                "assigned_to": assigned_to,
-                "after_due": cursor[0] if cursor else None,
-                "after_id": cursor[1] if cursor else None,
-            },
-        )
-    ).all()
+    cursor = parse_queue_cursor(after)
+    # The values of every bound parameter of the summary's and the rows' statements.
+    params = {
+        "now": now,
+        "soon": soon,
+        "scope_units": sorted(scope.unit_ids),
+        "procedure": procedure,
+        "field": field,
+        "assigned_to": assigned_to,
+        "after_due": cursor[0] if cursor else None,
+        "after_id": cursor[1] if cursor else None,
+    }
+    key = (schema, f"{scope.key()}|{procedure or ''}|{field or ''}", assigned_to)
+    summary = SUMMARIES.get(key) if schema else None
+    if summary is None:
+        summary = await _summary(session, shape, params)
+        if schema:
+            SUMMARIES.put(key, summary)
+    counts, procedures, fields = summary
+    statement = _rows_statement(queue, shape, cursor=cursor is not None)
+    found = (await session.execute(statement, params)).all()
     rows = found[:PAGE_SIZE]
     more = len(found) > PAGE_SIZE
     return QueuePage(
@@ -306,28 +294,51 @@ async def queue_page(
     )
 
 
-@lru_cache(maxsize=512)
-def _rows_statement(
-    queue: str, *, any_units: bool, root: bool, procedure: bool, field: bool, assigned: bool, cursor: bool
-) -> Select[*tuple[Any, ...]]:
-    """The rows of a queue page, built once per queue and shape of filter, with every value
-    bound at execution: a page view neither rebuilds the statement (the scope alone is three
-    subqueries) nor computes its cache key again (SQLAlchemy memoises it on the statement)."""
-    moment = DateTime(timezone=True)
-    conditions = _conditions(bindparam("now", type_=moment), bindparam("soon", type_=moment))
-    filters = [conditions[queue], visible_to_bound(any_units=any_units, root=root)]
-    if procedure:
+@dataclass(frozen=True, slots=True)
+class _FilterShape:
+    """Which filters a queue view applies (not their values): what its statements are built for."""
+
+    any_units: bool
+    root: bool
+    procedure: bool
+    field: bool
+    assigned: bool
+
+
+_MOMENT = DateTime(timezone=True)
+
+
+@lru_cache(maxsize=64)
+def _bound_conditions() -> dict[str, ColumnElement[bool]]:
+    return _conditions(bindparam("now", type_=_MOMENT), bindparam("soon", type_=_MOMENT))
+
+
+@lru_cache(maxsize=64)
+def _filters(shape: _FilterShape) -> tuple[ColumnElement[bool], ...]:
+    """The officer's units' dossiers (workflow.scope) with the chosen filters, in the counts as
+    in the rows; every value a bound parameter."""
+    filters = [visible_to_bound(any_units=shape.any_units, root=shape.root)]
+    if shape.procedure:
         filters.append(Dossier.procedure_code == bindparam("procedure"))
-    if field:
+    if shape.field:
         filters.append(
             Dossier.procedure_id.in_(select(Procedure.id).where(Procedure.field == bindparam("field")))
         )
-    if assigned:
+    if shape.assigned:
         filters.append(Dossier.assigned_to == bindparam("assigned_to"))
+    return tuple(filters)
+
+
+@lru_cache(maxsize=512)
+def _rows_statement(queue: str, shape: _FilterShape, *, cursor: bool) -> Select[*tuple[Any, ...]]:
+    """The rows of a queue page, built once per queue and shape of filter, with every value
+    bound at execution: a page view neither rebuilds the statement (the scope alone is three
+    subqueries) nor computes its cache key again (SQLAlchemy memoises it on the statement)."""
+    filters = [_bound_conditions()[queue], *_filters(shape)]
     if cursor:
         filters.append(
             tuple_(Dossier.due_at, Dossier.id)
-            > tuple_(bindparam("after_due", type_=moment), bindparam("after_id", type_=BigInteger))
+            > tuple_(bindparam("after_due", type_=_MOMENT), bindparam("after_id", type_=BigInteger))
         )
     return (
         select(
@@ -351,14 +362,15 @@ def _rows_statement(
 
 
 async def _summary(
-    session: AsyncSession, conditions: dict[str, ColumnElement[bool]], filters: list[ColumnElement[bool]]
+    session: AsyncSession, shape: _FilterShape, params: dict[str, Any]
 ) -> tuple[dict[str, int], list[tuple[str, str]], list[str]]:
     # Each count is its own indexed query (status counts from the (status, due_at) index,
     # the deadline ones as index ranges) rather than one pass over every row with FILTERs.
+    conditions, filters = _bound_conditions(), _filters(shape)
     by_status = dict(
         (
             await session.execute(
-                select(Dossier.status, func.count()).where(*filters).group_by(Dossier.status)
+                select(Dossier.status, func.count()).where(*filters).group_by(Dossier.status), params
             )
         ).all()
     )
@@ -371,7 +383,9 @@ async def _summary(
     }
     for key in ("due_soon", "overdue"):
         counts[key] = int(
-            await session.scalar(select(func.count()).select_from(Dossier).where(conditions[key], *filters))
+            await session.scalar(
+                select(func.count()).select_from(Dossier).where(conditions[key], *filters), params
+            )
             or 0
         )
     # Procedures that have dossiers, read from the catalogue (a probe per procedure on the

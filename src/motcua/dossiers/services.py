@@ -45,6 +45,7 @@ from motcua.dossiers.storage import Storage, StoredObject
 from motcua.dossiers.uploads import UploadRejectedError, ValidatedUpload, validate_upload
 from motcua.identity.models import Citizen
 from motcua.organisation.routing import RouteInputError, commune_choice, dossier_agency_code, route_dossier
+from motcua.signing.models import DocumentKind, SignedDocument
 
 
 def calendar_for(tenant: Tenant) -> WorkCalendar:
@@ -623,8 +624,6 @@ RESULT_RELEASED = frozenset({DossierStatus.PROCESSED, DossierStatus.DELIVERED})
 def released_to_applicant() -> ColumnElement[bool]:
     """A ``DossierFile`` the applicant may see: anything but a result, and a result once it is
     signed or its dossier processed (index probes per result file only)."""
-    from motcua.signing.models import DocumentKind, SignedDocument
-
     # Its own alias of dossiers: callers may join the file's dossier already (the document store).
     released = aliased(Dossier)
     return or_(

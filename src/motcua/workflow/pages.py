@@ -142,13 +142,6 @@ def parse_kind(value: str | None) -> StepKind | None:
         raise BadQueryError(value) from exc
 
 
-def _label(personal_id: str | None, names: dict[str, str]) -> str | None:
-    """A person by name; a masked ID only for someone the portal has no name for."""
-    if personal_id is None:
-        return None
-    return names.get(personal_id) or mask_personal_id(personal_id)
-
-
 # The list and the queue read a few statements that need not agree: no transaction (each
 # statement its own round trip), as the back office's queue.
 @get("/officer/units", include_in_schema=False, opt={NO_TRANSACTION: True})
@@ -217,7 +210,9 @@ async def queue(
         limit=QUEUE_PAGE,
     )
     # The names come with the rows (unit_queue), in the same statement.
-    rows: list[tuple[QueueRow, str | None]] = [(r, _label(r.assignee, r.assignee_names)) for r in result.rows]
+    rows: list[tuple[QueueRow, str | None]] = [
+        (r, (r.assignee_name or mask_personal_id(r.assignee)) if r.assignee else None) for r in result.rows
+    ]
     return page(
         request,
         "workflow/unit_queue.html",

@@ -35,13 +35,8 @@ class QueueRow:
     assignee: str | None
     step_due_at: datetime
     legal_due_at: datetime
-    # The assignee's name as ``names_in_unit`` gives it, read with the row; empty: none known.
+    # The assignee's name as ``names_in_unit`` gives it, read with the row; None: none known.
     assignee_name: str | None = None
-
-    @property
-    def assignee_names(self) -> dict[str, str]:
-        """The row's one name as the pages' name lookups take them."""
-        return {self.assignee: self.assignee_name} if self.assignee and self.assignee_name else {}
 
     def late_for_step(self, now: datetime) -> bool:
         return self.step_due_at < now
