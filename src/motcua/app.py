@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -171,6 +172,12 @@ def create_app(settings: Settings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Cut the PDF fonts (slips, receipts) before the first citizen asks for one (~0.5 s).
         await anyio.to_thread.run_sync(prepare_slip_fonts)
+        # What start-up built (routes, the ORM's mappers, settings, fonts) lives as long as the
+        # process: moved out of the collector's reach, so that the full collections a busy
+        # worker runs every few hundred requests do not walk it again each time (they showed
+        # as the slowest 1 % of requests).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -46,6 +46,7 @@ from motcua.dossiers.intake import (
 )
 from motcua.dossiers.models import Channel, Dossier, DossierHistory, DossierStatus
 from motcua.dossiers.services import upload_max_mb
+from motcua.dossiers.slip import filed_slip, issue_signed_slip
 from motcua.dossiers.storage import Storage
 from motcua.dossiers.uploads import UploadRejectedError, ValidatedUpload, validate_upload
 from motcua.integrations import openapi, tokens
@@ -61,6 +62,7 @@ from motcua.integrations.auth import (
 )
 from motcua.integrations.models import ApiClientRow
 from motcua.integrations.oauth import LitestarOAuth2Request, TokenServer, named_client_id
+from motcua.signing.services import Signing, tenant_origin, verification_url
 
 HttpRequest = Request[Any, Any, Any]
 
@@ -414,6 +416,8 @@ async def intake(
     db: NamedDependency[Database],
     db_session: NamedDependency[AsyncSession],
     storage: NamedDependency[Storage],
+    settings: NamedDependency[Settings],
+    signing: NamedDependency[Signing],
 ) -> Response[Any]:
     client = await authenticate(request, db_session)
     try:
@@ -465,6 +469,21 @@ async def intake(
             for doc in documents:
                 await storage.delete(tenant.schema, doc.stored.key)
             _same_dossier(result.dossier, spec)
+        else:
+            # The slip is issued now, as online and at the desk: signed and filed with the dossier
+            # (queued if the signer fails; the dossier stands either way). Its QR code names the
+            # tenant's public site, as the job that signs it later does: the caller's host is a
+            # system's view of the portal (it may be another of the tenant's domains), not the
+            # citizen's. A repeat never gets here, and a filed slip is never signed twice.
+            await issue_signed_slip(
+                db_session,
+                tenant,
+                result.dossier,
+                signing=signing,
+                origin=await tenant_origin(db_session, settings, tenant),
+                applicant_phone=spec.applicant.phone,
+                applicant_address=spec.applicant.address,
+            )
         status = 201 if result.created else 200
         await db_session.execute(called(client, request, status, dossier=result.dossier.code))
         return Response(
@@ -495,6 +514,7 @@ async def read_dossier(
     tenant: NamedDependency[Tenant],
     db: NamedDependency[Database],
     db_session: NamedDependency[AsyncSession],
+    settings: NamedDependency[Settings],
     code: FromPath[str],
 ) -> Response[Any]:
     client = await authenticate(request, db_session)
@@ -506,15 +526,26 @@ async def read_dossier(
         history = await db_session.scalars(
             select(DossierHistory).where(DossierHistory.dossier_id == dossier.id).order_by(DossierHistory.id)
         )
+        slip = await filed_slip(db_session, dossier.id)
+        slip_url = (
+            verification_url(await tenant_origin(db_session, settings, tenant), slip.id) if slip else None
+        )
         await db_session.execute(called(client, request, 200, dossier=dossier.code))
-        return Response(dossier_state(request, dossier, list(history)))
+        return Response(dossier_state(request, dossier, list(history), slip_verification_url=slip_url))
     except ProblemError as exc:
         await audit_refused(db, tenant, client, request, exc.status)
         raise
 
 
-def dossier_state(request: HttpRequest, dossier: Dossier, history: list[DossierHistory]) -> dict[str, Any]:
-    """State and dates only: who acted on it (officers' names, IDs) is never shown."""
+def dossier_state(
+    request: HttpRequest,
+    dossier: Dossier,
+    history: list[DossierHistory],
+    *,
+    slip_verification_url: str | None = None,
+) -> dict[str, Any]:
+    """State and dates only: who acted on it (officers' names, IDs) is never shown. The signed
+    slip's verification page is the address its QR code holds (None until the slip is signed)."""
     channel = Channel(dossier.channel)
     return {
         **receipt(request, dossier),
@@ -526,6 +557,7 @@ def dossier_state(request: HttpRequest, dossier: Dossier, history: list[DossierH
         "source_system": dossier.source_system,
         "external_id": dossier.external_id,
         "finished_at": _vietnam(dossier.finished_at) if dossier.finished_at else None,
+        "slip_verification_url": slip_verification_url,
         "history": [
             {"at": _vietnam(h.at), "status": h.to_status, "status_label": DossierStatus(h.to_status).label}
             for h in history

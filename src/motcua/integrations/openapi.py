@@ -173,6 +173,13 @@ SCHEMAS: dict[str, Schema] = {
                     "source_system": Schema(type=[S.STRING, S.NULL]),
                     "external_id": Schema(type=[S.STRING, S.NULL]),
                     "finished_at": Schema(type=[S.STRING, S.NULL], format="date-time"),  # type: ignore[arg-type]
+                    "slip_verification_url": Schema(
+                        type=[S.STRING, S.NULL],
+                        description=(
+                            "The public verification page of the signed appointment slip (the address"
+                            " its QR code holds); null until the slip is signed."
+                        ),
+                    ),
                     "history": Schema(type=S.ARRAY, items=_ref("HistoryEntry")),
                 },
             ),
@@ -384,7 +391,9 @@ INTAKE_DESCRIPTION = (
     "JSON, or as multipart/form-data with a part `dossier` (JSON) and one part "
     "`document:<document code>` per file (each checked by its content, within the portal's size "
     "limit). The answers are checked against the procedure's current form. Posting the same "
-    "`external_id` again (also in parallel) answers 200 with the dossier already created."
+    "`external_id` again (also in parallel) answers 200 with the dossier already created. The "
+    "signed appointment slip is issued with the new dossier (signed later if the signer is "
+    "unavailable); the read gives its verification page."
 )
 INTAKE_OPERATION = documented(
     request_body=RequestBody(

@@ -84,21 +84,30 @@ def _now() -> datetime:
     return datetime.now(VIETNAM)
 
 
+@dataclass(frozen=True, slots=True)
+class UnitShown:
+    """What a unit's pages show of the unit itself."""
+
+    id: int
+    name: str
+
+
 async def _unit_for(
     session: AsyncSession, user: UserSession, unit_id: int
-) -> tuple[Unit, frozenset[UnitRole]] | None:
+) -> tuple[UnitShown, frozenset[UnitRole]] | None:
     """The unit and the person's roles there; None where they hold none (or it does not exist)."""
-    # One statement: the unit with each role the person holds there (none: not theirs).
+    # One statement: the unit with each role the person holds there (none: not theirs); the
+    # two columns shown, not the whole row as an ORM object (this runs on every queue view).
     held = (
         await session.execute(
-            select(Unit, UnitStaff.role)
+            select(Unit.id, Unit.name, UnitStaff.role)
             .join(UnitStaff, UnitStaff.unit_id == Unit.id)
             .where(Unit.id == unit_id, UnitStaff.personal_id == user.personal_id)
         )
     ).all()
     if not held:
         return None
-    return held[0][0], frozenset(UnitRole(role) for _, role in held)
+    return UnitShown(held[0][0], held[0][1]), frozenset(UnitRole(role) for _, _, role in held)
 
 
 def _refused(request: HttpRequest, message: str) -> Response[str]:

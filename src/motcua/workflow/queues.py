@@ -12,8 +12,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import BigInteger, DateTime, Integer, Select, String, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.dossiers.models import Dossier
@@ -38,12 +40,6 @@ class QueueRow:
     # The assignee's name as ``names_in_unit`` gives it, read with the row; None: none known.
     assignee_name: str | None = None
 
-    def late_for_step(self, now: datetime) -> bool:
-        return self.step_due_at < now
-
-    def late(self, now: datetime) -> bool:
-        return self.legal_due_at < now
-
 
 @dataclass(frozen=True, slots=True)
 class QueuePage:
@@ -65,6 +61,31 @@ async def unit_queue(
     to), soonest step deadline first; ``assignee`` narrows it to one person's."""
     if not unit_ids:
         return QueuePage([], None)
+    statement = _queue_statement(assignee=assignee is not None, kinds=bool(kinds), after=after is not None)
+    params = {
+        "unit_ids": list(unit_ids),
+        "assignee": assignee,
+        "kinds": [k.value for k in kinds],
+        "after_due": after[0] if after else None,
+        "after_id": after[1] if after else None,
+        "limit": limit + 1,
+    }
+    rows = [
+        QueueRow(sid, code, name, applicant, StepKind(kind), unit, person, step_due, legal_due, person_name)
+        for sid, code, name, applicant, kind, unit, person, step_due, legal_due, person_name in (
+            await session.execute(statement, params)
+        )
+    ]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return QueuePage(rows, (rows[-1].step_due_at, rows[-1].step_id) if more else None)
+
+
+@lru_cache(maxsize=16)
+def _queue_statement(*, assignee: bool, kinds: bool, after: bool) -> Select[*tuple[Any, ...]]:
+    """The queue's statement for one shape of filter, built once with every value bound: a page
+    view neither rebuilds it nor computes its cache key again (SQLAlchemy memoises the key on
+    the statement object)."""
     query = (
         select(
             DossierStep.id,
@@ -91,28 +112,26 @@ async def unit_queue(
             ),
         )
         .join(Dossier, Dossier.id == DossierStep.dossier_id)
-        .where(DossierStep.finished_at.is_(None), DossierStep.unit_id.in_(list(unit_ids)))
+        .where(
+            DossierStep.finished_at.is_(None),
+            DossierStep.unit_id.in_(bindparam("unit_ids", expanding=True)),
+        )
         .order_by(DossierStep.due_at, DossierStep.id)
-        .limit(limit + 1)
+        .limit(bindparam("limit", type_=Integer))
     )
-    if assignee is not None:
-        query = query.where(DossierStep.assignee == assignee)
+    if assignee:
+        query = query.where(DossierStep.assignee == bindparam("assignee", type_=String))
     if kinds:
-        query = query.where(DossierStep.kind.in_([k.value for k in kinds]))
-    if after is not None:
-        due, step_id = after
+        query = query.where(DossierStep.kind.in_(bindparam("kinds", expanding=True)))
+    if after:
+        due, step_id = bindparam("after_due", type_=_MOMENT), bindparam("after_id", type_=BigInteger)
         query = query.where(
             or_(DossierStep.due_at > due, and_(DossierStep.due_at == due, DossierStep.id > step_id))
         )
-    rows = [
-        QueueRow(sid, code, name, applicant, StepKind(kind), unit, person, step_due, legal_due, person_name)
-        for sid, code, name, applicant, kind, unit, person, step_due, legal_due, person_name in (
-            await session.execute(query)
-        )
-    ]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return QueuePage(rows, (rows[-1].step_due_at, rows[-1].step_id) if more else None)
+    return query
+
+
+_MOMENT = DateTime(timezone=True)
 
 
 @dataclass
