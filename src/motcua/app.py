@@ -23,7 +23,7 @@ from motcua.backoffice.services import officer_sees_dossier
 from motcua.catalog.manage_pages import manage_router as catalog_manage_router
 from motcua.catalog.routes import router as catalog_router
 from motcua.catalog.services import CatalogCache
-from motcua.core import invalidation, metrics, tracing
+from motcua.core import invalidation, metrics, startgate, tracing
 from motcua.core.broker import setup_broker
 from motcua.core.db import Database
 from motcua.core.dependencies import (
@@ -172,6 +172,7 @@ def create_app(settings: Settings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # Cut the PDF fonts (slips, receipts) before the first citizen asks for one (~0.5 s).
         await anyio.to_thread.run_sync(prepare_slip_fonts)
+        await startgate.wait()  # under `motcua run`: no request before its migrations and seeding end
         # What start-up built (routes, the ORM's mappers, settings, fonts) lives as long as the
         # process: moved out of the collector's reach, so that the full collections a busy
         # worker runs every few hundred requests do not walk it again each time (they showed

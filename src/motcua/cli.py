@@ -19,7 +19,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from motcua.core import startgate
 from motcua.core.settings import Settings, SettingsError, load_settings
+from motcua.core.startgate import StartGate
 
 if TYPE_CHECKING:  # the commands import what they need when they run: `motcua --help` stays quick
     from sqlalchemy import Engine
@@ -231,6 +233,7 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> int:
 
     with services(settings) as live:
         configure_logging(live)
+        startgate.wait_blocking()  # under `motcua run`: until its migrations and seeding are done
         return serve(live)
 
 
@@ -336,18 +339,6 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     port = args.port or settings.port
     settings = replace(settings, port=port)
     with services(settings) as live, _dev_mail_catcher(live) as smtp_url, ExitStack() as stack:
-        report = migrate_all(live)
-        for schema, reason in report.failed.items():
-            print(f"motcua: warning: migration of {schema} failed: {reason}", file=sys.stderr)
-        setup_broker(live)
-        # Demo tenants are for trying the product: never seeded into a production platform.
-        if not args.no_seed and not live.is_production:
-            seeded = seed_demo_tenants(live)
-            if seeded:
-                print(f"demo tenants ready: {', '.join(seeded)}")
-            if live.dev_services:
-                _seed_demo_platform_admin(live)
-                _enrol_national_portal(live, port)
         env = _child_env(live)
         if live.dev_services and not live.stripe_secret_key:
             # Payments work offline: the local Stripe stand-in with its test checkout page.
@@ -382,6 +373,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             "--timeout-graceful-shutdown",
             "5",
         ]
+        # The processes start now and import the application while the schemas are migrated
+        # and the demo tenants seeded; each waits at the gate until that is done (core.startgate).
+        gate = StartGate(live.data_dir)
+        env.update(gate.env())
         children = [
             _Child("worker", _worker_argv(1, 2), env, restart=True),
             _Child("scheduler", _SCHEDULER_ARGV, env, restart=True),
@@ -389,6 +384,23 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         ]
         for child in children:
             child.start()
+        try:
+            report = migrate_all(live)
+            for schema, reason in report.failed.items():
+                print(f"motcua: warning: migration of {schema} failed: {reason}", file=sys.stderr)
+            setup_broker(live)
+            # Demo tenants are for trying the product: never seeded into a production platform.
+            if not args.no_seed and not live.is_production:
+                seeded = seed_demo_tenants(live)
+                if seeded:
+                    print(f"demo tenants ready: {', '.join(seeded)}")
+                if live.dev_services:
+                    _seed_demo_platform_admin(live)
+                    _enrol_national_portal(live, port)
+        except BaseException:
+            _stop_children(children)
+            raise
+        gate.open()
         if live.is_production:
             print(f"motcua is up on port {port} (console on admin.{live.platform_domain}).", flush=True)
         else:
@@ -472,6 +484,11 @@ def _supervise(children: list[_Child]) -> int:
                 print(f"motcua: error: the {child.name} process ended ({how})", file=sys.stderr)
                 stopping, code = True, 1
         time.sleep(0.2)
+    _stop_children(children)
+    return code
+
+
+def _stop_children(children: list[_Child]) -> None:
     running = [c.proc for c in children if c.proc is not None and c.proc.poll() is None]
     for proc in running:
         proc.send_signal(signal.SIGTERM)
@@ -482,7 +499,6 @@ def _supervise(children: list[_Child]) -> int:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    return code
 
 
 def cmd_admins_add(settings: Settings, args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import importlib
 import dramatiq
 from dramatiq.middleware import Middleware
 
-from motcua.core import invalidation, metrics, tracing
+from motcua.core import invalidation, metrics, startgate, tracing
 from motcua.core.broker import ACTOR_MODULES, TenantJobs, setup_broker
 from motcua.core.logging import configure_logging
 from motcua.core.settings import load_settings
@@ -50,3 +50,5 @@ if settings.worker_metrics_port:
     broker.add_middleware(metrics.WorkerExposition())
 for module in ACTOR_MODULES:
     importlib.import_module(module)
+# Under `motcua run`, the worker starts while the schemas are migrated: no job before that ends.
+startgate.wait_blocking()

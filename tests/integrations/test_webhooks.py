@@ -440,6 +440,9 @@ async def test_a_system_manages_its_own_subscriptions_through_the_api(
     assert (await http.delete(f"/api/v1/webhooks/{body['id']}", headers=auth)).status_code == 204
     assert (await http.delete(f"/api/v1/webhooks/{body['id']}", headers=auth)).status_code == 204
     _problem(await http.delete("/api/v1/webhooks/not-a-number", headers=auth), 404)
+    # Digits of other kinds ("²", Arabic-Indic "٣") are not an id either: a 404, never a 500.
+    _problem(await http.delete("/api/v1/webhooks/%C2%B2", headers=auth), 404)
+    _problem(await http.delete("/api/v1/webhooks/%D9%A3", headers=auth), 404)
     _problem(await http.delete("/api/v1/webhooks/99999999", headers=auth), 404)
     (own,) = (await http.get("/api/v1/webhooks", headers=auth)).json()["webhooks"]
     assert own["active"] is False and own["disabled_at"]

@@ -22,6 +22,7 @@ from motcua.admin.audit_words import TENANT_KIND_WORDS as KIND_LABELS
 from motcua.admin.console_pages import SERVED
 from motcua.core.audit import Actor
 from motcua.core.db import Database
+from motcua.core.digits import only_digits
 from motcua.core.pages import FormData, HttpRequest, client_address, language, not_found_page, page
 from motcua.core.tenant import Tenant
 from motcua.core.theming import translations
@@ -264,7 +265,7 @@ PAGE_ROWS = 100
 def _page_number(request: HttpRequest, pages: int) -> int:
     """The page asked for (``trang``), within 1..pages; anything else is the first page."""
     raw = str(request.query_params.get("trang") or "1")
-    if not raw.isdigit() or len(raw) > 6:
+    if not only_digits(raw) or len(raw) > 6:
         return 1
     return min(max(1, int(raw)), pages)
 

@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from motcua.core.audit import Actor, platform_entry
 from motcua.core.db import Database
+from motcua.core.digits import only_digits
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.identity.models import IdentitySetting
@@ -323,7 +324,7 @@ async def set_payment_account(
             "Mã tài khoản Stripe phải có dạng acct_… (chữ và số), ví dụ acct_1Nv0FGQ9RKHgCVdK."
         )
     fee_text = platform_fee_vnd.strip().replace(".", "").replace(",", "").replace(" ", "") or "0"
-    if not fee_text.isdigit() or len(fee_text) > 9 or int(fee_text) > MAX_PLATFORM_FEE_VND:
+    if not only_digits(fee_text) or len(fee_text) > 9 or int(fee_text) > MAX_PLATFORM_FEE_VND:
         errors["platform_fee_vnd"] = "Phí nền tảng là số đồng, từ 0 đến 1.000.000."
     if enabled and not account and "stripe_account" not in errors:
         errors["stripe_account"] = "Cần mã tài khoản Stripe để bật thanh toán trực tuyến."

@@ -18,6 +18,7 @@ from motcua.backoffice.steps import open_on_accept
 from motcua.catalog.models import Procedure
 from motcua.core.actions import after_commit, emit
 from motcua.core.audit import Actor
+from motcua.core.digits import only_digits
 from motcua.core.events import DeadlineEvent
 from motcua.core.messages import Message, Money
 from motcua.core.tenant import Tenant
@@ -185,7 +186,7 @@ def parse_queue_cursor(raw: str | None) -> tuple[datetime, int] | None:
     if not raw or len(raw) > 40:
         return None
     micros, _, ident = raw.partition(".")
-    if not (micros.isdigit() and ident.isdigit()):
+    if not (only_digits(micros) and only_digits(ident)):
         return None
     try:
         return datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC), int(ident)
@@ -529,7 +530,7 @@ async def officer_of_choice(
 ) -> OfficerChoice | None:
     """The officer a picker's value names, or None when it is not among ``officers_of`` now (a
     tampered form, a role taken away, a dossier moved to another unit since the page was shown)."""
-    if not choice.isdigit() or len(choice) > 18:
+    if not only_digits(choice) or len(choice) > 18:
         return None
     return next((c for c in await officers_of(session, unit_id=unit_id) if c.grant_id == int(choice)), None)
 

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.audit import Actor
+from motcua.core.digits import only_digits
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.lifecycle import DossierError
@@ -234,13 +235,13 @@ async def _next_assignee(session: AsyncSession, dossier: Dossier, current: Dossi
 def _expected(data: dict[str, Any]) -> int:
     text = str(data.get("step", ""))
     # A form without its step is stale by definition (-1 matches no step).
-    return int(text) if text.isdigit() and len(text) < 19 else -1
+    return int(text) if only_digits(text) and len(text) < 19 else -1
 
 
 def _unit_ids(data: dict[str, Any], name: str) -> list[int]:
     raw = data.get(name, [])
     values = raw if isinstance(raw, list) else [raw]
-    return [int(v) for v in values[:200] if str(v).isdigit() and len(str(v)) < 19]
+    return [int(v) for v in values[:200] if only_digits(str(v)) and len(str(v)) < 19]
 
 
 async def step_action(
@@ -261,7 +262,9 @@ async def step_action(
         if verb == "answer_opinion":
             ident = str(data.get("opinion", ""))
             consultation = (
-                await session.get(Consultation, int(ident)) if ident.isdigit() and len(ident) < 19 else None
+                await session.get(Consultation, int(ident))
+                if only_digits(ident) and len(ident) < 19
+                else None
             )
             if (
                 consultation is None

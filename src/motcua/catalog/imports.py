@@ -19,6 +19,7 @@ from typing import Any
 from motcua.catalog.models import ProcedureLevel
 from motcua.catalog.schemas import CHANNELS, UNITS, ProcedureSpec, ProcedureSpecError
 from motcua.catalog.text import fold
+from motcua.core.digits import only_digits
 
 CSV_MAX_BYTES = 512 * 1024
 CSV_MAX_ROWS = 2000
@@ -70,7 +71,7 @@ class _CellError(ValueError):
 def _number(cell: str) -> int | str:
     # "50.000" and "50 000" are how amounts are written in Vietnamese spreadsheets.
     compact = cell.replace(".", "").replace(" ", "").replace("\u00a0", "")
-    return int(compact) if compact.isdigit() else cell
+    return int(compact) if only_digits(compact) else cell
 
 
 def _items(cell: str) -> list[list[str]]:

@@ -74,6 +74,7 @@ from motcua.catalog.services import get_procedure
 from motcua.catalog.text import fold
 from motcua.core.audit import Actor
 from motcua.core.dependencies import user_of
+from motcua.core.digits import only_digits
 from motcua.core.pages import FormData, HttpRequest, client_address, not_found_page, page
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
@@ -135,7 +136,7 @@ def _text(data: dict[str, Any], key: str, limit: int = 10_000) -> str:
 
 def _number(value: str) -> int | str:
     compact = value.replace(".", "").replace(" ", "")
-    return int(compact) if compact.isdigit() and len(compact) <= 15 else value
+    return int(compact) if only_digits(compact) and len(compact) <= 15 else value
 
 
 def _done(key: str | None) -> str | None:

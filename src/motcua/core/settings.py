@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from motcua.core.digits import only_digits
+
 Environment = Literal["development", "test", "production"]
 
 # The repository root: migrations/, themes/ and tenants/ live beside src/.
@@ -198,7 +200,7 @@ def _rate_limits(env: Mapping[str, str]) -> dict[str, int]:
         if name.strip() not in DEFAULT_RATE_LIMITS:
             known = ", ".join(sorted(DEFAULT_RATE_LIMITS))
             raise SettingsError(f"MOTCUA_RATE_LIMITS: unknown budget {name.strip()!r} (known: {known})")
-        if not raw.strip().isdigit() or not 1 <= int(raw) <= 10_000_000:
+        if not only_digits(raw.strip()) or not 1 <= int(raw) <= 10_000_000:
             raise SettingsError(
                 f"MOTCUA_RATE_LIMITS: {name.strip()} needs a whole number from 1, got {raw!r}"
             )

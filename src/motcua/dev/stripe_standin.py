@@ -36,6 +36,8 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import stripe
 
+from motcua.core.digits import only_digits
+
 log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
@@ -106,7 +108,7 @@ def _nest(pairs: list[tuple[str, str]]) -> JSON:
 
 
 def _indexed(value: Any, param: str) -> list[Any]:
-    if not isinstance(value, dict) or not all(k.isdigit() for k in value):
+    if not isinstance(value, dict) or not all(only_digits(k) for k in value):
         raise StripeError(400, f"Invalid array: {param}", param=param)
     return [value[k] for k in sorted(value, key=int)]
 

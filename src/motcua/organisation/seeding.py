@@ -21,6 +21,7 @@ from sqlalchemy import Connection, select
 from sqlalchemy.dialects.postgresql import insert
 from vietnam_provinces import ProvinceCode, VietNamDivisionType, Ward
 
+from motcua.core.digits import only_digits
 from motcua.organisation.models import Tier, Unit, UnitKind, UnitRole, UnitStaff
 from motcua.organisation.routing import seed_routes_on
 
@@ -99,7 +100,7 @@ def starting_units(kind: str, settings: dict[str, Any]) -> list[UnitSpec]:
     settings name the province (``locality.code``), else only its one-stop desk."""
     agency_code = str(settings.get("agency_code") or "000.00.01.H00")
     locality = settings.get("locality") or {}
-    if kind == "province" and str(locality.get("code", "")).isdigit():
+    if kind == "province" and only_digits(str(locality.get("code", ""))):
         return province_units(int(locality["code"]), agency_code)
     if kind == "ministry":
         return ministry_units(agency_code)
@@ -162,7 +163,7 @@ def seed_staff_on(conn: Connection, staff: list[dict[str, Any]], *, granted_by: 
         unit_name = str(entry.get("unit", "")).strip()
         personal_id = str(entry.get("personal_id", "")).strip()
         role = str(entry.get("role", ""))
-        if not (personal_id.isdigit() and len(personal_id) == 12):
+        if not (only_digits(personal_id) and len(personal_id) == 12):
             raise ValueError(f"locality.staff[{i}].personal_id must be 12 digits")
         if role not in {r.value for r in UnitRole}:
             raise ValueError(

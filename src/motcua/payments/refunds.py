@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.audit import Actor
 from motcua.core.db import Database, locked
+from motcua.core.digits import only_digits
 from motcua.core.messages import Message, Money
 from motcua.core.tenant import Tenant
 from motcua.dossiers.lifecycle import STALE, DossierError, record_event
@@ -42,7 +43,7 @@ def parse_refund_amount(raw: str | None) -> int | None:
 
 def parse_expected_remaining(raw: str | None) -> int | None:
     text = (raw or "").strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if only_digits(text) else None
 
 
 async def _open_refunds_vnd(session: AsyncSession, payment_id: int) -> int:

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from motcua.core.digits import only_digits
 from motcua.core.messages import Message
 from motcua.core.tenant import Tenant
 from motcua.identity.models import N_
@@ -32,7 +33,7 @@ def parse_amount_vnd(raw: str | None, *, what: str) -> int | None:
     text = (raw or "").strip().replace(".", "").replace(",", "").replace(" ", "").removesuffix("₫")
     if not text:
         return None
-    if not text.isdigit():
+    if not only_digits(text):
         raise DossierError(Message("%(what)s phải là số đồng, ví dụ 20.000.", what=Message(what)))
     amount = int(text)
     if not 0 < amount <= MAX_AMOUNT_VND:

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.catalog.models import Procedure
 from motcua.core.audit import Actor
 from motcua.core.dependencies import READ_ONLY
+from motcua.core.digits import only_digits
 from motcua.core.pages import FormData, HttpRequest, client_address, language, page
 from motcua.core.tenant import Tenant
 from motcua.core.theming import translations
@@ -184,7 +185,7 @@ UNKNOWN_UNIT = _("Không có đơn vị này trong danh sách đơn vị của c
 def _unit_param(value: str | None) -> int | None:
     if not value:
         return None
-    if not value.isdigit() or len(value) > 18:
+    if not only_digits(value) or len(value) > 18:
         raise BadRequestError(UNKNOWN_UNIT)
     return int(value)
 
@@ -193,7 +194,7 @@ def _scope(query: Mapping[str, str]) -> Scope:
     procedure, channel, field = query.get("thu-tuc"), query.get("kenh"), query.get("linh-vuc")
     scope = Scope(unit_id=_unit_param(query.get("don-vi")))
     if procedure:
-        if not procedure.isdigit() or len(procedure) > 18:
+        if not only_digits(procedure) or len(procedure) > 18:
             raise BadRequestError(_("Mã thủ tục không hợp lệ."))
         scope = Scope(int(procedure), unit_id=scope.unit_id)
     if channel:
@@ -612,7 +613,7 @@ def _list_request(query: Mapping[str, str], now: datetime) -> tuple[Period, Figu
 def _page_number(value: str | None) -> int:
     if not value:
         return 1
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+    if not only_digits(value) or not 1 <= int(value) <= MAX_PAGE:
         raise BadRequestError(_("Số trang không hợp lệ."))
     return int(value)
 

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.dependencies import NO_TRANSACTION, READ_ONLY
+from motcua.core.digits import only_digits
 from motcua.core.pages import HttpRequest, page
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
@@ -131,7 +132,7 @@ def parse_after(due: str | None, step_id: str | None) -> tuple[datetime, int] | 
     step id; both or neither."""
     if not due and not step_id:
         return None
-    if not due or not step_id or not step_id.isdigit() or len(step_id) > 18 or len(due) > 40:
+    if not due or not step_id or not only_digits(step_id) or len(step_id) > 18 or len(due) > 40:
         raise BadQueryError(step_id)
     try:
         at = datetime.fromisoformat(due)

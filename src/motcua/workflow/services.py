@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure
 from motcua.core.audit import Actor, tenant_entry
+from motcua.core.digits import only_digits
 from motcua.core.messages import Message
 from motcua.dossiers.deadlines import WorkCalendar
 from motcua.dossiers.lifecycle import record_event
@@ -112,7 +113,7 @@ def check_steps(steps: Sequence[tuple[str, str | int]]) -> list[PlannedStep]:
             errors[f"steps-{i}-kind"] = BAD_STEP
             continue
         text = str(share).strip().rstrip("%").strip()
-        if not text.isdigit() or not 0 <= int(text) <= 100:
+        if not only_digits(text) or not 0 <= int(text) <= 100:
             errors[f"steps-{i}-share"] = BAD_SHARE
             continue
         planned.append(PlannedStep(StepKind(kind), int(text)))
@@ -473,7 +474,7 @@ async def ask_opinions(
     if not question:
         errors["question"] = OPINION_QUESTION
     text = str(hours).strip()
-    if not text.isdigit() or not 1 <= int(text) <= 400:
+    if not only_digits(text) or not 1 <= int(text) <= 400:
         errors["hours"] = OPINION_HOURS
     if errors:
         raise WorkflowError(errors)
