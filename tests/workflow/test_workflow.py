@@ -20,7 +20,7 @@ from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, WorkCalendar
 from motcua.dossiers.intake import Applicant, Received, receive_dossier
 from motcua.dossiers.models import Channel, Dossier
-from motcua.organisation.models import Unit, UnitStaff
+from motcua.organisation.models import Unit, UnitRole, UnitStaff
 from motcua.workflow.models import Consultation, DossierStep, StepKind
 from motcua.workflow.queues import unit_queue, workload
 from motcua.workflow.risk import late_risks
@@ -633,18 +633,25 @@ async def test_a_units_queue_pages_by_keyset_and_the_leader_sees_its_workload(
         seen: list[str] = []
         after = None
         while True:
-            page = await unit_queue(session, [unit_id], after=after, limit=3)
+            queue = await unit_queue(session, unit_id, personal_id="001080000002", after=after, limit=3)
+            assert queue is not None and queue.unit.id == unit_id
+            assert queue.roles == {UnitRole.SPECIALIST}
+            page = queue.page
             seen += [row.code for row in page.rows]
             if page.after is None:
                 break
             after = page.after
         assert seen == codes  # soonest step deadline first, each once, across three pages
-        mine = await unit_queue(session, [unit_id], assignee="001080000002")
-        assert [r.code for r in mine.rows] == codes[1::2]
-        assert all(r.step is StepKind.DEPARTMENT for r in mine.rows)
-        # Another unit's officer asking for this unit gets nothing unless it is among their units.
-        assert (await unit_queue(session, [])).rows == []
-        assert codes[0] not in [r.code for r in (await unit_queue(session, [department])).rows]
+        mine = await unit_queue(session, unit_id, personal_id="001080000002", assignee="001080000002")
+        assert mine is not None
+        assert [r.code for r in mine.page.rows] == codes[1::2]
+        assert all(r.step is StepKind.DEPARTMENT for r in mine.page.rows)
+        # Someone without a role in the unit gets nothing, nor does this unit's specialist ask
+        # for another unit (the desk, which received these dossiers, or a department).
+        assert await unit_queue(session, unit_id, personal_id="001080000099") is None
+        assert await unit_queue(session, desk, personal_id="001080000002") is None
+        assert await unit_queue(session, department, personal_id="001080000002") is None
+        assert await unit_queue(session, 10**12, personal_id="001080000002") is None
 
         # Ten working days from Monday 7 December: legally due Monday 21st; the department's
         # share (10 %, one working day) ran out long before Wednesday 16th.

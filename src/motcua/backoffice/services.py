@@ -18,6 +18,7 @@ from motcua.backoffice.steps import open_on_accept
 from motcua.catalog.models import Procedure
 from motcua.core.actions import after_commit, emit
 from motcua.core.audit import Actor
+from motcua.core.db import inline_limit
 from motcua.core.digits import only_digits
 from motcua.core.events import DeadlineEvent
 from motcua.core.messages import Message, Money
@@ -358,7 +359,7 @@ def _rows_statement(queue: str, shape: _FilterShape, *, cursor: bool) -> Select[
         )
         .where(*filters)
         .order_by(Dossier.due_at, Dossier.id)
-        .limit(PAGE_SIZE + 1)
+        .limit(inline_limit(PAGE_SIZE + 1))
     )
 
 

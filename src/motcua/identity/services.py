@@ -18,7 +18,7 @@ from sqlalchemy.orm import QueryableAttribute, aliased
 
 from motcua.core.actions import after_commit, emit, emit_sync
 from motcua.core.audit import Actor, ActorKind, platform_entry, tenant_entry
-from motcua.core.db import Database, search_path_sql
+from motcua.core.db import Database, inline_limit, search_path_sql
 from motcua.core.events import RolesChanged
 from motcua.core.outbox import OutboxRow, relay_sync
 from motcua.core.security import SecretBox, sign
@@ -428,7 +428,7 @@ def staff_name_of(personal_id: ColumnElement[Any] | QueryableAttribute[Any]) -> 
         select(Citizen.full_name)
         .where(Citizen.personal_id == personal_id, Citizen.full_name != "")
         .order_by(Citizen.last_login_at.desc().nulls_last())
-        .limit(1)
+        .limit(inline_limit(1))
         .scalar_subquery()
     )
     from_console = (

@@ -33,7 +33,7 @@ from motcua.identity.sessions import UserSession
 from motcua.organisation.models import Unit, UnitRole, UnitStaff
 from motcua.organisation.services import roles_of
 from motcua.workflow.models import DossierStep, StepKind
-from motcua.workflow.queues import PAGE, QueueRow, unit_queue, workload
+from motcua.workflow.queues import PAGE, QueueRow, UnitShown, unit_queue, workload
 from motcua.workflow.risk import HIGH_RISK, late_risks
 
 # Rows per queue page (a module constant so that the tests can page through a few dossiers).
@@ -83,14 +83,6 @@ class RiskRow:
 
 def _now() -> datetime:
     return datetime.now(VIETNAM)
-
-
-@dataclass(frozen=True, slots=True)
-class UnitShown:
-    """What a unit's pages show of the unit itself."""
-
-    id: int
-    name: str
 
 
 async def _unit_for(
@@ -201,24 +193,25 @@ async def queue(
     after_due: Annotated[str | None, Parameter(query="sau_han")] = None,
     after_id: Annotated[str | None, Parameter(query="sau_buoc")] = None,
 ) -> Response[str]:
-    found = await _unit_for(db_session, user, unit_id)
-    if found is None:
-        return _refused(request, NOT_YOUR_UNIT)
-    unit, roles = found
     try:
         after = parse_after(after_due, after_id)
         step_kind = parse_kind(kind)
     except BadQueryError:
         return _bad_query(request)
     only_mine = mine == "1"
-    result = await unit_queue(
+    # The unit, the person's roles there and the page of steps in one statement.
+    found = await unit_queue(
         db_session,
-        [unit.id],
+        unit_id,
+        personal_id=user.personal_id,
         assignee=user.personal_id if only_mine else None,
         kinds=[step_kind] if step_kind else (),
         after=after,
         limit=QUEUE_PAGE,
     )
+    if found is None:
+        return _refused(request, NOT_YOUR_UNIT)
+    result = found.page
     # The names come with the rows (unit_queue), in the same statement.
     rows: list[tuple[QueueRow, str | None]] = [
         (r, (r.assignee_name or mask_personal_id(r.assignee)) if r.assignee else None) for r in result.rows
@@ -226,8 +219,8 @@ async def queue(
     return page(
         request,
         "workflow/unit_queue.html",
-        unit=unit,
-        oversees=bool(OVERSEERS & roles),
+        unit=found.unit,
+        oversees=bool(OVERSEERS & found.roles),
         rows=rows,
         now=_now(),
         mine=only_mine,

@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, Select, String, and_, bindparam, func, or_, select
+from sqlalchemy import BigInteger, DateTime, Integer, Select, String, and_, bindparam, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.core.db import inline_limit
 from motcua.dossiers.models import Dossier
 from motcua.identity.services import staff_name_of, staff_names
-from motcua.organisation.models import UnitStaff
+from motcua.organisation.models import Unit, UnitRole, UnitStaff
 from motcua.workflow.models import DossierStep, StepKind
 
 PAGE = 50
@@ -48,55 +49,89 @@ class QueuePage:
     after: tuple[datetime, int] | None
 
 
+@dataclass(frozen=True, slots=True)
+class UnitShown:
+    """What a unit's pages show of the unit itself."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnitQueue:
+    unit: UnitShown
+    roles: frozenset[UnitRole]  # the reader's roles in the unit (never empty)
+    page: QueuePage
+
+
 async def unit_queue(
     session: AsyncSession,
-    unit_ids: Sequence[int],
+    unit_id: int,
     *,
+    personal_id: str,
     assignee: str | None = None,
     kinds: Sequence[StepKind] = (),
     after: tuple[datetime, int] | None = None,
     limit: int = PAGE,
-) -> QueuePage:
-    """The open steps of ``unit_ids`` (only those: callers pass the units the officer belongs
-    to), soonest step deadline first; ``assignee`` narrows it to one person's."""
-    if not unit_ids:
-        return QueuePage([], None)
+) -> UnitQueue | None:
+    """The open steps of the unit, soonest step deadline first, for a person who holds a role
+    there (None for anyone else, or a unit that does not exist); ``assignee`` narrows it to one
+    person's. One statement: the unit and the reader's roles, each row joined to them."""
     statement = _queue_statement(assignee=assignee is not None, kinds=bool(kinds), after=after is not None)
     params = {
-        "unit_ids": list(unit_ids),
+        "unit_id": unit_id,
+        "reader": personal_id,
         "assignee": assignee,
         "kinds": [k.value for k in kinds],
         "after_due": after[0] if after else None,
         "after_id": after[1] if after else None,
         "limit": limit + 1,
     }
+    found = (await session.execute(statement, params)).all()
+    if not found:
+        return None
     rows = [
         QueueRow(sid, code, name, applicant, StepKind(kind), unit, person, step_due, legal_due, person_name)
-        for sid, code, name, applicant, kind, unit, person, step_due, legal_due, person_name in (
-            await session.execute(statement, params)
-        )
+        for *_, sid, code, name, applicant, kind, unit, person, step_due, legal_due, person_name in found
+        if sid is not None  # the unit's own row when it has nothing open
     ]
     more = len(rows) > limit
     rows = rows[:limit]
-    return QueuePage(rows, (rows[-1].step_due_at, rows[-1].step_id) if more else None)
+    first = found[0]
+    return UnitQueue(
+        UnitShown(first[0], first[1]),
+        frozenset(UnitRole(role) for role in first[2]),
+        QueuePage(rows, (rows[-1].step_due_at, rows[-1].step_id) if more else None),
+    )
 
 
 @lru_cache(maxsize=16)
 def _queue_statement(*, assignee: bool, kinds: bool, after: bool) -> Select[*tuple[Any, ...]]:
     """The queue's statement for one shape of filter, built once with every value bound: a page
     view neither rebuilds it nor computes its cache key again (SQLAlchemy memoises the key on
-    the statement object)."""
-    query = (
+    the statement object). The unit with the reader's roles there (no row: not theirs), then
+    its first open steps beside it (LEFT JOIN LATERAL: the unit's row still comes with none)."""
+    reader = (
+        select(Unit.id, Unit.name, func.array_agg(UnitStaff.role).label("roles"))
+        .join(UnitStaff, UnitStaff.unit_id == Unit.id)
+        .where(
+            Unit.id == bindparam("unit_id", type_=BigInteger),
+            UnitStaff.personal_id == bindparam("reader", type_=String),
+        )
+        .group_by(Unit.id, Unit.name)
+        .subquery("reader")
+    )
+    steps = (
         select(
-            DossierStep.id,
+            DossierStep.id.label("step_id"),
             Dossier.code,
             Dossier.procedure_name,
             Dossier.applicant_name,
             DossierStep.kind,
             DossierStep.unit_id,
             DossierStep.assignee,
-            DossierStep.due_at,
-            Dossier.due_at,
+            DossierStep.due_at.label("step_due_at"),
+            Dossier.due_at.label("legal_due_at"),
             # names_in_unit in the statement: the e-ID's name, else the one the unit's
             # administrator typed (no second and third round trip for a page's few people).
             func.coalesce(
@@ -107,28 +142,32 @@ def _queue_statement(*, assignee: bool, kinds: bool, after: bool) -> Select[*tup
                     UnitStaff.personal_id == DossierStep.assignee,
                     UnitStaff.full_name != "",
                 )
-                .limit(1)
+                .limit(inline_limit(1))
                 .scalar_subquery(),
-            ),
+            ).label("assignee_name"),
         )
         .join(Dossier, Dossier.id == DossierStep.dossier_id)
-        .where(
-            DossierStep.finished_at.is_(None),
-            DossierStep.unit_id.in_(bindparam("unit_ids", expanding=True)),
-        )
+        .where(DossierStep.finished_at.is_(None), DossierStep.unit_id == reader.c.id)
         .order_by(DossierStep.due_at, DossierStep.id)
-        .limit(bindparam("limit", type_=Integer))
+        # Written into the text at execution (core.db.inline_limit), one statement per page size.
+        .limit(bindparam("limit", type_=Integer, literal_execute=True))
     )
     if assignee:
-        query = query.where(DossierStep.assignee == bindparam("assignee", type_=String))
+        steps = steps.where(DossierStep.assignee == bindparam("assignee", type_=String))
     if kinds:
-        query = query.where(DossierStep.kind.in_(bindparam("kinds", expanding=True)))
+        steps = steps.where(DossierStep.kind.in_(bindparam("kinds", expanding=True)))
     if after:
         due, step_id = bindparam("after_due", type_=_MOMENT), bindparam("after_id", type_=BigInteger)
-        query = query.where(
+        steps = steps.where(
             or_(DossierStep.due_at > due, and_(DossierStep.due_at == due, DossierStep.id > step_id))
         )
-    return query
+    page = steps.lateral("steps")
+    return (
+        select(reader.c.id, reader.c.name, reader.c.roles, *page.c)
+        .select_from(reader)
+        .outerjoin(page, true())
+        .order_by(page.c.step_due_at, page.c.step_id)
+    )
 
 
 _MOMENT = DateTime(timezone=True)
