@@ -22,6 +22,23 @@ from tests.s3 import S3Stand
 
 _counter = itertools.count(1)
 
+# The files that start `motcua run` or drive a browser (a minute or more each) go first, the
+# two longest (two to three minutes) before them. With `--dist loadfile`, xdist hands out files
+# in collection order: the short files then fill the gaps at the end, instead of one worker
+# finishing a long file while the other waits.
+_LONG_FIRST = ("tests/e2e/test_browser_matrix.py", "tests/e2e/test_browser_admin_pages.py", "tests/e2e/")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    root = Path(__file__).resolve().parents[1]
+
+    def rank(item: pytest.Item) -> int:
+        where = item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else ""
+        ranks = (n for n, prefix in enumerate(_LONG_FIRST) if where.startswith(prefix))
+        return next(ranks, len(_LONG_FIRST))
+
+    items.sort(key=rank)  # stable: each file keeps its own order
+
 
 @pytest.fixture(scope="session")
 def live_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.admin.services import build_spec, onboard_tenant
+from motcua.backoffice.services import SUMMARIES
 from motcua.catalog.services import get_procedure
 from motcua.core.audit import Actor
 from motcua.core.db import Database
@@ -69,8 +70,8 @@ NAMES = {
 }
 
 
-async def _received(session: AsyncSession, tenant: Tenant, n: int) -> Dossier:
-    proc = await get_procedure(session, "2.000001")
+async def _received(session: AsyncSession, tenant: Tenant, n: int, code: str = "2.000001") -> Dossier:
+    proc = await get_procedure(session, code)
     assert proc is not None
     outcome = await receive_dossier(
         session,
@@ -94,7 +95,11 @@ async def province(engine: Engine, live_settings: Settings) -> Province:
         build_spec(
             slug=unique_slug(),
             name="Tỉnh thử nghiệm phạm vi đơn vị",
-            procedures=[procedure("2.000001", "Đăng ký khai sinh", processing_days=10)],
+            procedures=[
+                procedure("2.000001", "Đăng ký khai sinh", processing_days=10),
+                # No dossier yet: the last test gives it one at commune A only.
+                procedure("2.000002", "Cấp bản sao trích lục hộ tịch", processing_days=3),
+            ],
         ),
         actor=Actor.operator("test"),
     )
@@ -429,3 +434,36 @@ async def test_a_dossier_goes_from_the_commune_desk_to_the_department_and_back_w
         )
     await db.dispose()
     assert (await reception_b.get(url)).status_code == 404
+
+
+def _procedure_choices(page: str) -> set[str]:
+    """The procedure filter's choices on the officer queue (the empty "every procedure" aside)."""
+    select_box = page.split('name="procedure"', 1)[1].split("</select>", 1)[0]
+    return {code for code in re.findall(r'<option value="([^"]*)"', select_box) if code}
+
+
+async def test_the_procedure_filter_offers_only_procedures_with_dossiers_of_the_officers_units(
+    signed_in: Browser, province: Province, live_settings: Settings
+) -> None:
+    db = Database(live_settings.database_url or "", pool_size=1)
+    try:
+        async with db.tenant_session(province.tenant) as session:
+            dossier = await _received(session, province.tenant, 90, code="2.000002")
+            dossier.receiving_unit_id = dossier.deciding_unit_id = province.commune_a
+    finally:
+        await db.dispose()
+    # The counts and the filter's choices are kept a few seconds per scope; this process's own
+    # actions clear them, a row written straight to the database does not.
+    SUMMARIES.invalidate(province.tenant.schema)
+
+    reception_a = await _as(signed_in, province, "reception_a")
+    reception_b = await _as(signed_in, province, "reception_b")
+    assert _procedure_choices((await reception_a.get("/officer")).text) == {"2.000001", "2.000002"}
+    # Commune B has a birth registration of its own and nothing of the other procedure: the
+    # list does not show what commune A is handling.
+    page = (await reception_b.get("/officer")).text
+    assert _procedure_choices(page) == {"2.000001"}
+    assert "Cấp bản sao trích lục hộ tịch" not in page
+    # A procedure chosen still leaves the others of the officer's units to choose from.
+    chosen = (await reception_a.get("/officer?procedure=2.000002")).text
+    assert _procedure_choices(chosen) == {"2.000001", "2.000002"}

@@ -390,14 +390,18 @@ async def _summary(
             )
             or 0
         )
-    # Procedures that have dossiers, read from the catalogue (a probe per procedure on the
-    # procedure_code index), not by grouping every dossier.
+    # Procedures that have dossiers the officer may see (their units' scope, not the whole
+    # tenant's), read from the catalogue: a probe per procedure on the procedure_code index, not
+    # a grouping of every dossier. The procedure filter itself is left out, so that the list
+    # still offers the other procedures while one is chosen.
+    in_scope = visible_to_bound(any_units=shape.any_units, root=shape.root)
     procedures = (
         await session.execute(
             select(Procedure.code, Procedure.name, Procedure.field)
-            .where(select(Dossier.id).where(Dossier.procedure_code == Procedure.code).exists())
+            .where(select(Dossier.id).where(Dossier.procedure_code == Procedure.code, in_scope).exists())
             .order_by(Procedure.code)
-            .limit(200)
+            .limit(200),
+            params,
         )
     ).all()
     return counts, [(p[0], p[1]) for p in procedures], sorted({p[2] for p in procedures})
