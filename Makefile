@@ -51,7 +51,7 @@ lint: $(STAMP) ## ruff, ruff format check, mypy strict (src and tests) and the i
 	$(PY) -m pytest -q tests/meta/test_layers.py tests/meta/test_request_context.py
 
 test: $(STAMP) $(NODE_STAMP) $(CHROMIUM) $(SOFTHSM) lint ## the gates above, then the test suite (real PostgreSQL, Redis, worker, OIDC providers) with the coverage floor in .coverage-floor
-	$(PY) -m pytest -n auto --dist loadfile --durations=15 --cov=motcua --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
+	$(PY) -m pytest -n auto --dist loadfile --no-loadscope-reorder --durations=15 --cov=motcua --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR)
 
 check: test ## the same as `make test` (kept for habit)
 

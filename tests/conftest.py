@@ -24,8 +24,10 @@ _counter = itertools.count(1)
 
 # The files that start `motcua run` or drive a browser (a minute or more each) go first, the
 # two longest (two to three minutes) before them. With `--dist loadfile`, xdist hands out files
-# in collection order: the short files then fill the gaps at the end, instead of one worker
-# finishing a long file while the other waits.
+# in collection order when told not to reorder them (`make test` passes --no-loadscope-reorder;
+# by default it sorts files by their number of tests, which puts these last): the short files
+# then fill the gaps at the end, instead of one worker finishing a long file while the other
+# waits.
 _LONG_FIRST = ("tests/e2e/test_browser_matrix.py", "tests/e2e/test_browser_admin_pages.py", "tests/e2e/")
 
 
