@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from motcua.core import startgate
 from motcua.core.settings import Settings, SettingsError, load_settings
-from motcua.core.startgate import StartGate
 
 if TYPE_CHECKING:  # the commands import what they need when they run: `motcua --help` stays quick
     from sqlalchemy import Engine
@@ -375,7 +374,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         ]
         # The processes start now and import the application while the schemas are migrated
         # and the demo tenants seeded; each waits at the gate until that is done (core.startgate).
-        gate = StartGate(live.data_dir)
+        gate = startgate.StartGate(live.data_dir)
         env.update(gate.env())
         children = [
             _Child("worker", _worker_argv(1, 2), env, restart=True),

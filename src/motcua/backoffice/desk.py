@@ -30,7 +30,7 @@ from motcua.backoffice.services import officer_dossier
 from motcua.catalog.models import Procedure
 from motcua.catalog.services import get_procedure, list_procedures, search
 from motcua.core.audit import Actor
-from motcua.core.digits import only_digits
+from motcua.core.digits import row_id
 from motcua.core.pages import HttpRequest, client_address, language, page, public_origin
 from motcua.core.tenant import Tenant
 from motcua.core.theming import DEFAULT_LANGUAGE
@@ -218,7 +218,7 @@ async def receive(
         errors["channel"] = CHOOSE_CHANNEL
     # Absent: the officer's first desk (the form has no choice for one desk). Anything else must
     # be one of theirs, checked before a file is stored (and again when the dossier is routed).
-    desk_unit_id = int(desk) if only_digits(desk) and len(desk) < 19 else None
+    desk_unit_id = row_id(desk)
     if desk and desk_unit_id not in {unit_id for unit_id, _ in desks}:
         errors["receiving_unit_id"] = NOT_YOUR_DESK
     uploads: dict[str, ValidatedUpload] = {}

@@ -19,7 +19,7 @@ from motcua.catalog.models import Procedure
 from motcua.core.actions import after_commit, emit
 from motcua.core.audit import Actor
 from motcua.core.db import inline_limit
-from motcua.core.digits import only_digits
+from motcua.core.digits import only_digits, row_id
 from motcua.core.events import DeadlineEvent
 from motcua.core.messages import Message, Money
 from motcua.core.tenant import Tenant
@@ -535,9 +535,10 @@ async def officer_of_choice(
 ) -> OfficerChoice | None:
     """The officer a picker's value names, or None when it is not among ``officers_of`` now (a
     tampered form, a role taken away, a dossier moved to another unit since the page was shown)."""
-    if not only_digits(choice) or len(choice) > 18:
+    grant_id = row_id(choice)
+    if grant_id is None:
         return None
-    return next((c for c in await officers_of(session, unit_id=unit_id) if c.grant_id == int(choice)), None)
+    return next((c for c in await officers_of(session, unit_id=unit_id) if c.grant_id == grant_id), None)
 
 
 async def officer_act(

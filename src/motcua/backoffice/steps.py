@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.audit import Actor
-from motcua.core.digits import only_digits
+from motcua.core.digits import row_id
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.lifecycle import DossierError
@@ -235,13 +235,14 @@ async def _next_assignee(session: AsyncSession, dossier: Dossier, current: Dossi
 def _expected(data: dict[str, Any]) -> int:
     text = str(data.get("step", ""))
     # A form without its step is stale by definition (-1 matches no step).
-    return int(text) if only_digits(text) and len(text) < 19 else -1
+    found = row_id(text)
+    return -1 if found is None else found
 
 
 def _unit_ids(data: dict[str, Any], name: str) -> list[int]:
     raw = data.get(name, [])
     values = raw if isinstance(raw, list) else [raw]
-    return [int(v) for v in values[:200] if only_digits(str(v)) and len(str(v)) < 19]
+    return [found for v in values[:200] if (found := row_id(str(v))) is not None]
 
 
 async def step_action(
@@ -260,12 +261,8 @@ async def step_action(
     calendar = calendar_for(tenant)
     try:
         if verb == "answer_opinion":
-            ident = str(data.get("opinion", ""))
-            consultation = (
-                await session.get(Consultation, int(ident))
-                if only_digits(ident) and len(ident) < 19
-                else None
-            )
+            opinion = row_id(str(data.get("opinion", "")))
+            consultation = await session.get(Consultation, opinion) if opinion is not None else None
             if (
                 consultation is None
                 or consultation.dossier_id != dossier.id

@@ -48,12 +48,19 @@ def _closed() -> bool:
     return bool(path) and os.path.exists(path)  # type: ignore[arg-type]
 
 
+def _still_closed(started: float, max_seconds: float) -> bool:
+    """Whether to wait on; raises once the gate has stayed closed too long."""
+    if not _closed():
+        return False
+    if time.monotonic() - started > max_seconds:
+        raise GateStillClosedError(f"motcua run did not finish starting in {max_seconds:g} s")
+    return True
+
+
 def wait_blocking(max_seconds: float = MAX_WAIT_SECONDS) -> None:
     """Return once the gate is open (at once when there is none)."""
-    deadline = time.monotonic() + max_seconds
-    while _closed():
-        if time.monotonic() > deadline:
-            raise GateStillClosedError(f"motcua run did not finish starting in {max_seconds:g} s")
+    started = time.monotonic()
+    while _still_closed(started, max_seconds):
         time.sleep(POLL_SECONDS)
 
 
@@ -61,8 +68,7 @@ async def wait(max_seconds: float = MAX_WAIT_SECONDS) -> None:
     """``wait_blocking`` for the web processes' event loop."""
     import anyio  # here: the CLI imports this module and keeps its start light
 
-    deadline = time.monotonic() + max_seconds
-    while _closed():
-        if time.monotonic() > deadline:
-            raise GateStillClosedError(f"motcua run did not finish starting in {max_seconds:g} s")
+    started = time.monotonic()
+    # Polling, not an anyio.Event: the gate is opened by another process.
+    while _still_closed(started, max_seconds):  # noqa: ASYNC110
         await anyio.sleep(POLL_SECONDS)

@@ -23,7 +23,7 @@ from motcua.catalog.models import Procedure
 from motcua.catalog.services import get_procedure
 from motcua.core.audit import Actor
 from motcua.core.dependencies import NO_TRANSACTION, READ_ONLY
-from motcua.core.digits import only_digits
+from motcua.core.digits import row_id
 from motcua.core.pages import FormData, HttpRequest, client_address, language, page, public_origin
 from motcua.core.ratelimit import client_key, limited, spend
 from motcua.core.settings import Settings
@@ -303,7 +303,7 @@ async def _delivery_page(
 
 def _unit_id(value: object) -> int | None:
     text = str(value or "")
-    return int(text) if only_digits(text) and len(text) < 19 else None
+    return row_id(text)
 
 
 async def _review_page(

@@ -29,7 +29,7 @@ from litestar.response import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.db import Database
-from motcua.core.digits import only_digits
+from motcua.core.digits import row_id
 from motcua.core.messages import Message
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
@@ -118,9 +118,10 @@ def parse_create(raw: bytes) -> tuple[str, bool]:
 
 
 def _webhook_id(raw: str) -> int:
-    if not only_digits(raw) or len(raw) > 18:
+    found = row_id(raw)
+    if found is None:
         raise ProblemError(404, detail=Message("Không có đăng ký nhận sự kiện với mã này."))
-    return int(raw)
+    return found
 
 
 # OpenAPI ------------------------------------------------------------------------------------------

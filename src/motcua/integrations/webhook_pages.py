@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.core.audit import Actor
-from motcua.core.digits import only_digits
+from motcua.core.digits import row_id
 from motcua.core.pages import FormData, HttpRequest, client_address, not_found_page, page
 from motcua.core.settings import Settings
 from motcua.identity.guards import requires_tenant_admin
@@ -54,7 +54,7 @@ def _text(data: dict[str, Any], name: str, limit: int = 200) -> str:
 
 
 def _row_id(raw: str) -> int | None:
-    return int(raw) if only_digits(raw) and len(raw) <= 18 else None
+    return row_id(raw)
 
 
 def _actor(request: HttpRequest, user: UserSession) -> Actor:

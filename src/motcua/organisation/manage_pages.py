@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.catalog.models import Procedure
 from motcua.catalog.services import get_procedure
 from motcua.core.audit import Actor
-from motcua.core.digits import only_digits
+from motcua.core.digits import row_id
 from motcua.core.pages import HttpRequest, client_address, not_found_page, page
 from motcua.identity.guards import requires_tenant_admin
 from motcua.identity.models import N_
@@ -67,7 +67,7 @@ def _actor(request: HttpRequest, user: UserSession) -> Actor:
 
 
 def _parent(value: str) -> int | None:
-    return int(value) if only_digits(value) and len(value) < 19 else None
+    return row_id(value)
 
 
 def _labels() -> dict[str, Any]:

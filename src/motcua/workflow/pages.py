@@ -30,10 +30,10 @@ from motcua.identity.guards import requires_login
 from motcua.identity.models import N_
 from motcua.identity.schemas import mask_personal_id
 from motcua.identity.sessions import UserSession
-from motcua.organisation.models import Unit, UnitRole, UnitStaff
+from motcua.organisation.models import Unit, UnitRole
 from motcua.organisation.services import roles_of
 from motcua.workflow.models import DossierStep, StepKind
-from motcua.workflow.queues import PAGE, QueueRow, UnitShown, unit_queue, workload
+from motcua.workflow.queues import PAGE, QueueRow, unit_of_reader, unit_queue, workload
 from motcua.workflow.risk import HIGH_RISK, late_risks
 
 # Rows per queue page (a module constant so that the tests can page through a few dossiers).
@@ -83,24 +83,6 @@ class RiskRow:
 
 def _now() -> datetime:
     return datetime.now(VIETNAM)
-
-
-async def _unit_for(
-    session: AsyncSession, user: UserSession, unit_id: int
-) -> tuple[UnitShown, frozenset[UnitRole]] | None:
-    """The unit and the person's roles there; None where they hold none (or it does not exist)."""
-    # One statement: the unit with each role the person holds there (none: not theirs); the
-    # two columns shown, not the whole row as an ORM object (this runs on every queue view).
-    held = (
-        await session.execute(
-            select(Unit.id, Unit.name, UnitStaff.role)
-            .join(UnitStaff, UnitStaff.unit_id == Unit.id)
-            .where(Unit.id == unit_id, UnitStaff.personal_id == user.personal_id)
-        )
-    ).all()
-    if not held:
-        return None
-    return UnitShown(held[0][0], held[0][1]), frozenset(UnitRole(role) for _, _, role in held)
 
 
 def _refused(request: HttpRequest, message: str) -> Response[str]:
@@ -240,7 +222,7 @@ async def unit_workload(
     user: NamedDependency[UserSession],
     unit_id: FromPath[int],
 ) -> Response[str]:
-    found = await _unit_for(db_session, user, unit_id)
+    found = await unit_of_reader(db_session, unit_id, user.personal_id)
     if found is None:
         return _refused(request, NOT_YOUR_UNIT)
     unit, roles = found

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, Select, String, and_, bindparam, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Subquery
 
 from motcua.core.db import inline_limit
 from motcua.dossiers.models import Dossier
@@ -105,13 +106,11 @@ async def unit_queue(
     )
 
 
-@lru_cache(maxsize=16)
-def _queue_statement(*, assignee: bool, kinds: bool, after: bool) -> Select[*tuple[Any, ...]]:
-    """The queue's statement for one shape of filter, built once with every value bound: a page
-    view neither rebuilds it nor computes its cache key again (SQLAlchemy memoises the key on
-    the statement object). The unit with the reader's roles there (no row: not theirs), then
-    its first open steps beside it (LEFT JOIN LATERAL: the unit's row still comes with none)."""
-    reader = (
+@lru_cache(maxsize=1)
+def _reader() -> Subquery:
+    """The unit of ``unit_id`` with every role the person ``reader`` holds there, in one row; no
+    row when they hold none (or the unit does not exist)."""
+    return (
         select(Unit.id, Unit.name, func.array_agg(UnitStaff.role).label("roles"))
         .join(UnitStaff, UnitStaff.unit_id == Unit.id)
         .where(
@@ -121,6 +120,32 @@ def _queue_statement(*, assignee: bool, kinds: bool, after: bool) -> Select[*tup
         .group_by(Unit.id, Unit.name)
         .subquery("reader")
     )
+
+
+@lru_cache(maxsize=1)
+def _reader_statement() -> Select[*tuple[Any, ...]]:
+    reader = _reader()
+    return select(reader.c.id, reader.c.name, reader.c.roles)
+
+
+async def unit_of_reader(
+    session: AsyncSession, unit_id: int, personal_id: str
+) -> tuple[UnitShown, frozenset[UnitRole]] | None:
+    """The unit and the person's roles there (None where they hold none), as ``unit_queue``
+    reads them with its rows: for the unit's other pages."""
+    row = (await session.execute(_reader_statement(), {"unit_id": unit_id, "reader": personal_id})).first()
+    if row is None:
+        return None
+    return UnitShown(row[0], row[1]), frozenset(UnitRole(role) for role in row[2])
+
+
+@lru_cache(maxsize=16)
+def _queue_statement(*, assignee: bool, kinds: bool, after: bool) -> Select[*tuple[Any, ...]]:
+    """The queue's statement for one shape of filter, built once with every value bound: a page
+    view neither rebuilds it nor computes its cache key again (SQLAlchemy memoises the key on
+    the statement object). The unit with the reader's roles there (no row: not theirs), then
+    its first open steps beside it (LEFT JOIN LATERAL: the unit's row still comes with none)."""
+    reader = _reader()
     steps = (
         select(
             DossierStep.id.label("step_id"),
