@@ -28,6 +28,7 @@ from motcua.dossiers.storage import StoredObject
 from motcua.dossiers.uploads import validate_upload
 from motcua.dossiers.words import history_in_words, stepper
 from motcua.identity.models import Citizen
+from motcua.payments.services import record_counter_payment
 from tests.conftest import MakeTenant, procedure
 from tests.dossiers.conftest import PDF, SignIn
 
@@ -360,7 +361,7 @@ def statements() -> Iterator[list[str]]:
         event.remove(Engine, "before_cursor_execute", record)
 
 
-async def test_names_cost_one_statement_and_only_when_staff_acted(
+async def test_the_page_is_one_statement_and_names_one_more_only_when_staff_acted(
     sign_in: SignIn, make_tenant: MakeTenant, db: Database, statements: list[str]
 ) -> None:
     tenant = make_tenant(procedures=[PROCEDURE])
@@ -374,12 +375,39 @@ async def test_names_cost_one_statement_and_only_when_staff_acted(
     assert (await citizen.get(f"/my/dossiers/{code}")).status_code == 200  # the tenant is now cached
     statements.clear()
     assert (await citizen.get(f"/my/dossiers/{code}")).status_code == 200
-    alone = len(statements)
-    # The receiving unit's name, read alone while there is nobody to name, then with the names.
-    unit_read = any(".units" in sql and "citizens" not in sql for sql in statements)
-    assert names_read() == 0  # only the citizen acted: nobody to look up
+    # The dossier with its files, history, forms, receiving unit, payments and receipts.
+    assert len(statements) == 1 and names_read() == 0  # only the citizen acted: nobody to look up
     await advance(db, tenant, code, DossierStatus.ACCEPTED)
     statements.clear()
     page = await citizen.get(f"/my/dossiers/{code}")
     assert OFFICER_NAME in page.text
-    assert names_read() == 1 and len(statements) == alone + (0 if unit_read else 1)
+    assert names_read() == 1 and len(statements) == 2
+
+
+async def test_each_dossier_page_shows_only_its_own_files_history_and_receipts(
+    sign_in: SignIn, make_tenant: MakeTenant, db: Database
+) -> None:
+    # The page reads its children inside the dossier's statement: each must be tied to that
+    # dossier's row, or a citizen would see another dossier's receipt or result.
+    tenant = make_tenant(procedures=[PROCEDURE])
+    citizen = await sign_in(tenant, name=CITIZEN_NAME, personal_id=CITIZEN_ID)
+    await sign_in(tenant, name=OFFICER_NAME, personal_id=OFFICER)
+    done, other = await new_dossier(db, tenant), await new_dossier(db, tenant)
+    for code in (done, other):  # both with a fee, so both pages show the fees panel
+        await advance(db, tenant, code, DossierStatus.PAYMENT_REQUESTED)
+    async with db.tenant_session(tenant) as session:
+        await record_counter_payment(
+            session, tenant, await _dossier(session, done), actor=Actor.officer(OFFICER), method="cash"
+        )
+    await add_result(db, tenant, done, name="giay-khai-sinh-ban-chinh.pdf")
+    async with db.tenant_session(tenant) as session:
+        dossier = await _dossier(session, done)
+        await transition(session, dossier, Action.FINISH, actor=Actor.officer(OFFICER))
+
+    mine = await citizen.get(f"/my/dossiers/{done}")
+    assert mine.status_code == 200
+    assert "giay-khai-sinh-ban-chinh.pdf" in mine.text and 'data-testid="receipt-link"' in mine.text
+    second = await citizen.get(f"/my/dossiers/{other}")
+    assert second.status_code == 200
+    assert "giay-khai-sinh-ban-chinh.pdf" not in second.text
+    assert 'id="fees"' in second.text and 'data-testid="receipt-link"' not in second.text

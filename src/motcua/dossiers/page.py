@@ -1,19 +1,27 @@
 """The citizen's dossier page, read by one function: everything ``dossiers/detail.html`` shows
-comes in one ``DossierPage``, so the reads can change (fewer round trips) without touching the
-template. The words themselves are ``dossiers.words``."""
+comes in one ``DossierPage``, so the reads can change without touching the template. The words
+themselves are ``dossiers.words``.
+
+Reads: one statement brings the dossier with its files, history, issued forms, receiving unit,
+payments and receipts (``core.nested``: each as one column of the dossier's row), and a second
+one the names of the staff it mentions, when there are any. One statement also means one
+snapshot: the page never shows a payment without the history line that came with it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import literal_column, null, select, union_all
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.core.nested import Nested
 from motcua.core.tenant import Tenant
-from motcua.dossiers.models import WITHDRAWABLE, Dossier, DossierFile
-from motcua.dossiers.services import FeesPanel, files_of, history_of
+from motcua.dossiers.models import WITHDRAWABLE, Dossier, DossierFile, DossierHistory
+from motcua.dossiers.paper_forms import FORM_KINDS
+from motcua.dossiers.services import FeesPanel, names_of, released_to_applicant
 from motcua.dossiers.words import (
     HistoryLine,
     Step,
@@ -23,8 +31,8 @@ from motcua.dossiers.words import (
     stepper,
     todo_of,
 )
-from motcua.identity.models import Citizen
 from motcua.organisation.models import Unit
+from motcua.signing.models import SignedDocument
 
 RESULT_DOCUMENT = "ket-qua"  # the officer's result documents (backoffice: upload_result)
 SUPPLEMENT_DOCUMENT = "bo-sung"
@@ -45,43 +53,29 @@ class DossierPage:
     todo: str | None
     # "Nơi tiếp nhận": the unit that received it (organisation.routing), by name.
     receiving_unit: str | None = None
+    # "Phiếu đã gửi cho bạn": the forms issued to the applicant (dossiers.paper_forms), oldest first.
+    forms: tuple[SignedDocument, ...] = ()
 
 
-async def names_of(session: AsyncSession, personal_ids: Collection[str]) -> dict[str, str]:
-    """People's names by personal ID, from their latest login on this portal: one statement, none
-    when there is nobody to name. (identity.services.staff_names also asks the platform's
-    administrators, a second statement the citizen's page does not need.)"""
-    if not personal_ids:
-        return {}
-    rows = await session.execute(
-        select(Citizen.personal_id, Citizen.full_name)
-        .where(Citizen.personal_id.in_(sorted(personal_ids)), Citizen.full_name != "")
-        .order_by(Citizen.last_login_at)
-    )
-    return dict(rows.all())  # the latest login is read last and wins
+# The applicant's files (no draft result: services.released_to_applicant), in the table's order.
+_FILES = Nested(DossierFile, DossierFile.dossier_id == Dossier.id, released_to_applicant())
+_HISTORY = Nested(DossierHistory, DossierHistory.dossier_id == Dossier.id, order_by=(DossierHistory.id,))
+_FORMS = Nested(
+    SignedDocument,
+    SignedDocument.dossier_id == Dossier.id,
+    SignedDocument.kind.in_(sorted(FORM_KINDS)),
+    SignedDocument.citizen_visible,
+    order_by=(SignedDocument.signed_at, SignedDocument.id),
+)
 
 
-async def names_and_unit(
-    session: AsyncSession, personal_ids: Collection[str], unit_id: int | None
-) -> tuple[dict[str, str], str | None]:
-    """``names_of`` and ``unit_name`` in one statement (the dossier page's people and its
-    receiving unit): none when there is nothing to read."""
-    people = select(Citizen.personal_id, Citizen.full_name, Citizen.last_login_at).where(
-        Citizen.personal_id.in_(sorted(personal_ids)), Citizen.full_name != ""
-    )
-    # The unit's row has no personal ID; people are ordered by login so the latest one wins.
-    unit = select(null(), Unit.name, null()).where(Unit.id == unit_id)
-    if not personal_ids and unit_id is None:
-        return {}, None
-    if not personal_ids:
-        return {}, await unit_name(session, unit_id)
-    if unit_id is None:
-        return await names_of(session, personal_ids), None
-    rows: list[Any] = list(
-        (await session.execute(union_all(people, unit).order_by(literal_column("3").nulls_first()))).all()
-    )
-    names = {pid: name for pid, name, _ in rows if pid is not None}
-    return names, next((name for pid, name, _ in rows if pid is None), None)
+@lru_cache(maxsize=4)
+def _page_statement(fee_reads: tuple[Nested[Any], ...]) -> Select[Any]:
+    """Built once per fees panel (its columns come from payments), every value bound."""
+    receiving_unit = select(Unit.name).where(Unit.id == Dossier.receiving_unit_id).scalar_subquery()
+    return select(
+        Dossier, _FILES.column, _HISTORY.column, _FORMS.column, receiving_unit, *(r.column for r in fee_reads)
+    ).where(Dossier.code == bindparam("code"), Dossier.citizen_id == bindparam("citizen_id"))
 
 
 def _todo(dossier: Dossier, fees: Any) -> str | None:
@@ -94,16 +88,22 @@ def _todo(dossier: Dossier, fees: Any) -> str | None:
 
 
 async def dossier_page(
-    session: AsyncSession, tenant: Tenant, fees: FeesPanel, dossier: Dossier, *, citizen_id: int
-) -> DossierPage:
-    """What the applicant (``citizen_id``, the reader) sees of their dossier. Statements: the
-    files, the history, the fees panel's, and one for names when staff acted on it."""
-    files = await files_of(session, dossier.id, applicant=True)  # no draft result
-    history = await history_of(session, dossier.id)
-    fee_state = await fees.fee_state(session, tenant, dossier)
-    names, receiving_unit = await names_and_unit(
-        session, personal_ids_in(history, dossier.assigned_to), dossier.receiving_unit_id
-    )
+    session: AsyncSession, tenant: Tenant, fees: FeesPanel, *, code: str, citizen_id: int
+) -> DossierPage | None:
+    """What the applicant (``citizen_id``, the reader) sees of their dossier ``code``; None when
+    they have no dossier of that code."""
+    reads = fees.page_reads
+    row = (
+        await session.execute(_page_statement(reads), {"code": code, "citizen_id": citizen_id})
+    ).one_or_none()
+    if row is None:
+        return None
+    dossier: Dossier = row[0]
+    dialect = session.get_bind().dialect
+    files = _FILES.unpack(dialect, row[1])
+    history = _HISTORY.unpack(dialect, row[2])
+    fee_state = fees.fee_state_from(tenant, dossier, dialect, row[5:])
+    names = await names_of(session, personal_ids_in(history, dossier.assigned_to))
     supplements = sorted(
         (f for f in files if f.document_code == SUPPLEMENT_DOCUMENT), key=lambda f: f.created_at
     )
@@ -120,7 +120,8 @@ async def dossier_page(
         officer_name=names.get(dossier.assigned_to or ""),
         withdrawable=dossier.status in WITHDRAWABLE,
         todo=_todo(dossier, fee_state),
-        receiving_unit=receiving_unit,
+        receiving_unit=row[4],
+        forms=tuple(_FORMS.unpack(dialect, row[3])),
     )
 
 

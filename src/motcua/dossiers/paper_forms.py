@@ -32,8 +32,7 @@ from motcua.core.tenant import Tenant
 from motcua.core.theming import DEFAULT_LANGUAGE, LANGUAGES, translations
 from motcua.dossiers.lifecycle import Action
 from motcua.dossiers.models import ApologySlip, Dossier, DossierHistory, DossierStatus
-from motcua.dossiers.page import names_of
-from motcua.dossiers.services import history_of
+from motcua.dossiers.services import history_of, names_of
 from motcua.dossiers.slip import (
     VIETNAM_TZ,
     draw_field,
@@ -829,7 +828,7 @@ async def paper_forms_of(session: AsyncSession, dossier_id: int) -> list[SignedD
         (
             await session.scalars(
                 select(SignedDocument)
-                .where(SignedDocument.dossier_id == dossier_id, SignedDocument.kind.in_(sorted(_FORM_KINDS)))
+                .where(SignedDocument.dossier_id == dossier_id, SignedDocument.kind.in_(sorted(FORM_KINDS)))
                 .order_by(SignedDocument.signed_at, SignedDocument.id)
             )
         ).all()
@@ -840,12 +839,12 @@ async def paper_form_of(session: AsyncSession, dossier_id: int, document_id: str
     """One issued form of this dossier (None for another dossier's document, or anything that is
     not one of these forms: a result or a receipt has its own way out)."""
     row = await session.get(SignedDocument, document_id[:32])
-    if row is None or row.dossier_id != dossier_id or row.kind not in _FORM_KINDS:
+    if row is None or row.dossier_id != dossier_id or row.kind not in FORM_KINDS:
         return None
     return row
 
 
-_FORM_KINDS = frozenset(k.value for k in FormKind)
+FORM_KINDS = frozenset(k.value for k in FormKind)
 # What each form is called on the pages that list them (msgids: the register's words, signing.models).
 FORM_LABELS = {k.value: DocumentKind(k.value).label for k in FormKind}
 # The name a downloaded form is saved under, without diacritics (some mail clients and older

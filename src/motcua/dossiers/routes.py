@@ -43,7 +43,7 @@ from motcua.dossiers.forms import (
 from motcua.dossiers.lifecycle import DossierError
 from motcua.dossiers.models import Delivery, Dossier, DossierDraft, DossierFile
 from motcua.dossiers.page import dossier_page, unit_name
-from motcua.dossiers.paper_forms import FORM_LABELS, paper_forms_of
+from motcua.dossiers.paper_forms import FORM_LABELS
 from motcua.dossiers.services import (
     UPLOAD_REQUEST_LIMIT,
     FeesPanel,
@@ -761,7 +761,7 @@ async def my_dossier(
     fees: Fees,
     code: FromPath[str],
 ) -> Response[str]:
-    return await _detail(request, tenant, fees, db_session, await _mine(user, db_session, code))
+    return await _detail(request, tenant, fees, db_session, code=code[:80], citizen_id=user.citizen_id or 0)
 
 
 def _slip_data(
@@ -890,21 +890,25 @@ async def _detail(
     tenant: Tenant,
     fees: FeesPanel,
     session: AsyncSession,
-    dossier: Dossier,
+    *,
+    code: str,
+    citizen_id: int,
     **extra: Any,
 ) -> Response[str]:
-    view = await dossier_page(session, tenant, fees, dossier, citizen_id=dossier.citizen_id)
+    view = await dossier_page(session, tenant, fees, code=code, citizen_id=citizen_id)
+    if view is None:
+        raise NotFoundException()
     return page(
         request,
         "dossiers/detail.html",
         status_code=extra.pop("status_code", 200),
-        dossier=dossier,
+        dossier=view.dossier,
         view=view,
         fees=view.fees,
-        status_tone=status_tone(dossier.status),
+        status_tone=status_tone(view.dossier.status),
         vietnam=VIETNAM,
         error=extra.pop("error", None),
-        forms=[f for f in await paper_forms_of(session, dossier.id) if f.citizen_visible],
+        forms=view.forms,
         form_labels=FORM_LABELS,
     )
 
@@ -932,14 +936,24 @@ async def supplement_file(
             tenant,
             fees,
             db_session,
-            dossier,
+            code=dossier.code,
+            citizen_id=dossier.citizen_id,
             status_code=409,
             error="Hồ sơ này không có yêu cầu bổ sung.",
         )
     try:
         validated, stored = await receive_upload(storage, tenant, data)
     except UploadRejectedError as exc:
-        return await _detail(request, tenant, fees, db_session, dossier, status_code=400, error=str(exc))
+        return await _detail(
+            request,
+            tenant,
+            fees,
+            db_session,
+            code=dossier.code,
+            citizen_id=dossier.citizen_id,
+            status_code=400,
+            error=str(exc),
+        )
     await add_supplement_file(db_session, dossier, validated, stored)
     return Redirect(f"/my/dossiers/{dossier.code}#supplement", status_code=303)
 
@@ -960,7 +974,16 @@ async def supplement_answer(
             db_session, tenant, dossier, actor=_as_citizen(request, user), note=str(data.get("note", ""))
         )
     except DossierError as exc:
-        return await _detail(request, tenant, fees, db_session, dossier, status_code=409, error=str(exc))
+        return await _detail(
+            request,
+            tenant,
+            fees,
+            db_session,
+            code=dossier.code,
+            citizen_id=dossier.citizen_id,
+            status_code=409,
+            error=str(exc),
+        )
     return Redirect(f"/my/dossiers/{dossier.code}", status_code=303)
 
 

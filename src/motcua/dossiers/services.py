@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from litestar.datastructures import UploadFile
 from sqlalchemy import ColumnElement, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -26,6 +27,7 @@ from motcua.core.audit import Actor
 from motcua.core.db import TenantQuery, fetch_row
 from motcua.core.events import DossierEvent
 from motcua.core.messages import Message
+from motcua.core.nested import Nested
 from motcua.core.tenant import Tenant
 from motcua.dossiers.deadlines import VIETNAM, DurationUnit, Pause, WorkCalendar, due_date, reception_deadline
 from motcua.dossiers.forms import DeliveryChoice, FormResult, validate
@@ -407,6 +409,20 @@ async def history_of(session: AsyncSession, dossier_id: int) -> list[DossierHist
             )
         ).all()
     )
+
+
+async def names_of(session: AsyncSession, personal_ids: Collection[str]) -> dict[str, str]:
+    """People's names by personal ID, from their latest login on this portal: one statement, none
+    when there is nobody to name. (identity.services.staff_names also asks the platform's
+    administrators, a second statement the citizen's pages do not need.)"""
+    if not personal_ids:
+        return {}
+    rows = await session.execute(
+        select(Citizen.personal_id, Citizen.full_name)
+        .where(Citizen.personal_id.in_(sorted(personal_ids)), Citizen.full_name != "")
+        .order_by(Citizen.last_login_at)
+    )
+    return dict(rows.all())  # the latest login is read last and wins
 
 
 async def files_of(session: AsyncSession, dossier_id: int, *, applicant: bool = False) -> list[DossierFile]:
@@ -799,5 +815,14 @@ class FeesPanel(Protocol):
     implementation in as the ``fees`` dependency."""
 
     async def fee_state(self, session: AsyncSession, tenant: Tenant, dossier: Dossier) -> Any: ...
+
+    # The citizen's dossier page reads payments and receipts inside its own statement: these
+    # columns, correlated to the page's ``Dossier`` row, and the fee state their values make.
+    @property
+    def page_reads(self) -> tuple[Nested[Any], ...]: ...
+
+    def fee_state_from(
+        self, tenant: Tenant, dossier: Dossier, dialect: Dialect, values: Sequence[Any]
+    ) -> Any: ...
 
     async def receipts_of_citizen(self, session: AsyncSession, citizen_id: int) -> list[Any]: ...

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -19,6 +20,7 @@ from typing import Any
 import anyio.to_thread
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +30,7 @@ from motcua.core.audit import Actor, platform_entry
 from motcua.core.db import Database, locked
 from motcua.core.events import ReceiptIssued
 from motcua.core.messages import Message, Money
+from motcua.core.nested import Nested
 from motcua.core.tenant import Tenant
 from motcua.dossiers.lifecycle import Action, DossierError, record_event, transition
 from motcua.dossiers.models import Dossier, DossierStatus
@@ -562,6 +565,18 @@ async def fee_state(
     ).all()
     payments = [payment for payment, _ in rows]
     receipts = sorted((receipt for _, receipt in rows if receipt is not None), key=lambda r: r.id)
+    return fee_state_of(tenant, dossier, payments, receipts, provider=provider)
+
+
+def fee_state_of(
+    tenant: Tenant,
+    dossier: Dossier,
+    payments: Sequence[Payment],
+    receipts: Sequence[Receipt],
+    *,
+    provider: PaymentProvider | None,
+) -> FeeState:
+    """The fee state from the dossier's payments (oldest first) and their receipts."""
     paid = any(p.status == PaymentStatus.SUCCEEDED for p in payments)
     return FeeState(
         fee_vnd=dossier.fee_vnd,
@@ -578,6 +593,18 @@ async def fee_state(
         payments=tuple(payments),
         receipts=tuple(receipts),
     )
+
+
+# The dossier page's payments and receipts, read inside its own statement (dossiers.page):
+# correlated to the page's dossier row, in the order ``fee_state`` reads them.
+PAYMENTS_OF_PAGE: Nested[Payment] = Nested(Payment, Payment.dossier_id == Dossier.id, order_by=(Payment.id,))
+RECEIPTS_OF_PAGE: Nested[Receipt] = Nested(
+    Receipt,
+    # Correlated by hand: SQLAlchemy correlates a subquery to its immediate enclosing statement
+    # only, and uncorrelated this would read every dossier's receipts.
+    Receipt.payment_id.in_(select(Payment.id).where(Payment.dossier_id == Dossier.id).correlate(Dossier)),
+    order_by=(Receipt.id,),
+)
 
 
 async def record_counter_payment(
@@ -654,3 +681,19 @@ class PaymentsPanel:
 
     async def receipts_of_citizen(self, session: AsyncSession, citizen_id: int) -> list[Receipt]:
         return await receipts_of_citizen(session, citizen_id)
+
+    @property
+    def page_reads(self) -> tuple[Nested[Any], ...]:
+        return (PAYMENTS_OF_PAGE, RECEIPTS_OF_PAGE)
+
+    def fee_state_from(
+        self, tenant: Tenant, dossier: Dossier, dialect: Dialect, values: Sequence[Any]
+    ) -> FeeState:
+        payments, receipts = values
+        return fee_state_of(
+            tenant,
+            dossier,
+            PAYMENTS_OF_PAGE.unpack(dialect, payments),
+            RECEIPTS_OF_PAGE.unpack(dialect, receipts),
+            provider=self.provider,
+        )
