@@ -136,9 +136,12 @@ def term_filter(gettext: Callable[[str], str]) -> Callable[[str], str]:
 VIETNAM = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
+@lru_cache(maxsize=8192)
 def vietnam_time(value: datetime | None, fmt: str = "%H:%M %d/%m/%Y") -> str:
     """A moment as people in Vietnam read it (``{{ at|vntime }}``, ``{{ at|vntime("%d/%m/%Y") }}``);
-    nothing known is an em dash, never "None"."""
+    nothing known is an em dash, never "None". Kept for the moments read again: a queue page
+    shows two per row and its readers reload the same rows (the zone conversion and strftime
+    cost more than the lookup)."""
     if value is None:
         return "—"
     return value.astimezone(VIETNAM).strftime(fmt)
