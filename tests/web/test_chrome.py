@@ -169,6 +169,13 @@ async def test_service_navigation_by_role_with_the_current_section(
     assert _current(tracking) == [("/tracking", "page")]
     # The count comes from the session, not from a query.
     assert re.search(r'Hồ sơ của tôi <span class="nav-count" data-testid="dossier-count">3</span>', tracking)
+    # The navigation is rendered once per tenant, language and state (core.fragments): the same
+    # page read right after someone else's visit is still the reader's own.
+    after = (await anonymous.get("/tracking")).text
+    assert 'data-testid="dossier-count"' not in after and _links(after) == CITIZEN_LINKS
+    staff_view = (await officer.get("/tracking")).text
+    assert _links(staff_view) == [*CITIZEN_LINKS, "/officer", "/officer/receive"]
+    assert _links((await citizen.get("/tracking")).text) == CITIZEN_LINKS
 
     queue = await officer.get("/officer")
     assert queue.status_code == 200

@@ -43,6 +43,7 @@ from jinja2.visitor import NodeTransformer
 
 from motcua.core.fragments import FragmentCache, FragmentCacheExtension
 from motcua.core.messages import translator
+from motcua.core.navigation import service_nav
 from motcua.core.tenant import Tenant
 
 log = logging.getLogger(__name__)
@@ -260,6 +261,7 @@ class Themes:
         env.filters["term"] = term
         env.filters["duration"] = duration_filter(t)
         env.globals["static"] = self.static_url
+        env.globals["service_nav"] = service_nav
         env.globals["theme_name"] = theme
         env.globals["lang"] = lang
         return env
