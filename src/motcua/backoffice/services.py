@@ -272,27 +272,32 @@ async def queue_page(
         is_later_page=cursor is not None,
         queue=queue,
         counts=counts,
-        rows=[
-            QueueRow(
-                code=r.code,
-                procedure_name=r.procedure_name,
-                applicant_name=r.applicant_name,
-                status=r.status,
-                status_label=S(r.status).label,
-                received_at=r.received_at.astimezone(VIETNAM),
-                due_at=r.due_at.astimezone(VIETNAM),
-                assigned_to=r.assigned_to,
-                hours_left=_hours_left(calendar, now, r.due_at),
-                assigned_name=(r.assigned_name or mask_personal_id(r.assigned_to)) if r.assigned_to else None,
-                late=r.due_at < now,
-                reception_late=r.status == S.SUBMITTED
-                and r.reception_due_at is not None
-                and r.reception_due_at < now,
-            )
-            for r in rows
-        ],
+        rows=[_queue_row(r, calendar, now) for r in rows],
         procedures=procedures,
         fields=fields,
+    )
+
+
+def _queue_row(r: Any, calendar: WorkCalendar, now: datetime) -> QueueRow:
+    """One row of the queue as the page shows it (``now`` in Vietnam time)."""
+    # Converted once: the working-hours count takes a Vietnam time as it is, and the database
+    # gives UTC (each conversion looks the zone's rules up again).
+    due = r.due_at.astimezone(VIETNAM)
+    return QueueRow(
+        code=r.code,
+        procedure_name=r.procedure_name,
+        applicant_name=r.applicant_name,
+        status=r.status,
+        status_label=S(r.status).label,
+        received_at=r.received_at.astimezone(VIETNAM),
+        due_at=due,
+        assigned_to=r.assigned_to,
+        hours_left=_hours_left(calendar, now, due),
+        assigned_name=(r.assigned_name or mask_personal_id(r.assigned_to)) if r.assigned_to else None,
+        late=due < now,
+        reception_late=r.status == S.SUBMITTED
+        and r.reception_due_at is not None
+        and r.reception_due_at < now,
     )
 
 
