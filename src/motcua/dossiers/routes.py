@@ -913,6 +913,28 @@ async def _detail(
     )
 
 
+async def _detail_refusing(
+    request: HttpRequest,
+    tenant: Tenant,
+    fees: FeesPanel,
+    session: AsyncSession,
+    dossier: Dossier,
+    status_code: int,
+    error: str,
+) -> Response[str]:
+    """The dossier page again, saying why what the applicant sent from it was refused."""
+    return await _detail(
+        request,
+        tenant,
+        fees,
+        session,
+        code=dossier.code,
+        citizen_id=dossier.citizen_id,
+        status_code=status_code,
+        error=error,
+    )
+
+
 @post(
     "/my/dossiers/{code:str}/supplement/files",
     guards=[requires_login],
@@ -931,29 +953,13 @@ async def supplement_file(
 ) -> Response[Any]:
     dossier = await _mine(user, db_session, code)
     if dossier.status != "supplement_requested":
-        return await _detail(
-            request,
-            tenant,
-            fees,
-            db_session,
-            code=dossier.code,
-            citizen_id=dossier.citizen_id,
-            status_code=409,
-            error="Hồ sơ này không có yêu cầu bổ sung.",
+        return await _detail_refusing(
+            request, tenant, fees, db_session, dossier, 409, "Hồ sơ này không có yêu cầu bổ sung."
         )
     try:
         validated, stored = await receive_upload(storage, tenant, data)
     except UploadRejectedError as exc:
-        return await _detail(
-            request,
-            tenant,
-            fees,
-            db_session,
-            code=dossier.code,
-            citizen_id=dossier.citizen_id,
-            status_code=400,
-            error=str(exc),
-        )
+        return await _detail_refusing(request, tenant, fees, db_session, dossier, 400, str(exc))
     await add_supplement_file(db_session, dossier, validated, stored)
     return Redirect(f"/my/dossiers/{dossier.code}#supplement", status_code=303)
 
@@ -974,16 +980,7 @@ async def supplement_answer(
             db_session, tenant, dossier, actor=_as_citizen(request, user), note=str(data.get("note", ""))
         )
     except DossierError as exc:
-        return await _detail(
-            request,
-            tenant,
-            fees,
-            db_session,
-            code=dossier.code,
-            citizen_id=dossier.citizen_id,
-            status_code=409,
-            error=str(exc),
-        )
+        return await _detail_refusing(request, tenant, fees, db_session, dossier, 409, str(exc))
     return Redirect(f"/my/dossiers/{dossier.code}", status_code=303)
 
 
