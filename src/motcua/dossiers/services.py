@@ -425,12 +425,12 @@ async def names_of(session: AsyncSession, personal_ids: Collection[str]) -> dict
     return dict(rows.all())  # the latest login is read last and wins
 
 
-async def files_of(session: AsyncSession, dossier_id: int, *, applicant: bool = False) -> list[DossierFile]:
-    """The dossier's files; ``applicant``: only those its applicant may see (no draft result)."""
-    query = select(DossierFile).where(DossierFile.dossier_id == dossier_id)
-    if applicant:
-        query = query.where(released_to_applicant())
-    return list((await session.scalars(query)).all())
+async def files_of(session: AsyncSession, dossier_id: int) -> list[DossierFile]:
+    """Every file of the dossier, draft results included: for the office's pages (the applicant's
+    page reads only those released to them, dossiers.page)."""
+    return list(
+        (await session.scalars(select(DossierFile).where(DossierFile.dossier_id == dossier_id))).all()
+    )
 
 
 async def slip_files(session: AsyncSession, dossier_id: int) -> list[DossierFile]:
