@@ -266,6 +266,42 @@ async def test_other_tenants_cannot_reach_files_or_dossiers(
     assert (await client.get("/tracking", params={"code": code.group(0)}, headers=hb)).status_code == 404
 
 
+async def test_another_citizen_of_the_same_portal_cannot_reach_a_dossier(
+    sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    """The dossier page reads by code and citizen in one statement (dossiers.page): a neighbour
+    who knows the code gets the unknown code's answer on every page and action of it."""
+    tenant = make_tenant(procedures=[BIRTH])
+    owner = await sign_in(tenant)
+    submit_token = await _prepare(owner)
+    token = await csrf(owner, "/procedures/1.001193/apply/review")
+    done = await owner.post(
+        "/procedures/1.001193/apply/submit", data={"_csrf_token": token, "token": submit_token, **DECLARED}
+    )
+    code = CODE.search(done.headers["location"])
+    assert code is not None
+    mine = await owner.get(f"/my/dossiers/{code.group(0)}")
+    assert mine.status_code == 200 and code.group(0) in mine.text
+    assert (await owner.get(f"/my/dossiers/{code.group(0)}/slip")).status_code == 200
+
+    neighbour = await sign_in(tenant, name="Người Hàng Xóm", personal_id="079085000333")
+    for path in ("", "/slip", "/rating"):
+        page = await neighbour.get(f"/my/dossiers/{code.group(0)}{path}")
+        assert page.status_code == 404, path
+        assert "Đăng ký khai sinh" not in page.text, path  # nothing of the dossier shows
+    their_token = await csrf(neighbour, "/my/dossiers")
+    withdraw = await neighbour.post(
+        f"/my/dossiers/{code.group(0)}/withdraw", data={"_csrf_token": their_token, "reason": "Thử"}
+    )
+    assert withdraw.status_code == 404
+    with engine.connect() as conn:
+        status = conn.execute(
+            text(f"SELECT status FROM {tenant.schema}.dossiers WHERE code = :c"), {"c": code.group(0)}
+        ).scalar_one()
+    assert status == "submitted"  # the neighbour's withdrawal changed nothing
+    assert code.group(0) not in (await neighbour.get("/my/dossiers")).text
+
+
 async def test_withdraw_and_history_is_append_only(
     sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
 ) -> None:
