@@ -89,3 +89,50 @@ async def test_the_filters_narrow_the_rows_and_the_officer_in_charge_shows_by_na
     assert codes(mine.text) == {"LOC-1"}
     # Another queue's statement (same filters, other status) lists none of them.
     assert codes((await officer.get("/officer", params={"queue": "new", "mine": "true"})).text) == set()
+
+
+async def test_a_row_shows_its_own_values_on_each_portal_and_after_each_change(
+    sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    """A queue row is rendered once per process for the values it shows (core.fragments): the
+    same code on two portals, or the same dossier after a change, never shows another's row."""
+    tenants = [make_tenant(procedures=[BIRTH]) for _ in range(2)]
+    officers = [await _officer(sign_in, engine, t) for t in tenants]
+    for tenant, applicant in zip(tenants, ("Nguyễn Văn Hà", "Trần Thị Huế"), strict=True):
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    f"""
+                    INSERT INTO {tenant.schema}.dossiers (code, procedure_id, procedure_code,
+                        procedure_name, form_version, citizen_id, applicant_name, applicant_personal_id,
+                        status, channel, data, fee_vnd, agency_code, received_at, due_at, reception_due_at,
+                        idempotency_key)
+                    SELECT 'ROW-1', p.id, p.code, p.name, 1, (SELECT min(id) FROM {tenant.schema}.citizens),
+                        :applicant, '001190000009', 'in_progress', 2, '{{}}'::jsonb, 0, '000.00.01.T01',
+                        now(), now() + interval '3 days', now() + interval '1 day', 'ROW-1'
+                    FROM {tenant.schema}.procedures p WHERE p.code = :procedure
+                    """
+                ),
+                {"applicant": applicant, "procedure": BIRTH["code"]},
+            )
+
+    def row(html: str) -> str:
+        return html.split('href="/officer/dossiers/ROW-1"', 1)[1].split("</tr>", 1)[0]
+
+    for _ in range(2):  # the second view is the one served from the rendered rows
+        first, second = [(await o.get("/officer?queue=in_progress")).text for o in officers]
+        assert "Nguyễn Văn Hà" in row(first) and "Trần Thị Huế" not in first
+        assert "Trần Thị Huế" in row(second) and "Nguyễn Văn Hà" not in second
+
+    # Each value on its own: the officer in charge, then the due date.
+    for change, shows in (
+        ("assigned_to = :officer", f"Cán bộ {OFFICER[-3:]}"),
+        ("due_at = now() - interval '2 days'", "Quá hạn"),
+    ):
+        with engine.begin() as conn:
+            conn.execute(
+                text(f"UPDATE {tenants[0].schema}.dossiers SET {change} WHERE code = 'ROW-1'"),
+                {"officer": OFFICER},
+            )
+        assert shows in row((await officers[0].get("/officer?queue=in_progress")).text), change
+    assert "Chưa phân công" in row((await officers[1].get("/officer?queue=in_progress")).text)

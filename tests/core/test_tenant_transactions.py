@@ -169,10 +169,10 @@ async def test_driver_reads_name_the_tenants_schema_and_cannot_write(
     order = [random.Random(12).choice(marked_schemas) for _ in range(400)]
 
     async def read(tenant: Schema) -> tuple[str, str | None]:
-        async with small_pool.tenant_reads(tenant) as session:
-            row = await fetch_row(session, MARKER, 1)
-            await asyncio.sleep(0)
-            missing = await fetch_row(session, MARKER, 2)
+        reads = small_pool.raw_reads(tenant)
+        row = await fetch_row(reads, MARKER, 1)
+        await asyncio.sleep(0)
+        missing = await fetch_row(reads, MARKER, 2)
         assert missing is None
         return tenant.schema, row["marker"] if row else None
 
@@ -189,10 +189,8 @@ async def test_driver_reads_name_the_tenants_schema_and_cannot_write(
             TenantQuery(hostile)
     with pytest.raises(ValueError, match="schema"):
         MARKER.text_for('t_x"; DROP SCHEMA platform; --')
-    # Only a session of tenant_reads knows its tenant for the driver: a transaction's does not.
-    async with small_pool.tenant_session(marked_schemas[0], read_only=True) as session:
-        with pytest.raises(TypeError, match="tenant_reads"):
-            await fetch_row(session, MARKER, 1)
-    async with small_pool.tenant_reads(marked_schemas[3]) as session:
-        row = await fetch_row(session, MARKER, 1)
-        assert row is not None and dict(row) == {"marker": "t_prepared3"}
+    # Only a tenant's schema can be read this way: the name is checked before any text is made.
+    with pytest.raises(ValueError, match="schema"):
+        small_pool.raw_reads(Schema("platform"))
+    row = await fetch_row(small_pool.raw_reads(marked_schemas[3]), MARKER, 1)
+    assert row is not None and dict(row) == {"marker": "t_prepared3"}

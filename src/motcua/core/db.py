@@ -23,9 +23,10 @@ Writes are refused before they reach the server (``_refuse_writes``).
 
 The very hottest reads skip SQLAlchemy's statement machinery too: a ``TenantQuery`` is plain
 SQL with ``{schema}`` where the tenant's schema goes, sent by ``fetch_row`` on the pool's own
-asyncpg connection (about half the CPU of a one-row ORM-session read). Only ``tenant_reads``
-sessions offer it, so it shares their rules: one statement, one round trip, a SELECT only,
-the schema in the text (asyncpg prepares each text once per connection, per tenant).
+asyncpg connection (about half the CPU of a one-row ORM-session read), with no ORM session
+built for it. Only ``Database.raw_reads`` offers it, with ``tenant_reads``' rules: one
+statement, one round trip, a SELECT only, the schema in the text (asyncpg prepares each text
+once per connection, per tenant).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import asyncpg
@@ -114,20 +116,21 @@ class TenantQuery:
         return self.sql.format(schema=f'"{schema}"')
 
 
-# Where a ``tenant_reads`` session keeps what ``fetch_row`` needs (``AsyncSession.info``).
-_RAW_READS = "motcua_raw_reads"
+@dataclass(frozen=True, slots=True)
+class RawReads:
+    """One tenant's ``TenantQuery`` reads (``Database.raw_reads``): the pool and the schema,
+    nothing else. A page that reads one row this way builds no ORM session for it."""
+
+    engine: AsyncEngine
+    schema: str
 
 
-async def fetch_row(session: AsyncSession, query: TenantQuery, *args: Any) -> Mapping[str, Any] | None:
-    """The first row of ``query`` for the session's tenant (``None`` when there is none), sent
-    straight through asyncpg. ``session`` must come from ``Database.tenant_reads``."""
-    reads = session.info.get(_RAW_READS)
-    if reads is None:
-        raise TypeError("fetch_row needs a session of Database.tenant_reads")
-    engine, schema = reads
-    async with engine.connect() as connection:
+async def fetch_row(reads: RawReads, query: TenantQuery, *args: Any) -> Mapping[str, Any] | None:
+    """The first row of ``query`` for the tenant of ``reads`` (``None`` when there is none),
+    sent straight through asyncpg, outside any transaction like ``tenant_reads``."""
+    async with reads.engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
-        return await _fetch(connection, driver, query.text_for(schema), args)
+        return await _fetch(connection, driver, query.text_for(reads.schema), args)
 
 
 async def _fetch(
@@ -223,13 +226,19 @@ class Database:
             schema_translate_map={None: tenant.schema}, **{_READS: True}
         )
         session = self.sessions(bind=reads)
-        session.info[_RAW_READS] = (self._autocommit, tenant.schema)
         try:
             yield session
             if session.new or session.dirty or session.deleted:
                 raise ReadOnlyError("flush", None, RuntimeError("a write in tenant_reads"))
         finally:
             await session.close()
+
+    def raw_reads(self, tenant: HasSchema) -> RawReads:
+        """``fetch_row`` reads of one tenant: ``tenant_reads``' rules (no transaction, one
+        round trip, the schema in the text) for the hottest one-row reads."""
+        if not _SCHEMA.match(tenant.schema):
+            raise ValueError(f"not a tenant schema name: {tenant.schema!r}")
+        return RawReads(self._autocommit, tenant.schema)
 
     @asynccontextmanager
     async def _transaction(self, set_path: str, *, read_only: bool) -> AsyncIterator[AsyncSession]:

@@ -7,7 +7,7 @@ need as dependencies, by parameter name:
 
 - per request: ``tenant`` (404 on hosts without one), ``user`` (the signed-in ``UserSession``
   or None), ``site`` (``"tenant"``, ``"console"``, ``"platform"``, ``"dev-eid"`` or None) and
-  ``db_session`` (the tenant's transaction);
+  ``db_session`` (the tenant's transaction), ``raw_reads`` (its one-row driver reads);
 - per app: whatever ``create_app`` registers with :func:`singleton` (``settings``, ``db``,
   ``themes``, ``redis``, ``storage``…).
 
@@ -27,7 +27,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from motcua.core.db import Database
+from motcua.core.db import Database, RawReads
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.core.theming import Themes
@@ -156,6 +156,12 @@ async def provide_db_session(
         yield session
 
 
+def provide_raw_reads(tenant: NamedDependency[Tenant], db: NamedDependency[Database]) -> RawReads:
+    """The tenant's one-row driver reads (``core.db.fetch_row``): no session, nothing to close,
+    no transaction, so the route needs no NO_TRANSACTION mark for it."""
+    return db.raw_reads(tenant)
+
+
 def resolve_dependencies_in_order() -> None:
     """Make Litestar resolve a handler's dependencies one after the other, in its own task.
 
@@ -187,4 +193,5 @@ DEPENDENCIES = {
     "user": Provide(provide_user, sync_to_thread=False),
     "site": Provide(provide_site, sync_to_thread=False),
     "db_session": Provide(provide_db_session),
+    "raw_reads": Provide(provide_raw_reads, sync_to_thread=False),
 }

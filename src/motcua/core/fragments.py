@@ -9,12 +9,18 @@ navigation's current section) still renders per request.
 The first key part must be the tenant's slug: a catalogue change drops that tenant's fragments
 (``catalog_changed``), a tenant change (theme, settings, status) drops all of them
 (``invalidate``), in every process (``tenancy.events``); the TTL is the fallback when such a
-message is lost, like the catalogue cache's. Nothing per person may go inside a cached part.
+message is lost, like the catalogue cache's.
+
+Nothing per person may go inside a cached part unless its key holds every value the part shows:
+such a part (a row of the officer's queue, a tracking result) is then only the rendering of its
+key, the same for whoever asks with the same values, never a copy of someone's data served to
+another.
 """
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -22,37 +28,48 @@ from jinja2 import nodes
 from jinja2.ext import Extension
 from jinja2.parser import Parser
 
-# Bounded: keys come from templates (tenants × languages × themes × procedures), not from
-# visitors, but procedures are many; a full cache starts again rather than growing.
+# Bounded, least recently used first out: the tenant-wide parts (a home page, a procedure) are
+# read on nearly every request and stay, while the parts keyed by what one row shows (a queue
+# row, a tracking result) come and go with the rows people look at.
 MAX_FRAGMENTS = 20_000
 
 
 class FragmentCache:
-    def __init__(self, ttl: float) -> None:
+    def __init__(self, ttl: float, *, size: int = MAX_FRAGMENTS) -> None:
         self.ttl = ttl
-        # slug → key → (expiry, html)
-        self._by_tenant: dict[str, dict[tuple[Any, ...], tuple[float, str]]] = {}
-        self._size = 0
+        self.size = size
+        # (slug, key) → (expiry, html), oldest use first; and each tenant's keys, so that a
+        # catalogue change drops one tenant's parts without walking everyone's.
+        self._entries: OrderedDict[tuple[str, tuple[Any, ...]], tuple[float, str]] = OrderedDict()
+        self._by_tenant: dict[str, set[tuple[Any, ...]]] = {}
 
     def get(self, slug: str, key: tuple[Any, ...]) -> str | None:
-        entry = self._by_tenant.get(slug, {}).get(key)
+        entry = self._entries.get((slug, key))
         if entry is None or entry[0] < time.monotonic():
             return None
+        self._entries.move_to_end((slug, key))
         return entry[1]
 
     def put(self, slug: str, key: tuple[Any, ...], html: str) -> None:
-        if self._size >= MAX_FRAGMENTS:
-            self.invalidate()
-        entries = self._by_tenant.setdefault(slug, {})
-        self._size += key not in entries
-        entries[key] = (time.monotonic() + self.ttl, html)
+        self._entries[(slug, key)] = (time.monotonic() + self.ttl, html)
+        self._entries.move_to_end((slug, key))
+        self._by_tenant.setdefault(slug, set()).add(key)
+        while len(self._entries) > self.size:
+            (old_slug, old_key), _ = self._entries.popitem(last=False)
+            keys = self._by_tenant.get(old_slug)
+            if keys is not None:
+                keys.discard(old_key)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def invalidate(self) -> None:
+        self._entries.clear()
         self._by_tenant.clear()
-        self._size = 0
 
     def catalog_changed(self, slug: str) -> None:
-        self._size -= len(self._by_tenant.pop(slug, {}))
+        for key in self._by_tenant.pop(slug, ()):
+            self._entries.pop((slug, key), None)
 
 
 class FragmentCacheExtension(Extension):

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.catalog.models import Procedure
 from motcua.catalog.services import get_procedure
 from motcua.core.audit import Actor
+from motcua.core.db import RawReads
 from motcua.core.dependencies import NO_TRANSACTION, READ_ONLY
 from motcua.core.digits import row_id
 from motcua.core.pages import FormData, HttpRequest, client_address, language, page, public_origin
@@ -1006,10 +1007,10 @@ async def withdraw(
 
 
 # Public tracking ----------------------------------------------------------------------------------
-@get("/tracking", include_in_schema=False, opt={NO_TRANSACTION: True})
+@get("/tracking", include_in_schema=False)
 async def tracking_page(
     request: HttpRequest,
-    db_session: NamedDependency[AsyncSession],
+    raw_reads: NamedDependency[RawReads],
     redis: NamedDependency[Redis],
     settings: NamedDependency[Settings],
     code: FromQuery[str | None] = None,
@@ -1030,7 +1031,7 @@ async def tracking_page(
                 limited=True,
                 headers={"retry-after": str(wait)},
             )
-        status = await public_status(db_session, searched)
+        status = await public_status(raw_reads, searched)
     return page(
         request,
         "dossiers/tracking.html",
@@ -1051,17 +1052,14 @@ async def tracking_page(
     summary="Public status of a dossier by its code",
     # One budget with the tracking page: the two forms of one lookup.
     guards=[limited("lookup")],
-    opt={NO_TRANSACTION: True},
     responses={
         404: ResponseSpec(dict[str, str], description="No such dossier here.", generate_examples=False),
         429: ResponseSpec(dict[str, Any], description="Too many lookups.", generate_examples=False),
     },
 )
-async def api_tracking(
-    db_session: NamedDependency[AsyncSession], code: FromPath[str]
-) -> Response[dict[str, Any]]:
+async def api_tracking(raw_reads: NamedDependency[RawReads], code: FromPath[str]) -> Response[dict[str, Any]]:
     """Status and dates only, never personal data. Unknown code (or one of another portal) → 404."""
-    status = await public_status(db_session, code[:80])
+    status = await public_status(raw_reads, code[:80])
     if status is None:
         return Response({"detail": "Không tìm thấy hồ sơ"}, status_code=404)
     return Response(

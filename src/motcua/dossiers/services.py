@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased
 from motcua.catalog.models import Procedure, ProcedureForm
 from motcua.core.actions import emit
 from motcua.core.audit import Actor
-from motcua.core.db import TenantQuery, fetch_row
+from motcua.core.db import RawReads, TenantQuery, fetch_row
 from motcua.core.events import DossierEvent
 from motcua.core.messages import Message
 from motcua.core.nested import Nested
@@ -473,8 +473,8 @@ _PUBLIC_STATUS = TenantQuery(
 )
 
 
-async def public_status(reads: AsyncSession, code: str) -> PublicStatus | None:
-    """``reads`` is a ``Database.tenant_reads`` session (the tracking page and API)."""
+async def public_status(reads: RawReads, code: str) -> PublicStatus | None:
+    """The tracking page's and API's read."""
     row = await fetch_row(reads, _PUBLIC_STATUS, code)
     if row is None:
         return None
