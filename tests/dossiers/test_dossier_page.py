@@ -361,26 +361,39 @@ def statements() -> Iterator[list[str]]:
         event.remove(Engine, "before_cursor_execute", record)
 
 
-async def test_the_page_is_one_statement_and_names_one_more_only_when_staff_acted(
+async def test_the_page_is_one_statement_and_names_one_more_only_for_ids_written_in_reasons(
     sign_in: SignIn, make_tenant: MakeTenant, db: Database, statements: list[str]
 ) -> None:
     tenant = make_tenant(procedures=[PROCEDURE])
     citizen = await sign_in(tenant, name=CITIZEN_NAME, personal_id=CITIZEN_ID)
     await sign_in(tenant, name=OFFICER_NAME, personal_id=OFFICER)
+    colleague, colleague_name = "079085000222", "Lê Thị Cúc"
+    await sign_in(tenant, name=colleague_name, personal_id=colleague)
     code = await new_dossier(db, tenant)
 
-    def names_read() -> int:
-        return sum(1 for sql in statements if "citizens" in sql and "personal_id IN" in sql)
+    def names_read() -> int:  # statements of their own reading names (not the page's own)
+        return sum(1 for sql in statements if "citizens" in sql and "dossiers.code" not in sql)
 
     assert (await citizen.get(f"/my/dossiers/{code}")).status_code == 200  # the tenant is now cached
     statements.clear()
     assert (await citizen.get(f"/my/dossiers/{code}")).status_code == 200
-    # The dossier with its files, history, forms, receiving unit, payments and receipts.
-    assert len(statements) == 1 and names_read() == 0  # only the citizen acted: nobody to look up
+    # The dossier with its files, history, forms, receiving unit, names, payments and receipts.
+    assert len(statements) == 1 and names_read() == 0
+    # Staff acted: their names come in the same statement.
     await advance(db, tenant, code, DossierStatus.ACCEPTED)
     statements.clear()
     page = await citizen.get(f"/my/dossiers/{code}")
-    assert OFFICER_NAME in page.text
+    assert OFFICER_NAME in page.text and colleague_name not in page.text
+    assert len(statements) == 1 and names_read() == 0
+    # An ID only written in a reason (as rows before t0020 did): one more statement names it.
+    async with db.tenant_session(tenant) as session:
+        dossier = await _dossier(session, code)
+        await record_event(
+            session, dossier, actor=Actor.officer(OFFICER), reason=f"Phân công cho cán bộ {colleague}"
+        )
+    statements.clear()
+    page = await citizen.get(f"/my/dossiers/{code}")
+    assert f"Đã phân công cán bộ xử lý: {colleague_name}" in page.text and colleague not in page.text
     assert names_read() == 1 and len(statements) == 2
 
 

@@ -3,9 +3,10 @@ comes in one ``DossierPage``, so the reads can change without touching the templ
 themselves are ``dossiers.words``.
 
 Reads: one statement brings the dossier with its files, history, issued forms, receiving unit,
-payments and receipts (``core.nested``: each as one column of the dossier's row), and a second
-one the names of the staff it mentions, when there are any. One statement also means one
-snapshot: the page never shows a payment without the history line that came with it.
+the names of the staff it mentions, payments and receipts (``core.nested``: each as one column
+of the dossier's row). A second statement reads only the names of IDs written in old rows'
+reasons, when there are any. One statement also means one snapshot: the page never shows a
+payment without the history line that came with it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import NullType
 
 from motcua.core.nested import Nested
 from motcua.core.tenant import Tenant
@@ -31,6 +34,7 @@ from motcua.dossiers.words import (
     stepper,
     todo_of,
 )
+from motcua.identity.models import Citizen
 from motcua.organisation.models import Unit
 from motcua.signing.models import SignedDocument
 
@@ -68,13 +72,44 @@ _FORMS = Nested(
     order_by=(SignedDocument.signed_at, SignedDocument.id),
 )
 
+# Who the page names: every history row's actor and the officer in charge, as (personal ID,
+# name) pairs in order of login, so that the latest login's name wins (services.names_of's
+# rule). The actors' IDs are read from the history inside the same statement; that inner
+# select is tied to the page's dossier by hand, as SQLAlchemy ties a subquery to its immediate
+# enclosing select only.
+_ACTOR_IDS = (
+    select(func.split_part(DossierHistory.actor, ":", 2))
+    .where(DossierHistory.dossier_id == Dossier.id)
+    .correlate(Dossier)
+)
+_NAMES: ColumnElement[Any] = type_coerce(
+    select(
+        func.array_agg(
+            aggregate_order_by(func.row(Citizen.personal_id, Citizen.full_name), Citizen.last_login_at)
+        )
+    )
+    .where(
+        or_(Citizen.personal_id.in_(_ACTOR_IDS), Citizen.personal_id == Dossier.assigned_to),
+        Citizen.full_name != "",
+    )
+    .correlate(Dossier)
+    .scalar_subquery(),
+    NullType(),
+)
+
 
 @lru_cache(maxsize=4)
 def _page_statement(fee_reads: tuple[Nested[Any], ...]) -> Select[Any]:
     """Built once per fees panel (its columns come from payments), every value bound."""
     receiving_unit = select(Unit.name).where(Unit.id == Dossier.receiving_unit_id).scalar_subquery()
     return select(
-        Dossier, _FILES.column, _HISTORY.column, _FORMS.column, receiving_unit, *(r.column for r in fee_reads)
+        Dossier,
+        _FILES.column,
+        _HISTORY.column,
+        _FORMS.column,
+        receiving_unit,
+        _NAMES,
+        *(r.column for r in fee_reads),
     ).where(Dossier.code == bindparam("code"), Dossier.citizen_id == bindparam("citizen_id"))
 
 
@@ -102,8 +137,8 @@ async def dossier_page(
     dialect = session.get_bind().dialect
     files = _FILES.unpack(dialect, row[1])
     history = _HISTORY.unpack(dialect, row[2])
-    fee_state = fees.fee_state_from(tenant, dossier, dialect, row[5:])
-    names = await names_of(session, personal_ids_in(history, dossier.assigned_to))
+    fee_state = fees.fee_state_from(tenant, dossier, dialect, row[6:])
+    names = await _names(session, row[5], history, dossier.assigned_to)
     supplements = sorted(
         (f for f in files if f.document_code == SUPPLEMENT_DOCUMENT), key=lambda f: f.created_at
     )
@@ -123,6 +158,23 @@ async def dossier_page(
         receiving_unit=row[4],
         forms=tuple(_FORMS.unpack(dialect, row[3])),
     )
+
+
+async def _names(
+    session: AsyncSession,
+    read: list[tuple[str, str]] | None,
+    history: list[DossierHistory],
+    assigned: str | None,
+) -> dict[str, str]:
+    """The names the page needs: those its statement read (actors and the officer in charge),
+    and, in a second statement, those of IDs that only old rows' reasons hold."""
+    names = dict(read or ())
+    asked = {row.actor.partition(":")[2] for row in history}
+    asked.add(assigned or "")
+    missing = personal_ids_in(history, assigned) - asked
+    if missing:
+        names.update(await names_of(session, missing))
+    return names
 
 
 async def unit_name(session: AsyncSession, unit_id: int | None) -> str | None:
