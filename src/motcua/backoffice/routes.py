@@ -10,7 +10,7 @@ from litestar import Router, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ClientException, NotFoundException
-from litestar.params import Body, FromPath, FromQuery, Parameter, SkipValidation
+from litestar.params import Body, FromPath, FromQuery, QueryParameter, SkipValidation
 from litestar.response import Redirect, Response, Stream
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -115,7 +115,7 @@ async def queues(
     procedure: FromQuery[str | None] = None,
     field: FromQuery[str | None] = None,
     mine: FromQuery[bool] = False,
-    after: Annotated[str | None, Parameter(query="sau")] = None,
+    after: Annotated[str | None, QueryParameter(name="sau")] = None,
 ) -> Response[str]:
     current = queue if queue in QUEUE_KEYS else "new"
     result = await queue_page(
@@ -244,7 +244,7 @@ async def workspace(
     user: NamedDependency[UserSession],
     code: FromPath[str],
     done: FromQuery[str | None] = None,
-    viewing: Annotated[str | None, Parameter(query="xem")] = None,
+    viewing: Annotated[str | None, QueryParameter(name="xem")] = None,
 ) -> Response[str]:
     return await _workspace(
         request, tenant, db_session, await _dossier(db_session, code, user), user, done=done, viewing=viewing

@@ -13,7 +13,7 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Body, FromPath, FromQuery, Parameter, SkipValidation
+from litestar.params import Body, FromPath, FromQuery, QueryParameter, SkipValidation
 from litestar.response import Redirect, Response, Stream
 from redis.asyncio import Redis
 from sqlalchemy import select
@@ -370,7 +370,7 @@ async def apply_answers(
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
     code: FromPath[str],
-    came_from: Annotated[str | None, Parameter(query="from")] = None,
+    came_from: Annotated[str | None, QueryParameter(name="from")] = None,
 ) -> Response[str]:
     application = await _application(db_session, code, user)
     return _answers_page(request, tenant, application, back=_from_review(came_from))
@@ -430,7 +430,7 @@ async def apply_documents(
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
     code: FromPath[str],
-    came_from: Annotated[str | None, Parameter(query="from")] = None,
+    came_from: Annotated[str | None, QueryParameter(name="from")] = None,
 ) -> Response[str]:
     application = await _application(db_session, code, user)
     return await _documents_page(request, tenant, db_session, application, back=_from_review(came_from))
@@ -569,7 +569,7 @@ async def apply_delivery(
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
     code: FromPath[str],
-    came_from: Annotated[str | None, Parameter(query="from")] = None,
+    came_from: Annotated[str | None, QueryParameter(name="from")] = None,
 ) -> Response[str]:
     application = await _application(db_session, code, user)
     return await _delivery_page(request, tenant, db_session, application, back=_from_review(came_from))
@@ -789,7 +789,7 @@ async def slip_page(
     user: NamedDependency[UserSession],
     fees: Fees,
     code: FromPath[str],
-    just_submitted: Annotated[bool, Parameter(query=JUST_SUBMITTED)] = False,
+    just_submitted: Annotated[bool, QueryParameter(name=JUST_SUBMITTED)] = False,
 ) -> Response[str]:
     dossier = await _mine(user, db_session, code)
     files = await slip_files(db_session, dossier.id)

@@ -14,7 +14,7 @@ from typing import Annotated
 
 from litestar import Router, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Response
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -170,10 +170,10 @@ async def queue(
     db_session: NamedDependency[AsyncSession],
     user: NamedDependency[UserSession],
     unit_id: FromPath[int],
-    mine: Annotated[str | None, Parameter(query="cua_toi")] = None,
-    kind: Annotated[str | None, Parameter(query="buoc")] = None,
-    after_due: Annotated[str | None, Parameter(query="sau_han")] = None,
-    after_id: Annotated[str | None, Parameter(query="sau_buoc")] = None,
+    mine: Annotated[str | None, QueryParameter(name="cua_toi")] = None,
+    kind: Annotated[str | None, QueryParameter(name="buoc")] = None,
+    after_due: Annotated[str | None, QueryParameter(name="sau_han")] = None,
+    after_id: Annotated[str | None, QueryParameter(name="sau_buoc")] = None,
 ) -> Response[str]:
     try:
         after = parse_after(after_due, after_id)
