@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -212,27 +213,61 @@ def parse_queue_cursor(raw: str | None) -> tuple[datetime, int] | None:
         return None
 
 
+SummaryKey = tuple[str, str | None, str | None]
+
+
 class QueueSummaryCache:
     """Queue counts and the procedure filter list, per tenant and filter, for a few seconds.
 
     Counting 100,000 dossiers on every page view would cost more than the page itself; a
     count a few seconds old is fine on a work list (the rows are always fresh), and this
-    process's own actions clear it at once."""
+    process's own actions clear it at once.
+
+    One request per key reads the counts again; the others do not queue behind it nor read
+    them too. When the entry has only expired, they show it a moment longer; when there is
+    none (first view, or this process just acted), they wait for that one reading. Without
+    this, every officer page in flight when the entry expired counted the 100,000 dossiers at
+    the same moment: the slowest hundredth of the queue's views took a second."""
 
     def __init__(self, ttl: float = 5.0) -> None:
         self.ttl = ttl
-        self._entries: dict[tuple[str, str | None, str | None], tuple[float, Any]] = {}
+        self._entries: dict[SummaryKey, tuple[float, Any]] = {}
+        self._reading: dict[SummaryKey, asyncio.Future[None]] = {}
+        # Bumped by each invalidation: a reading begun before it is not kept after it.
+        self._generation: dict[str, int] = {}
 
-    def get(self, key: tuple[str, str | None, str | None]) -> Any:
-        entry = self._entries.get(key)
-        return None if entry is None or entry[0] < time.monotonic() else entry[1]
+    async def get(self, key: SummaryKey, read: Callable[[], Awaitable[Any]]) -> Any:
+        while True:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] >= time.monotonic():
+                return entry[1]
+            pending = self._reading.get(key)
+            if pending is None:
+                break
+            if entry is not None:
+                return entry[1]  # expired a moment ago, while another request reads it again
+            # Never raises: whether it worked is read from the entries on the next turn (a
+            # reading that failed leaves none, and this request then reads them itself).
+            await asyncio.wait([pending])
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._reading[key] = done
+        generation = self._generation.get(key[0], 0)
+        try:
+            value = await read()
+            if self._generation.get(key[0], 0) == generation:
+                self._put(key, value)
+            return value
+        finally:
+            del self._reading[key]
+            done.set_result(None)
 
-    def put(self, key: tuple[str, str | None, str | None], value: Any) -> None:
+    def _put(self, key: SummaryKey, value: Any) -> None:
         if len(self._entries) > 10_000:
             self._entries.clear()
         self._entries[key] = (time.monotonic() + self.ttl, value)
 
     def invalidate(self, schema: str) -> None:
+        self._generation[schema] = self._generation.get(schema, 0) + 1
         self._entries = {k: v for k, v in self._entries.items() if k[0] != schema}
 
 
@@ -274,11 +309,10 @@ async def queue_page(
         "after_id": cursor[1] if cursor else None,
     }
     key = (schema, f"{scope.key()}|{procedure or ''}|{field or ''}", assigned_to)
-    summary = SUMMARIES.get(key) if schema else None
-    if summary is None:
+    if schema:
+        summary = await SUMMARIES.get(key, lambda: _summary(session, shape, params))
+    else:
         summary = await _summary(session, shape, params)
-        if schema:
-            SUMMARIES.put(key, summary)
     counts, procedures, fields = summary
     statement = _rows_statement(queue, shape, cursor=cursor is not None)
     found = (await session.execute(statement, params)).all()
