@@ -51,6 +51,18 @@ async def _prepare(browser: httpx.AsyncClient, delivery: dict[str, str] | None =
     return match.group(1)
 
 
+async def _submitted(browser: httpx.AsyncClient) -> str:
+    """Apply and submit, as ``_prepare`` then the check page's button: the new dossier's code."""
+    submit_token = await _prepare(browser)
+    token = await csrf(browser, "/procedures/1.001193/apply/review")
+    done = await browser.post(
+        "/procedures/1.001193/apply/submit", data={"_csrf_token": token, "token": submit_token, **DECLARED}
+    )
+    code = CODE.search(done.headers["location"])
+    assert code is not None
+    return code.group(0)
+
+
 async def test_a_citizen_applies_submits_and_tracks(
     sign_in: SignIn, make_tenant: MakeTenant, client: httpx.AsyncClient, engine: Engine
 ) -> None:
@@ -246,24 +258,18 @@ async def test_other_tenants_cannot_reach_files_or_dossiers(
 ) -> None:
     a, b = make_tenant(procedures=[BIRTH]), make_tenant(procedures=[BIRTH])
     on_a = await sign_in(a)
-    submit_token = await _prepare(on_a)
-    token = await csrf(on_a, "/procedures/1.001193/apply/review")
-    done = await on_a.post(
-        "/procedures/1.001193/apply/submit", data={"_csrf_token": token, "token": submit_token, **DECLARED}
-    )
-    code = CODE.search(done.headers["location"])
-    assert code is not None
-    detail = await on_a.get(f"/my/dossiers/{code.group(0)}")
+    code = await _submitted(on_a)
+    detail = await on_a.get(f"/my/dossiers/{code}")
     file_id = re.search(r'href="/my/files/([0-9a-f]{32})"', detail.text)
     assert file_id is not None
     assert (await on_a.get(f"/my/files/{file_id.group(1)}")).content == PDF
 
     on_b = await sign_in(b)  # the same person, on another portal
     assert (await on_b.get(f"/my/files/{file_id.group(1)}")).status_code == 404
-    assert (await on_b.get(f"/my/dossiers/{code.group(0)}")).status_code == 404
+    assert (await on_b.get(f"/my/dossiers/{code}")).status_code == 404
     hb = {"host": f"{b.slug}.localhost"}
-    assert (await client.get(f"/api/v1/tracking/{code.group(0)}", headers=hb)).status_code == 404
-    assert (await client.get("/tracking", params={"code": code.group(0)}, headers=hb)).status_code == 404
+    assert (await client.get(f"/api/v1/tracking/{code}", headers=hb)).status_code == 404
+    assert (await client.get("/tracking", params={"code": code}, headers=hb)).status_code == 404
 
 
 async def test_another_citizen_of_the_same_portal_cannot_reach_a_dossier(
@@ -273,33 +279,27 @@ async def test_another_citizen_of_the_same_portal_cannot_reach_a_dossier(
     who knows the code gets the unknown code's answer on every page and action of it."""
     tenant = make_tenant(procedures=[BIRTH])
     owner = await sign_in(tenant)
-    submit_token = await _prepare(owner)
-    token = await csrf(owner, "/procedures/1.001193/apply/review")
-    done = await owner.post(
-        "/procedures/1.001193/apply/submit", data={"_csrf_token": token, "token": submit_token, **DECLARED}
-    )
-    code = CODE.search(done.headers["location"])
-    assert code is not None
-    mine = await owner.get(f"/my/dossiers/{code.group(0)}")
-    assert mine.status_code == 200 and code.group(0) in mine.text
-    assert (await owner.get(f"/my/dossiers/{code.group(0)}/slip")).status_code == 200
+    code = await _submitted(owner)
+    mine = await owner.get(f"/my/dossiers/{code}")
+    assert mine.status_code == 200 and code in mine.text
+    assert (await owner.get(f"/my/dossiers/{code}/slip")).status_code == 200
 
     neighbour = await sign_in(tenant, name="Người Hàng Xóm", personal_id="079085000333")
     for path in ("", "/slip", "/rating"):
-        page = await neighbour.get(f"/my/dossiers/{code.group(0)}{path}")
+        page = await neighbour.get(f"/my/dossiers/{code}{path}")
         assert page.status_code == 404, path
         assert "Đăng ký khai sinh" not in page.text, path  # nothing of the dossier shows
     their_token = await csrf(neighbour, "/my/dossiers")
     withdraw = await neighbour.post(
-        f"/my/dossiers/{code.group(0)}/withdraw", data={"_csrf_token": their_token, "reason": "Thử"}
+        f"/my/dossiers/{code}/withdraw", data={"_csrf_token": their_token, "reason": "Thử"}
     )
     assert withdraw.status_code == 404
     with engine.connect() as conn:
         status = conn.execute(
-            text(f"SELECT status FROM {tenant.schema}.dossiers WHERE code = :c"), {"c": code.group(0)}
+            text(f"SELECT status FROM {tenant.schema}.dossiers WHERE code = :c"), {"c": code}
         ).scalar_one()
     assert status == "submitted"  # the neighbour's withdrawal changed nothing
-    assert code.group(0) not in (await neighbour.get("/my/dossiers")).text
+    assert code not in (await neighbour.get("/my/dossiers")).text
 
 
 async def test_withdraw_and_history_is_append_only(
