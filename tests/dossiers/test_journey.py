@@ -333,6 +333,44 @@ async def test_withdraw_and_history_is_append_only(
         conn.execute(text(f"UPDATE {tenant.schema}.dossier_history SET reason = 'sửa'"))
 
 
+async def test_a_tracked_code_shows_each_portal_its_own_dossier_and_each_change(
+    client: httpx.AsyncClient, sign_in: SignIn, make_tenant: MakeTenant, engine: Engine
+) -> None:
+    """The tracking result is rendered once per process for the status it shows (core.fragments):
+    the same code on two portals, or the same dossier after a change, never shows another's."""
+    from tests.backoffice.test_queue_tabs import _in_progress
+
+    tenants = [make_tenant(procedures=[BIRTH]) for _ in range(2)]
+    for tenant, due in zip(tenants, ("2031-03-04 09:00+07", "2032-05-06 10:00+07"), strict=True):
+        await sign_in(tenant)  # the applicant
+        with engine.begin() as conn:
+            _in_progress(conn, tenant, "TRK-1", str(BIRTH["code"]))
+            conn.execute(text(f"UPDATE {tenant.schema}.dossiers SET due_at = :due"), {"due": due})
+
+    async def result(tenant_index: int) -> str:
+        host = {"host": f"{tenants[tenant_index].slug}.localhost"}
+        page = await client.get("/tracking", params={"code": "TRK-1"}, headers=host)
+        assert page.status_code == 200
+        return page.text.split('data-testid="tracking-result"', 1)[1].split("</dl>", 1)[0]
+
+    for _ in range(2):  # the second lookup is the one served from the rendered result
+        first, second = await result(0), await result(1)
+        assert "ngày 04/03/2031" in first and "2032" not in first
+        assert "ngày 06/05/2032" in second and "2031" not in second
+        assert "Đang xử lý" in first and "Đang xử lý" in second
+
+    # Each value on its own: the status, then the due date.
+    for change, shows in (
+        ("status = 'supplement_requested'", "Yêu cầu bổ sung"),
+        ("due_at = '2033-07-08 11:00+07'", "ngày 08/07/2033"),
+    ):
+        with engine.begin() as conn:
+            conn.execute(text(f"UPDATE {tenants[0].schema}.dossiers SET {change}"))
+        assert shows in await result(0), change
+    unchanged = await result(1)
+    assert "Đang xử lý" in unchanged and "ngày 06/05/2032" in unchanged
+
+
 async def test_tracking_is_rate_limited(client: httpx.AsyncClient, make_tenant: MakeTenant) -> None:
     tenant = make_tenant()
     host = {"host": f"{tenant.slug}.localhost"}
