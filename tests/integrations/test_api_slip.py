@@ -1,13 +1,15 @@
 """The appointment slip of a dossier received through the API: signed and filed with the dossier as
 online and at the desk, its QR codes on the tenant's public site whatever host the system called,
 its verification page valid and given by the read; a repeat files no second slip; with the signer
-failing the dossier is still received (201) and the slip is queued for the signing job."""
+failing the dossier is still received (201), and the slip is queued for the signing job, which
+signs the same slip later."""
 
 from __future__ import annotations
 
 import socket
 from dataclasses import replace
 
+import anyio
 import httpx
 import pypdfium2 as pdfium  # type: ignore[import-untyped]
 import zxingcpp
@@ -26,6 +28,7 @@ from tests.conftest import MakeTenant, asgi_transport, unique_slug
 from tests.dossiers.conftest import BIRTH
 from tests.integrations.conftest import Host, Register, token_of
 from tests.integrations.test_api import dossier
+from tests.workers import start_worker
 
 ADDRESS = "Số 12 phố Tràng Tiền, phường Hoàn Kiếm, Hà Nội"
 NO_DOCUMENTS = {**BIRTH, "documents": []}
@@ -140,8 +143,10 @@ async def test_with_the_signer_failing_the_dossier_is_received_and_its_slip_queu
     down: Litestar = create_app(
         replace(live_settings, signing_tsa_url=f"http://127.0.0.1:{_closed_port()}/tsa")
     )
+    body = dossier("EXT-DOWN")
+    body["applicant"] = {**body["applicant"], "address": ADDRESS}
     async with httpx.AsyncClient(transport=asgi_transport(down), base_url=str(http.base_url)) as system:
-        created = await system.post("/api/v1/dossiers", json=dossier("EXT-DOWN"), headers=auth)
+        created = await system.post("/api/v1/dossiers", json=body, headers=auth)
         assert created.status_code == 201, created.text
         code = created.json()["code"]
         read = await system.get(f"/api/v1/dossiers/{code}", headers=auth)
@@ -151,6 +156,23 @@ async def test_with_the_signer_failing_the_dossier_is_received_and_its_slip_queu
     assert queued_slip_jobs(engine, tenant, dossier_id) == 1
 
     # A repeat while the slip waits for the job queues nothing more.
-    again = await http.post("/api/v1/dossiers", json=dossier("EXT-DOWN"), headers=auth)
+    again = await http.post("/api/v1/dossiers", json=body, headers=auth)
     assert again.status_code == 200 and again.json()["code"] == code
     assert queued_slip_jobs(engine, tenant, dossier_id) == 1
+
+    # The product's worker, with the working signer, signs it later: the same slip as one signed
+    # at once, the applicant's contact as the system gave it included.
+    worker = start_worker("signing")
+    try:
+        slip = None
+        with anyio.fail_after(90):
+            while slip is None:
+                await anyio.sleep(0.5)
+                async with api_db.tenant_session(tenant) as session:
+                    slip = await filed_slip(session, dossier_id)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    signing = Signing.for_settings(live_settings, storage_for_settings(live_settings))
+    words, _ = first_page(await signed_bytes(signing, tenant, slip))
+    assert code in words and "0912345678" in words and "Tràng Tiền" in words

@@ -50,7 +50,6 @@ from motcua.dossiers.slip import channel_words, filed_slip, issue_signed_slip, r
 from motcua.dossiers.storage import Storage, StoredObject
 from motcua.dossiers.uploads import UploadRejectedError, ValidatedUpload
 from motcua.identity.guards import requires_officer
-from motcua.identity.models import Citizen
 from motcua.identity.sessions import UserSession
 from motcua.organisation.routing import NOT_YOUR_DESK, reception_units
 from motcua.signing.services import Signing, signed_bytes
@@ -296,16 +295,9 @@ async def receive(
         await _discard(storage, tenant, stored)
         return await again(outcome.errors)
     # The slip the officer prints now: signed and filed with the dossier (queued if the signer
-    # fails), with the contact the officer wrote down, as the person's record keeps it.
-    citizen = await db_session.get(Citizen, outcome.dossier.citizen_id)
+    # fails), with the contact the officer wrote down (intake keeps it with the dossier).
     await issue_signed_slip(
-        db_session,
-        tenant,
-        outcome.dossier,
-        signing=signing,
-        origin=public_origin(request),
-        applicant_phone=citizen.phone if citizen else None,
-        applicant_address=citizen.address if citizen else None,
+        db_session, tenant, outcome.dossier, signing=signing, origin=public_origin(request)
     )
     return Redirect(f"/officer/receive/{outcome.dossier.code}", status_code=303)
 
@@ -358,15 +350,12 @@ async def officer_slip_pdf(
     if filed is not None:
         pdf = await signed_bytes(signing, tenant, filed)
     else:
-        citizen = await db_session.get(Citizen, dossier.citizen_id)
         slip = slip_for(
             dossier,
             await slip_files(db_session, dossier.id),
             await db_session.get(Procedure, dossier.procedure_id),
             tenant_name=tenant.name,
             tracking_url=f"{public_origin(request)}/tracking?code={dossier.code}",
-            applicant_phone=citizen.phone if citizen else None,
-            applicant_address=citizen.address if citizen else None,
         )
         # Its labels in the language of whoever downloads it.
         pdf = await anyio.to_thread.run_sync(render_slip_pdf, slip, language(request))

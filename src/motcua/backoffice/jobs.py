@@ -19,7 +19,6 @@ from motcua.dossiers.deadlines import VIETNAM
 from motcua.dossiers.models import Dossier
 from motcua.dossiers.services import calendar_for, slip_files
 from motcua.dossiers.slip import SIGN_SLIP, file_signed_slip, slip_for
-from motcua.identity.models import Citizen
 from motcua.signing.services import Signing, tenant_origin
 
 log = logging.getLogger(__name__)
@@ -63,15 +62,12 @@ async def sign_slip(tenant: str, dossier_id: int) -> None:
         settings = load_settings()
         storage = storage_for_settings(settings)
         origin = await tenant_origin(session, settings, record)
-        citizen = await session.get(Citizen, dossier.citizen_id)
         slip = slip_for(
             dossier,
             await slip_files(session, dossier.id),
             await session.get(Procedure, dossier.procedure_id),
             tenant_name=record.name,
             tracking_url=f"{origin}/tracking?code={dossier.code}",
-            applicant_phone=citizen.phone if citizen and dossier.entered_by_officer else None,
-            applicant_address=citizen.address if citizen and dossier.entered_by_officer else None,
         )
         await file_signed_slip(
             session,

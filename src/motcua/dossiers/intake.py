@@ -65,6 +65,15 @@ class Applicant:
     address: str | None = None
 
 
+def contact_phone(applicant: Applicant) -> str | None:
+    """The applicant's phone as kept (spaces, dots, dashes and brackets left out), or None."""
+    return re.sub(r"[\s.\-()]", "", applicant.phone or "") or None
+
+
+def contact_address(applicant: Applicant) -> str | None:
+    return (applicant.address or "").strip() or None
+
+
 @dataclass(frozen=True, slots=True)
 class IntakeDocument:
     document_code: str
@@ -172,9 +181,9 @@ async def intake_citizen(session: AsyncSession, applicant: Applicant) -> Citizen
             subject=applicant.personal_id,
             personal_id=applicant.personal_id,
             full_name=applicant.full_name.strip(),
-            phone=re.sub(r"[\s.\-()]", "", applicant.phone or "") or None,
+            phone=contact_phone(applicant),
             email=(applicant.email or "").strip() or None,
-            address=(applicant.address or "").strip() or None,
+            address=contact_address(applicant),
         )
         .on_conflict_do_nothing()
     )
@@ -246,6 +255,9 @@ async def receive_dossier(
         citizen_id=citizen.id,
         applicant_name=applicant.full_name.strip(),
         applicant_personal_id=applicant.personal_id,
+        # What the slip shows: the contact given now, else what the person's record holds.
+        applicant_phone=contact_phone(applicant) or citizen.phone,
+        applicant_address=contact_address(applicant) or citizen.address,
         status=DossierStatus.SUBMITTED,
         channel=channel,
         data=checked.values,

@@ -113,6 +113,11 @@ class Dossier(TenantBase):
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"))
     applicant_name: Mapped[str] = mapped_column(String(200))
     applicant_personal_id: Mapped[str] = mapped_column(String(12))
+    # The contact the appointment slip shows, as given at the desk, by post or through the API
+    # (online, the form's contact_phone answer is shown instead): kept with the dossier so that
+    # the slip is the same document whenever it is signed.
+    applicant_phone: Mapped[str | None] = mapped_column(String(32))
+    applicant_address: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(24))
     channel: Mapped[int] = mapped_column(SmallInteger)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)

@@ -140,11 +140,11 @@ def slip_for(
     *,
     tenant_name: str,
     tracking_url: str,
-    applicant_phone: str | None = None,
-    applicant_address: str | None = None,
 ) -> SlipData:
     """The slip of a dossier, whichever channel it came by: the citizen's and the officer's
-    downloads are the same document."""
+    downloads are the same document, and so is the one the job signs later. The applicant's
+    contact is what was given when it was received (Dossier.applicant_phone, applicant_address),
+    online the form's contact phone."""
     names = {d["code"]: d["name"] for d in (procedure.documents if procedure else [])}
     return SlipData(
         tenant_name=tenant_name,
@@ -154,8 +154,8 @@ def slip_for(
         procedure_name=dossier.procedure_name,
         applicant_name=dossier.applicant_name,
         applicant_personal_id_masked=mask_personal_id(dossier.applicant_personal_id),
-        applicant_address=applicant_address or None,
-        applicant_phone=applicant_phone or str(dossier.data.get("contact_phone") or "") or None,
+        applicant_address=dossier.applicant_address or None,
+        applicant_phone=dossier.applicant_phone or str(dossier.data.get("contact_phone") or "") or None,
         received_at=dossier.received_at,
         due_at=dossier.due_at,
         channel_label=channel_words(dossier),
@@ -298,8 +298,6 @@ async def issue_signed_slip(
     *,
     signing: Signing,
     origin: str,
-    applicant_phone: str | None = None,
-    applicant_address: str | None = None,
 ) -> SignedDocument | None:
     """Sign and file the slip as the dossier is received (online or at the desk). A submission is
     never lost to the signer: when signing fails (the token or the timestamp authority down, a
@@ -313,8 +311,6 @@ async def issue_signed_slip(
                 await session.get(Procedure, dossier.procedure_id),
                 tenant_name=tenant.name,
                 tracking_url=f"{origin}/tracking?code={dossier.code}",
-                applicant_phone=applicant_phone,
-                applicant_address=applicant_address,
             )
             return await file_signed_slip(
                 session, tenant, signing=signing, dossier=dossier, slip=slip, origin=origin

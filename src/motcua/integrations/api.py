@@ -481,8 +481,6 @@ async def intake(
                 result.dossier,
                 signing=signing,
                 origin=await tenant_origin(db_session, settings, tenant),
-                applicant_phone=spec.applicant.phone,
-                applicant_address=spec.applicant.address,
             )
         status = 201 if result.created else 200
         await db_session.execute(called(client, request, status, dossier=result.dossier.code))
