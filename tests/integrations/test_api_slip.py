@@ -1,5 +1,6 @@
 """The appointment slip of a dossier received through the API: signed and filed with the dossier as
-online and at the desk, its QR codes on the tenant's public site whatever host the system called,
+online and at the desk, its QR codes (and the tracking link the system is given) on the tenant's
+public site whatever host the system called,
 its verification page valid and given by the read; a repeat files no second slip; with the signer
 failing the dossier is still received (201), and the slip is queued for the signing job, which
 signs the same slip later."""
@@ -105,6 +106,9 @@ async def test_a_dossier_posted_through_the_api_gets_its_signed_slip_once(
     [verify] = [c for c in codes if "/xac-thuc/" in c]
     assert verify.startswith(f"http://{site}") and verify.endswith(f"/xac-thuc/{slip.id}")
     assert any(c.startswith(f"http://{site}") and c.endswith(f"/tracking?code={code}") for c in codes)
+    # And so does the tracking link the system is given to show the citizen.
+    tracking = created.json()["tracking_url"]
+    assert tracking.startswith(f"http://{site}") and tracking.endswith(f"/tracking?code={code}")
 
     async with httpx.AsyncClient(transport=asgi_transport(app), base_url=f"http://{site}") as public:
         page = await public.get(f"/xac-thuc/{slip.id}")
@@ -112,10 +116,12 @@ async def test_a_dossier_posted_through_the_api_gets_its_signed_slip_once(
 
     read = await http.get(f"/api/v1/dossiers/{code}", headers=auth)
     assert read.status_code == 200 and read.json()["slip_verification_url"] == verify
+    assert read.json()["tracking_url"] == tracking
 
     # The same external id again: the same dossier, and no second slip signed.
     again = await http.post("/api/v1/dossiers", json=body, headers=auth)
     assert again.status_code == 200 and again.json()["code"] == code
+    assert again.json()["tracking_url"] == tracking
     assert await slips_of(api_db, tenant, dossier_id) == 1
     assert queued_slip_jobs(engine, tenant, dossier_id) == 0
 

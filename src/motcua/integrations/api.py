@@ -31,7 +31,7 @@ from motcua.catalog.services import get_procedure
 from motcua.core.audit import Actor, ActorKind, tenant_entry
 from motcua.core.db import Database
 from motcua.core.messages import Message
-from motcua.core.pages import client_address, public_origin
+from motcua.core.pages import client_address
 from motcua.core.ratelimit import client_key, spend
 from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
@@ -359,22 +359,24 @@ async def _check_files(
     return checked
 
 
-def _tracking_url(request: HttpRequest, code: str) -> str:
-    return f"{public_origin(request)}/tracking?code={quote(code)}"
+def _tracking_url(origin: str, code: str) -> str:
+    return f"{origin}/tracking?code={quote(code)}"
 
 
 def _vietnam(moment: datetime) -> str:
     return moment.astimezone(VIETNAM).isoformat()
 
 
-def receipt(request: HttpRequest, dossier: Dossier) -> dict[str, Any]:
+def receipt(origin: str, dossier: Dossier) -> dict[str, Any]:
+    """``origin``: the tenant's public site (signing.services.tenant_origin), as on the slip's QR
+    code: the page a citizen is sent to, whatever host the system called."""
     return {
         "code": dossier.code,
         "status": dossier.status,
         "status_label": DossierStatus(dossier.status).label,
         "received_at": _vietnam(dossier.received_at),
         "due_at": _vietnam(dossier.due_at),
-        "tracking_url": _tracking_url(request, dossier.code),
+        "tracking_url": _tracking_url(origin, dossier.code),
     }
 
 
@@ -431,7 +433,8 @@ async def intake(
             # A repeat: answered before any document is read or stored.
             _same_dossier(existing, spec)
             await db_session.execute(called(client, request, 200, dossier=existing.code))
-            return Response(receipt(request, existing), status_code=200, headers=_location(existing))
+            origin = await tenant_origin(db_session, settings, tenant)
+            return Response(receipt(origin, existing), status_code=200, headers=_location(existing))
         procedure = await get_procedure(db_session, spec.procedure_code)
         if procedure is None:
             raise ProblemError(
@@ -464,6 +467,10 @@ async def intake(
             for doc in documents:
                 await storage.delete(tenant.schema, doc.stored.key)
             raise ProblemError(422, errors=result.errors)
+        # The slip's QR code and the receipt's tracking link name the tenant's public site: the
+        # caller's host is a system's view of the portal (it may be another of the tenant's
+        # domains), not the citizen's.
+        origin = await tenant_origin(db_session, settings, tenant)
         if not result.created:
             # Lost a race with a parallel post of the same external id.
             for doc in documents:
@@ -471,21 +478,13 @@ async def intake(
             _same_dossier(result.dossier, spec)
         else:
             # The slip is issued now, as online and at the desk: signed and filed with the dossier
-            # (queued if the signer fails; the dossier stands either way). Its QR code names the
-            # tenant's public site, as the job that signs it later does: the caller's host is a
-            # system's view of the portal (it may be another of the tenant's domains), not the
-            # citizen's. A repeat never gets here, and a filed slip is never signed twice.
-            await issue_signed_slip(
-                db_session,
-                tenant,
-                result.dossier,
-                signing=signing,
-                origin=await tenant_origin(db_session, settings, tenant),
-            )
+            # (queued if the signer fails; the dossier stands either way), as the job that signs it
+            # later would. A repeat never gets here, and a filed slip is never signed twice.
+            await issue_signed_slip(db_session, tenant, result.dossier, signing=signing, origin=origin)
         status = 201 if result.created else 200
         await db_session.execute(called(client, request, status, dossier=result.dossier.code))
         return Response(
-            receipt(request, result.dossier), status_code=status, headers=_location(result.dossier)
+            receipt(origin, result.dossier), status_code=status, headers=_location(result.dossier)
         )
     except ProblemError as exc:
         await audit_refused(db, tenant, client, request, exc.status)
@@ -525,18 +524,17 @@ async def read_dossier(
             select(DossierHistory).where(DossierHistory.dossier_id == dossier.id).order_by(DossierHistory.id)
         )
         slip = await filed_slip(db_session, dossier.id)
-        slip_url = (
-            verification_url(await tenant_origin(db_session, settings, tenant), slip.id) if slip else None
-        )
+        origin = await tenant_origin(db_session, settings, tenant)
+        slip_url = verification_url(origin, slip.id) if slip else None
         await db_session.execute(called(client, request, 200, dossier=dossier.code))
-        return Response(dossier_state(request, dossier, list(history), slip_verification_url=slip_url))
+        return Response(dossier_state(origin, dossier, list(history), slip_verification_url=slip_url))
     except ProblemError as exc:
         await audit_refused(db, tenant, client, request, exc.status)
         raise
 
 
 def dossier_state(
-    request: HttpRequest,
+    origin: str,
     dossier: Dossier,
     history: list[DossierHistory],
     *,
@@ -546,7 +544,7 @@ def dossier_state(
     slip's verification page is the address its QR code holds (None until the slip is signed)."""
     channel = Channel(dossier.channel)
     return {
-        **receipt(request, dossier),
+        **receipt(origin, dossier),
         "procedure_code": dossier.procedure_code,
         "procedure_name": dossier.procedure_name,
         "channel": CHANNEL_CODES[channel],
