@@ -23,6 +23,7 @@ from motcua.catalog.services import (
     list_procedures,
     search,
 )
+from motcua.core.apidocs import Refusable
 from motcua.core.db import Database
 from motcua.core.messages import Message
 from motcua.core.pages import HttpRequest, not_found_page, page
@@ -166,6 +167,7 @@ def _api_item(p: ProcedureSummary) -> dict[str, Any]:
     tags=["catalog"],
     summary="Search the procedure catalog",
     guards=[limited("api")],
+    operation_class=Refusable,
 )
 async def api_procedures(
     tenant: NamedDependency[Tenant],

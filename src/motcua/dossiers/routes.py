@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from motcua.catalog.models import Procedure
 from motcua.catalog.services import get_procedure
+from motcua.core.apidocs import Refusable
 from motcua.core.audit import Actor
 from motcua.core.db import RawReads
 from motcua.core.dependencies import NO_TRANSACTION, READ_ONLY
@@ -1052,6 +1053,7 @@ async def tracking_page(
     summary="Public status of a dossier by its code",
     # One budget with the tracking page: the two forms of one lookup.
     guards=[limited("lookup")],
+    operation_class=Refusable,
     responses={
         404: ResponseSpec(dict[str, str], description="No such dossier here.", generate_examples=False),
         429: ResponseSpec(dict[str, Any], description="Too many lookups.", generate_examples=False),

@@ -17,6 +17,7 @@ from litestar.response import Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.core.apidocs import PROBLEM_MEDIA_TYPE as PROBLEM_MEDIA_TYPE
 from motcua.core.audit import Actor, ActorKind, tenant_entry
 from motcua.core.db import Database
 from motcua.core.dependencies import redis_of, settings_of, tenant_of
@@ -44,7 +45,7 @@ SCOPE_DESCRIPTIONS = {
     "webhooks": _("Đăng ký nhận thông báo khi hồ sơ thay đổi trạng thái"),
 }
 
-PROBLEM_MEDIA_TYPE = "application/problem+json"
+
 # The budget each client spends, one count per client (not per address): a system behind one
 # gateway address must not starve another (core/settings MOTCUA_RATE_LIMITS "api").
 API_BUDGET = "api"

@@ -21,6 +21,7 @@ from litestar.params import Body, FromPath
 from litestar.response import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from motcua.core.apidocs import Refusable
 from motcua.core.dependencies import READ_ONLY
 from motcua.core.pages import HttpRequest, page
 from motcua.core.ratelimit import limited
@@ -165,6 +166,7 @@ async def verify_uploaded(
     tags=["verification"],
     summary="Verdict on a signed document by its id (the QR code's id)",
     opt={READ_ONLY: True},
+    operation_class=Refusable,
     responses={
         404: ResponseSpec(dict[str, str], description="No such document here.", generate_examples=False),
     },
