@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def worker_argv(*queues: str, threads: int = 1) -> list[str]:
@@ -22,3 +24,18 @@ def start_worker(
         env={**os.environ, **(env or {})},
         start_new_session=new_session,
     )
+
+
+@contextmanager
+def running_worker(*queues: str, threads: int = 1) -> Iterator[subprocess.Popen[bytes]]:
+    """``start_worker`` for the block; stopped as the product stops it (SIGTERM), killed if it
+    has not ended 30 s later."""
+    worker = start_worker(*queues, threads=threads)
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()

@@ -5,44 +5,16 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine, text
 
-from motcua.core.tenant import Tenant
 from tests.backoffice.test_workspace import OFFICER, _officer
 from tests.conftest import MakeTenant
-from tests.dossiers.conftest import BIRTH, SignIn
+from tests.dossiers.conftest import BIRTH, SignIn, in_progress_dossier
 
 
 def _current_tabs(html: str) -> list[str]:
     """The queues whose tab is marked as the current one."""
     return re.findall(r'<a href="/officer\?queue=(\w+)[^"]*"\s+aria-current="page"', html)
-
-
-def _in_progress(
-    conn: Connection,
-    tenant: Tenant,
-    code: str,
-    procedure_code: str,
-    *,
-    applicant: str = "Người nộp",
-    assigned: str | None = None,
-) -> None:
-    """A dossier in progress, due in three days, written straight into the tenant's table."""
-    conn.execute(
-        text(
-            f"""
-            INSERT INTO {tenant.schema}.dossiers (code, procedure_id, procedure_code,
-                procedure_name, form_version, citizen_id, applicant_name, applicant_personal_id,
-                status, channel, data, fee_vnd, agency_code, received_at, due_at, reception_due_at,
-                idempotency_key, assigned_to)
-            SELECT :code, p.id, p.code, p.name, 1, (SELECT min(id) FROM {tenant.schema}.citizens),
-                :applicant, '001190000009', 'in_progress', 2, '{{}}'::jsonb, 0, '000.00.01.T01',
-                now(), now() + interval '3 days', now() + interval '1 day', :code, :assigned
-            FROM {tenant.schema}.procedures p WHERE p.code = :procedure
-            """
-        ),
-        {"code": code, "procedure": procedure_code, "applicant": applicant, "assigned": assigned},
-    )
 
 
 async def test_the_current_tab_follows_the_queue_with_and_without_htmx(
@@ -85,7 +57,7 @@ async def test_the_filters_narrow_the_rows_and_the_officer_in_charge_shows_by_na
             ("LOC-3", other, None),
         ]
         for code, procedure, assigned in rows:
-            _in_progress(conn, tenant, code, str(procedure["code"]), assigned=assigned)
+            in_progress_dossier(conn, tenant, code, str(procedure["code"]), assigned=assigned)
 
     def codes(html: str) -> set[str]:
         return set(re.findall(r'href="/officer/dossiers/(LOC-\d)"', html))
@@ -114,7 +86,7 @@ async def test_a_row_shows_its_own_values_on_each_portal_and_after_each_change(
     officers = [await _officer(sign_in, engine, t) for t in tenants]
     for tenant, applicant in zip(tenants, ("Nguyễn Văn Hà", "Trần Thị Huế"), strict=True):
         with engine.begin() as conn:
-            _in_progress(conn, tenant, "ROW-1", str(BIRTH["code"]), applicant=applicant)
+            in_progress_dossier(conn, tenant, "ROW-1", str(BIRTH["code"]), applicant=applicant)
 
     def row(html: str) -> str:
         return html.split('href="/officer/dossiers/ROW-1"', 1)[1].split("</tr>", 1)[0]

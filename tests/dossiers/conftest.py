@@ -7,6 +7,7 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from litestar import Litestar
+from sqlalchemy import Connection, text
 
 from motcua.core.db import Database
 from motcua.core.settings import Settings
@@ -147,3 +148,30 @@ async def csrf(client: httpx.AsyncClient, path: str) -> str:
     match = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
     assert match is not None, page.text[:500]
     return match.group(1)
+
+
+def in_progress_dossier(
+    conn: Connection,
+    tenant: Tenant,
+    code: str,
+    procedure_code: str,
+    *,
+    applicant: str = "Người nộp",
+    assigned: str | None = None,
+) -> None:
+    """A dossier in progress, due in three days, written straight into the tenant's table."""
+    conn.execute(
+        text(
+            f"""
+            INSERT INTO {tenant.schema}.dossiers (code, procedure_id, procedure_code,
+                procedure_name, form_version, citizen_id, applicant_name, applicant_personal_id,
+                status, channel, data, fee_vnd, agency_code, received_at, due_at, reception_due_at,
+                idempotency_key, assigned_to)
+            SELECT :code, p.id, p.code, p.name, 1, (SELECT min(id) FROM {tenant.schema}.citizens),
+                :applicant, '001190000009', 'in_progress', 2, '{{}}'::jsonb, 0, '000.00.01.T01',
+                now(), now() + interval '3 days', now() + interval '1 day', :code, :assigned
+            FROM {tenant.schema}.procedures p WHERE p.code = :procedure
+            """
+        ),
+        {"code": code, "procedure": procedure_code, "applicant": applicant, "assigned": assigned},
+    )

@@ -10,9 +10,8 @@ from sqlalchemy import Engine, text
 
 from motcua.core.settings import Settings
 from motcua.tenancy.migrate import migrate_tenant_schema
-from tests.backoffice.test_queue_tabs import _in_progress
 from tests.conftest import MakeTenant
-from tests.dossiers.conftest import BIRTH
+from tests.dossiers.conftest import BIRTH, in_progress_dossier
 
 
 def test_the_migration_keeps_what_the_slips_of_earlier_dossiers_showed(
@@ -34,7 +33,7 @@ def test_the_migration_keeps_what_the_slips_of_earlier_dossiers_showed(
             )
         )
         for code in ("DESK-1", "POST-1", "ONLINE-1", "CITIZEN-AT-DESK-1"):
-            _in_progress(conn, tenant, code, str(BIRTH["code"]))
+            in_progress_dossier(conn, tenant, code, str(BIRTH["code"]))
         conn.execute(
             text(
                 f"UPDATE {schema}.dossiers SET "

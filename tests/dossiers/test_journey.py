@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 from motcua.core.audit import Actor
 from motcua.core.settings import Settings
 from tests.conftest import MakeTenant
-from tests.dossiers.conftest import BIRTH, PDF, SignIn, csrf
+from tests.dossiers.conftest import BIRTH, PDF, SignIn, csrf, in_progress_dossier
 
 CODE = re.compile(r"000\.00\.01\.T01-\d{6}-\d{4}")
 ANSWERS = {
@@ -338,13 +338,11 @@ async def test_a_tracked_code_shows_each_portal_its_own_dossier_and_each_change(
 ) -> None:
     """The tracking result is rendered once per process for the status it shows (core.fragments):
     the same code on two portals, or the same dossier after a change, never shows another's."""
-    from tests.backoffice.test_queue_tabs import _in_progress
-
     tenants = [make_tenant(procedures=[BIRTH]) for _ in range(2)]
     for tenant, due in zip(tenants, ("2031-03-04 09:00+07", "2032-05-06 10:00+07"), strict=True):
         await sign_in(tenant)  # the applicant
         with engine.begin() as conn:
-            _in_progress(conn, tenant, "TRK-1", str(BIRTH["code"]))
+            in_progress_dossier(conn, tenant, "TRK-1", str(BIRTH["code"]))
             conn.execute(text(f"UPDATE {tenant.schema}.dossiers SET due_at = :due"), {"due": due})
 
     async def result(tenant_index: int) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import socket
 from dataclasses import replace
 
-import anyio
 import httpx
 import pypdfium2 as pdfium  # type: ignore[import-untyped]
 import zxingcpp
@@ -29,7 +28,7 @@ from tests.conftest import MakeTenant, asgi_transport, unique_slug
 from tests.dossiers.conftest import BIRTH
 from tests.integrations.conftest import Host, Register, token_of
 from tests.integrations.test_api import dossier
-from tests.workers import start_worker
+from tests.signing.test_signed_results import slip_signed_by_a_worker
 
 ADDRESS = "Số 12 phố Tràng Tiền, phường Hoàn Kiếm, Hà Nội"
 NO_DOCUMENTS = {**BIRTH, "documents": []}
@@ -168,17 +167,7 @@ async def test_with_the_signer_failing_the_dossier_is_received_and_its_slip_queu
 
     # The product's worker, with the working signer, signs it later: the same slip as one signed
     # at once, the applicant's contact as the system gave it included.
-    worker = start_worker("signing")
-    try:
-        slip = None
-        with anyio.fail_after(90):
-            while slip is None:
-                await anyio.sleep(0.5)
-                async with api_db.tenant_session(tenant) as session:
-                    slip = await filed_slip(session, dossier_id)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+    slip = await slip_signed_by_a_worker(api_db, tenant, dossier_id)
     signing = Signing.for_settings(live_settings, storage_for_settings(live_settings))
     words, _ = first_page(await signed_bytes(signing, tenant, slip))
     assert code in words and "0912345678" in words and "Tràng Tiền" in words

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import re
 import socket
-import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
@@ -50,7 +49,7 @@ from motcua.signing.services import Signing
 from motcua.signing.signers import to_asn1
 from tests.admin.conftest import Browser, csrf_of, new_personal_id
 from tests.conftest import asgi_transport, procedure, unique_slug
-from tests.workers import start_worker
+from tests.workers import running_worker
 
 ADMIN = Actor.tenant_admin("001080000009")
 BIRTH = procedure("2.000001", "Đăng ký khai sinh", processing_days=10)
@@ -336,6 +335,18 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+async def slip_signed_by_a_worker(db: Database, tenant: Tenant, dossier_id: int) -> SignedDocument:
+    """The slip the job queued for ``dossier_id``, once the product's worker (queue ``signing``)
+    has signed and filed it."""
+    filed = None
+    with running_worker("signing"), anyio.fail_after(90):
+        while filed is None:
+            await anyio.sleep(0.5)
+            async with db.tenant_session(tenant) as session:
+                filed = await filed_slip(session, dossier_id)
+    return filed
+
+
 async def test_the_slip_is_signed_as_issued_and_later_when_the_signer_is_down(
     province: Province, live_settings: Settings, engine: Engine
 ) -> None:
@@ -378,20 +389,7 @@ async def test_the_slip_is_signed_as_issued_and_later_when_the_signer_is_down(
         assert await filed_slip(session, dossier_id) is None
 
     # A worker (the product's, with the working signer) signs it.
-    worker = start_worker("signing")
-    try:
-        filed = None
-        with anyio.fail_after(90):
-            while filed is None:
-                await anyio.sleep(0.5)
-                async with province.db.tenant_session(province.tenant) as session:
-                    filed = await filed_slip(session, dossier_id)
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+    filed = await slip_signed_by_a_worker(province.db, province.tenant, dossier_id)
     data = b"".join(
         [c async for c in await province.signing.storage.open(province.tenant.schema, filed.storage_key)]
     )

@@ -120,13 +120,13 @@ def check_applicant(applicant: Applicant) -> dict[str, str]:
         errors["applicant.full_name"] = "Nhập họ và tên người nộp hồ sơ."
     elif len(name) > NAME_MAX:
         errors["applicant.full_name"] = "Họ và tên dài tối đa 200 ký tự."
-    phone = re.sub(r"[\s.\-()]", "", applicant.phone or "")
+    phone = contact_phone(applicant)
     if phone and (len(phone) > 20 or not _PHONE.match(phone)):
         errors["applicant.phone"] = "Số điện thoại không đúng, ví dụ: 0912345678."
     email = (applicant.email or "").strip()
     if email and (len(email) > 254 or not _EMAIL.match(email)):
         errors["applicant.email"] = "Thư điện tử không đúng định dạng, ví dụ: ten@example.vn."
-    if len((applicant.address or "").strip()) > ADDRESS_MAX:
+    if len(contact_address(applicant) or "") > ADDRESS_MAX:
         errors["applicant.address"] = "Địa chỉ dài tối đa 500 ký tự."
     return errors
 
