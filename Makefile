@@ -55,6 +55,9 @@ test: $(STAMP) $(NODE_STAMP) $(CHROMIUM) $(SOFTHSM) lint ## the gates above, the
 
 check: test ## the same as `make test` (kept for habit)
 
+fonts: $(STAMP) ## cut the PDF fonts again (src/motcua/core/fonts) after a recipe or a source font changed
+	$(PY) -m motcua.core.pdf_fonts
+
 fmt: $(STAMP) ## format the code
 	$(VENV)/bin/ruff format src tests bench migrations
 	$(VENV)/bin/ruff check --fix src tests bench migrations
@@ -81,4 +84,4 @@ messages: $(STAMP) ## extract UI texts into $(LOCALES)/messages.pot and merge th
 clean: ## remove the virtualenv and local data (.motcua/)
 	rm -rf $(VENV) .motcua
 
-.PHONY: help install run lint test check fmt bench bench-compare screenshots messages clean
+.PHONY: help install run lint test check fonts fmt bench bench-compare screenshots messages clean

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
-import anyio.to_thread
 import redis.asyncio as aioredis
 from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
@@ -47,7 +46,6 @@ from motcua.dossiers.backends import storage_for_settings
 from motcua.dossiers.paper_form_routes import router as paper_forms_router
 from motcua.dossiers.routes import router as dossiers_router
 from motcua.dossiers.services import count_my_dossiers
-from motcua.dossiers.slip import prepare_slip_fonts
 from motcua.feedback.routes import router as feedback_router
 from motcua.identity.guards import requires_tenant_admin
 from motcua.identity.middleware import session_middleware, site_bound_csrf
@@ -170,8 +168,6 @@ def create_app(settings: Settings) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        # Cut the PDF fonts (slips, receipts) before the first citizen asks for one (~0.5 s).
-        await anyio.to_thread.run_sync(prepare_slip_fonts)
         await startgate.wait()  # under `motcua run`: no request before its migrations and seeding end
         # What start-up built (routes, the ORM's mappers, settings, fonts) lives as long as the
         # process: moved out of the collector's reach, so that the full collections a busy

@@ -13,15 +13,13 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import cache, lru_cache, partial
+from functools import lru_cache, partial
 from io import BytesIO
 from pathlib import Path
 from typing import cast
 
 import anyio.to_thread
 import segno
-from fontTools import subset as ft_subset  # type: ignore[import-untyped]
-from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 from fpdf import FPDF
 from fpdf.enums import Align, TableBordersLayout, XPos, YPos
 from fpdf.fonts import FontFace, TTFFont
@@ -31,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.catalog.models import Procedure
 from motcua.core.actions import Job, enqueue, savepoint
 from motcua.core.messages import Message, in_language
+from motcua.core.pdf_fonts import DOCUMENT_BOLD, DOCUMENT_REGULAR, font_bytes
 from motcua.core.tenant import Tenant
 from motcua.core.theming import DEFAULT_LANGUAGE, LANGUAGES, translations
 from motcua.dossiers.models import Channel, Dossier, DossierFile
@@ -41,31 +40,9 @@ from motcua.signing.services import Signing, new_document_id, sign_and_file, ver
 
 log = logging.getLogger(__name__)
 
-FONT_DIR = Path(__file__).parent / "fonts"
 FONT_FAMILY = "DejaVuSans"
-FONT_FILES = {"": FONT_DIR / "DejaVuSans.ttf", "B": FONT_DIR / "DejaVuSans-Bold.ttf"}
-
-# What a slip can hold: all of Latin (Vietnamese lives in Latin Extended Additional), combining marks,
-# Greek and Cyrillic for foreign names, punctuation, currency and common symbols. fpdf2 reads the whole
-# font for every document and again when it subsets the embedded copy; with DejaVu's ~6,000 glyphs that
-# was most of a ~95 ms render. The fonts are cut to these blocks once per process (~0.5 s, see
-# prepare_slip_fonts). A character outside them raises MissingGlyphError like any other gap.
-_FONT_UNICODE_BLOCKS = (
-    (0x0020, 0x024F),  # Basic Latin .. Latin Extended-B
-    (0x0300, 0x036F),  # Combining Diacritical Marks
-    (0x0370, 0x03FF),  # Greek
-    (0x0400, 0x052F),  # Cyrillic and its supplement
-    (0x1E00, 0x1EFF),  # Latin Extended Additional: ạ ả ấ ầ ẩ ẫ ậ ... ỹ
-    (0x2000, 0x206F),  # General Punctuation: – — ‘ ’ “ ” …
-    (0x2070, 0x209F),  # superscripts and subscripts
-    (0x20A0, 0x20CF),  # currency: ₫ €
-    (0x2100, 0x218F),  # letterlike symbols and number forms: № ™ Ⅰ
-    (0x2190, 0x21FF),  # arrows
-    (0x2200, 0x22FF),  # mathematical operators: − × ≤
-    (0x2C60, 0x2C7F),  # Latin Extended-C
-    (0x25A0, 0x25FF),  # geometric shapes: ■ □ ●
-    (0xA720, 0xA7FF),  # Latin Extended-D
-)
+# By style (fpdf2's "" and "B"): DejaVu Sans cut to what a document can hold (core.pdf_fonts).
+FONT_CUTS = {"": DOCUMENT_REGULAR, "B": DOCUMENT_BOLD}
 
 # Vietnam has kept UTC+7 without daylight saving since 1975: a fixed offset needs no tzdata.
 VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
@@ -331,39 +308,12 @@ async def filed_slip(session: AsyncSession, dossier_id: int) -> SignedDocument |
     )
 
 
-def prepare_slip_fonts() -> None:
-    """Cut the fonts now rather than during the first citizen's request: call it when a worker starts."""
-    for style in FONT_FILES:
-        _slip_font_bytes(style)
-
-
-@cache
-def _slip_font_bytes(style: str) -> bytes:
-    font = TTFont(FONT_FILES[style], recalcTimestamp=False)
-    options = ft_subset.Options()
-    options.glyph_names = True
-    options.notdef_outline = True
-    options.recommended_glyphs = True
-    options.name_IDs = ["*"]  # keeps the copyright and licence records with the font
-    options.name_languages = ["*"]
-    # fpdf2 does no shaping: Vietnamese uses precomposed letters, so layout tables are dead weight.
-    options.layout_features = []
-    options.layout_closure = False
-    options.drop_tables += ["GSUB", "GPOS", "GDEF", "kern", "FFTM", "MATH"]
-    subsetter = ft_subset.Subsetter(options)
-    subsetter.populate(unicodes=[code for low, high in _FONT_UNICODE_BLOCKS for code in range(low, high + 1)])
-    subsetter.subset(font)
-    buffer = BytesIO()
-    font.save(buffer)
-    return buffer.getvalue()
-
-
 def _add_slip_fonts(pdf: FPDF) -> None:
-    for style in FONT_FILES:
+    for style, cut in FONT_CUTS.items():
         fontkey = f"{FONT_FAMILY.lower()}{style}"
         # add_font() only takes a path. This is its own body minus the path lookup: fontTools reads a
         # file object as readily, and each document needs its own because fpdf2 subsets in place.
-        font = TTFFont(pdf, cast(Path, BytesIO(_slip_font_bytes(style))), fontkey, style)
+        font = TTFFont(pdf, cast(Path, BytesIO(font_bytes(cut))), fontkey, style)
         # Subsetting leaves every outline as it is, and the cut font's boxes are already right: without
         # this fontTools unpacks and recompiles each used glyph, a third of the render time.
         font.ttfont.recalcBBoxes = False

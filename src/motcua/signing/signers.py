@@ -21,8 +21,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
-import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,9 +34,6 @@ import pkcs11
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from fontTools import subset as ft_subset  # type: ignore[import-untyped]
-from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
-from fontTools.ttLib.scaleUpem import scale_upem  # type: ignore[import-untyped]
 from pkcs11 import Attribute, ObjectClass
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -49,11 +44,10 @@ from pyhanko.sign.signers.pdf_signer import PdfSignatureMetadata, PdfSigner
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.stamp import TextStampStyle
 
+from motcua.core.pdf_fonts import STAMP
 from motcua.identity.models import N_
 from motcua.signing.certificates import IssuedKey
 
-# The slips' own font (Vietnamese letters); read by path, the signing layer imports no domain.
-STAMP_FONT = Path(__file__).resolve().parent.parent / "dossiers" / "fonts" / "DejaVuSans.ttf"
 FIELD_NAME = "ChuKySo"
 # Bottom right of the last page, inside the 15 mm margin the documents keep (points, from bottom left).
 STAMP_BOX = (300, 6, 575, 44)
@@ -108,40 +102,11 @@ def to_asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
 
 
-# What a stamp can hold: Latin with Vietnamese letters, combining marks, punctuation. pyHanko reads
-# and subsets the font for every signature; cut to these blocks first (once a process), DejaVu's
-# ~6,000 glyphs become ~900 and a signature costs a fraction of what it did.
-_STAMP_BLOCKS = ((0x20, 0x24F), (0x300, 0x36F), (0x1E00, 0x1EFF), (0x2000, 0x206F), (0x20AB, 0x20AB))
-
-
 @cache
 def stamp_font() -> GlyphAccumulatorFactory:
-    font = TTFont(STAMP_FONT, recalcTimestamp=False)
-    options = ft_subset.Options()
-    options.name_IDs = ["*"]  # the licence records stay with the font
-    options.glyph_names = True  # pyHanko subsets again, by glyph name
-    options.hinting = False  # paper needs no hinting, and its tables would not follow the new scale
-    options.notdef_outline = True
-    # Vietnamese uses precomposed letters: no shaping or kerning tables needed, nor hinting on paper.
-    options.layout_features = []
-    options.drop_tables += ["GSUB", "GPOS", "GDEF", "kern", "FFTM", "MATH"]
-    subsetter = ft_subset.Subsetter(options)
-    subsetter.populate(unicodes=[c for low, high in _STAMP_BLOCKS for c in range(low, high + 1)])
-    subsetter.subset(font)
-    # pyHanko writes the glyph widths in font units where PDF wants thousandths of an em: DejaVu's
-    # 2,048 units would space the letters twice too wide. Scaled to 1,000, the two agree.
-    scale_upem(font, 1000)
-    buffer = BytesIO()
-    font.save(buffer)
-    data = buffer.getvalue()
-    # GlyphAccumulatorFactory takes a path: a private file named by content, written atomically.
-    folder = Path(tempfile.gettempdir())
-    path = folder / f"motcua-stamp-{hashlib.sha256(data).hexdigest()[:16]}.ttf"
-    if not path.exists():
-        temp = folder / f".{path.name}.{os.getpid()}.{threading.get_ident()}"
-        temp.write_bytes(data)
-        os.replace(temp, path)
-    return GlyphAccumulatorFactory(str(path))
+    """DejaVu Sans cut for the stamp (core.pdf_fonts): pyHanko reads and subsets the font for
+    every signature, and the cut copy has ~900 glyphs where DejaVu has ~6,000."""
+    return GlyphAccumulatorFactory(str(STAMP.path))
 
 
 def sign_with(
