@@ -120,9 +120,17 @@ class EmbeddedServices:
             handles.write_text(json.dumps([p for p in pids if psutil.pid_exists(p)]))
 
     def _tune_postgres(self) -> None:
-        # Enough connections for web workers, the job worker and the CLI at once.
         conf = self.data_dir / "postgres" / "postgresql.auto.conf"
         text = conf.read_text() if conf.exists() else ""
+        if "synchronous_commit" not in text:
+            # A commit returns before its WAL reaches the disk (flushed within a fraction of a
+            # second): a crash of the machine may lose the last instant of writes, never leave
+            # the database inconsistent. The same trade as the embedded Redis's `appendfsync
+            # everysec`, for a development and test database; a deployment's own PostgreSQL
+            # keeps its settings. It halves what a commit costs here (about 0.65 ms to 0.3).
+            self._pg.psql("ALTER SYSTEM SET synchronous_commit = off;")
+            self._pg.psql("SELECT pg_reload_conf();")
+        # Enough connections for web workers, the job worker and the CLI at once.
         if "max_connections" not in text:
             self._pg.psql("ALTER SYSTEM SET max_connections = 200;")
             log.info("embedded PostgreSQL: max_connections raised, restart pending")
