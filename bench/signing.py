@@ -40,8 +40,9 @@ from motcua.core.tenant import Tenant  # noqa: E402
 from motcua.dossiers.backends import storage_for_settings  # noqa: E402
 from motcua.signing.certificates import DevCertificateAuthority  # noqa: E402
 from motcua.signing.models import DocumentKind  # noqa: E402
+from motcua.signing.pades import LocalKeySigner  # noqa: E402
 from motcua.signing.services import Signing, new_document_id, sign_and_file  # noqa: E402
-from motcua.signing.signers import Appearance, LocalKeySigner  # noqa: E402
+from motcua.signing.signers import Appearance  # noqa: E402
 from motcua.tenancy.migrate import migrate_platform  # noqa: E402
 
 

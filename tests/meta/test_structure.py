@@ -189,3 +189,22 @@ def test_audit_rows_are_written_one_way() -> None:
         if re.search(r"insert\((PlatformAudit|TenantAudit)\)", path.read_text(encoding="utf-8"))
     )
     assert writers == ["core/audit.py"]
+
+
+# Libraries a process loads with its first document drawn or signed, or with files in a bucket,
+# not at start: together they were about a third of importing the application (~1.5 s of every
+# web, worker and scheduler process's start, and of each worker a test starts).
+LOADED_ON_FIRST_USE = ("fpdf", "fontTools", "pyhanko", "pyhanko_certvalidator", "aiohttp", "boto3", "botocore")
+
+
+def test_the_app_and_the_actors_import_no_document_or_bucket_library() -> None:
+    script = (
+        "import importlib, sys\n"
+        "import motcua.app, motcua.cli\n"
+        "from motcua.core.broker import ACTOR_MODULES\n"
+        "for name in ACTOR_MODULES: importlib.import_module(name)\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert "motcua" in loaded.stdout.split()
+    assert sorted(set(LOADED_ON_FIRST_USE) & set(loaded.stdout.split())) == []

@@ -10,7 +10,8 @@ import pytest
 
 from motcua.core.settings import SettingsError, load_settings
 from motcua.signing.certificates import DEV_MARK, DevCertificateAuthority
-from motcua.signing.signers import LocalKeySigner, SigningRefusedError
+from motcua.signing.pades import LocalKeySigner
+from motcua.signing.signers import SigningRefusedError
 from tests.notifications.test_mail_settings import PROD
 
 _ISSUE = (

@@ -25,6 +25,13 @@ from motcua.core.tenant import Tenant
 from motcua.dossiers.backends import storage_for_settings
 from motcua.signing.certificates import DevCertificateAuthority, IssuedKey
 from motcua.signing.models import DocumentKind, SignedDocument
+from motcua.signing.pades import (
+    TOKEN_KEY_MISSING,
+    TOKEN_MODULE_MISSING,
+    TOKEN_NOT_FOUND,
+    TOKEN_PIN_REFUSED,
+    Pkcs11Signer,
+)
 from motcua.signing.services import (
     Signing,
     SigningRefusedError,
@@ -33,15 +40,7 @@ from motcua.signing.services import (
     verify_filed,
     verify_upload,
 )
-from motcua.signing.signers import (
-    TOKEN_KEY_MISSING,
-    TOKEN_MODULE_MISSING,
-    TOKEN_NOT_FOUND,
-    TOKEN_PIN_REFUSED,
-    Appearance,
-    Pkcs11Signer,
-    to_asn1,
-)
+from motcua.signing.signers import Appearance, to_asn1
 from motcua.signing.verification import Verdict
 from tests.signing.conftest import OTHER_TOKEN, TOKEN, TOKEN_PIN, SoftHsm
 from tests.signing.test_signing import a_pdf, ministry

@@ -28,6 +28,7 @@ from motcua.core.settings import Settings
 from motcua.core.tenant import Tenant
 from motcua.dossiers.backends import storage_for_settings
 from motcua.signing.models import DocumentKind, SignedDocument
+from motcua.signing.pades import LocalKeySigner
 from motcua.signing.services import (
     NotSignableError,
     Signing,
@@ -37,7 +38,7 @@ from motcua.signing.services import (
     sign_result,
     verification_url,
 )
-from motcua.signing.signers import Appearance, LocalKeySigner, to_asn1
+from motcua.signing.signers import Appearance, to_asn1
 from motcua.signing.verification import Verdict
 from tests.admin.conftest import Browser, csrf_of
 from tests.conftest import asgi_transport, unique_slug

@@ -18,8 +18,9 @@ from pyhanko_certvalidator import ValidationContext
 from motcua.core.settings import Settings
 from motcua.dev.timestamps import QUERY, REPLY, _answer
 from motcua.dossiers.backends import storage_for_settings
+from motcua.signing.pades import LocalKeySigner
 from motcua.signing.services import Signing
-from motcua.signing.signers import Appearance, LocalKeySigner, to_asn1
+from motcua.signing.signers import Appearance, to_asn1
 from motcua.signing.verification import Verdict
 from tests.conftest import asgi_transport
 from tests.signing.test_signing import a_pdf

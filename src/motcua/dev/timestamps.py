@@ -13,9 +13,6 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from litestar import Request, Router, post
 from litestar.di import NamedDependency
 from litestar.response import Response
-from pyhanko.keys.internal import translate_pyca_cryptography_key_to_asn1
-from pyhanko.sign.timestamps import DummyTimeStamper
-from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from motcua.core.settings import Settings
 from motcua.signing.certificates import DevCertificateAuthority
@@ -29,6 +26,10 @@ _MAX_QUERY = 16 * 1024
 
 
 def _answer(settings: Settings, body: bytes) -> bytes:
+    # pyHanko on first use, as signing does (signing.pades): the web process starts without it.
+    from pyhanko.sign.timestamps import DummyTimeStamper
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
     ca = DevCertificateAuthority(settings.data_dir / "signing")
     key = ca.tsa_key()
     chain = SimpleCertificateStore()  # type: ignore[no-untyped-call]
@@ -43,6 +44,8 @@ def _answer(settings: Settings, body: bytes) -> bytes:
 
 
 def _private_key_info(pkcs12_data: bytes, passphrase: bytes) -> Any:
+    from pyhanko.keys.internal import translate_pyca_cryptography_key_to_asn1
+
     key, _, _ = pkcs12.load_key_and_certificates(pkcs12_data, passphrase)
     assert key is not None
     return translate_pyca_cryptography_key_to_asn1(key)

@@ -32,22 +32,12 @@ from datetime import UTC, datetime
 from functools import partial
 from io import BytesIO
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import aiohttp
 import anyio
 import anyio.to_thread
-import segno
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
-from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.layout import BoxConstraints
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.pdf_utils.text import TextBoxStyle
-from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
-from pyhanko.sign.timestamps.api import TimeStamper
-from pyhanko.stamp import TextStamp, TextStampStyle
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,16 +50,20 @@ from motcua.signing.models import DocumentKind, SignedDocument
 from motcua.signing.signers import (
     TEST_KEY_REFUSED,
     Appearance,
-    LocalKeySigner,
-    Pkcs11Signer,
     Signer,
     SigningRefusedError,
     check_usable,
-    stamp_font,
     to_asn1,
 )
 from motcua.signing.verification import PDF_MAGIC, NotAPdfError, PdfCheck, Verdict, check_pdf
 from motcua.tenancy.models import Domain
+
+if TYPE_CHECKING:
+    from pyhanko.sign.timestamps.api import TimeStamper
+
+# pyHanko (and with it fontTools, HarfBuzz, aiohttp) is imported by the functions that sign or
+# read a PDF, from ``pades`` and ``verification``: about half a second of every process's start
+# otherwise, for processes that may never sign.
 
 SIGNING_THREADS = 2
 TSA_UNREACHABLE = N_(
@@ -179,6 +173,8 @@ class Signing:
         )
 
     def timestamper(self) -> TimeStamper | None:
+        from pyhanko.sign.timestamps import HTTPTimeStamper
+
         url = self.settings.signing_tsa_url
         return HTTPTimeStamper(url) if url else None
 
@@ -191,6 +187,8 @@ class Signing:
         return signer
 
     def _new_signer(self, tenant: Tenant, unit_id: int | None, unit_name: str) -> Signer:
+        from motcua.signing.pades import LocalKeySigner, Pkcs11Signer
+
         s = self.settings
         if s.signing_backend == "pkcs11":
             if not s.signing_pkcs11_module:
@@ -288,6 +286,9 @@ async def sign_and_file(
 
     Raises ``SigningRefusedError`` (a Vietnamese message for the person signing) when the key is
     revoked, expired or not allowed here, and ``NotAPdfError`` when ``pdf`` is not a PDF."""
+    import aiohttp
+    from pyhanko.sign.timestamps import TimestampRequestError
+
     if not pdf.startswith(PDF_MAGIC):
         raise NotAPdfError("not a PDF")
     unit = await session.get(Unit, unit_id) if unit_id is not None else None
@@ -352,12 +353,6 @@ UNREADABLE_PDF = N_(
 )
 RESULT_TOO_BIG = N_("Tệp kết quả quá lớn để ký số (tối đa 20 MB).")
 
-# The verification QR code printed on a result: bottom left of its last page, beside the signature
-# stamp (signers.STAMP_BOX, bottom right), in points from the page's lower left corner.
-RESULT_QR_AT = (18.0, 2.0)
-RESULT_QR_SIZE = 54.0  # 19 mm: ~0.5 mm modules for a verification URL, what a phone camera reads
-RESULT_QR_TEXT = "Xác thực văn bản điện tử tại:\n%(url)s"
-
 
 def signable_problem(data: bytes) -> str | None:
     """Blocking: why these bytes cannot be signed as a result (a Vietnamese message), or None."""
@@ -365,6 +360,8 @@ def signable_problem(data: bytes) -> str | None:
         return NOT_A_PDF_RESULT
     if len(data) > MAX_PDF_BYTES:
         return RESULT_TOO_BIG
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
     try:
         reader = PdfFileReader(BytesIO(data), strict=False)
         if reader.encrypted or int(reader.root["/Pages"]["/Count"]) < 1:
@@ -372,64 +369,6 @@ def signable_problem(data: bytes) -> str | None:
     except Exception:  # a hostile or broken file fails the parser in many ways
         return UNREADABLE_PDF
     return None
-
-
-def stamp_verification_qr(pdf: bytes, url: str) -> bytes:
-    """Blocking: ``pdf`` with the QR code to its verification page and the address in words on its
-    last page, added as an incremental revision (the signature that follows covers it)."""
-    writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
-    last = int(writer.root["/Pages"]["/Count"]) - 1
-    page = writer.find_page_for_modification(last)[0].get_object()  # type: ignore[no-untyped-call]
-    box = page.get("/CropBox") or page.get("/MediaBox")
-    left, bottom = (float(box[0]), float(box[1])) if box is not None else (0.0, 0.0)
-    x, y = left + RESULT_QR_AT[0], bottom + RESULT_QR_AT[1]
-    size = RESULT_QR_SIZE
-    matrix = segno.make_qr(url, error="m").matrix
-    quiet = 2  # modules of white around the code, on a white square (the page may be coloured)
-    module = size / (len(matrix) + 2 * quiet)
-    ops = [b"q 1 g %.3f %.3f %.3f %.3f re f 0 g" % (x, y, size, size)]
-    for row_index, row in enumerate(matrix):
-        column = 0
-        while column < len(row):
-            if not row[column]:
-                column += 1
-                continue
-            start = column
-            while column < len(row) and row[column]:
-                column += 1
-            ops.append(
-                b"%.3f %.3f %.3f %.3f re"
-                % (
-                    x + (quiet + start) * module,
-                    y + size - (quiet + row_index + 1) * module,
-                    (column - start) * module,
-                    module,
-                )
-            )
-    ops.append(b"f Q")
-
-    # The page's own content may leave the graphics state changed: the code is drawn from a clean one.
-    def stream(data: bytes) -> generic.IndirectObject:
-        return writer.add_object(generic.StreamObject(stream_data=data))
-
-    def add(data: bytes, *, prepend: bool = False) -> None:
-        writer.add_stream_to_page(last, stream(data), prepend=prepend)  # type: ignore[no-untyped-call]
-
-    if "/Contents" not in page:  # a page with nothing drawn on it yet
-        page["/Contents"] = stream(b"")
-        writer.update_container(page)
-    add(b"q\n", prepend=True)
-    add(b"\nQ")
-    add(b"\n".join(ops))
-    style = TextStampStyle(
-        stamp_text=RESULT_QR_TEXT, text_box_style=TextBoxStyle(font=stamp_font(), font_size=7), border_width=0
-    )
-    TextStamp(writer, style, text_params={"url": url}, box=BoxConstraints(width=220, height=int(size))).apply(
-        last, round(x + size + 2), round(y)
-    )
-    out = BytesIO()
-    writer.write(out)  # type: ignore[no-untyped-call]
-    return out.getvalue()
 
 
 async def sign_result(
@@ -447,6 +386,8 @@ async def sign_result(
     """The leader's approval: the uploaded result, if it is a PDF, stamped with the QR code to its
     verification page (``origin``: the tenant site's ``scheme://host``), signed and filed with the
     dossier. Anything else is refused with a message the leader can act on (no silent conversion)."""
+    from motcua.signing.pades import stamp_verification_qr
+
     problem = await anyio.to_thread.run_sync(signable_problem, data, limiter=signing.limiter)
     if problem is not None:
         raise NotSignableError(problem)

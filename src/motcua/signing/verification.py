@@ -13,16 +13,12 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
-
-from asn1crypto import x509 as asn1_x509
-from pyhanko.pdf_utils.misc import PdfError
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import validate_pdf_signature
-from pyhanko.sign.validation.errors import SignatureValidationError
-from pyhanko.sign.validation.status import SignatureCoverageLevel
-from pyhanko_certvalidator import ValidationContext
+from typing import TYPE_CHECKING
 
 from motcua.identity.models import N_
+
+if TYPE_CHECKING:
+    from asn1crypto import x509 as asn1_x509
 
 PDF_MAGIC = b"%PDF-"
 log = logging.getLogger(__name__)
@@ -92,6 +88,14 @@ def check_pdf(
     allow_fetching: bool = False,
 ) -> PdfCheck:
     """Blocking (parsing and hashing the file): call it from a worker thread."""
+    # pyHanko is imported by what signs or checks, not at start: ~0.5 s a process that does neither.
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.errors import SignatureValidationError
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+    from pyhanko_certvalidator import ValidationContext
+
     if not data.startswith(PDF_MAGIC):
         raise NotAPdfError("not a PDF")
     try:
