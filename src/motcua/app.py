@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import importlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -102,6 +104,17 @@ def routers_for(settings: Settings) -> list[Router]:
     return [*ROUTERS, *dev] if settings.dev_services else list(ROUTERS)
 
 
+# What draws and signs documents (fpdf2, pyHanko, fontTools: about a second of imports) is not
+# imported with the application, so that workers, the scheduler and the command line start
+# without it (tests/meta/test_structure.py keeps it so).
+DOCUMENT_MODULES = ("motcua.dossiers.slip_pdf", "motcua.signing.pades")
+
+
+def load_document_libraries() -> None:
+    for name in DOCUMENT_MODULES:
+        importlib.import_module(name)
+
+
 def create_app(settings: Settings) -> Litestar:
     if settings.database_url is None or settings.redis_url is None:
         raise RuntimeError("create_app needs database and Redis URLs (the CLI starts embedded ones)")
@@ -168,6 +181,9 @@ def create_app(settings: Settings) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # The document libraries load beside the start, not in it, and before a citizen's first
+        # slip or receipt needs them.
+        loading = asyncio.get_running_loop().run_in_executor(None, load_document_libraries)
         await startgate.wait()  # under `motcua run`: no request before its migrations and seeding end
         # What start-up built (routes, the ORM's mappers, settings, fonts) lives as long as the
         # process: moved out of the collector's reach, so that the full collections a busy
@@ -178,6 +194,7 @@ def create_app(settings: Settings) -> Litestar:
         try:
             yield
         finally:
+            await loading  # done within a second or two of the start; never cut off mid-import
             await oidc.aclose()
             await redis_client.aclose()
             await db.dispose()
