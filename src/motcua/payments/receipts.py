@@ -18,6 +18,7 @@ from datetime import datetime
 from functools import partial
 
 import anyio.to_thread
+from fpdf.enums import Align, XPos, YPos
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +26,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from motcua.core.tenant import Tenant
 from motcua.core.theming import DEFAULT_LANGUAGE, LANGUAGES, translations
 from motcua.dossiers.models import Dossier
-from motcua.dossiers.slip import VIETNAM_TZ, format_slip_time
+from motcua.dossiers.slip import (
+    VIETNAM_TZ,
+    draw_field,
+    draw_official_header,
+    draw_verification,
+    format_slip_time,
+    new_official_pdf,
+    raise_on_missing_glyphs,
+    set_font,
+)
 from motcua.dossiers.storage import Storage, StoredObject
 from motcua.identity.schemas import mask_personal_id
 from motcua.payments.models import Payment, PaymentMethod, Receipt, ReceiptFile, ReceiptSequence
@@ -255,18 +265,6 @@ def render_receipt_pdf(
     """The receipt as a PDF: Vietnamese (the original, filed once), or its labels translated
     into ``lang`` with a note saying the Vietnamese receipt is the original. The signed original
     carries a QR code to its verification page (``verification_url``)."""
-    # fpdf2 and the slip's layout on the first receipt drawn, not at start (dossiers.slip_pdf).
-    from fpdf.enums import Align, XPos, YPos
-
-    from motcua.dossiers.slip_pdf import (
-        draw_field,
-        draw_official_header,
-        draw_verification,
-        new_official_pdf,
-        raise_on_missing_glyphs,
-        set_font,
-    )
-
     lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
     t = translations(lang).gettext
     pdf = new_official_pdf(

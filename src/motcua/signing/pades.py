@@ -4,8 +4,10 @@ HSM (``Pkcs11Signer``, PKCS#11). ``signers`` holds the interface, the errors and
 need none of this.
 
 A module of its own because pyHanko, fontTools and HarfBuzz take about half a second to import:
-``services`` imports it when a process first signs, so a process that never signs (the
-scheduler, most web processes between two slips) does not pay for it at start.
+``services`` imports it when a process first signs, so a process that has not signed yet (a
+worker, the scheduler, the command line) does not pay for it at start; the web process loads it
+beside its start (``app.load_document_libraries``). It also draws the verification QR code on
+a result the leader uploads (``stamp_verification_qr``).
 """
 
 from __future__ import annotations
