@@ -104,10 +104,10 @@ def routers_for(settings: Settings) -> list[Router]:
     return [*ROUTERS, *dev] if settings.dev_services else list(ROUTERS)
 
 
-# What draws and signs documents (fpdf2, pyHanko, fontTools: about a second of imports) is not
-# imported with the application, so that workers, the scheduler and the command line start
-# without it (tests/meta/test_structure.py keeps it so).
-DOCUMENT_MODULES = ("motcua.dossiers.slip_pdf", "motcua.signing.pades")
+# What signs and checks documents (pyHanko, its certificate validator, aiohttp: about half a
+# second of imports) is not imported with the application, so that workers, the scheduler and
+# the command line start without it (tests/meta/test_structure.py keeps it so).
+DOCUMENT_MODULES = ("motcua.signing.pades", "pyhanko.sign.validation", "pyhanko_certvalidator", "aiohttp")
 
 
 def load_document_libraries() -> None:
@@ -181,10 +181,11 @@ def create_app(settings: Settings) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        # The document libraries load beside the start, not in it, and before a citizen's first
-        # slip or receipt needs them.
+        # The signing libraries load in a thread while the process waits at the gate, before a
+        # citizen's first slip needs them; a broken import stops the start here, not that slip.
         loading = asyncio.get_running_loop().run_in_executor(None, load_document_libraries)
         await startgate.wait()  # under `motcua run`: no request before its migrations and seeding end
+        await loading
         # What start-up built (routes, the ORM's mappers, settings, fonts) lives as long as the
         # process: moved out of the collector's reach, so that the full collections a busy
         # worker runs every few hundred requests do not walk it again each time (they showed
@@ -194,7 +195,6 @@ def create_app(settings: Settings) -> Litestar:
         try:
             yield
         finally:
-            await loading  # done within a second or two of the start; never cut off mid-import
             await oidc.aclose()
             await redis_client.aclose()
             await db.dispose()

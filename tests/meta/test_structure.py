@@ -208,3 +208,13 @@ def test_the_app_and_the_actors_import_no_signing_or_bucket_library() -> None:
     loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert "motcua" in loaded.stdout.split()
     assert sorted(set(LOADED_ON_FIRST_USE) & set(loaded.stdout.split())) == []
+
+
+def test_the_web_process_loads_the_signing_libraries_it_left_out_at_start() -> None:
+    # The app's lifespan calls this while the process waits at the start gate: a name that is no
+    # longer a module would stop every web process's start, so it is checked here first.
+    from motcua.app import DOCUMENT_MODULES, load_document_libraries
+
+    load_document_libraries()
+    assert set(DOCUMENT_MODULES) <= set(sys.modules)
+    assert set(LOADED_ON_FIRST_USE) - {"boto3", "botocore"} <= {name.split(".")[0] for name in sys.modules}
