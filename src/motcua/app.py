@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -64,7 +63,7 @@ from motcua.payments.routes import router as payments_router
 from motcua.payments.services import PaymentsPanel
 from motcua.reporting.routes import router as reporting_router
 from motcua.signing.routes import router as signing_router
-from motcua.signing.services import Signing
+from motcua.signing.services import Signing, load_signing_libraries
 from motcua.tenancy import events
 from motcua.tenancy.resolution import TenantResolver, tenant_middleware
 from motcua.web.errors import EXCEPTION_HANDLERS
@@ -102,17 +101,6 @@ def routers_for(settings: Settings) -> list[Router]:
     # The development e-ID provider exists only where dev services are on (never in production).
     dev = [dev_eid_router, dev_mail_router, dev_national_portal_router, dev_tsa_router]
     return [*ROUTERS, *dev] if settings.dev_services else list(ROUTERS)
-
-
-# What signs and checks documents (pyHanko, its certificate validator, aiohttp: about half a
-# second of imports) is not imported with the application, so that workers, the scheduler and
-# the command line start without it (tests/meta/test_structure.py keeps it so).
-DOCUMENT_MODULES = ("motcua.signing.pades", "pyhanko.sign.validation", "pyhanko_certvalidator", "aiohttp")
-
-
-def load_document_libraries() -> None:
-    for name in DOCUMENT_MODULES:
-        importlib.import_module(name)
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -183,10 +171,10 @@ def create_app(settings: Settings) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # The signing libraries load in a thread while the process waits at the gate, before a
         # citizen's first slip needs them; a broken import stops the start here, not that slip.
-        loading = asyncio.get_running_loop().run_in_executor(None, load_document_libraries)
+        loading = asyncio.get_running_loop().run_in_executor(None, load_signing_libraries)
         await startgate.wait()  # under `motcua run`: no request before its migrations and seeding end
         await loading
-        # What start-up built (routes, the ORM's mappers, settings, fonts) lives as long as the
+        # What start-up built (routes, the ORM's mappers, settings, signing libraries) lives as long as the
         # process: moved out of the collector's reach, so that the full collections a busy
         # worker runs every few hundred requests do not walk it again each time (they showed
         # as the slowest 1 % of requests).

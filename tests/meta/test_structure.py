@@ -213,8 +213,8 @@ def test_the_app_and_the_actors_import_no_signing_or_bucket_library() -> None:
 def test_the_web_process_loads_the_signing_libraries_it_left_out_at_start() -> None:
     # The app's lifespan calls this while the process waits at the start gate: a name that is no
     # longer a module would stop every web process's start, so it is checked here first.
-    from motcua.app import DOCUMENT_MODULES, load_document_libraries
+    from motcua.signing.services import LIBRARY_MODULES, load_signing_libraries
 
-    load_document_libraries()
-    assert set(DOCUMENT_MODULES) <= set(sys.modules)
+    load_signing_libraries()
+    assert set(LIBRARY_MODULES) <= set(sys.modules)
     assert set(LOADED_ON_FIRST_USE) - {"boto3", "botocore"} <= {name.split(".")[0] for name in sys.modules}

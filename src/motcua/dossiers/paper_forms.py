@@ -431,7 +431,7 @@ def _draw_control_sheet(pdf: FPDF, form: ControlSheet, _: Gettext, lang: str) ->
 
 def _draw_signature(pdf: FPDF, title: str, signer_name: str, _: Gettext) -> None:
     # No room left for a hand signature: the digital one is the signature, and its visible stamp
-    # goes in the last page's foot (signing.signers.STAMP_BOX), under the 15 mm margin kept free.
+    # goes in the last page's foot (signing.pades.STAMP_BOX), under the 15 mm margin kept free.
     block = 26.0
     if pdf.get_y() + block > pdf.page_break_trigger:
         pdf.add_page()

@@ -6,8 +6,8 @@ need none of this.
 A module of its own because pyHanko, fontTools and HarfBuzz take about half a second to import:
 ``services`` imports it when a process first signs, so a process that has not signed yet (a
 worker, the scheduler, the command line) does not pay for it at start; the web process loads it
-beside its start (``app.load_document_libraries``). It also draws the verification QR code on
-a result the leader uploads (``stamp_verification_qr``).
+while it waits at its start gate (``services.load_signing_libraries``). It also draws the
+verification QR code on a result the leader uploads (``stamp_verification_qr``).
 """
 
 from __future__ import annotations
@@ -42,11 +42,6 @@ from motcua.core.pdf_fonts import STAMP
 from motcua.identity.models import N_
 from motcua.signing.certificates import IssuedKey
 from motcua.signing.signers import (
-    FIELD_NAME,
-    LOCAL_RESERVED,
-    LOCAL_RESERVED_TSA,
-    STAMP_BOX,
-    STAMP_TEXT,
     TEST_KEY_REFUSED,
     VIETNAM_TZ,
     Appearance,
@@ -54,6 +49,17 @@ from motcua.signing.signers import (
     SigningRefusedError,
     to_asn1,
 )
+
+FIELD_NAME = "ChuKySo"
+# Bottom right of the last page, inside the 15 mm margin the documents keep (points, from bottom left).
+STAMP_BOX = (300, 6, 575, 44)
+# The stamp's words: fixed Vietnamese, as on the paper (the document is in the authority's language).
+STAMP_TEXT = "Ký số bởi: %(signer_name)s\nĐơn vị: %(unit)s\nThời gian ký: %(time)s"
+
+# Bytes kept for the signature container of a development key (it needs about 1.5 KB, 5 KB with
+# a timestamp); an HSM's chain to the national root is measured by pyHanko instead.
+LOCAL_RESERVED = 8192
+LOCAL_RESERVED_TSA = 16384
 
 
 @cache
@@ -384,7 +390,7 @@ def _chain_of(leaf: asn1_x509.Certificate, session: pkcs11.Session) -> list[asn1
 
 
 # The verification QR code printed on a result: bottom left of its last page, beside the signature
-# stamp (signers.STAMP_BOX, bottom right), in points from the page's lower left corner.
+# stamp (STAMP_BOX, bottom right), in points from the page's lower left corner.
 RESULT_QR_AT = (18.0, 2.0)
 RESULT_QR_SIZE = 54.0  # 19 mm: ~0.5 mm modules for a verification URL, what a phone camera reads
 RESULT_QR_TEXT = "Xác thực văn bản điện tử tại:\n%(url)s"

@@ -23,6 +23,7 @@ so a request never waits on another request's signature on the event loop.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import secrets
 import time
 from collections import OrderedDict
@@ -64,6 +65,15 @@ if TYPE_CHECKING:
 # pyHanko (and with it fontTools, HarfBuzz, aiohttp) is imported by the functions that sign or
 # read a PDF, from ``pades`` and ``verification``: about half a second of every process's start
 # otherwise, for processes that may never sign.
+LIBRARY_MODULES = ("motcua.signing.pades", "pyhanko.sign.validation", "pyhanko_certvalidator", "aiohttp")
+
+
+def load_signing_libraries() -> None:
+    """Import now what signing and checking import on first use (the web process calls it while
+    it waits at its start gate, so that a citizen's first slip does not wait for it)."""
+    for name in LIBRARY_MODULES:
+        importlib.import_module(name)
+
 
 SIGNING_THREADS = 2
 TSA_UNREACHABLE = N_(

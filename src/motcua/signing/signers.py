@@ -30,11 +30,6 @@ from cryptography.hazmat.primitives import serialization
 
 from motcua.identity.models import N_
 
-FIELD_NAME = "ChuKySo"
-# Bottom right of the last page, inside the 15 mm margin the documents keep (points, from bottom left).
-STAMP_BOX = (300, 6, 575, 44)
-# The stamp's words: fixed Vietnamese, as on the paper (the document is in the authority's language).
-STAMP_TEXT = "Ký số bởi: %(signer_name)s\nĐơn vị: %(unit)s\nThời gian ký: %(time)s"
 # Vietnam has kept UTC+7 without daylight saving since 1975: a fixed offset needs no tzdata.
 VIETNAM_TZ = timezone(timedelta(hours=7), "ICT")
 
@@ -43,12 +38,6 @@ TEST_KEY_REFUSED = N_(
     "Khóa ký thử nghiệm không được dùng trong môi trường chính thức: cần cấu hình chữ ký số thật."
 )
 EXPIRED = N_("Chứng thư số của đơn vị đã hết hạn: không thể ký. Đề nghị gia hạn hoặc xin cấp chứng thư mới.")
-
-
-# Bytes kept for the signature container of a development key (it needs about 1.5 KB, 5 KB with
-# a timestamp); an HSM's chain to the national root is measured by pyHanko instead.
-LOCAL_RESERVED = 8192
-LOCAL_RESERVED_TSA = 16384
 
 
 class SigningRefusedError(Exception):
